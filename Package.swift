@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, bottom to top (see docs/architecture.md):
+//   CHDF5, CVGGSupport  -> HDF5 -> ModelGraph -> KerasImport -> ModelFile -> VGGTool -> vggtool
+let package = Package(
+    name: "vggtool",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vggtool", targets: ["vggtool"]),
+        .library(name: "VGGTool", targets: ["VGGTool"]),
+        .library(name: "ModelFile", targets: ["ModelFile"]),
+        .library(name: "KerasImport", targets: ["KerasImport"]),
+        .library(name: "ModelGraph", targets: ["ModelGraph"]),
+        .library(name: "HDF5", targets: ["HDF5"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System library: libhdf5 (serial) through pkg-config, with a shim for its macros and globals.
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Small C helpers: CRC-32C (hardware accelerated when the CPU has SSE4.2), half conversions.
+        .target(name: "CVGGSupport", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "ModelGraph"),
+        .target(name: "KerasImport", dependencies: ["HDF5", "ModelGraph", "CZlib"]),
+        .target(name: "ModelFile", dependencies: ["ModelGraph", "CVGGSupport", "CCrypto"]),
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "CVGGSupport", "CCrypto"]),
+        .executableTarget(
+            name: "vggtool",
+            dependencies: [
+                "VGGTool",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "VGGToolTests",
+            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "VGGTool"],
+            resources: []
+        ),
+    ]
+)

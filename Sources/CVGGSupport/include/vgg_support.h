@@ -1,0 +1,16 @@
+#ifndef VGG_SUPPORT_H
+#define VGG_SUPPORT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), init 0xFFFFFFFF, final xor 0xFFFFFFFF.
+/// `crc` is the value returned by a previous call (0 to start), so data can be fed in pieces.
+/// Uses the SSE4.2 crc32 instruction when the CPU has it, else a slicing-by-8 table.
+uint32_t vgg_crc32c(uint32_t crc, const void *data, size_t length);
+
+/// float32 -> IEEE binary16 / bfloat16 (round to nearest even), and back; `count` elements.
+void vgg_f32_to_f16(const float *src, uint16_t *dst, size_t count);
+void vgg_f16_to_f32(const uint16_t *src, float *dst, size_t count);
+void vgg_f32_to_bf16(const float *src, uint16_t *dst, size_t count);
+void vgg_bf16_to_f32(const uint16_t *src, float *dst, size_t count);
+#endif

@@ -1,0 +1,55 @@
+import CHDF5
+
+/// An HDF5 failure: the operation, the object path it concerned and libhdf5's innermost message.
+public struct HDF5Error: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var object: String
+    public var message: String
+
+    public init(_ operation: String, object: String, message: String) {
+        self.operation = operation
+        self.object = object
+        self.message = message
+    }
+
+    public var description: String {
+        let what = object.isEmpty ? "" : "'\(object)': "
+        return "\(what)\(operation) failed" + (message.isEmpty ? "" : " (\(message))")
+    }
+}
+
+/// Process-wide libhdf5 set-up: run once before the first call. Turns automatic error printing off (errors
+/// become `HDF5Error`s) and refuses dynamically loaded filter plugins: nothing in a file can make
+/// libhdf5 load code.
+enum HDF5Library {
+    static let initialized: Bool = {
+        H5open()
+        _ = vgg_H5_silence_errors()
+        H5PLset_loading_state(0)
+        return true
+    }()
+
+    @inline(__always) static func ensure() { _ = initialized }
+
+    /// The innermost message of libhdf5's error stack (and clears the stack).
+    static func lastMessage() -> String {
+        var buf = [CChar](repeating: 0, count: 512)
+        vgg_H5E_describe(&buf)
+        return String(cBuffer: buf)
+    }
+
+    /// Checks an `herr_t` / `hid_t` style status: negative means failure.
+    @discardableResult
+    static func check<T: BinaryInteger>(_ status: T, _ operation: @autoclosure () -> String, object: @autoclosure () -> String) throws -> T {
+        if status < 0 { throw HDF5Error(operation(), object: object(), message: lastMessage()) }
+        return status
+    }
+}
+
+extension String {
+    /// Decodes a NUL-terminated C character buffer as UTF-8 (invalid bytes replaced).
+    init(cBuffer buf: [CChar]) {
+        let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        self = String(decoding: bytes, as: UTF8.self)
+    }
+}

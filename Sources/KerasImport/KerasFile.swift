@@ -1,0 +1,344 @@
+import Foundation
+import HDF5
+import ModelGraph
+
+/// The on-disk layouts Keras has used for models and weights.
+public enum KerasLayout: String, Sendable {
+    /// Original keras-applications files: `layer_names` (fixed-length), `<layer>_W_1:0` names, no version.
+    case kerasApplications = "keras-applications weights (.h5, Keras 1 era)"
+    /// `save_weights('x.h5')`: `layer_names` + per-layer `weight_names` at the root.
+    case legacyWeights = "Keras 2 / tf.keras weights (save_weights .h5)"
+    /// `model.save('x.h5')`: `model_config` + `model_weights` group (Keras 1, 2, or Keras 3's legacy writer).
+    case legacyModel = "Keras HDF5 model (model.save .h5)"
+    /// Keras 3 `save_weights('x.weights.h5')`: `layers/<auto name>/vars/<i>`.
+    case keras3Weights = "Keras 3 weights (.weights.h5)"
+    /// Keras 3 `.keras` zip: config.json, metadata.json, model.weights.h5.
+    case keras3Archive = "Keras 3 archive (.keras)"
+}
+
+/// One weight tensor to import: where it goes (`layer`/`weight`, Keras names and shape) and how to read it
+/// as float32 (exact for float32 and float16 sources; float64 is rounded).
+public struct TensorSource {
+    public var layer: String
+    public var weight: String
+    /// Shape as Keras holds it (HWIO kernels, (in, units) dense kernels).
+    public var shape: [Int]
+    /// Where it came from: dataset path in the file.
+    public var origin: String
+    /// The stored element type, e.g. "float32", "float16".
+    public var storedType: String
+    /// Fills a buffer of `shape.product` floats.
+    public let read: (UnsafeMutableBufferPointer<Float>) throws -> Void
+
+    public var name: String { "\(layer)/\(weight)" }
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A Keras model file opened for import: its layout, graph and weights, matched and checked.
+public final class KerasFile {
+    public let path: String
+    public let layout: KerasLayout
+    public let graph: ModelGraph
+    public let kerasVersion: String?
+    public let backend: String?
+    /// Weight tensors in graph order (per layer in Keras's weight order).
+    public let tensors: [TensorSource]
+    /// Things the user should know (conversions done, assumptions made).
+    public let notes: [String]
+    /// The architecture was taken from `--arch` or detected rather than read from the file.
+    public let architectureSource: String
+
+    // Keeps the HDF5 file open while tensors are read.
+    private let h5: HDF5File
+
+    /// Options for opening.
+    public struct Options {
+        /// Built-in architecture for weights-only files (`nil`: detect when unambiguous).
+        public var architecture: Architecture?
+        /// A Keras JSON config (`model.to_json()`) to use for weights-only files.
+        public var configJSON: String?
+        /// Input shape (H, W, C) replacing the one in the config or the architecture's default.
+        public var inputShape: [Int]?
+        public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int]? = nil) {
+            self.architecture = architecture
+            self.configJSON = configJSON
+            self.inputShape = inputShape
+        }
+    }
+
+    /// Reads only the graph (config, `--arch` or detection) without matching weights: used by `summary`.
+    public convenience init(path: String, options: Options = Options()) throws {
+        try self.init(path: path, options: options, matchWeights: true)
+    }
+
+    init(path: String, options: Options, matchWeights: Bool) throws {
+        self.path = path
+        let kind = try KerasFile.sniff(path)
+        var notes: [String] = []
+        var configText: String?
+        let h5: HDF5File
+        var layout: KerasLayout
+        var version: String?
+        var backend: String?
+        switch kind {
+        case .zip:
+            let zip = try ZipArchive(path: path)
+            guard zip.entry("config.json") != nil else { throw ImportError(file: path, object: "zip entry 'config.json'", "is missing: not a .keras archive") }
+            configText = String(decoding: try zip.read("config.json"), as: UTF8.self)
+            if zip.entry("metadata.json") != nil,
+               let meta = try? JSONSerialization.jsonObject(with: Data(try zip.read("metadata.json"))) as? [String: Any] {
+                version = meta["keras_version"] as? String
+            }
+            guard let w = zip.entry("model.weights.h5") else { throw ImportError(file: path, object: "zip entry 'model.weights.h5'", "is missing") }
+            let image = try zip.read(w.name)
+            do { h5 = try HDF5File.open(image: image, label: "\(path):model.weights.h5") } catch let e as HDF5Error {
+                throw ImportError(file: path, object: "zip entry 'model.weights.h5'", "is not a readable HDF5 file (\(e.message))")
+            }
+            layout = .keras3Archive
+        case .hdf5:
+            do { h5 = try HDF5File.open(path: path) } catch let e as HDF5Error { throw ImportError(file: path, e.message) }
+            let root = try KerasFile.wrap(path) { try h5.root() }
+            version = try KerasFile.stringAttribute(root, "keras_version", file: path)
+            backend = try KerasFile.stringAttribute(root, "backend", file: path)
+            configText = try KerasFile.stringAttribute(root, "model_config", file: path)
+            if root.contains("layers") && !KerasFile.hasLayerNames(root) {
+                layout = .keras3Weights
+            } else if configText != nil || root.contains("model_weights") {
+                layout = .legacyModel
+            } else if KerasFile.hasLayerNames(root) {
+                layout = version == nil ? .kerasApplications : .legacyWeights
+            } else {
+                throw ImportError(file: path, "HDF5 file holds no Keras model or weights (no 'layer_names', 'model_weights' or 'layers')")
+            }
+        }
+        if backend == "theano" {
+            throw ImportError(file: path, object: "attribute 'backend'", "Theano-ordered kernels (backend 'theano') are not supported; convert the file with Keras first")
+        }
+
+        // The graph: from the file, else --config, else --arch, else detection.
+        var graph: ModelGraph
+        var archSource = "file config"
+        if let configText {
+            graph = try KerasConfig.parse(json: configText, file: path)
+        } else if let json = options.configJSON {
+            graph = try KerasConfig.parse(json: json, file: path)
+            archSource = "--config"
+        } else {
+            let arch: Architecture
+            if let a = options.architecture { arch = a; archSource = "--arch \(a.rawValue)" } else {
+                arch = try KerasFile.detectArchitecture(h5: h5, layout: layout, file: path)
+                archSource = "detected \(arch.rawValue)"
+                notes.append("no architecture in the file: detected \(arch.rawValue) from its weights")
+            }
+            graph = arch.graph(inputName: layout == .keras3Weights ? "input_layer" : "input_1")
+        }
+        if let shape = options.inputShape {
+            do { graph = try graph.withInputShape(shape) } catch let e as GraphError { throw ImportError(file: path, e.description) }
+        }
+        let analysis: GraphAnalysis
+        do { analysis = try graph.analyze() } catch let e as GraphError { throw ImportError(file: path, e.description) }
+
+        var tensors: [TensorSource] = []
+        if matchWeights {
+            let stored: [StoredLayer]
+            let root = try KerasFile.wrap(path) { try h5.root() }
+            switch layout {
+            case .keras3Weights, .keras3Archive:
+                stored = try KerasFile.keras3Layers(root, graph: graph, file: path)
+            case .legacyModel:
+                let g = root.contains("model_weights") ? try KerasFile.wrap(path) { try root.group("model_weights") } : root
+                stored = try KerasFile.legacyLayers(g, file: path)
+            case .kerasApplications, .legacyWeights:
+                stored = try KerasFile.legacyLayers(root, file: path)
+            }
+            tensors = try WeightMatcher(file: path, analysis: analysis, stored: stored).match(notes: &notes)
+        }
+        self.h5 = h5
+        self.layout = layout
+        self.graph = graph
+        self.kerasVersion = version
+        self.backend = backend
+        self.tensors = tensors
+        self.notes = notes
+        self.architectureSource = archSource
+    }
+
+    /// Reads the graph only (no weight matching).
+    public static func graphOnly(path: String, options: Options = Options()) throws -> KerasFile {
+        try KerasFile(path: path, options: options, matchWeights: false)
+    }
+
+    // MARK: Format detection
+
+    enum Kind { case hdf5, zip }
+
+    static func sniff(_ path: String) throws -> Kind {
+        guard let fh = FileHandle(forReadingAtPath: path) else {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw ImportError(file: path, "is a directory") }
+            throw ImportError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be opened for reading" : "no such file")
+        }
+        defer { try? fh.close() }
+        let head = (try? fh.read(upToCount: 8)) ?? Data()
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .zip }
+        // HDF5 signature at 0 or, with a user block, at 512, 1024, 2048, ...
+        let sig: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+        if head.elementsEqual(sig) { return .hdf5 }
+        var offset: UInt64 = 512
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
+        while offset + 8 <= size && offset <= 1 << 20 {
+            try? fh.seek(toOffset: offset)
+            if let d = try? fh.read(upToCount: 8), d.elementsEqual(sig) { return .hdf5 }
+            offset *= 2
+        }
+        if head.isEmpty { throw ImportError(file: path, "is empty") }
+        throw ImportError(file: path, "is not a Keras model file (neither HDF5 nor a .keras zip archive)")
+    }
+
+    static func wrap<T>(_ file: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as HDF5Error {
+            throw ImportError(file: file, object: e.object, "\(e.operation) failed" + (e.message.isEmpty ? "" : ": \(e.message)"))
+        }
+    }
+
+    static func hasLayerNames(_ g: HDF5Group) -> Bool { g.hasAttribute("layer_names") || g.hasAttribute("layer_names0") }
+
+    /// A string attribute (scalar, or the first of an array), `nil` when absent.
+    static func stringAttribute(_ g: HDF5Group, _ name: String, file: String) throws -> String? {
+        guard g.hasAttribute(name) else { return nil }
+        return try wrap(file) { try g.attribute(name).readStrings().first }
+    }
+
+    /// A string-list attribute, joined from `name0`, `name1`, ... when Keras split it (over 64 KB).
+    static func stringList(_ g: HDF5AttributeHolder, _ name: String, file: String) throws -> [String]? {
+        if g.hasAttribute(name) { return try wrap(file) { try g.attribute(name).readStrings() } }
+        var result: [String] = []
+        var i = 0
+        while g.hasAttribute("\(name)\(i)") {
+            result += try wrap(file) { try g.attribute("\(name)\(i)").readStrings() }
+            i += 1
+            if i > 1_000_000 { break }
+        }
+        return i == 0 ? nil : result
+    }
+
+    // MARK: Stored weights
+
+    /// The weights the file holds for one layer, in stored order.
+    struct StoredLayer {
+        var key: String
+        /// The layer name when the file says it (legacy layer_names, Keras 3 vars@name), else nil.
+        var name: String?
+        var datasets: [(path: String, dataset: HDF5Dataset)]
+    }
+
+    static func legacyLayers(_ g: HDF5Group, file: String) throws -> [StoredLayer] {
+        guard let names = try stringList(g, "layer_names", file: file) else {
+            throw ImportError(file: file, object: g.fullPath, "has no 'layer_names' attribute")
+        }
+        var result: [StoredLayer] = []
+        var seen = Set<String>()
+        for name in names {
+            guard seen.insert(name).inserted else { throw ImportError(file: file, object: "attribute 'layer_names'", "names layer '\(name)' twice") }
+            guard g.contains(name) else {
+                throw ImportError(file: file, object: "attribute 'layer_names'", "names layer '\(name)' but there is no group '\(g.fullPath == "/" ? "" : g.fullPath + "/")\(name)'")
+            }
+            let lg = try wrap(file) { try g.group(name) }
+            let weightNames = try stringList(lg, "weight_names", file: file) ?? []
+            var ds: [(String, HDF5Dataset)] = []
+            for w in weightNames {
+                let d = try wrap(file) { try lg.dataset(w) }
+                ds.append((d.fullPath, d))
+            }
+            result.append(StoredLayer(key: name, name: name, datasets: ds))
+        }
+        return result
+    }
+
+    static func keras3Layers(_ root: HDF5Group, graph: ModelGraph, file: String) throws -> [StoredLayer] {
+        guard root.contains("layers") else { throw ImportError(file: file, object: "/layers", "group is missing") }
+        let layersGroup = try wrap(file) { try root.group("layers") }
+        // Auto names as Keras 3 assigns them to model.layers (Sequential models exclude the InputLayer).
+        var autoToName: [String: String] = [:]
+        var counters: [String: Int] = [:]
+        for layer in graph.layers {
+            if graph.isSequential, case .input = layer.op { continue }
+            let base = snakeCase(layer.op.className)
+            let n = counters[base, default: 0]
+            counters[base] = n + 1
+            autoToName[n == 0 ? base : "\(base)_\(n)"] = layer.name
+        }
+        var result: [StoredLayer] = []
+        for link in try wrap(file, { try layersGroup.links() }) {
+            guard case .hard(.group) = link.target else {
+                throw ImportError(file: file, object: "/layers/\(link.name)", "is not a group (links are not followed)")
+            }
+            let lg = try wrap(file) { try layersGroup.group(link.name) }
+            guard lg.contains("vars") else { continue }
+            let vars = try wrap(file) { try lg.group("vars") }
+            let stated = try stringAttribute(vars, "name", file: file)
+            let entries = try wrap(file) { try vars.links() }
+            // vars/0, vars/1, ... in numeric order (HDF5 lists them alphabetically: 0, 1, 10, 2, ...).
+            var indexed: [(Int, String)] = []
+            for e in entries {
+                guard let i = Int(e.name), i >= 0, i < entries.count else {
+                    throw ImportError(file: file, object: "\(vars.fullPath)/\(e.name)", "unexpected entry (expected vars/0 ... vars/\(entries.count - 1))")
+                }
+                indexed.append((i, e.name))
+            }
+            indexed.sort { $0.0 < $1.0 }
+            var ds: [(String, HDF5Dataset)] = []
+            for (_, n) in indexed {
+                let d = try wrap(file) { try vars.dataset(n) }
+                ds.append((d.fullPath, d))
+            }
+            result.append(StoredLayer(key: link.name, name: stated ?? autoToName[link.name], datasets: ds))
+        }
+        return result
+    }
+
+    /// Keras's `naming.to_snake_case` for class names: `MaxPooling2D` -> `max_pooling2d`, `ReLU` -> `re_lu`.
+    public static func snakeCase(_ name: String) -> String {
+        let c = Array(name.filter { $0.isLetter || $0.isNumber || $0 == "_" })
+        // (.)([A-Z][a-z]+) -> \1_\2
+        var s1: [Character] = []
+        var i = 0
+        while i < c.count {
+            if i > 0, c[i].isUppercase, i + 1 < c.count, c[i + 1].isLowercase, !s1.isEmpty {
+                // Python's re.sub is non-overlapping: the preceding char must not have been consumed by a match.
+                s1.append("_")
+            }
+            s1.append(c[i])
+            i += 1
+        }
+        // ([a-z])([A-Z]) -> \1_\2
+        var s2: [Character] = []
+        for (j, ch) in s1.enumerated() {
+            if j > 0, ch.isUppercase, s1[j - 1].isLowercase { s2.append("_") }
+            s2.append(ch)
+        }
+        return String(s2).lowercased()
+    }
+
+    /// Picks VGG16/VGG19 with or without top from the stored layer names or, for Keras 3 auto names, counts.
+    static func detectArchitecture(h5: HDF5File, layout: KerasLayout, file: String) throws -> Architecture {
+        let root = try wrap(file) { try h5.root() }
+        var weighted: [String] = []
+        switch layout {
+        case .keras3Weights, .keras3Archive:
+            let stored = try keras3Layers(root, graph: Architecture.vgg16.graph(inputName: "input_layer"), file: file)
+            let withWeights = stored.filter { !$0.datasets.isEmpty }
+            let convs = withWeights.filter { $0.key.hasPrefix("conv2d") }.count
+            let denses = withWeights.filter { $0.key.hasPrefix("dense") }.count
+            for a in Architecture.allCases where a.convsPerBlock.reduce(0, +) == convs && (a.includesTop ? 3 : 0) == denses && convs + denses == withWeights.count {
+                return a
+            }
+            throw ImportError(file: file, "weights-only file with \(convs) convolution and \(denses) dense layers matches no built-in architecture; give --arch or --config")
+        default:
+            let g = root.contains("model_weights") ? try wrap(file) { try root.group("model_weights") } : root
+            weighted = try legacyLayers(g, file: file).filter { !$0.datasets.isEmpty }.map(\.key)
+        }
+        for a in Architecture.allCases where a.weightedLayerNames == weighted { return a }
+        throw ImportError(file: file, "weights-only file (layers \(weighted.prefix(3).joined(separator: ", "))\(weighted.count > 3 ? ", ..." : "")) matches no built-in architecture; give --arch NAME (\(Architecture.allCases.map(\.rawValue).joined(separator: ", "))) or --config model.json")
+    }
+}

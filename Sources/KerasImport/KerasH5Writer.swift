@@ -1,0 +1,128 @@
+import Foundation
+import HDF5
+import ModelGraph
+
+/// Writes Keras HDF5 files in the tf.keras 2.x layouts: `model.save('x.h5')` (model_config + model_weights)
+/// or `save_weights('x.h5')` (weights at the root). Used by `vggtool export --to keras-h5`, by the demo (a
+/// full-size VGG16 with seeded weights) and by tests. Weight datasets are `<layer>/<layer>/<weight>:0`.
+public enum KerasH5Writer {
+    public enum Layout: Sendable { case fullModel, weightsOnly }
+
+    /// The Keras version written in `keras_version`: the tf.keras release whose layout this reproduces.
+    public static let layoutKerasVersion = "2.17.0"
+
+    /// `weights(layer, weight)` returns the float32 values for each weight the graph implies (row-major,
+    /// Keras shapes). `fixedLengthNames` stores `layer_names`/`weight_names` as NUL-padded byte strings
+    /// (older Keras) instead of variable-length strings (tf.keras 2.x with h5py 3).
+    public static func write(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
+                             splitAttributesOver: Int = 64_512,
+                             weights: (String, WeightSpec) throws -> [Float]) throws {
+        let analysis = try graph.analyze()
+        let file = try HDF5File.create(path: path)
+        let root = try file.root()
+        try root.setAttribute("backend", strings: ["tensorflow"], fixedLength: false, scalar: true)
+        try root.setAttribute("keras_version", strings: [layoutKerasVersion], fixedLength: false, scalar: true)
+        let weightsGroup: HDF5Group
+        if layout == .fullModel {
+            try root.setAttribute("model_config", strings: [tfKerasConfigJSON(graph)], fixedLength: false, scalar: true)
+            weightsGroup = try root.createGroup("model_weights")
+            try weightsGroup.setAttribute("backend", strings: ["tensorflow"], fixedLength: false, scalar: true)
+            try weightsGroup.setAttribute("keras_version", strings: [layoutKerasVersion], fixedLength: false, scalar: true)
+        } else {
+            weightsGroup = root
+        }
+        try setSplitting(weightsGroup, "layer_names", analysis.layers.map(\.layer.name), fixed: fixedLengthNames, limit: splitAttributesOver)
+        for info in analysis.layers {
+            let g = try weightsGroup.createGroup(info.layer.name)
+            let names = info.weights.map { "\(info.layer.name)/\($0.name):0" }
+            try setSplitting(g, "weight_names", names, fixed: fixedLengthNames, limit: splitAttributesOver)
+            if info.weights.isEmpty { continue }
+            let inner = try g.createGroup(info.layer.name)
+            for spec in info.weights {
+                let values = try weights(info.layer.name, spec)
+                precondition(values.count == spec.elementCount, "weight \(info.layer.name)/\(spec.name) has \(values.count) values")
+                try values.withUnsafeBufferPointer { _ = try inner.createDataset("\(spec.name):0", shape: spec.shape, data: $0) }
+            }
+        }
+        try file.flush()
+    }
+
+    /// Keras's `save_attributes_to_hdf5_group`: one attribute, or `name0`, `name1`, ... chunks when the
+    /// list is larger than the HDF5 object header allows.
+    static func setSplitting(_ g: HDF5Group, _ name: String, _ values: [String], fixed: Bool, limit: Int) throws {
+        let bytes = values.reduce(0) { $0 + $1.utf8.count + 1 }
+        if bytes <= limit || values.isEmpty {
+            try g.setAttribute(name, strings: values, fixedLength: fixed)
+            return
+        }
+        var chunks = 1
+        while true {
+            chunks += 1
+            let size = (values.count + chunks - 1) / chunks
+            let parts = stride(from: 0, to: values.count, by: size).map { Array(values[$0..<min($0 + size, values.count)]) }
+            if parts.allSatisfy({ $0.reduce(0) { $0 + $1.utf8.count + 1 } <= limit }) {
+                for (i, p) in parts.enumerated() { try g.setAttribute("\(name)\(i)", strings: p, fixedLength: fixed) }
+                return
+            }
+        }
+    }
+
+    /// The graph as tf.keras 2.x `model.to_json()` would write it (Functional, or Sequential).
+    public static func tfKerasConfigJSON(_ graph: ModelGraph) throws -> String {
+        var layers: [[String: Any]] = []
+        for layer in graph.layers {
+            var cfg = kerasConfig(layer.op)
+            cfg["name"] = layer.name
+            cfg["trainable"] = layer.trainable
+            cfg["dtype"] = "float32"
+            var entry: [String: Any] = ["class_name": layer.op.className, "config": cfg]
+            if !graph.isSequential {
+                entry["name"] = layer.name
+                entry["inbound_nodes"] = layer.inbound.isEmpty ? [] : [layer.inbound.map { [$0, 0, 0, [String: Any]()] as [Any] }]
+            }
+            layers.append(entry)
+        }
+        let root: [String: Any]
+        if graph.isSequential {
+            root = ["class_name": "Sequential", "config": ["name": graph.name, "layers": layers], "keras_version": layoutKerasVersion, "backend": "tensorflow"]
+        } else {
+            root = ["class_name": "Functional",
+                    "config": ["name": graph.name, "trainable": true, "layers": layers,
+                               "input_layers": graph.inputs.map { [$0, 0, 0] as [Any] },
+                               "output_layers": graph.outputs.map { [$0, 0, 0] as [Any] }],
+                    "keras_version": layoutKerasVersion, "backend": "tensorflow"]
+        }
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func kerasConfig(_ op: LayerOp) -> [String: Any] {
+        switch op {
+        case .input(let shape):
+            return ["batch_input_shape": [NSNull()] + shape.map { $0 as Any }, "sparse": false, "ragged": false]
+        case .conv2D(let f, let k, let s, let p, let d, let a, let b):
+            return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "data_format": "channels_last",
+                    "dilation_rate": d, "groups": 1, "activation": a, "use_bias": b]
+        case .depthwiseConv2D(let k, let s, let p, let m, let d, let a, let b):
+            return ["kernel_size": k, "strides": s, "padding": p.rawValue, "data_format": "channels_last", "depth_multiplier": m,
+                    "dilation_rate": d, "activation": a, "use_bias": b]
+        case .separableConv2D(let f, let k, let s, let p, let m, let d, let a, let b):
+            return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "data_format": "channels_last",
+                    "depth_multiplier": m, "dilation_rate": d, "activation": a, "use_bias": b]
+        case .dense(let u, let a, let b): return ["units": u, "activation": a, "use_bias": b]
+        case .batchNormalization(let e, let c, let s): return ["axis": [3], "momentum": 0.99, "epsilon": e, "center": c, "scale": s]
+        case .activation(let a): return ["activation": a]
+        case .relu(let m, let n, let t): return ["max_value": m.map { $0 as Any } ?? NSNull(), "negative_slope": n, "threshold": t]
+        case .softmax(let axis): return ["axis": axis]
+        case .dropout(let r): return ["rate": r, "noise_shape": NSNull(), "seed": NSNull()]
+        case .flatten: return ["data_format": "channels_last"]
+        case .reshape(let t): return ["target_shape": t]
+        case .maxPooling2D(let p, let s, let pad), .averagePooling2D(let p, let s, let pad):
+            return ["pool_size": p, "strides": s, "padding": pad.rawValue, "data_format": "channels_last"]
+        case .globalAveragePooling2D(let k), .globalMaxPooling2D(let k): return ["data_format": "channels_last", "keepdims": k]
+        case .zeroPadding2D(let t, let b, let l, let r): return ["padding": [[t, b], [l, r]], "data_format": "channels_last"]
+        case .add, .multiply: return [:]
+        case .concatenate(let axis): return ["axis": axis]
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import HDF5
+import ModelGraph
+
+/// Matches stored weights to the graph's layers: by layer name when the file names its layers, otherwise by
+/// order among layers that have weights (Keras's own rule), then checks every tensor's count, dtype and
+/// shape. Every problem names the layer, the weight, and the expected and actual shapes.
+struct WeightMatcher {
+    let file: String
+    let analysis: GraphAnalysis
+    let stored: [KerasFile.StoredLayer]
+
+    /// Largest tensor accepted: 2^32 elements (16 GB of float32).
+    static let maxElements = 1 << 32
+
+    func err(_ object: String, _ message: String) -> ImportError { ImportError(file: file, object: object, message) }
+
+    func match(notes: inout [String]) throws -> [TensorSource] {
+        let expected = analysis.layers.filter { !$0.weights.isEmpty }
+        let storedWithWeights = stored.filter { !$0.datasets.isEmpty }
+        var byName: [String: KerasFile.StoredLayer] = [:]
+        for s in storedWithWeights { if let n = s.name { byName[n] = s } }
+
+        var pairs: [(LayerInfo, KerasFile.StoredLayer)] = []
+        if expected.allSatisfy({ byName[$0.layer.name] != nil }) {
+            pairs = expected.map { ($0, byName[$0.layer.name]!) }
+            let used = Set(expected.map(\.layer.name))
+            let unused = storedWithWeights.filter { !used.contains($0.name ?? "") }
+            if !unused.isEmpty {
+                throw err("layer '\(unused[0].name ?? unused[0].key)'", "the file has weights for \(unused.count) layer(s) the model does not have: \(unused.map { "'\($0.name ?? $0.key)'" }.prefix(6).joined(separator: ", "))")
+            }
+        } else if expected.count == storedWithWeights.count {
+            pairs = Array(zip(expected, storedWithWeights))
+            if storedWithWeights.contains(where: { $0.name != nil }) {
+                notes.append("layer names differ between the file and the model: weights matched by order among layers with weights")
+            }
+        } else {
+            // Name the first layer that cannot be matched, with shapes.
+            let missing = expected.filter { byName[$0.layer.name] == nil }
+            let first = missing.first ?? expected[0]
+            let shapes = first.weights.map { ShapeFormat.tuple($0.shape.map { Optional($0) }) }.joined(separator: ", ")
+            let storedNames = storedWithWeights.map { $0.name ?? $0.key }
+            throw err("layer '\(first.layer.name)'", "has no weights in the file (expects \(shapes)); the model has \(expected.count) layers with weights, the file \(storedWithWeights.count) (\(storedNames.prefix(6).joined(separator: ", "))\(storedNames.count > 6 ? ", ..." : ""))")
+        }
+
+        var result: [TensorSource] = []
+        var converted: [String: Int] = [:]
+        for (info, s) in pairs {
+            let lname = info.layer.name
+            guard s.datasets.count == info.weights.count else {
+                throw err("layer '\(lname)'", "file has \(s.datasets.count) weight(s) at '\(s.key)', the model expects \(info.weights.count) (\(info.weights.map(\.name).joined(separator: ", ")))")
+            }
+            for (spec, (path, ds)) in zip(info.weights, s.datasets) {
+                let obj = "layer '\(lname)' weight '\(spec.name)' (dataset '\(path)')"
+                let shape = try KerasFile.wrap(file) { try ds.shape() }
+                var count: UInt64 = 1
+                for d in shape {
+                    let (p, o) = count.multipliedReportingOverflow(by: d)
+                    guard !o, p <= UInt64(WeightMatcher.maxElements) else { throw err(obj, "declares \(shape) elements, over the cap of 2^32") }
+                    count = p
+                }
+                let actual = shape.map { Int($0) }
+                guard actual == spec.shape else {
+                    throw err(obj, "shape mismatch: file has \(ShapeFormat.tuple(actual.map { Optional($0) })), model expects \(ShapeFormat.tuple(spec.shape.map { Optional($0) }))")
+                }
+                let type = try KerasFile.wrap(file) { try ds.typeInfo() }
+                guard type.typeClass == .float, [2, 4, 8].contains(type.size) else {
+                    throw err(obj, "has type \(type); only float16, float32 and float64 weights are supported")
+                }
+                let storage = try KerasFile.wrap(file) { try ds.storage() }
+                if storage.layout == .virtual { throw err(obj, "is a virtual dataset (refused: it reads other files)") }
+                if storage.externalFiles > 0 { throw err(obj, "uses external storage files (refused)") }
+                for f in storage.filters where ![1, 2, 3].contains(f.id) {
+                    throw err(obj, "uses HDF5 filter \(f.id) ('\(f.name)'); only gzip, shuffle and fletcher32 are supported and plugins are never loaded")
+                }
+                if type.size != 4 || type.bigEndian {
+                    converted[type.description, default: 0] += 1
+                }
+                let file = self.file
+                result.append(TensorSource(layer: lname, weight: spec.name, shape: spec.shape, origin: path, storedType: type.description,
+                                           read: { buf in
+                                               precondition(buf.count == spec.elementCount)
+                                               try KerasFile.wrap(file) { try ds.readFloat32(into: UnsafeMutableRawBufferPointer(buf)) }
+                                           }))
+            }
+        }
+        for (t, n) in converted.sorted(by: { $0.key < $1.key }) {
+            notes.append("\(n) tensor(s) stored as \(t) converted to float32" + (t.hasPrefix("float64") ? " (rounded)" : " (exactly)"))
+        }
+        return result
+    }
+}

@@ -1,0 +1,129 @@
+import CVGGSupport
+import Foundation
+import ModelGraph
+
+// The .vggm format, version 1.0 (full specification: docs/vggm-format.md).
+//
+//   [0, 64)               header (little-endian):
+//       0   8  magic 89 56 47 47 4D 0D 0A 1A ("\x89VGGM\r\n\x1a")
+//       8   2  major version (1)        10  2  minor version (0)
+//      12   4  header size (64)
+//      16   8  data offset (64)         24  8  data length (bytes)
+//      32   8  manifest offset          40  8  manifest length (bytes)
+//      48   8  file length              56  4  manifest CRC-32C
+//      60   4  header CRC-32C of bytes [0, 60)
+//   [64, 64 + data length)  tensors, each at a 64-byte aligned offset, little-endian, zero-filled gaps
+//   [manifest offset, +len) manifest: UTF-8 JSON (graph, tensors with dtype/shape/offset/length/CRC-32C,
+//                           input shape, preprocessing, class names, provenance)
+//   file length = manifest offset + manifest length; nothing follows.
+
+/// Element type of a stored tensor.
+public enum TensorDType: String, Sendable, CaseIterable {
+    case f32, f16, bf16
+
+    /// Bytes per element.
+    public var size: Int { self == .f32 ? 4 : 2 }
+}
+
+/// Preprocessing a model expects on RGB float input in 0...255.
+public struct Preprocessing: Sendable, Equatable {
+    /// `caffe` (RGB->BGR, subtract per-channel mean), `tf` (scale to -1...1), `torch`, or `none`.
+    public var mode: String
+    /// Channel order fed to the network: "BGR" or "RGB".
+    public var channelOrder: String
+    /// Per-channel mean subtracted, in the network's channel order.
+    public var mean: [Double]
+    /// Per-channel divisor after the mean.
+    public var std: [Double]
+
+    public init(mode: String, channelOrder: String, mean: [Double], std: [Double]) {
+        self.mode = mode
+        self.channelOrder = channelOrder
+        self.mean = mean
+        self.std = std
+    }
+
+    /// `keras.applications.vgg16.preprocess_input`: RGB -> BGR, subtract [103.939, 116.779, 123.68].
+    public static let caffe = Preprocessing(mode: "caffe", channelOrder: "BGR", mean: [103.939, 116.779, 123.68], std: [1, 1, 1])
+
+    var json: [String: Any] { ["mode": mode, "channel_order": channelOrder, "mean": mean, "std": std] }
+}
+
+/// Where the model came from.
+public struct Provenance: Sendable, Equatable {
+    public var sourceFile: String
+    public var sourceSHA256: String
+    public var sourceLayout: String
+    public var kerasVersion: String?
+    public var converter: String
+    public var created: String
+
+    public init(sourceFile: String, sourceSHA256: String, sourceLayout: String, kerasVersion: String?, converter: String, created: String) {
+        self.sourceFile = sourceFile
+        self.sourceSHA256 = sourceSHA256
+        self.sourceLayout = sourceLayout
+        self.kerasVersion = kerasVersion
+        self.converter = converter
+        self.created = created
+    }
+
+    var json: [String: Any] {
+        ["source_file": sourceFile, "source_sha256": sourceSHA256, "source_layout": sourceLayout,
+         "keras_version": kerasVersion ?? NSNull(), "converter": converter, "created": created]
+    }
+}
+
+/// A tensor's entry in the manifest.
+public struct TensorEntry: Sendable, Equatable {
+    public var name: String
+    public var dtype: TensorDType
+    public var shape: [Int]
+    /// Byte offset from the start of the data section (multiple of 64).
+    public var offset: Int
+    /// Byte length = product(shape) * dtype.size.
+    public var length: Int
+    public var crc32c: UInt32
+}
+
+/// Everything in a `.vggm` besides the tensor bytes.
+public struct ModelManifest: Sendable {
+    public var graph: ModelGraph
+    public var inputShape: [Int]
+    public var preprocessing: Preprocessing?
+    public var classNames: [String]?
+    public var provenance: Provenance
+    public var tensors: [TensorEntry]
+}
+
+public enum VGGMFormat {
+    public static let magic: [UInt8] = [0x89, 0x56, 0x47, 0x47, 0x4D, 0x0D, 0x0A, 0x1A]
+    public static let major: UInt16 = 1
+    public static let minor: UInt16 = 0
+    public static let headerSize = 64
+    public static let alignment = 64
+    /// Caps checked on open.
+    public static let maxManifestBytes = 64 << 20
+    public static let maxTensors = 100_000
+    public static let maxRank = 8
+
+    public static func crc32c(_ buffer: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        vgg_crc32c(seed, buffer.baseAddress, buffer.count)
+    }
+
+    static func alignUp(_ x: Int) -> Int { (x + alignment - 1) / alignment * alignment }
+}
+
+/// A problem with a `.vggm` file: the file, the object at fault (header field, tensor, layer) and why.
+public struct ModelFileError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var object: String
+    public var message: String
+
+    public init(file: String, object: String = "", _ message: String) {
+        self.file = file
+        self.object = object
+        self.message = message
+    }
+
+    public var description: String { object.isEmpty ? "\(file): \(message)" : "\(file): \(object): \(message)" }
+}

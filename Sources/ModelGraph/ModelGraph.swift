@@ -1,0 +1,141 @@
+/// A Keras model as a directed acyclic graph of layers, in Keras's layer order.
+public struct ModelGraph: Sendable, Equatable {
+    public var name: String
+    /// Layers in the order Keras lists them (`model.layers`); every layer's inbound layers come earlier.
+    public var layers: [Layer]
+    public var inputs: [String]
+    public var outputs: [String]
+    /// Built as a Keras `Sequential` (its summary omits the InputLayer).
+    public var isSequential: Bool
+
+    public init(name: String, layers: [Layer], inputs: [String], outputs: [String], isSequential: Bool) {
+        self.name = name
+        self.layers = layers
+        self.inputs = inputs
+        self.outputs = outputs
+        self.isSequential = isSequential
+    }
+
+    public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
+
+    /// Checks names are unique and non-empty, every inbound layer exists and comes earlier (which also
+    /// rules out cycles), inputs are InputLayers, outputs exist, and arities fit the layer classes.
+    public func validate() throws {
+        var seen = Set<String>()
+        for layer in layers {
+            guard !layer.name.isEmpty else { throw GraphError.invalid(layer: "(unnamed)", "empty layer name") }
+            guard seen.insert(layer.name).inserted else { throw GraphError.invalid(layer: layer.name, "duplicate layer name") }
+        }
+        var index: [String: Int] = [:]
+        for (i, l) in layers.enumerated() { index[l.name] = i }
+        for (i, layer) in layers.enumerated() {
+            for src in layer.inbound {
+                guard let j = index[src] else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' does not exist") }
+                guard j < i else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' comes later: the graph has a cycle or a forward reference") }
+            }
+            switch layer.op {
+            case .input:
+                guard layer.inbound.isEmpty else { throw GraphError.invalid(layer: layer.name, "an InputLayer has no inbound layers") }
+            case .add, .multiply, .concatenate:
+                guard layer.inbound.count >= 2 else { throw GraphError.invalid(layer: layer.name, "\(layer.op.className) needs at least 2 inputs, has \(layer.inbound.count)") }
+            default:
+                guard layer.inbound.count == 1 else { throw GraphError.invalid(layer: layer.name, "\(layer.op.className) needs exactly 1 input, has \(layer.inbound.count)") }
+            }
+        }
+        guard !inputs.isEmpty else { throw GraphError.invalid(layer: name, "model has no input") }
+        for i in inputs {
+            guard let l = layer(named: i), case .input = l.op else { throw GraphError.invalid(layer: i, "model input is not an InputLayer") }
+        }
+        guard !outputs.isEmpty else { throw GraphError.invalid(layer: name, "model has no output") }
+        for o in outputs where index[o] == nil { throw GraphError.invalid(layer: o, "model output does not exist") }
+    }
+
+    /// Replaces the input layers' shapes (H, W, C without the batch): `vggtool summary --input-shape`.
+    public func withInputShape(_ shape: [Int]) throws -> ModelGraph {
+        var copy = self
+        for i in copy.layers.indices {
+            if case .input(let old) = copy.layers[i].op {
+                guard old.count == shape.count else {
+                    throw GraphError.invalid(layer: copy.layers[i].name, "input shape has rank \(old.count), --input-shape gives \(shape.count)")
+                }
+                copy.layers[i].op = .input(shape: shape)
+            }
+        }
+        return copy
+    }
+}
+
+public enum GraphError: Error, CustomStringConvertible, Sendable, Equatable {
+    case invalid(layer: String, String)
+    case shape(layer: String, String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let layer, let why): return "layer '\(layer)': \(why)"
+        case .shape(let layer, let why): return "layer '\(layer)': \(why)"
+        }
+    }
+}
+
+/// Per-layer facts from shape inference.
+public struct LayerInfo: Sendable, Equatable {
+    public var layer: Layer
+    public var inputShapes: [Shape]
+    public var outputShape: Shape
+    public var weights: [WeightSpec]
+    /// Multiply-accumulate operations per image (1 MAC = 2 FLOPs).
+    public var macs: Int
+    /// Bytes of this layer's output per image (float32).
+    public var activationBytes: Int
+
+    public var params: Int { weights.reduce(0) { $0 + $1.elementCount } }
+    public var trainableParams: Int { layer.trainable ? weights.filter(\.trainable).reduce(0) { $0 + $1.elementCount } : 0 }
+}
+
+/// The analysed graph: shapes, weights and costs of every layer.
+public struct GraphAnalysis: Sendable {
+    public var graph: ModelGraph
+    public var layers: [LayerInfo]
+
+    public var totalParams: Int { layers.reduce(0) { $0 + $1.params } }
+    public var trainableParams: Int { layers.reduce(0) { $0 + $1.trainableParams } }
+    public var nonTrainableParams: Int { totalParams - trainableParams }
+    public var totalMACs: Int { layers.reduce(0) { $0 + $1.macs } }
+
+    public func info(_ name: String) -> LayerInfo? { layers.first { $0.layer.name == name } }
+
+    /// Keras's test for printing a "Connected to" column: false when some depth of the graph holds more
+    /// than one layer or some layer has several inputs (Sequential models are always sequential-like).
+    public var isSequentialLike: Bool {
+        if graph.isSequential { return true }
+        if graph.layers.contains(where: { $0.inbound.count > 1 }) { return false }
+        // Depth = longest distance to an output, as Keras's _nodes_by_depth.
+        var depth: [String: Int] = [:]
+        for o in graph.outputs { depth[o] = 0 }
+        for layer in graph.layers.reversed() {
+            guard let d = depth[layer.name] else { continue }
+            for src in layer.inbound { depth[src] = max(depth[src] ?? 0, d + 1) }
+        }
+        var byDepth: [Int: Int] = [:]
+        for (_, d) in depth { byDepth[d, default: 0] += 1 }
+        return byDepth.values.allSatisfy { $0 <= 1 }
+    }
+}
+
+extension ModelGraph {
+    /// Infers every layer's output shape, weights and costs. Throws `GraphError` naming the layer when a
+    /// shape does not work (e.g. an input too small for a valid convolution).
+    public func analyze() throws -> GraphAnalysis {
+        try validate()
+        var shapes: [String: Shape] = [:]
+        var infos: [LayerInfo] = []
+        infos.reserveCapacity(layers.count)
+        for layer in layers {
+            let ins = layer.inbound.map { shapes[$0]! }
+            let info = try ShapeInference.infer(layer, inputs: ins)
+            shapes[layer.name] = info.outputShape
+            infos.append(info)
+        }
+        return GraphAnalysis(graph: self, layers: infos)
+    }
+}

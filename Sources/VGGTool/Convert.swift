@@ -1,0 +1,114 @@
+import Foundation
+import KerasImport
+import ModelFile
+import ModelGraph
+
+/// vggtool's version, recorded as the converter in every `.vggm`.
+public let vggtoolVersion = "0.1.0"
+
+/// What `convert` did.
+public struct ConvertReport: Sendable {
+    public var input: String
+    public var output: String
+    public var layout: String
+    public var kerasVersion: String?
+    public var architectureSource: String
+    public var layers: Int
+    public var params: Int
+    public var tensors: Int
+    public var bytesWritten: Int
+    public var seconds: Double
+    public var notes: [String]
+}
+
+/// Preprocessing choice for convert.
+public enum PreprocessingChoice: String, CaseIterable, Sendable {
+    case auto, caffe, none
+
+    func resolve(for graph: ModelGraph) -> Preprocessing? {
+        switch self {
+        case .caffe: return .caffe
+        case .none: return nil
+        case .auto:
+            // VGG16/VGG19 and models built on them (keras.applications layer names) use 'caffe' mode.
+            let vggLike = graph.name.lowercased().hasPrefix("vgg") || graph.layers.contains { $0.name == "block1_conv1" }
+            return vggLike ? .caffe : nil
+        }
+    }
+}
+
+/// Converts any Keras model or weights file to `.vggm`. The source's SHA-256 is computed on the second
+/// core while the tensors are copied.
+public func convert(input: String, output: String, options: KerasFile.Options, dtype: TensorDType = .f32,
+                    preprocessing: PreprocessingChoice = .auto, classNames: [String]? = nil) throws -> ConvertReport {
+    let start = Date()
+    let hashBox = HashBox()
+    let group = DispatchGroup()
+    DispatchQueue.global().async(group: group) { hashBox.set(Result { try sha256Hex(ofFile: input, cancelled: hashBox.isCancelled) }) }
+    // Never leave the hashing thread running past this function (exit would tear libcrypto down under it).
+    defer { hashBox.cancel(); group.wait() }
+
+    let model = try KerasFile(path: input, options: options)
+    let analysis = try model.graph.analyze()
+    let inputShape = model.graph.layers.compactMap { l -> [Int]? in if case .input(let s) = l.op { return s } else { return nil } }.first ?? []
+    let payloads = model.tensors.map { t in TensorPayload(name: t.name, shape: t.shape, fill: t.read) }
+    if let classNames, let last = analysis.info(model.graph.outputs[0])?.outputShape.last, let n = last, n != classNames.count {
+        throw ToolError(input, "\(classNames.count) class names given, the model outputs \(n) values")
+    }
+    group.wait()
+    let sha = try hashBox.get()
+    let provenance = Provenance(sourceFile: URL(fileURLWithPath: input).lastPathComponent, sourceSHA256: sha,
+                                sourceLayout: model.layout.rawValue, kerasVersion: model.kerasVersion,
+                                converter: "vggtool \(vggtoolVersion)", created: ISO8601DateFormatter().string(from: Date()))
+    var notes = model.notes
+    if dtype != .f32 { notes.append("tensors stored as \(dtype.rawValue) (rounded from float32)") }
+    let stats = try VGGMWriter.write(to: output, graph: model.graph, inputShape: inputShape,
+                                     preprocessing: preprocessing.resolve(for: model.graph), classNames: classNames,
+                                     provenance: provenance, tensors: payloads, dtype: dtype)
+    return ConvertReport(input: input, output: output, layout: model.layout.rawValue, kerasVersion: model.kerasVersion,
+                         architectureSource: model.architectureSource, layers: model.graph.layers.count,
+                         params: analysis.totalParams, tensors: stats.tensors, bytesWritten: stats.bytes,
+                         seconds: Date().timeIntervalSince(start), notes: notes)
+}
+
+final class HashBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<String, Error>?
+    private var cancelledFlag = false
+    func cancel() { lock.lock(); cancelledFlag = true; lock.unlock() }
+    func isCancelled() -> Bool { lock.lock(); defer { lock.unlock() }; return cancelledFlag }
+    func set(_ r: Result<String, Error>) { lock.lock(); result = r; lock.unlock() }
+    func get() throws -> String { lock.lock(); defer { lock.unlock() }; return try result!.get() }
+}
+
+/// The default output path: the input's path with its Keras extension(s) replaced by `.vggm`.
+public func defaultOutputPath(for input: String) -> String {
+    var base = input
+    for ext in [".weights.h5", ".h5", ".hdf5", ".keras"] where base.lowercased().hasSuffix(ext) {
+        base = String(base.dropLast(ext.count))
+        break
+    }
+    return base + ".vggm"
+}
+
+/// Any model file vggtool reads, opened for its graph: `.vggm` (validated) or a Keras file.
+public func loadAnalysis(path: String, options: KerasFile.Options) throws -> GraphAnalysis {
+    if isVGGM(path) {
+        let file = try VGGMFile(path: path)
+        guard let shape = options.inputShape else { return file.analysis }
+        return try analyzed(file.graph.withInputShape(shape), file: path)
+    }
+    let model = try KerasFile.graphOnly(path: path, options: options)
+    return try analyzed(model.graph, file: path)
+}
+
+func analyzed(_ graph: ModelGraph, file: String) throws -> GraphAnalysis {
+    do { return try graph.analyze() } catch let e as GraphError { throw ToolError(file, e.description) }
+}
+
+/// True when the file starts with the `.vggm` magic.
+public func isVGGM(_ path: String) -> Bool {
+    guard let fh = FileHandle(forReadingAtPath: path) else { return path.hasSuffix(".vggm") }
+    defer { try? fh.close() }
+    return (try? fh.read(upToCount: 8)).map { Array($0) == VGGMFormat.magic } ?? false
+}

@@ -1,0 +1,79 @@
+import Foundation
+import KerasImport
+import ModelFile
+import ModelGraph
+
+public enum ExportFormat: String, CaseIterable, Sendable {
+    case safetensors
+    case kerasH5 = "keras-h5"
+}
+
+/// `vggtool export`: writes a `.vggm`'s weights in another format, atomically.
+/// - safetensors: tensors named `<layer>/<weight>` (Keras names and shapes), float32 (or the stored
+///   F16/BF16), metadata with the model name and source SHA-256.
+/// - keras-h5: tf.keras `model.save` layout (model_config + model_weights), loadable with `load_model` or
+///   `load_weights`.
+public func export(model path: String, to format: ExportFormat, output: String) throws -> Int {
+    let file = try VGGMFile(path: path)
+    switch format {
+    case .safetensors:
+        var header: [String: Any] = ["__metadata__": ["format": "pt", "model": file.graph.name, "source_sha256": file.manifest.provenance.sourceSHA256,
+                                                      "converter": "vggtool \(vggtoolVersion)"]]
+        var offset = 0
+        for t in file.manifest.tensors {
+            let dt = ["f32": "F32", "f16": "F16", "bf16": "BF16"][t.dtype.rawValue]!
+            header[t.name] = ["dtype": dt, "shape": t.shape, "data_offsets": [offset, offset + t.length]]
+            offset += t.length
+        }
+        var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        while json.count % 8 != 0 { json.append(0x20) }
+        let temp = try TemporaryFile(destination: output)
+        defer { temp.discard() }
+        let handle = FileHandle(fileDescriptor: temp.fd, closeOnDealloc: false)
+        var len = UInt64(json.count).littleEndian
+        handle.write(Data(bytes: &len, count: 8))
+        handle.write(Data(json))
+        for t in file.manifest.tensors {
+            let b = file.bytes(of: t)
+            handle.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: b.baseAddress!), count: b.count, deallocator: .none))
+        }
+        try temp.commit()
+        return 8 + json.count + offset
+    case .kerasH5:
+        let temp = try TemporaryFile(destination: output)
+        defer { temp.discard() }
+        do {
+            try KerasH5Writer.write(path: temp.path, graph: file.graph, layout: .fullModel) { layer, spec in
+                file.floats("\(layer)/\(spec.name)") ?? []
+            }
+        } catch let e as CustomStringConvertible { throw ToolError(output, "\(e)") }
+        try temp.commit()
+        return Int((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0)
+    }
+}
+
+/// Deterministic weights for demos and tests: uniform in ±sqrt(6 / (fan_in + fan_out)) (Glorot) for
+/// kernels, small values for biases, from a SplitMix64 stream seeded by `seed` and the weight's name.
+public func seededWeights(layer: String, spec: WeightSpec, seed: UInt64) -> [Float] {
+    var state = seed &+ UInt64(truncatingIfNeeded: layer.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 })
+    state = state &+ UInt64(spec.name.utf8.count) &* 0x9E37_79B9_7F4A_7C15
+    let shape = spec.shape
+    let receptive = shape.count > 2 ? shape.dropLast(2).reduce(1, *) : 1
+    let fanIn = shape.count >= 2 ? shape[shape.count - 2] * receptive : shape.first ?? 1
+    let fanOut = shape.count >= 2 ? shape[shape.count - 1] * receptive : shape.first ?? 1
+    let limit: Float = shape.count >= 2 ? Float((6.0 / Double(fanIn + fanOut)).squareRoot()) : 0.05
+    let offset: Float = spec.name == "moving_variance" || spec.name == "gamma" ? 1 : 0
+    var out = [Float](repeating: 0, count: spec.elementCount)
+    out.withUnsafeMutableBufferPointer { buf in
+        for i in 0..<buf.count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            let u = Float(z >> 40) * (1.0 / Float(1 << 24))  // [0, 1)
+            buf[i] = offset + (u * 2 - 1) * limit
+        }
+    }
+    return out
+}

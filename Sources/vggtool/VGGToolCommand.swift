@@ -1,0 +1,214 @@
+import ArgumentParser
+import Foundation
+import KerasImport
+import ModelFile
+import ModelGraph
+import VGGTool
+
+@main
+struct VGGToolCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vggtool",
+        abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
+        version: vggtoolVersion,
+        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Demo.self]
+    )
+
+    /// Runs a command body, printing errors as one line on stderr and exiting non-zero.
+    static func guarded(_ body: () throws -> Void) throws {
+        do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
+            FileHandle.standardError.write(Data("vggtool: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension Architecture: ExpressibleByArgument {}
+extension TensorDType: ExpressibleByArgument {}
+extension SummaryStyle: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
+extension PreprocessingChoice: ExpressibleByArgument {}
+
+/// Options that say which architecture a weights-only file has and which input shape to use.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Built-in architecture for weights-only files: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")). Detected when unambiguous.")
+    var arch: Architecture?
+
+    @Option(name: .customLong("config"), help: "Keras model JSON (model.to_json()) giving the architecture of a weights-only file.")
+    var configPath: String?
+
+    @Option(help: ArgumentHelp("Input shape H,W,C replacing the model's (e.g. 250,250,3).", valueName: "H,W,C"))
+    var inputShape: String?
+
+    func parsedInputShape() throws -> [Int]? {
+        guard let inputShape else { return nil }
+        let parts = inputShape.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1 << 20 }) else {
+            throw ValidationError("--input-shape must be three positive integers H,W,C, got '\(inputShape)'")
+        }
+        return parts.map { $0! }
+    }
+
+    func options() throws -> KerasFile.Options {
+        var json: String? = nil
+        if let configPath {
+            guard let data = FileManager.default.contents(atPath: configPath) else { throw ToolError(configPath, "cannot be read") }
+            json = String(decoding: data, as: UTF8.self)
+        }
+        return KerasFile.Options(architecture: arch, configJSON: json, inputShape: try parsedInputShape())
+    }
+}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a Keras model or weights file (.h5, .weights.h5, .keras) to vggtool's .vggm format.",
+        discussion: """
+        Reads every Keras layout: keras-applications weights, tf.keras save_weights / model.save (.h5), Keras 3 \
+        .weights.h5, .keras archives and Keras 3 legacy .h5. float32 weights are copied bit-exactly; float16 and \
+        float64 are converted. The output is written atomically: a failed or interrupted run leaves no file.
+        """)
+
+    @Argument(help: "The Keras file.") var model: String
+    @Option(name: .shortAndLong, help: "Output path (default: beside the input, with the .vggm extension).") var output: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Tensor storage type: f32 (exact), f16 or bf16.") var dtype: TensorDType = .f32
+    @Option(help: "Preprocessing recorded in the file: auto (caffe for VGG models), caffe or none.") var preprocessing: PreprocessingChoice = .auto
+    @Option(help: ArgumentHelp("Class names (comma-separated, in output order) to record.", valueName: "a,b,...")) var classNames: String?
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let out = output ?? defaultOutputPath(for: model)
+            let names = classNames.map { $0.split(separator: ",").map { String($0) } }
+            let r = try convert(input: model, output: out, options: try modelOptions.options(), dtype: dtype,
+                                preprocessing: preprocessing, classNames: names)
+            print("layout:     \(r.layout)\(r.kerasVersion.map { ", keras_version \($0)" } ?? "")")
+            print("graph:      \(r.architectureSource)")
+            print("layers:     \(r.layers)")
+            print("parameters: \(r.params)")
+            print("tensors:    \(r.tensors)")
+            for n in r.notes { print("note:       \(n)") }
+            print("wrote:      \(r.output) (\(r.bytesWritten) bytes) in \(String(format: "%.2f", r.seconds)) s")
+        }
+    }
+}
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the model's layer table exactly as Keras's model.summary() does.",
+        discussion: "Works on .vggm, .h5 and .keras files. --flops adds per-layer multiply-adds, FLOPs and activation memory.")
+
+    @Argument(help: "A .vggm, .h5 or .keras file.") var model: String
+    @Option(help: "keras2 (tf-keras 2.x text table) or keras3 (Keras 3 box table).") var style: SummaryStyle = .keras2
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "Also print per-layer MACs, FLOPs and activation memory (per image).") var flops = false
+    @Flag(help: "Print JSON instead of the table.") var json = false
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let analysis = try loadAnalysis(path: model, options: try modelOptions.options())
+            if json {
+                print(summaryJSON(analysis))
+                return
+            }
+            print(analysis.summary(style: style), terminator: "")
+            if flops { print(costTable(analysis), terminator: "") }
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the raw structure of an .h5, .keras or .vggm file, with per-tensor statistics.",
+        discussion: "HDF5 soft and external links are listed, never followed.")
+
+    @Argument(help: "The file.") var file: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let (text, object) = try Inspector.inspect(path: file)
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(text, terminator: "")
+            }
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a .vggm file completely: structure, graph, and every checksum.",
+        discussion: "Exit status 0 when the file is intact, 1 otherwise.")
+
+    @Argument(help: "The .vggm file.") var model: String
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let start = Date()
+            let f = try VGGMFile(path: model)
+            let bad = f.verifyTensors()
+            guard bad.isEmpty else {
+                throw ToolError(model, "checksum mismatch in \(bad.count) tensor(s): \(bad.prefix(5).joined(separator: ", "))")
+            }
+            print("\(model): OK (\(f.manifest.tensors.count) tensors, \(f.analysis.totalParams) parameters, \(f.fileLength) bytes, checked in \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a .vggm's weights as safetensors or as a Keras HDF5 model.",
+        discussion: "Tensors are named <layer>/<weight> with Keras's names and shapes (block1_conv1/kernel, fc1/bias, ...).")
+
+    @Argument(help: "The .vggm file.") var model: String
+    @Option(help: "safetensors or keras-h5.") var to: ExportFormat
+    @Option(name: .shortAndLong, help: "Output path.") var output: String
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let bytes = try export(model: model, to: to, output: output)
+            print("wrote \(output) (\(bytes) bytes)")
+        }
+    }
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The end-to-end demo: make a full-size VGG16 .h5 (seeded weights), convert, summarize, verify.",
+        discussion: """
+        Real ImageNet weights cannot be downloaded on an offline machine, so the demo writes a full-size VGG16 \
+        (138,357,544 parameters) in tf.keras's model.save layout with vggtool's own HDF5 writer and seeded \
+        random weights. Run the same steps on a real file with: vggtool convert vgg16_weights_tf_dim_ordering_tf_kernels.h5
+        """)
+
+    @Option(help: "Working directory for the demo files.") var dir = "vggtool-demo"
+    @Option(help: "Seed for the weights.") var seed: UInt64 = 16
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let h5 = dir + "/vgg16_demo.h5"
+            let out = dir + "/vgg16_demo.vggm"
+            var t = Date()
+            print("== writing \(h5): VGG16 with top, tf.keras model.save layout, seeded weights")
+            try writeDemoVGG16(path: h5, seed: seed)
+            print("   \(fileSize(h5)) bytes in \(String(format: "%.2f", Date().timeIntervalSince(t))) s")
+            print("== vggtool convert \(h5)")
+            let r = try convert(input: h5, output: out, options: KerasFile.Options())
+            print("   \(r.layout), \(r.layers) layers, \(r.params) parameters -> \(out) (\(r.bytesWritten) bytes) in \(String(format: "%.2f", r.seconds)) s")
+            print("== vggtool summary \(out)")
+            let analysis = try loadAnalysis(path: out, options: KerasFile.Options())
+            print(analysis.summary(style: .keras2), terminator: "")
+            t = Date()
+            print("== vggtool verify \(out)")
+            let f = try VGGMFile(path: out)
+            let bad = f.verifyTensors()
+            guard bad.isEmpty else { throw ToolError(out, "verification failed: \(bad)") }
+            print("   OK: \(f.manifest.tensors.count) tensors, every checksum matches (\(String(format: "%.2f", Date().timeIntervalSince(t))) s)")
+        }
+    }
+
+    func fileSize(_ p: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0 }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages vggtool builds against (Debian 12), when missing. Needs root (or sudo).
+set -euo pipefail
+packages=(libhdf5-dev zlib1g-dev libssl-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
