@@ -20,7 +20,7 @@ public enum Architecture: String, CaseIterable, Sendable {
 
     /// The graph. `inputShape` defaults to 224x224x3; with the top, the input must stay 224x224 (fc1's
     /// kernel is 25088x4096).
-    public func graph(inputShape: [Int] = [224, 224, 3], classes: Int = 1000, inputName: String = "input_1") -> ModelGraph {
+    public func graph(inputShape: [Int?] = [224, 224, 3], classes: Int = 1000, inputName: String = "input_1") -> ModelGraph {
         var layers = [Layer(name: inputName, op: .input(shape: inputShape), inbound: [])]
         var prev = inputName
         func add(_ name: String, _ op: LayerOp) {

@@ -262,7 +262,7 @@ private struct Parser {
         }
     }
 
-    func batchShape(_ cfg: [String: Any], layer: String) throws -> [Int]? {
+    func batchShape(_ cfg: [String: Any], layer: String) throws -> [Int?]? {
         guard let raw = (cfg["batch_shape"] ?? cfg["batch_input_shape"]) as? [Any] else {
             if let s = cfg["input_shape"] as? [Any] { return try dims(s, layer: layer) }
             return nil
@@ -271,9 +271,9 @@ private struct Parser {
         return try dims(Array(raw.dropFirst()), layer: layer)
     }
 
-    func dims(_ raw: [Any], layer: String) throws -> [Int] {
+    func dims(_ raw: [Any], layer: String) throws -> [Int?] {
         try raw.map { v in
-            if v is NSNull { throw err("layer '\(layer)'", "input shape has an unknown dimension; give one with --input-shape") }
+            if v is NSNull { return nil }
             let d = try int(v, "shape", layer: layer)
             guard d >= 1 else { throw err("layer '\(layer)'", "input dimension \(d) is not positive") }
             return d

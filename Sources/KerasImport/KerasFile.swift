@@ -58,8 +58,8 @@ public final class KerasFile {
         /// A Keras JSON config (`model.to_json()`) to use for weights-only files.
         public var configJSON: String?
         /// Input shape (H, W, C) replacing the one in the config or the architecture's default.
-        public var inputShape: [Int]?
-        public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int]? = nil) {
+        public var inputShape: [Int?]?
+        public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int?]? = nil) {
             self.architecture = architecture
             self.configJSON = configJSON
             self.inputShape = inputShape

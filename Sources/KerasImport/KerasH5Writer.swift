@@ -99,7 +99,7 @@ public enum KerasH5Writer {
     static func kerasConfig(_ op: LayerOp) -> [String: Any] {
         switch op {
         case .input(let shape):
-            return ["batch_input_shape": [NSNull()] + shape.map { $0 as Any }, "sparse": false, "ragged": false]
+            return ["batch_input_shape": [NSNull()] + shape.map { $0.map { $0 as Any } ?? NSNull() }, "sparse": false, "ragged": false]
         case .conv2D(let f, let k, let s, let p, let d, let a, let b):
             return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "data_format": "channels_last",
                     "dilation_rate": d, "groups": 1, "activation": a, "use_bias": b]

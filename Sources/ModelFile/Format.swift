@@ -88,7 +88,8 @@ public struct TensorEntry: Sendable, Equatable {
 /// Everything in a `.vggm` besides the tensor bytes.
 public struct ModelManifest: Sendable {
     public var graph: ModelGraph
-    public var inputShape: [Int]
+    /// (H, W, C); `nil` for a dimension the model accepts at any size.
+    public var inputShape: [Int?]
     public var preprocessing: Preprocessing?
     public var classNames: [String]?
     public var provenance: Provenance

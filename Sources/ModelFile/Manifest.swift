@@ -8,7 +8,7 @@ enum ManifestCodec {
             "format": "vggm",
             "version": [Int(VGGMFormat.major), Int(VGGMFormat.minor)],
             "model": GraphCodec.encode(m.graph),
-            "input_shape": m.inputShape,
+            "input_shape": m.inputShape.map { $0.map { $0 as Any } ?? NSNull() },
             "provenance": m.provenance.json,
             "tensors": m.tensors.map { t -> [String: Any] in
                 ["name": t.name, "dtype": t.dtype.rawValue, "shape": t.shape, "offset": t.offset, "length": t.length, "crc32c": Int(t.crc32c)]
@@ -30,10 +30,11 @@ enum ManifestCodec {
         guard let modelAny = root["model"] else { throw bad("manifest", "has no 'model'") }
         let graph: ModelGraph
         do { graph = try GraphCodec.decode(modelAny) } catch let e as GraphCodec.DecodeError { throw bad("manifest model \(e.object)", e.message) }
-        guard let inputShape = (root["input_shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-              inputShape.count == (root["input_shape"] as? [Any])?.count else {
+        guard let rawShape = root["input_shape"] as? [Any], rawShape.count <= VGGMFormat.maxRank,
+              rawShape.allSatisfy({ $0 is NSNull || $0 is NSNumber }) else {
             throw bad("manifest", "'input_shape' is missing or malformed")
         }
+        let inputShape: [Int?] = rawShape.map { ($0 as? NSNumber)?.intValue }
         var pre: Preprocessing? = nil
         if let p = root["preprocessing"] as? [String: Any] {
             guard let mode = p["mode"] as? String, let order = p["channel_order"] as? String,

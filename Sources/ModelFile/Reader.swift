@@ -111,8 +111,8 @@ public final class VGGMFile: @unchecked Sendable {
         if let extra = manifest.tensors.first(where: { !used.contains($0.name) }) {
             throw bad("tensor '\(extra.name)'", "belongs to no layer of the model")
         }
-        let inputs = manifest.graph.layers.compactMap { l -> [Int]? in if case .input(let s) = l.op { return s } else { return nil } }
-        guard inputs.first == manifest.inputShape else { throw bad("manifest", "input_shape \(manifest.inputShape) does not match the graph's input \(inputs.first ?? [])") }
+        let inputs = manifest.graph.layers.compactMap { l -> [Int?]? in if case .input(let s) = l.op { return s } else { return nil } }
+        guard inputs.first == manifest.inputShape else { throw bad("manifest", "input_shape does not match the graph's input") }
 
         self.manifest = manifest
         self.analysis = analysis

@@ -32,7 +32,7 @@ public struct WriteStats: Sendable {
 /// so a failed write never leaves a partial file. Tensor bytes are produced directly into the mapped file
 /// (no intermediate copy for float32).
 public enum VGGMWriter {
-    public static func write(to path: String, graph: ModelGraph, inputShape: [Int], preprocessing: Preprocessing?,
+    public static func write(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
                              classNames: [String]?, provenance: Provenance, tensors: [TensorPayload],
                              dtype: TensorDType = .f32) throws -> WriteStats {
         // Layout.

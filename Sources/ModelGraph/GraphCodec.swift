@@ -18,7 +18,7 @@ public enum GraphCodec {
 
     public static func config(_ op: LayerOp) -> [String: Any] {
         switch op {
-        case .input(let shape): return ["shape": shape]
+        case .input(let shape): return ["shape": shape.map { $0.map { $0 as Any } ?? NSNull() }]
         case .conv2D(let f, let k, let s, let p, let d, let a, let b):
             return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "dilation_rate": d, "activation": a, "use_bias": b]
         case .depthwiseConv2D(let k, let s, let p, let m, let d, let a, let b):
@@ -101,7 +101,13 @@ public enum GraphCodec {
             return p
         }
         switch cls {
-        case "InputLayer": return .input(shape: try ints("shape"))
+        case "InputLayer":
+            guard let l = c["shape"] as? [Any], l.count <= 8 else { throw fail("'shape' is missing or malformed") }
+            return .input(shape: try l.map { v -> Int? in
+                if v is NSNull { return nil }
+                guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.doubleValue >= 1, n.doubleValue <= Double(1 << 31) else { throw fail("'shape' holds an invalid dimension") }
+                return n.intValue
+            })
         case "Conv2D": return .conv2D(filters: try int("filters"), kernel: try ints("kernel_size", count: 2), strides: try ints("strides", count: 2), padding: try pad(), dilation: try ints("dilation_rate", count: 2), activation: try str("activation"), useBias: try bool("use_bias"))
         case "DepthwiseConv2D": return .depthwiseConv2D(kernel: try ints("kernel_size", count: 2), strides: try ints("strides", count: 2), padding: try pad(), depthMultiplier: try int("depth_multiplier"), dilation: try ints("dilation_rate", count: 2), activation: try str("activation"), useBias: try bool("use_bias"))
         case "SeparableConv2D": return .separableConv2D(filters: try int("filters"), kernel: try ints("kernel_size", count: 2), strides: try ints("strides", count: 2), padding: try pad(), depthMultiplier: try int("depth_multiplier"), dilation: try ints("dilation_rate", count: 2), activation: try str("activation"), useBias: try bool("use_bias"))

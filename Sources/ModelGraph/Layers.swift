@@ -12,8 +12,9 @@ public enum Padding: String, Sendable, Codable { case same, valid }
 
 /// One Keras layer's computation. Every case maps to one Keras class (`className`).
 public enum LayerOp: Sendable, Equatable {
-    /// Input placeholder; `shape` excludes the batch dimension (H, W, C for images).
-    case input(shape: [Int])
+    /// Input placeholder; `shape` excludes the batch dimension (H, W, C for images); `nil` = any size
+    /// (keras.applications builds VGG16 without top as (None, None, 3)).
+    case input(shape: [Int?])
     case conv2D(filters: Int, kernel: [Int], strides: [Int], padding: Padding, dilation: [Int], activation: String, useBias: Bool)
     case depthwiseConv2D(kernel: [Int], strides: [Int], padding: Padding, depthMultiplier: Int, dilation: [Int], activation: String, useBias: Bool)
     case separableConv2D(filters: Int, kernel: [Int], strides: [Int], padding: Padding, depthMultiplier: Int, dilation: [Int], activation: String, useBias: Bool)

@@ -51,7 +51,7 @@ public struct ModelGraph: Sendable, Equatable {
     }
 
     /// Replaces the input layers' shapes (H, W, C without the batch): `vggtool summary --input-shape`.
-    public func withInputShape(_ shape: [Int]) throws -> ModelGraph {
+    public func withInputShape(_ shape: [Int?]) throws -> ModelGraph {
         var copy = self
         for i in copy.layers.indices {
             if case .input(let old) = copy.layers[i].op {

@@ -5,13 +5,17 @@ enum ShapeInference {
 
     static func infer(_ layer: Layer, inputs: [Shape]) throws -> LayerInfo {
         func fail(_ why: String) -> GraphError { .shape(layer: layer.name, why) }
-        func spatial(_ s: Shape) throws -> (h: Int, w: Int, c: Int) {
-            guard s.count == 4, let h = s[1], let w = s[2], let c = s[3] else {
+        func spatial(_ s: Shape) throws -> (h: Int?, w: Int?, c: Int) {
+            guard s.count == 4, let c = s[3] else {
                 throw fail("expects a 4-D input (batch, height, width, channels), got \(ShapeFormat.tuple(s))")
             }
-            return (h, w, c)
+            return (s[1], s[2], c)
         }
-        func convOut(_ size: Int, k: Int, s: Int, d: Int, _ pad: Padding, _ axis: String) throws -> Int {
+        func convOut(_ size: Int?, k: Int, s: Int, d: Int, _ pad: Padding, _ axis: String) throws -> Int? {
+            guard let size else { return nil }
+            return try convOutKnown(size, k: k, s: s, d: d, pad, axis)
+        }
+        func convOutKnown(_ size: Int, k: Int, s: Int, d: Int, _ pad: Padding, _ axis: String) throws -> Int {
             guard k >= 1, s >= 1, d >= 1 else { throw fail("kernel, stride and dilation must be positive") }
             let eff = (k - 1) * d + 1
             let out = pad == .same ? (size + s - 1) / s : (size - eff) / s + 1
@@ -27,8 +31,8 @@ enum ShapeInference {
 
         switch layer.op {
         case .input(let shape):
-            guard shape.allSatisfy({ $0 >= 1 && $0 <= maxDimension }) else { throw fail("input dimensions must be positive, got \(shape)") }
-            out = [nil] + shape.map { Optional($0) }
+            guard shape.allSatisfy({ $0 == nil || ($0! >= 1 && $0! <= maxDimension) }) else { throw fail("input dimensions must be positive, got \(ShapeFormat.tuple(shape))") }
+            out = [nil] + shape
         case .conv2D(let filters, let k, let s, let pad, let d, _, let useBias):
             let (h, w, c) = try spatial(input)
             guard filters >= 1, filters <= maxDimension else { throw fail("filters must be positive, got \(filters)") }
@@ -36,7 +40,7 @@ enum ShapeInference {
             let ow = try convOut(w, k: k[1], s: s[1], d: d[1], pad, "width")
             weights = [WeightSpec(name: "kernel", shape: [k[0], k[1], c, filters])]
             if useBias { weights.append(WeightSpec(name: "bias", shape: [filters])) }
-            macs = oh * ow * filters * k[0] * k[1] * c
+            macs = (oh ?? 0) * (ow ?? 0) * filters * k[0] * k[1] * c
             out = [nil, oh, ow, filters]
         case .depthwiseConv2D(let k, let s, let pad, let m, let d, _, let useBias):
             let (h, w, c) = try spatial(input)
@@ -45,7 +49,7 @@ enum ShapeInference {
             let ow = try convOut(w, k: k[1], s: s[1], d: d[1], pad, "width")
             weights = [WeightSpec(name: "depthwise_kernel", shape: [k[0], k[1], c, m])]
             if useBias { weights.append(WeightSpec(name: "bias", shape: [c * m])) }
-            macs = oh * ow * c * m * k[0] * k[1]
+            macs = (oh ?? 0) * (ow ?? 0) * c * m * k[0] * k[1]
             out = [nil, oh, ow, c * m]
         case .separableConv2D(let filters, let k, let s, let pad, let m, let d, _, let useBias):
             let (h, w, c) = try spatial(input)
@@ -55,7 +59,7 @@ enum ShapeInference {
             weights = [WeightSpec(name: "depthwise_kernel", shape: [k[0], k[1], c, m]),
                        WeightSpec(name: "pointwise_kernel", shape: [1, 1, c * m, filters])]
             if useBias { weights.append(WeightSpec(name: "bias", shape: [filters])) }
-            macs = oh * ow * (c * m * k[0] * k[1] + c * m * filters)
+            macs = (oh ?? 0) * (ow ?? 0) * (c * m * k[0] * k[1] + c * m * filters)
             out = [nil, oh, ow, filters]
         case .dense(let units, _, let useBias):
             guard input.count >= 2, let last = input.last!, input.dropFirst().allSatisfy({ $0 != nil }) else {
@@ -106,7 +110,7 @@ enum ShapeInference {
         case .zeroPadding2D(let t, let b, let l, let r):
             let (h, w, c) = try spatial(input)
             guard t >= 0, b >= 0, l >= 0, r >= 0 else { throw fail("padding must not be negative") }
-            out = [nil, h + t + b, w + l + r, c]
+            out = [nil, h.map { $0 + t + b }, w.map { $0 + l + r }, c]
         case .add, .multiply:
             guard inputs.allSatisfy({ $0 == input }) else {
                 throw fail("inputs must have equal shapes, got \(inputs.map(ShapeFormat.tuple).joined(separator: ", "))")

@@ -167,7 +167,11 @@ struct Keras3Summary {
             let remaining = width - offset
             if remaining >= trimmed.count {
                 offset += word.count
-            } else if remaining > 0 {
+            } else if trimmed.count > width {
+                // Too long for any line (no folding): it gets a line of its own, cut with an ellipsis.
+                if offset > 0 { breaks.append(start) }
+                offset = word.count
+            } else if remaining != 0 {  // Python truthiness: a negative remainder also breaks
                 breaks.append(start)
                 offset = word.count
             }

@@ -183,7 +183,7 @@ public enum Inspector {
         let m = f.manifest
         var lines = ["\(path): vggm \(VGGMFormat.major).\(VGGMFormat.minor), \(f.fileLength) bytes",
                      "  model: \(m.graph.name) (\(m.graph.layers.count) layers, \(f.analysis.totalParams) params)",
-                     "  input shape: \(m.inputShape)",
+                     "  input shape: \(ShapeFormat.tuple(m.inputShape))",
                      "  preprocessing: \(m.preprocessing.map { "\($0.mode) (\($0.channelOrder), mean \($0.mean))" } ?? "none")",
                      "  class names: \(m.classNames.map { "\($0.count)" } ?? "none")",
                      "  source: \(m.provenance.sourceFile) (\(m.provenance.sourceLayout), keras \(m.provenance.kerasVersion ?? "unknown"))",
@@ -200,7 +200,7 @@ public enum Inspector {
                             "crc32c": Int(t.crc32c), "stats": stats.json])
         }
         let json: [String: Any] = ["file": path, "format": "vggm", "version": [Int(VGGMFormat.major), Int(VGGMFormat.minor)],
-                                   "model": m.graph.name, "input_shape": m.inputShape, "file_length": f.fileLength,
+                                   "model": m.graph.name, "input_shape": m.inputShape.map { $0.map { $0 as Any } ?? NSNull() }, "file_length": f.fileLength,
                                    "source_sha256": m.provenance.sourceSHA256, "tensors": tensors]
         return (lines.joined(separator: "\n") + "\n", json)
     }

@@ -40,7 +40,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Input shape H,W,C replacing the model's (e.g. 250,250,3).", valueName: "H,W,C"))
     var inputShape: String?
 
-    func parsedInputShape() throws -> [Int]? {
+    func parsedInputShape() throws -> [Int?]? {
         guard let inputShape else { return nil }
         let parts = inputShape.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1 << 20 }) else {

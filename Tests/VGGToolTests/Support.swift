@@ -1,0 +1,73 @@
+import Foundation
+import HDF5
+import KerasImport
+import ModelFile
+import ModelGraph
+import VGGTool
+
+/// Paths and helpers shared by the tests.
+enum TestSupport {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Fixtures")
+
+    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+    static func golden(_ name: String) throws -> String {
+        try String(contentsOfFile: fixtures.appendingPathComponent("summaries/\(name)").path, encoding: .utf8)
+    }
+
+    /// A fresh temporary directory.
+    static func tempDir() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vggtool-tests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Converts a Keras file and opens the result.
+    static func convertAndOpen(_ input: String, options: KerasFile.Options = .init(), dtype: TensorDType = .f32) throws -> VGGMFile {
+        let out = try tempDir() + "/model.vggm"
+        _ = try convert(input: input, output: out, options: options, dtype: dtype)
+        return try VGGMFile(path: out)
+    }
+
+    static func config(_ name: String) throws -> String {
+        try String(contentsOfFile: fixture(name), encoding: .utf8)
+    }
+
+    static func files(in dir: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    }
+
+    /// Writes a Keras HDF5 model with the project's writer.
+    static func writeKeras(_ path: String, graph: ModelGraph, layout: KerasH5Writer.Layout = .fullModel, fixed: Bool = false,
+                           split: Int = 64_512, seed: UInt64 = 1) throws {
+        try KerasH5Writer.write(path: path, graph: graph, layout: layout, fixedLengthNames: fixed, splitAttributesOver: split) { layer, spec in
+            seededWeights(layer: layer, spec: spec, seed: seed)
+        }
+    }
+}
+
+/// Runs the built `vggtool` binary.
+enum CLI {
+    static var binary: String {
+        let candidates = [".build/debug/vggtool", ".build/release/vggtool"].map { TestSupport.root.appendingPathComponent($0).path }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ args: [String], cwd: String? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
