@@ -328,6 +328,11 @@ public final class HDF5Group: HDF5AttributeHolder {
         return try HDF5Group(file: file, parentID: objectID, name: name, fullPath: childPath(name))
     }
 
+    /// Creates an external link `name` -> `file`:`path` (for tests of hostile files).
+    public func createExternalLink(_ name: String, file: String, path: String) throws {
+        try HDF5Library.check(H5Lcreate_external(file, path, objectID, name, vgg_H5P_DEFAULT(), vgg_H5P_DEFAULT()), "create external link", object: childPath(name))
+    }
+
     /// Creates a contiguous little-endian float32 dataset and writes `data` (row-major, `shape`).
     @discardableResult
     public func createDataset(_ name: String, shape: [Int], data: UnsafeBufferPointer<Float>) throws -> HDF5Dataset {

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+/// The built `vggtool` binary end to end: output, error lines and exit codes.
+@Suite(.serialized) struct CLITests {
+    @Test func convertSummaryVerifyInspectExport() throws {
+        let dir = try TestSupport.tempDir()
+        let src = dir + "/tiny.keras"
+        try FileManager.default.copyItem(atPath: TestSupport.fixture("tiny_vgg16.keras3.keras"), toPath: src)
+        let c = try CLI.run(["convert", src])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stdout.contains("layout:     Keras 3 archive (.keras), keras_version 3.15.1"))
+        #expect(c.stdout.contains("parameters: 3997"))
+        let out = dir + "/tiny.vggm"
+        #expect(FileManager.default.fileExists(atPath: out))
+
+        let s = try CLI.run(["summary", out])
+        let golden2 = try TestSupport.golden("tiny_vgg16.keras2.txt")
+        #expect(s.status == 0 && s.stdout == golden2)
+        let s3 = try CLI.run(["summary", out, "--style", "keras3"])
+        #expect(s3.stdout == (try TestSupport.golden("tiny_vgg16.keras3.txt")))
+        let j = try CLI.run(["summary", out, "--json"])
+        let obj = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any]
+        #expect(obj?["total_params"] as? Int == 3997)
+        let fl = try CLI.run(["summary", out, "--flops"])
+        #expect(fl.stdout.contains("Costs per image") && fl.stdout.contains("block1_conv1"))
+
+        let v = try CLI.run(["verify", out])
+        #expect(v.status == 0 && v.stdout.contains("OK"))
+
+        let i = try CLI.run(["inspect", out])
+        #expect(i.status == 0 && i.stdout.contains("block1_conv1/kernel  f32  (3, 3, 3, 4)"))
+        let ih = try CLI.run(["inspect", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5")])
+        #expect(ih.status == 0 && ih.stdout.contains("@layer_names") && ih.stdout.contains("zeros"))
+
+        let st = try CLI.run(["export", out, "--to", "safetensors", "-o", dir + "/w.safetensors"])
+        #expect(st.status == 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/w.safetensors"))
+        let headerLen = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try JSONSerialization.jsonObject(with: bytes[8..<(8 + headerLen)]) as? [String: Any]
+        #expect((header?["block1_conv1/kernel"] as? [String: Any])?["shape"] as? [Int] == [3, 3, 3, 4])
+
+        let kh = try CLI.run(["export", out, "--to", "keras-h5", "-o", dir + "/re.h5"])
+        #expect(kh.status == 0, "\(kh.stderr)")
+        // The exported Keras file converts back to the same tensors.
+        let back = try CLI.run(["convert", dir + "/re.h5", "-o", dir + "/back.vggm"])
+        #expect(back.status == 0, "\(back.stderr)")
+        let a = try CLI.run(["summary", dir + "/back.vggm"])
+        #expect(a.stdout == s.stdout)
+    }
+
+    @Test func errorsAreOneLineWithNonZeroStatusAndNoOutputFile() throws {
+        let dir = try TestSupport.tempDir()
+        let bad = dir + "/notamodel.h5"
+        try Data("definitely not HDF5".utf8).write(to: URL(fileURLWithPath: bad))
+        let r = try CLI.run(["convert", bad])
+        #expect(r.status != 0)
+        #expect(r.stderr.hasPrefix("vggtool: error: \(bad): ") && r.stderr.filter { $0 == "\n" }.count == 1)
+        #expect(TestSupport.files(in: dir) == ["notamodel.h5"])
+
+        let lam = try CLI.run(["convert", TestSupport.fixture("lambda.tfkeras.full.h5"), "-o", dir + "/l.vggm"])
+        #expect(lam.status != 0 && lam.stderr.contains("layer 'double'"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/l.vggm"))
+
+        let nodir = try CLI.run(["convert", TestSupport.fixture("tiny_vgg16.keras3.keras"), "-o", "/nonexistent-dir/x.vggm"])
+        #expect(nodir.status != 0 && nodir.stderr.contains("does not exist"))
+
+        let v = try CLI.run(["verify", bad])
+        #expect(v.status != 0 && v.stderr.contains("header"))
+
+        let shape = try CLI.run(["summary", TestSupport.fixture("tiny_vgg16.keras3.keras"), "--input-shape", "0,1"])
+        #expect(shape.status != 0 && shape.stderr.contains("--input-shape"))
+    }
+
+    @Test func helpListsTheCommands() throws {
+        let h = try CLI.run(["--help"])
+        #expect(h.status == 0)
+        for c in ["convert", "summary", "inspect", "verify", "export", "demo"] { #expect(h.stdout.contains(c)) }
+        let ch = try CLI.run(["convert", "--help"])
+        #expect(ch.stdout.contains("--arch") && ch.stdout.contains("--dtype") && ch.stdout.contains("--config"))
+    }
+}
