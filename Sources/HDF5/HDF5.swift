@@ -416,6 +416,13 @@ public final class HDF5Dataset: HDF5AttributeHolder {
         return (layout, filters, Int(max(0, ext)))
     }
 
+    /// File offset of a contiguous dataset's bytes (`nil` when chunked, compact, or not allocated).
+    public func contiguousOffset() -> UInt64? {
+        let off = H5Dget_offset(objectID)
+        if off == UInt64.max { _ = HDF5Library.lastMessage(); return nil }
+        return UInt64(off)
+    }
+
     /// Bytes the dataset occupies in the file.
     public func storageSize() -> UInt64 { UInt64(H5Dget_storage_size(objectID)) }
 

@@ -29,6 +29,9 @@ public struct TensorSource {
     public var storedType: String
     /// Fills a buffer of `shape.product` floats.
     public let read: (UnsafeMutableBufferPointer<Float>) throws -> Void
+    /// When the stored bytes already are contiguous little-endian float32 in an on-disk file: the file
+    /// and byte offset, so a writer can copy them without decoding (`nil` otherwise).
+    public var rawLocation: (path: String, offset: Int)? = nil
 
     public var name: String { "\(layer)/\(weight)" }
     public var elementCount: Int { shape.reduce(1, *) }
@@ -151,7 +154,9 @@ public final class KerasFile {
             case .kerasApplications, .legacyWeights:
                 stored = try KerasFile.legacyLayers(root, file: path)
             }
-            tensors = try WeightMatcher(file: path, analysis: analysis, stored: stored).match(notes: &notes)
+            // Byte copies straight from the file are only valid for a plain on-disk HDF5 file (no user block).
+            let rawPath: String? = (kind == .hdf5 && (try? KerasFile.signatureAtZero(path)) == true) ? path : nil
+            tensors = try WeightMatcher(file: path, analysis: analysis, stored: stored, rawPath: rawPath).match(notes: &notes)
         }
         self.h5 = h5
         self.layout = layout
@@ -193,6 +198,12 @@ public final class KerasFile {
         }
         if head.isEmpty { throw ImportError(file: path, "is empty") }
         throw ImportError(file: path, "is not a Keras model file (neither HDF5 nor a .keras zip archive)")
+    }
+
+    static func signatureAtZero(_ path: String) throws -> Bool {
+        guard let fh = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? fh.close() }
+        return (try fh.read(upToCount: 8)).map { Array($0) == [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] } ?? false
     }
 
     static func wrap<T>(_ file: String, _ body: () throws -> T) throws -> T {

@@ -8,6 +8,8 @@ struct WeightMatcher {
     let file: String
     let analysis: GraphAnalysis
     let stored: [KerasFile.StoredLayer]
+    /// The on-disk HDF5 file, when its datasets' bytes may be copied directly.
+    let rawPath: String?
 
     /// Largest tensor accepted: 2^32 elements (16 GB of float32).
     static let maxElements = 1 << 32
@@ -76,11 +78,18 @@ struct WeightMatcher {
                     converted[type.description, default: 0] += 1
                 }
                 let file = self.file
-                result.append(TensorSource(layer: lname, weight: spec.name, shape: spec.shape, origin: path, storedType: type.description,
+                var raw: (String, Int)? = nil
+                if let rawPath, storage.layout == .contiguous, storage.filters.isEmpty, type.size == 4, !type.bigEndian,
+                   let off = ds.contiguousOffset(), ds.storageSize() == count * 4 {
+                    raw = (rawPath, Int(off))
+                }
+                var source = TensorSource(layer: lname, weight: spec.name, shape: spec.shape, origin: path, storedType: type.description,
                                            read: { buf in
                                                precondition(buf.count == spec.elementCount)
                                                try KerasFile.wrap(file) { try ds.readFloat32(into: UnsafeMutableRawBufferPointer(buf)) }
-                                           }))
+                                           })
+                source.rawLocation = raw
+                result.append(source)
             }
         }
         for (t, n) in converted.sorted(by: { $0.key < $1.key }) {

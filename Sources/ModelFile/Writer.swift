@@ -11,10 +11,14 @@ public struct TensorPayload {
     public var name: String
     public var shape: [Int]
     public let fill: (UnsafeMutableBufferPointer<Float>) throws -> Void
+    /// Little-endian float32 bytes of this tensor in another file (path, offset): copied in-kernel when the
+    /// output is float32, instead of calling `fill`.
+    public var rawLocation: (path: String, offset: Int)?
 
-    public init(name: String, shape: [Int], fill: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void) {
+    public init(name: String, shape: [Int], rawLocation: (path: String, offset: Int)? = nil, fill: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void) {
         self.name = name
         self.shape = shape
+        self.rawLocation = rawLocation
         self.fill = fill
     }
 
@@ -54,32 +58,41 @@ public enum VGGMWriter {
         let fail = { (what: String) -> ModelFileError in ModelFileError(file: path, "\(what) failed: \(String(cString: strerror(errno)))") }
         guard ftruncate(fd, off_t(dataOffset + dataLength)) == 0 else { throw fail("allocating \(dataOffset + dataLength) bytes") }
 
-        if dataLength > 0 {
-            // Map from 0 (offsets must be page-aligned); tensors start at dataOffset.
-            let mapped = dataOffset + dataLength
-            guard let map = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED else {
-                throw fail("mapping the output")
+        var scratch: [Float] = []
+        var sources = RawSources()
+        defer { sources.closeAll() }
+        for (i, t) in tensors.enumerated() {
+            let e = entries[i]
+            let at = dataOffset + e.offset
+            if dtype == .f32, let raw = t.rawLocation, let src = try sources.map(raw.path, destination: path) {
+                // Same bytes as decoding would give: copy in-kernel, checksum from the source mapping.
+                guard raw.offset >= 0, raw.offset + e.length <= src.length else {
+                    throw ModelFileError(file: path, object: "tensor '\(t.name)'", "source bytes lie outside '\(raw.path)'")
+                }
+                try copyRange(from: src.fd, at: raw.offset, to: fd, at: at, count: e.length, path: path)
+                entries[i].crc32c = VGGMFormat.crc32c(UnsafeRawBufferPointer(start: src.base + raw.offset, count: e.length))
+                continue
             }
-            defer { munmap(map, mapped) }
-            let base = map + dataOffset
-            var scratch: [Float] = []
-            for (i, t) in tensors.enumerated() {
-                let e = entries[i]
-                let dst = base + e.offset
+            if scratch.count < t.elementCount { scratch = [Float](repeating: 0, count: t.elementCount) }
+            try scratch.withUnsafeMutableBufferPointer { s in
+                let view = UnsafeMutableBufferPointer(rebasing: s[0..<t.elementCount])
+                try t.fill(view)
+                let bytes: UnsafeRawBufferPointer
                 switch dtype {
                 case .f32:
-                    let buf = UnsafeMutableBufferPointer(start: dst.bindMemory(to: Float.self, capacity: t.elementCount), count: t.elementCount)
-                    try t.fill(buf)
+                    bytes = UnsafeRawBufferPointer(view)
                 case .f16, .bf16:
-                    if scratch.count < t.elementCount { scratch = [Float](repeating: 0, count: t.elementCount) }
-                    try scratch.withUnsafeMutableBufferPointer { s in
-                        let view = UnsafeMutableBufferPointer(rebasing: s[0..<t.elementCount])
-                        try t.fill(view)
-                        let out = dst.bindMemory(to: UInt16.self, capacity: t.elementCount)
-                        if dtype == .f16 { vgg_f32_to_f16(view.baseAddress, out, t.elementCount) } else { vgg_f32_to_bf16(view.baseAddress, out, t.elementCount) }
+                    // Convert in place into the front half of the scratch buffer.
+                    let out = UnsafeMutableRawPointer(view.baseAddress!).bindMemory(to: UInt16.self, capacity: t.elementCount)
+                    var half = [UInt16](repeating: 0, count: t.elementCount)
+                    half.withUnsafeMutableBufferPointer { h in
+                        if dtype == .f16 { vgg_f32_to_f16(view.baseAddress, h.baseAddress, t.elementCount) } else { vgg_f32_to_bf16(view.baseAddress, h.baseAddress, t.elementCount) }
+                        out.update(from: h.baseAddress!, count: t.elementCount)
                     }
+                    bytes = UnsafeRawBufferPointer(start: out, count: e.length)
                 }
-                entries[i].crc32c = VGGMFormat.crc32c(UnsafeRawBufferPointer(start: dst, count: e.length))
+                entries[i].crc32c = VGGMFormat.crc32c(bytes)
+                try pwriteAll(fd, bytes, at: at, path: path)
             }
         }
 
@@ -112,14 +125,66 @@ public enum VGGMWriter {
     }
 
     static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        try bytes.withUnsafeBytes { try pwriteAll(fd, $0, at: offset, path: path) }
+    }
+
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ModelFileError(file: path, "write failed: \(String(cString: strerror(errno)))")
             }
             done += n
+        }
+    }
+}
+
+/// Copies `count` bytes between files in the kernel (copy_file_range), falling back to pread/pwrite.
+func copyRange(from src: Int32, at srcOffset: Int, to dst: Int32, at dstOffset: Int, count: Int, path: String) throws {
+    var inOff = Int64(srcOffset), outOff = Int64(dstOffset)
+    var left = count
+    while left > 0 {
+        let n = vgg_copy_file_range(src, &inOff, dst, &outOff, left)
+        if n > 0 { left -= n; continue }
+        if n < 0 && errno == EINTR { continue }
+        if n == 0 { throw ModelFileError(file: path, "source ended early while copying") }
+        // Not supported between these files: plain reads and writes.
+        var buf = [UInt8](repeating: 0, count: min(left, 8 << 20))
+        while left > 0 {
+            let r = buf.withUnsafeMutableBytes { pread(src, $0.baseAddress, min(left, $0.count), off_t(inOff)) }
+            guard r > 0 else { throw ModelFileError(file: path, "read failed while copying: \(String(cString: strerror(errno)))") }
+            try buf.withUnsafeBytes { try VGGMWriter.pwriteAll(dst, UnsafeRawBufferPointer(rebasing: $0[0..<r]), at: Int(outOff), path: path) }
+            inOff += Int64(r); outOff += Int64(r); left -= r
+        }
+    }
+}
+
+/// Source files mapped read-only for raw copies (kept open for the whole write).
+struct RawSources {
+    struct Source { var fd: Int32; var base: UnsafeRawPointer; var length: Int }
+    var open_: [String: Source] = [:]
+
+    mutating func map(_ path: String, destination: String) throws -> Source? {
+        if let s = open_[path] { return s }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size > 0, let m = mmap(nil, Int(st.st_size), PROT_READ, MAP_SHARED, fd, 0), m != MAP_FAILED else {
+            close(fd)
+            return nil
+        }
+        madvise(m, Int(st.st_size), MADV_SEQUENTIAL)
+        let s = Source(fd: fd, base: UnsafeRawPointer(m), length: Int(st.st_size))
+        open_[path] = s
+        return s
+    }
+
+    func closeAll() {
+        for s in open_.values {
+            munmap(UnsafeMutableRawPointer(mutating: s.base), s.length)
+            Glibc.close(s.fd)
         }
     }
 }

@@ -1,19 +1,29 @@
 import CCrypto
 import Foundation
 
-/// SHA-256 of a file (OpenSSL's libcrypto, which uses the CPU's SHA extensions when present), read in
-/// 4 MB chunks.
+/// SHA-256 of a file (OpenSSL's libcrypto, which uses the CPU's SHA extensions when present), over a
+/// read-only mapping in 16 MB steps; `cancelled` is polled between steps.
 public func sha256Hex(ofFile path: String, cancelled: () -> Bool = { false }) throws -> String {
-    guard let fh = FileHandle(forReadingAtPath: path) else { throw ToolError(path, "cannot be opened for reading") }
-    defer { try? fh.close() }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ToolError(path, "cannot be opened for reading") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw ToolError(path, "cannot stat") }
+    let size = Int(st.st_size)
     guard let ctx = EVP_MD_CTX_new() else { throw ToolError(path, "cannot start SHA-256") }
     defer { EVP_MD_CTX_free(ctx) }
     EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
-    while true {
-        let chunk = try fh.read(upToCount: 4 << 20) ?? Data()
-        if chunk.isEmpty { break }
-        if cancelled() { throw ToolError(path, "hashing cancelled") }
-        chunk.withUnsafeBytes { _ = EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) }
+    if size > 0 {
+        guard let map = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else { throw ToolError(path, "cannot be mapped") }
+        defer { munmap(map, size) }
+        madvise(map, size, MADV_SEQUENTIAL)
+        var offset = 0
+        while offset < size {
+            if cancelled() { throw ToolError(path, "hashing cancelled") }
+            let n = min(16 << 20, size - offset)
+            EVP_DigestUpdate(ctx, map + offset, n)
+            offset += n
+        }
     }
     var digest = [UInt8](repeating: 0, count: 32)
     var len: UInt32 = 0
