@@ -39,6 +39,15 @@ public enum VGGMWriter {
     public static func write(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
                              classNames: [String]?, provenance: Provenance, tensors: [TensorPayload],
                              dtype: TensorDType = .f32) throws -> WriteStats {
+        try write(to: path, graph: graph, inputShape: inputShape, preprocessing: preprocessing, classNames: classNames,
+                  provenance: { provenance }, tensors: tensors, dtype: dtype)
+    }
+
+    /// As above, with the provenance produced after the tensors are written (so a source hash computed
+    /// concurrently need not be waited for first).
+    public static func write(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
+                             classNames: [String]?, provenance makeProvenance: () throws -> Provenance, tensors: [TensorPayload],
+                             dtype: TensorDType = .f32) throws -> WriteStats {
         // Layout.
         var entries: [TensorEntry] = []
         var offset = 0
@@ -98,7 +107,7 @@ public enum VGGMWriter {
 
         // Manifest after the data, then the header.
         let manifest = ModelManifest(graph: graph, inputShape: inputShape, preprocessing: preprocessing, classNames: classNames,
-                                     provenance: provenance, tensors: entries)
+                                     provenance: try makeProvenance(), tensors: entries)
         let manifestBytes = try ManifestCodec.encode(manifest)
         let manifestOffset = dataOffset + dataLength
         let fileLength = manifestOffset + manifestBytes.count

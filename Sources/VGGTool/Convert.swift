@@ -55,11 +55,12 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
     if let classNames, let last = analysis.info(model.graph.outputs[0])?.outputShape.last, let n = last, n != classNames.count {
         throw ToolError(input, "\(classNames.count) class names given, the model outputs \(n) values")
     }
-    group.wait()
-    let sha = try hashBox.get()
-    let provenance = Provenance(sourceFile: URL(fileURLWithPath: input).lastPathComponent, sourceSHA256: sha,
-                                sourceLayout: model.layout.rawValue, kerasVersion: model.kerasVersion,
-                                converter: "vggtool \(vggtoolVersion)", created: ISO8601DateFormatter().string(from: Date()))
+    let provenance = { () throws -> Provenance in
+        group.wait()  // the hash runs on the other core while the tensors are copied
+        return Provenance(sourceFile: URL(fileURLWithPath: input).lastPathComponent, sourceSHA256: try hashBox.get(),
+                          sourceLayout: model.layout.rawValue, kerasVersion: model.kerasVersion,
+                          converter: "vggtool \(vggtoolVersion)", created: ISO8601DateFormatter().string(from: Date()))
+    }
     var notes = model.notes
     if dtype != .f32 { notes.append("tensors stored as \(dtype.rawValue) (rounded from float32)") }
     let stats = try VGGMWriter.write(to: output, graph: model.graph, inputShape: inputShape,
