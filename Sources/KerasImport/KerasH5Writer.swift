@@ -73,7 +73,7 @@ public enum KerasH5Writer {
         for layer in graph.layers {
             var cfg = kerasConfig(layer.op)
             cfg["name"] = layer.name
-            cfg["trainable"] = layer.trainable
+            if case .input = layer.op {} else { cfg["trainable"] = layer.trainable }  // InputLayer takes no 'trainable'
             cfg["dtype"] = "float32"
             var entry: [String: Any] = ["class_name": layer.op.className, "config": cfg]
             if !graph.isSequential {
