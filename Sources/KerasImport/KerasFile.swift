@@ -69,7 +69,7 @@ public final class KerasFile {
         }
     }
 
-    /// Reads only the graph (config, `--arch` or detection) without matching weights: used by `summary`.
+    /// Opens a file: detects its layout, builds the graph and matches every weight to it.
     public convenience init(path: String, options: Options = Options()) throws {
         try self.init(path: path, options: options, matchWeights: true)
     }
@@ -155,7 +155,7 @@ public final class KerasFile {
                 stored = try KerasFile.legacyLayers(root, file: path)
             }
             // Byte copies straight from the file are only valid for a plain on-disk HDF5 file (no user block).
-            let rawPath: String? = (kind == .hdf5 && (try? KerasFile.signatureAtZero(path)) == true) ? path : nil
+            let rawPath: String? = kind == .hdf5(signatureAtZero: true) ? path : nil
             tensors = try WeightMatcher(file: path, analysis: analysis, stored: stored, rawPath: rawPath).match(notes: &notes)
         }
         self.h5 = h5
@@ -175,7 +175,8 @@ public final class KerasFile {
 
     // MARK: Format detection
 
-    enum Kind { case hdf5, zip }
+    /// `signatureAtZero` is false when the HDF5 file has a user block (its addresses are then offset).
+    enum Kind: Equatable { case hdf5(signatureAtZero: Bool), zip }
 
     static func sniff(_ path: String) throws -> Kind {
         guard let fh = FileHandle(forReadingAtPath: path) else {
@@ -188,22 +189,16 @@ public final class KerasFile {
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .zip }
         // HDF5 signature at 0 or, with a user block, at 512, 1024, 2048, ...
         let sig: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-        if head.elementsEqual(sig) { return .hdf5 }
+        if head.elementsEqual(sig) { return .hdf5(signatureAtZero: true) }
         var offset: UInt64 = 512
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
         while offset + 8 <= size && offset <= 1 << 20 {
             try? fh.seek(toOffset: offset)
-            if let d = try? fh.read(upToCount: 8), d.elementsEqual(sig) { return .hdf5 }
+            if let d = try? fh.read(upToCount: 8), d.elementsEqual(sig) { return .hdf5(signatureAtZero: false) }
             offset *= 2
         }
         if head.isEmpty { throw ImportError(file: path, "is empty") }
         throw ImportError(file: path, "is not a Keras model file (neither HDF5 nor a .keras zip archive)")
-    }
-
-    static func signatureAtZero(_ path: String) throws -> Bool {
-        guard let fh = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? fh.close() }
-        return (try fh.read(upToCount: 8)).map { Array($0) == [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] } ?? false
     }
 
     static func wrap<T>(_ file: String, _ body: () throws -> T) throws -> T {

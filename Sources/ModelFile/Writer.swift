@@ -91,13 +91,10 @@ public enum VGGMWriter {
                 case .f32:
                     bytes = UnsafeRawBufferPointer(view)
                 case .f16, .bf16:
-                    // Convert in place into the front half of the scratch buffer.
-                    let out = UnsafeMutableRawPointer(view.baseAddress!).bindMemory(to: UInt16.self, capacity: t.elementCount)
-                    var half = [UInt16](repeating: 0, count: t.elementCount)
-                    half.withUnsafeMutableBufferPointer { h in
-                        if dtype == .f16 { vgg_f32_to_f16(view.baseAddress, h.baseAddress, t.elementCount) } else { vgg_f32_to_bf16(view.baseAddress, h.baseAddress, t.elementCount) }
-                        out.update(from: h.baseAddress!, count: t.elementCount)
-                    }
+                    // Convert in place into the front half of the scratch buffer: element i (2 bytes at 2i)
+                    // overwrites only floats already read (4 bytes at 4j, j <= i).
+                    let out = UnsafeMutableRawPointer(view.baseAddress!).assumingMemoryBound(to: UInt16.self)
+                    if dtype == .f16 { vgg_f32_to_f16(view.baseAddress, out, t.elementCount) } else { vgg_f32_to_bf16(view.baseAddress, out, t.elementCount) }
                     bytes = UnsafeRawBufferPointer(start: out, count: e.length)
                 }
                 entries[i].crc32c = VGGMFormat.crc32c(bytes)
