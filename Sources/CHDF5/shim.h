@@ -26,8 +26,13 @@ static inline hid_t vgg_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t vgg_H5T_C_S1(void) { return H5T_C_S1; }
 static inline size_t vgg_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 
-/// Turns HDF5's automatic error printing off for the default error stack.
-static inline herr_t vgg_H5_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/// Turns HDF5's automatic error printing off for the calling thread's default error stack. In a
+/// thread-safe libhdf5 (Debian's is) the setting is per thread, so it is made once on every thread
+/// that calls into HDF5 through the wrapper.
+static inline void vgg_H5_silence_errors_on_this_thread(void) {
+    static _Thread_local int silenced = 0;
+    if (!silenced) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); silenced = 1; }
+}
 
 /// Copies the innermost (most specific) message of the current error stack into buf and clears it.
 static inline herr_t vgg_H5E_walk_cb(unsigned n, const H5E_error2_t *err, void *data) {
@@ -41,12 +46,14 @@ static inline void vgg_H5E_describe(char *buf /* at least 512 bytes */) {
 }
 
 /// Opens an HDF5 file image held in memory (read-only, no copy on HDF5's side beyond its own buffer).
-static inline hid_t vgg_H5_open_image(const void *data, size_t len) {
+/// `name` must be unique among open images: the core driver identifies files by name, so two images
+/// opened under one name at the same time would be the same file to HDF5.
+static inline hid_t vgg_H5_open_image(const void *data, size_t len, const char *name) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return -1;
     hid_t fid = -1;
     if (H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 && H5Pset_file_image(fapl, (void *)data, len) >= 0) {
-        fid = H5Fopen("in-memory image", H5F_ACC_RDONLY, fapl);
+        fid = H5Fopen(name, H5F_ACC_RDONLY, fapl);
     }
     H5Pclose(fapl);
     return fid;

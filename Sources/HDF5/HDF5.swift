@@ -2,8 +2,10 @@ import CHDF5
 import Foundation
 
 // Safe wrapper over libhdf5 1.10 (serial build). Every identifier has exactly one Swift owner that closes
-// it in `deinit`. libhdf5 is not thread-safe: these classes are deliberately not `Sendable`, so the
-// compiler keeps each file on the thread (or task) that opened it.
+// it in `deinit`. These classes are deliberately not `Sendable`: the compiler keeps each file on the task
+// that opened it. Debian's libhdf5 is built thread-safe (one global lock), so different files may be used
+// on different threads at once; but its error-printing switch is per thread, and in-memory images are
+// identified by name, which HDF5Library takes care of.
 
 /// The kind of object a hard link points to.
 public enum HDF5ObjectKind: String, Sendable {
@@ -95,7 +97,8 @@ public final class HDF5File {
     /// writing it to disk. `label` names it in errors.
     public static func open(image: [UInt8], label: String) throws -> HDF5File {
         HDF5Library.ensure()
-        let fid = image.withUnsafeBytes { vgg_H5_open_image($0.baseAddress, $0.count) }
+        let name = HDF5Library.nextImageName()
+        let fid = image.withUnsafeBytes { vgg_H5_open_image($0.baseAddress, $0.count, name) }
         try HDF5Library.check(fid, "open", object: label)
         return HDF5File(id: fid, path: label, image: image)
     }
@@ -200,6 +203,7 @@ public final class HDF5Group: HDF5AttributeHolder {
     public let file: HDF5File
 
     init(file: HDF5File, parentID: hid_t, name: String, fullPath: String) throws {
+        HDF5Library.ensure()
         let gid = H5Gopen2(parentID, name, vgg_H5P_DEFAULT())
         try HDF5Library.check(gid, "open group", object: fullPath)
         self.objectID = gid
@@ -359,6 +363,7 @@ public final class HDF5Dataset: HDF5AttributeHolder {
     public let fullPath: String
 
     init(parentID: hid_t, name: String, fullPath: String) throws {
+        HDF5Library.ensure()
         let did = H5Dopen2(parentID, name, vgg_H5P_DEFAULT())
         try HDF5Library.check(did, "open dataset", object: fullPath)
         self.objectID = did

@@ -1,4 +1,5 @@
 import CHDF5
+import Synchronization
 
 /// An HDF5 failure: the operation, the object path it concerned and libhdf5's innermost message.
 public struct HDF5Error: Error, CustomStringConvertible, Sendable {
@@ -24,12 +25,23 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 enum HDF5Library {
     static let initialized: Bool = {
         H5open()
-        _ = vgg_H5_silence_errors()
         H5PLset_loading_state(0)
         return true
     }()
 
-    @inline(__always) static func ensure() { _ = initialized }
+    /// Initializes the library once and silences HDF5's automatic error printing on the calling thread
+    /// (a per-thread setting in thread-safe builds).
+    @inline(__always) static func ensure() {
+        _ = initialized
+        vgg_H5_silence_errors_on_this_thread()
+    }
+
+    /// Unique names for in-memory file images (HDF5's core driver identifies open files by name).
+    private static let imageCounter = Mutex(0)
+    static func nextImageName() -> String {
+        let n = imageCounter.withLock { value -> Int in value += 1; return value }
+        return "vggtool-in-memory-image-\(n)"
+    }
 
     /// The innermost message of libhdf5's error stack (and clears the stack).
     static func lastMessage() -> String {

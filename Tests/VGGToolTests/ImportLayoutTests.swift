@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KerasImport
 import ModelFile
 import ModelGraph
@@ -39,6 +40,25 @@ import VGGTool
         #expect(tensors(converted) == tensors(expected))
         #expect(converted.verifyTensors().isEmpty)
         #expect(converted.manifest.preprocessing == .caffe)
+    }
+
+    /// Regression: two `.keras` archives read at the same time on different threads each get their own
+    /// weights (HDF5's core driver identifies in-memory images by name; they once shared one name, and
+    /// the second archive read the first one's weights).
+    @Test func keras3ArchivesReadConcurrentlyStayApart() throws {
+        let files = ["tiny_vgg16.keras3.keras", "branching.keras3.keras", "layers_zoo.keras3.keras"]
+        let expected = try files.map { try KerasFile(path: TestSupport.fixture($0)).tensors.map(\.name) }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 24) { i in
+            let file = files[i % files.count]
+            do {
+                let names = try KerasFile(path: TestSupport.fixture(file)).tensors.map(\.name)
+                if names != expected[i % files.count] { failures.withLock { $0.append("\(file): \(names)") } }
+            } catch {
+                failures.withLock { $0.append("\(file): \(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
     }
 
     @Test func float16WeightsConvertExactlyWithANote() throws {
