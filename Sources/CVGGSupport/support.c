@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <unistd.h>
 #include <sys/types.h>
+#include <fcntl.h>
 #include "vgg_support.h"
 #include <string.h>
 
@@ -105,4 +106,8 @@ long vgg_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *of
     ssize_t n = copy_file_range(fd_in, &a, fd_out, &b, len, 0);
     *off_in = a; *off_out = b;
     return (long)n;
+}
+
+int vgg_start_writeback(int fd, long long offset, long long count) {
+    return sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE);
 }

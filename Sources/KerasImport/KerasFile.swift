@@ -87,9 +87,9 @@ public final class KerasFile {
         case .zip:
             let zip = try ZipArchive(path: path)
             guard zip.entry("config.json") != nil else { throw ImportError(file: path, object: "zip entry 'config.json'", "is missing: not a .keras archive") }
-            configText = String(decoding: try zip.read("config.json"), as: UTF8.self)
+            configText = String(decoding: try zip.read("config.json", maxSize: ZipArchive.maxJSONEntrySize), as: UTF8.self)
             if zip.entry("metadata.json") != nil,
-               let meta = try? JSONSerialization.jsonObject(with: Data(try zip.read("metadata.json"))) as? [String: Any] {
+               let meta = try? JSONSerialization.jsonObject(with: Data(try zip.read("metadata.json", maxSize: ZipArchive.maxJSONEntrySize))) as? [String: Any] {
                 version = meta["keras_version"] as? String
             }
             guard let w = zip.entry("model.weights.h5") else { throw ImportError(file: path, object: "zip entry 'model.weights.h5'", "is missing") }

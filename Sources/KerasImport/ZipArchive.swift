@@ -17,6 +17,12 @@ public struct ZipArchive {
 
     /// Largest entry we extract.
     public static let maxEntrySize = 8 << 30
+    /// Largest JSON entry (config.json, metadata.json) we extract: real ones are kilobytes.
+    public static let maxJSONEntrySize = 64 << 20
+    /// Deflate cannot expand data by more than about 1032:1 (258-byte matches in 1-2 bit codes), so an
+    /// entry declaring more than this times its compressed size (plus slack for tiny entries) is a lie or a
+    /// bomb, and is refused before anything is allocated.
+    static let maxDeflateRatio = 1032
 
     public let path: String
     public let entries: [Entry]
@@ -86,10 +92,13 @@ public struct ZipArchive {
 
     /// The entry's bytes. Stored entries are copied out; deflated ones inflated, refusing output beyond the
     /// declared size (or `maxEntrySize`).
-    public func read(_ name: String) throws -> [UInt8] {
+    public func read(_ name: String, maxSize: Int = ZipArchive.maxEntrySize) throws -> [UInt8] {
         guard let e = entry(name) else { throw ImportError(file: path, object: "zip entry '\(name)'", "is missing from the archive") }
         let obj = "zip entry '\(name)'"
-        guard e.size <= ZipArchive.maxEntrySize else { throw ImportError(file: path, object: obj, "declares \(e.size) bytes, over the \(ZipArchive.maxEntrySize >> 30) GB cap") }
+        guard e.size <= maxSize else { throw ImportError(file: path, object: obj, "declares \(e.size) bytes, over the cap of \(maxSize) bytes") }
+        if e.method == 8, e.size > e.compressedSize * ZipArchive.maxDeflateRatio + 4096 {
+            throw ImportError(file: path, object: obj, "declares \(e.size) bytes from \(e.compressedSize) compressed, more than deflate can produce (a compression bomb?)")
+        }
         let src = data[(data.startIndex + e.dataOffset)..<(data.startIndex + e.dataOffset + e.compressedSize)]
         switch e.method {
         case 0:

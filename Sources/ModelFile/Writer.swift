@@ -68,6 +68,7 @@ public enum VGGMWriter {
         guard ftruncate(fd, off_t(dataOffset + dataLength)) == 0 else { throw fail("allocating \(dataOffset + dataLength) bytes") }
 
         var scratch: [Float] = []
+        var writeback = Writeback(fd: fd)
         var sources = RawSources()
         defer { sources.closeAll() }
         for (i, t) in tensors.enumerated() {
@@ -78,8 +79,19 @@ public enum VGGMWriter {
                 guard raw.offset >= 0, raw.offset + e.length <= src.length else {
                     throw ModelFileError(file: path, object: "tensor '\(t.name)'", "source bytes lie outside '\(raw.path)'")
                 }
-                try copyRange(from: src.fd, at: raw.offset, to: fd, at: at, count: e.length, path: path)
-                entries[i].crc32c = VGGMFormat.crc32c(UnsafeRawBufferPointer(start: src.base + raw.offset, count: e.length))
+                // In slices: copy in-kernel, checksum the slice while it is still in cache, and start its
+                // writeback so the disk works while the next slice is copied (the final fsync is short).
+                var crc: UInt32 = 0
+                var done = 0
+                while done < e.length {
+                    let n = min(Self.sliceBytes, e.length - done)
+                    try copyRange(from: src.fd, at: raw.offset + done, to: fd, at: at + done, count: n, path: path)
+                    crc = VGGMFormat.crc32c(UnsafeRawBufferPointer(start: src.base + raw.offset + done, count: n), seed: crc)
+                    src.release(raw.offset + done, count: n)
+                    writeback.wrote(upTo: at + done + n)
+                    done += n
+                }
+                entries[i].crc32c = crc
                 continue
             }
             if scratch.count < t.elementCount { scratch = [Float](repeating: 0, count: t.elementCount) }
@@ -99,6 +111,7 @@ public enum VGGMWriter {
                 }
                 entries[i].crc32c = VGGMFormat.crc32c(bytes)
                 try pwriteAll(fd, bytes, at: at, path: path)
+                writeback.wrote(upTo: at + e.length)
             }
         }
 
@@ -116,6 +129,9 @@ public enum VGGMWriter {
         try temp.commit()
         return WriteStats(bytes: fileLength, tensors: tensors.count)
     }
+
+    /// Raw copies go in slices of this size (checksummed while cached, written back as they complete).
+    static let sliceBytes = 8 << 20
 
     static func makeHeader(dataOffset: Int, dataLength: Int, manifestOffset: Int, manifestLength: Int, fileLength: Int, manifestCRC: UInt32) -> [UInt8] {
         var h = VGGMFormat.magic
@@ -147,6 +163,20 @@ public enum VGGMWriter {
     }
 }
 
+/// Starts the kernel's writeback of everything written so far in steps of 32 MB (sync_file_range), so
+/// the disk works while later tensors are produced and the commit's fsync has little left to do.
+struct Writeback {
+    let fd: Int32
+    var started = 0
+    static let step = 32 << 20
+
+    mutating func wrote(upTo end: Int) {
+        guard end - started >= Self.step else { return }
+        _ = vgg_start_writeback(fd, Int64(started), Int64(end - started))  // advisory; fsync still decides
+        started = end
+    }
+}
+
 /// Copies `count` bytes between files in the kernel (copy_file_range), falling back to pread/pwrite.
 func copyRange(from src: Int32, at srcOffset: Int, to dst: Int32, at dstOffset: Int, count: Int, path: String) throws {
     var inOff = Int64(srcOffset), outOff = Int64(dstOffset)
@@ -169,7 +199,16 @@ func copyRange(from src: Int32, at srcOffset: Int, to dst: Int32, at dstOffset: 
 
 /// Source files mapped read-only for raw copies (kept open for the whole write).
 struct RawSources {
-    struct Source { var fd: Int32; var base: UnsafeRawPointer; var length: Int }
+    struct Source {
+        var fd: Int32; var base: UnsafeRawPointer; var length: Int
+        /// Unmaps the whole pages inside [offset, offset + count) from this process once read (they stay
+        /// in the page cache), so a large copy does not show up as resident memory.
+        func release(_ offset: Int, count: Int) {
+            let page = 4096
+            let start = (offset + page - 1) / page * page, end = (offset + count) / page * page
+            if end > start { madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
+        }
+    }
     var open_: [String: Source] = [:]
 
     mutating func map(_ path: String, destination: String) throws -> Source? {

@@ -40,11 +40,16 @@ public enum PreprocessingChoice: String, CaseIterable, Sendable {
 /// Converts any Keras model or weights file to `.vggm`. The source's SHA-256 is computed on the second
 /// core while the tensors are copied.
 public func convert(input: String, output: String, options: KerasFile.Options, dtype: TensorDType = .f32,
-                    preprocessing: PreprocessingChoice = .auto, classNames: [String]? = nil) throws -> ConvertReport {
+                    preprocessing: PreprocessingChoice = .auto, classNames: [String]? = nil,
+                    hashSource: Bool = true) throws -> ConvertReport {
     let start = Date()
     let hashBox = HashBox()
     let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { hashBox.set(Result { try sha256Hex(ofFile: input, cancelled: hashBox.isCancelled) }) }
+    if hashSource {
+        DispatchQueue.global().async(group: group) { hashBox.set(Result { try sha256Hex(ofFile: input, cancelled: hashBox.isCancelled) }) }
+    } else {
+        hashBox.set(.success(""))  // recorded as "" (not computed); see docs/vggm-format.md
+    }
     // Never leave the hashing thread running past this function (exit would tear libcrypto down under it).
     defer { hashBox.cancel(); group.wait() }
 

@@ -22,6 +22,7 @@ public func sha256Hex(ofFile path: String, cancelled: () -> Bool = { false }) th
             if cancelled() { throw ToolError(path, "hashing cancelled") }
             let n = min(16 << 20, size - offset)
             EVP_DigestUpdate(ctx, map + offset, n)
+            madvise(map + offset, n, MADV_DONTNEED)  // drop the pages from this process (not from the page cache)
             offset += n
         }
     }

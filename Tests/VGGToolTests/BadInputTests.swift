@@ -97,16 +97,63 @@ import VGGTool
         #expect(e?.contains("names layer 'block1_conv1' but there is no group") == true)
     }
 
-    /// A zip archive with one stored entry.
-    func zip(_ name: String, _ content: [UInt8]) -> [UInt8] {
+    /// A zip archive of entries (name, method, bytes as stored, declared uncompressed size).
+    func zip(_ entries: [(String, Int, [UInt8], Int)]) -> [UInt8] {
         func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
-        func le32(_ v: Int) -> [UInt8] { le16(v & 0xFFFF) + le16(v >> 16) }
-        let n = Array(name.utf8)
-        let local = le32(0x04034b50) + le16(20) + le16(0) + le16(0) + le32(0) + le32(0) + le32(content.count) + le32(content.count) + le16(n.count) + le16(0) + n + content
-        let central = le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(0) + le32(0) + le32(0) + le32(content.count) + le32(content.count)
-            + le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(0) + n
-        let end = le32(0x06054b50) + le16(0) + le16(0) + le16(1) + le16(1) + le32(central.count) + le32(local.count) + le16(0)
-        return local + central + end
+        func le32(_ v: Int) -> [UInt8] { le16(v & 0xFFFF) + le16(v >> 16 & 0xFFFF) }
+        var locals: [UInt8] = [], central: [UInt8] = []
+        for (name, method, data, size) in entries {
+            let n = Array(name.utf8)
+            let offset = locals.count
+            locals += le32(0x04034b50) + le16(20) + le16(0) + le16(method) + le32(0) + le32(0) + le32(data.count) + le32(size) + le16(n.count) + le16(0) + n + data
+            central += le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(method) + le32(0) + le32(0) + le32(data.count) + le32(size)
+                + le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + n
+        }
+        let end = le32(0x06054b50) + le16(0) + le16(0) + le16(entries.count) + le16(entries.count) + le32(central.count) + le32(locals.count) + le16(0)
+        return locals + central + end
+    }
+
+    /// A zip archive with one stored entry.
+    func zip(_ name: String, _ content: [UInt8]) -> [UInt8] { zip([(name, 0, content, content.count)]) }
+
+    /// `bytes` as a raw deflate stream of stored blocks (no compression needed to build one by hand).
+    func deflateStored(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        repeat {
+            let n = min(65535, bytes.count - i)
+            let final: UInt8 = i + n == bytes.count ? 1 : 0
+            out += [final, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)] + bytes[i..<(i + n)]
+            i += n
+        } while i < bytes.count
+        return out
+    }
+
+    @Test func compressionBombsAreRefusedBeforeInflating() throws {
+        let config = Array(#"{"class_name": "Sequential", "config": {"name": "m", "layers": []}}"#.utf8)
+        // An entry declaring far more than deflate can produce from its compressed bytes.
+        let bomb = zip([("config.json", 8, deflateStored(config), 3_000_000_000)])
+        let e = importError(try temp("bomb.keras", bomb))
+        #expect(e?.contains("zip entry 'config.json'") == true && e?.contains("cap") == true, "\(e ?? "accepted")")
+        let weights = zip([("config.json", 0, config, config.count), ("model.weights.h5", 8, deflateStored(Array(repeating: 0, count: 100)), 1 << 30)])
+        let e2 = importError(try temp("bomb2.keras", weights))
+        #expect(e2?.contains("more than deflate can produce") == true, "\(e2 ?? "accepted")")
+        // Data that inflates past its declared size.
+        let liar = zip([("config.json", 8, deflateStored(config), 10)])
+        let e3 = importError(try temp("liar.keras", liar))
+        #expect(e3?.contains("inflates to more than its declared 10 bytes") == true, "\(e3 ?? "accepted")")
+        // Corrupt deflate data, and an unknown method.
+        let corrupt = zip([("config.json", 8, [0xFF, 0xFF, 0xFF, 0xFF], 50)])
+        #expect(importError(try temp("corrupt.keras", corrupt))?.contains("deflate data is corrupt") == true)
+        let bzip = zip([("config.json", 12, config, config.count)])
+        #expect(importError(try temp("bzip.keras", bzip))?.contains("compression method 12") == true)
+    }
+
+    @Test func hugeDeclaredDatasetDimensionsAreRefused() throws {
+        let e = importError(TestSupport.fixture("tiny_vgg16.huge_dims.legacy_weights.h5"),
+                            .init(configJSON: try TestSupport.config("tiny_vgg16.config.json")))
+        #expect(e?.contains("block1_conv1") == true && e?.contains("kernel") == true, "\(e ?? "accepted")")
+        #expect(e.map { !$0.contains("\n") } == true)
     }
 
     @Test func zipEntriesWithDotDotOrAbsolutePathsAreRefused() throws {

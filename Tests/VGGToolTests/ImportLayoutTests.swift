@@ -24,6 +24,8 @@ import VGGTool
         ("tiny_vgg16.tfkeras.weights.h5", .keras3Weights, true),
         ("tiny_vgg16.keras3.weights.h5", .keras3Weights, true),
         ("tiny_vgg16.keras3.keras", .keras3Archive, false),
+        ("tiny_vgg16.keras3.deflated.keras", .keras3Archive, false),
+        ("tiny_vgg16.renamed.legacy_weights.h5", .legacyWeights, true),
         ("tiny_vgg16.keras3.legacy.h5", .legacyModel, false),
         ("tiny_vgg16.kerasapps.h5", .kerasApplications, true),
         ("tiny_vgg16.keras1.full.h5", .legacyModel, false),
@@ -61,6 +63,15 @@ import VGGTool
         #expect(failures.withLock { $0 }.isEmpty)
     }
 
+    /// Layer names in the file differ from the model's (layer_0, layer_1, ...): matched by order and
+    /// shape, which the notes say.
+    @Test func weightsMatchedByOrderWhenNamesDiffer() throws {
+        let options = KerasFile.Options(configJSON: try TestSupport.config("tiny_vgg16.config.json"))
+        let model = try KerasFile(path: TestSupport.fixture("tiny_vgg16.renamed.legacy_weights.h5"), options: options)
+        #expect(model.notes.contains { $0.contains("order") }, "\(model.notes)")
+        #expect(model.tensors.map(\.name).first == "block1_conv1/kernel")
+    }
+
     @Test func float16WeightsConvertExactlyWithANote() throws {
         let options = KerasFile.Options(configJSON: try TestSupport.config("tiny_vgg16.config.json"))
         let model = try KerasFile(path: TestSupport.fixture("tiny_vgg16.f16.legacy_weights.h5"), options: options)
@@ -70,6 +81,14 @@ import VGGTool
         let a = f.floats("fc1/kernel")!, b = ref.floats("fc1/kernel")!
         #expect(zip(a, b).allSatisfy { abs($0 - $1) <= abs($1) * 1e-3 + 1e-7 })
         #expect(zip(a, b).contains { $0 != $1 })  // rounded to half precision on the way in
+    }
+
+    @Test func sourceHashCanBeSkipped() throws {
+        let out = try TestSupport.tempDir() + "/nohash.vggm"
+        _ = try convert(input: TestSupport.fixture(Self.reference), output: out, options: .init(), hashSource: false)
+        let f = try VGGMFile(path: out)
+        #expect(f.manifest.provenance.sourceSHA256 == "")
+        #expect(tensors(f) == tensors(try TestSupport.convertAndOpen(TestSupport.fixture(Self.reference))))
     }
 
     @Test func tensorsHoldKerasShapesAndNames() throws {
