@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers, bottom to top (see docs/architecture.md):
 //   CHDF5, CVGGSupport  -> HDF5 -> ModelGraph -> KerasImport -> ModelFile -> VGGTool -> vggtool
+//   CBLAS, CKernels -> Runtime (on ModelFile) -> VGGTool
 let package = Package(
     name: "vggtool",
     platforms: [.macOS(.v13)],
@@ -10,6 +11,7 @@ let package = Package(
         .executable(name: "vggtool", targets: ["vggtool"]),
         .library(name: "VGGTool", targets: ["VGGTool"]),
         .library(name: "ModelFile", targets: ["ModelFile"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "KerasImport", targets: ["KerasImport"]),
         .library(name: "ModelGraph", targets: ["ModelGraph"]),
         .library(name: "HDF5", targets: ["HDF5"]),
@@ -28,11 +30,17 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Small C helpers: CRC-32C (hardware accelerated when the CPU has SSE4.2), half conversions.
         .target(name: "CVGGSupport", cSettings: [.unsafeFlags(["-O3"])]),
+        // OpenBLAS's CBLAS (pthread build; the runtime sets it to one thread and splits work itself).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The runtime's CPU kernels (im2col + GEMM, Winograd F(2x2,3x3), pooling, activations), optimized
+        // even in debug builds so tests run at useful speed.
+        .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "ModelGraph"),
         .target(name: "KerasImport", dependencies: ["HDF5", "ModelGraph", "CZlib"]),
         .target(name: "ModelFile", dependencies: ["ModelGraph", "CVGGSupport", "CCrypto"]),
-        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "CVGGSupport", "CCrypto"]),
+        .target(name: "Runtime", dependencies: ["ModelGraph", "ModelFile", "CKernels", "CBLAS"]),
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "CVGGSupport", "CCrypto"]),
         .executableTarget(
             name: "vggtool",
             dependencies: [
@@ -42,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VGGToolTests",
-            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "VGGTool"],
+            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "VGGTool"],
             resources: []
         ),
     ]

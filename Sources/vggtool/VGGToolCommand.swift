@@ -11,7 +11,7 @@ struct VGGToolCommand: ParsableCommand {
         commandName: "vggtool",
         abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
         version: vggtoolVersion,
-        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Demo.self]
+        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Bench.self, Demo.self]
     )
 
     /// Runs a command body, printing errors as one line on stderr and exiting non-zero.
@@ -155,6 +155,30 @@ struct Verify: ParsableCommand {
                 throw ToolError(model, "checksum mismatch in \(bad.count) tensor(s): \(bad.prefix(5).joined(separator: ", "))")
             }
             print("\(model): OK (\(f.manifest.tensors.count) tensors, \(f.analysis.totalParams) parameters, \(f.fileLength) bytes, checked in \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+        }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure inference speed and memory of a .vggm model on this machine.",
+        discussion: """
+        Runs seeded random input of the model's geometry (or --input-size) through the runtime: one warm-up \
+        batch, then at least 3 batches and 3 seconds. Reports images/s (median batch time), effective GFLOP/s \
+        (2 x the multiply-adds of a direct convolution, as Keras counts them) and peak resident memory.
+        """)
+
+    @Argument(help: "The .vggm file.") var model: String
+    @Option(help: "Input height and width (square), for models that accept any size.") var inputSize: Int?
+    @Option(help: "Images per batch.") var batch: Int = 1
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Flag(help: "Also time every layer.") var layers = false
+    @Flag(help: "Print JSON (keys images_per_second, gflops_per_second, peak_rss_bytes, ...).") var json = false
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers)
+            print(json ? try r.json() : r.text())
         }
     }
 }

@@ -1,0 +1,71 @@
+// CPU kernels of vggtool's runtime. All tensors are float32, NHWC, contiguous. Matrix products go through
+// OpenBLAS's cblas_sgemm, which the caller runs single-threaded: the runtime splits work across cores itself
+// (row ranges, tile ranges), so OpenBLAS's threads and the runtime's never compete.
+#ifndef VGGTOOL_KERNELS_H
+#define VGGTOOL_KERNELS_H
+#include <stddef.h>
+
+/// A 2-D convolution's geometry (Keras semantics: output = floor/ceil as for 'valid'/'same', padding split
+/// with the smaller half before, as TensorFlow does).
+typedef struct {
+    int n, h, w, c;          // input
+    int oh, ow, k;           // output height, width, channels (filters)
+    int kh, kw;              // kernel size
+    int sh, sw;              // strides
+    int dh, dw;              // dilation
+    int pad_top, pad_left;   // zero padding before the first row / column
+} vgg_conv_shape;
+
+/// Convolution by im2col + GEMM over output rows [m0, m1) of the (n*oh*ow) x k output matrix, in tiles of
+/// at most `scratch_rows` rows (scratch holds scratch_rows * kh*kw*c floats). kernel: HWIO, i.e. a
+/// (kh*kw*c) x k matrix. bias may be NULL. A 1x1, stride-1, unpadded convolution needs no scratch.
+void vgg_conv2d_gemm_rows(const vgg_conv_shape *s, const float *in, const float *kernel, const float *bias,
+                          float *out, long m0, long m1, float *scratch, long scratch_rows);
+
+/// Winograd F(2x2, 3x3) for 3x3 stride-1 undilated convolutions.
+/// Kernel transform: U (16 x c x k) from the HWIO kernel; k-columns [k0, k1) only.
+void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
+/// Number of 2x2 output tiles: n * ceil(oh/2) * ceil(ow/2).
+long vgg_winograd_tiles(const vgg_conv_shape *s);
+/// Tiles [t0, t1): input transform into v (16 x (t1-t0) x c), 16 GEMMs with u into m (16 x (t1-t0) x k),
+/// output transform plus bias into out.
+void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias,
+                            float *out, long t0, long t1, float *v, float *m);
+
+/// Depthwise convolution over output rows [r0, r1) of n*oh (each row = ow pixels). kernel: (kh, kw, c, mult);
+/// output channel = ci * mult + j. bias may be NULL.
+void vgg_depthwise_rows(const vgg_conv_shape *s, int mult, const float *in, const float *kernel, const float *bias,
+                        float *out, long r0, long r1);
+
+/// out = in (rows x cols_in) * w (cols_in x cols_out) + bias, for output rows [r0, r1) and columns [c0, c1).
+void vgg_dense(const float *in, const float *w, const float *bias, float *out, long rows, long cols_in, long cols_out,
+               long r0, long r1, long c0, long c1);
+
+/// Pooling over output rows [r0, r1) of n*oh. kind 0 = max, 1 = average (padding excluded from the count).
+void vgg_pool_rows(const vgg_conv_shape *s, int kind, const float *in, float *out, long r0, long r1);
+
+/// Global pooling: in (n, hw, c) -> out (n, c). kind 0 = max, 1 = average.
+void vgg_global_pool(const float *in, float *out, long n, long hw, long c, int kind);
+
+/// Activations, in place over [0, count). Codes: see VGG_ACT_*.
+enum {
+    VGG_ACT_LINEAR = 0, VGG_ACT_RELU, VGG_ACT_SIGMOID, VGG_ACT_TANH, VGG_ACT_ELU, VGG_ACT_SELU, VGG_ACT_SOFTPLUS,
+    VGG_ACT_SOFTSIGN, VGG_ACT_SWISH, VGG_ACT_GELU, VGG_ACT_EXPONENTIAL, VGG_ACT_RELU6, VGG_ACT_LEAKY_RELU,
+    VGG_ACT_HARD_SIGMOID_K2, VGG_ACT_HARD_SIGMOID_K3, VGG_ACT_HARD_SWISH, VGG_ACT_MISH, VGG_ACT_GELU_TANH
+};
+void vgg_activation(int code, float *x, long count);
+/// ReLU layer: max_value < 0 means none.
+void vgg_relu_layer(float *x, long count, float max_value, float negative_slope, float threshold);
+/// Softmax (log_softmax when log != 0) over the middle axis of (outer, axis, inner).
+void vgg_softmax(float *x, long outer, long axis, long inner, int log);
+/// Batch normalization (inference): x = x * scale[c] + shift[c] over (rows, c).
+void vgg_scale_shift(float *x, long rows, long c, const float *scale, const float *shift);
+/// Zero padding of (n, h, w, c) into (n, h+top+bottom, w+left+right, c).
+void vgg_zero_pad(const float *in, float *out, int n, int h, int w, int c, int top, int bottom, int left, int right);
+/// Concatenation: copies in (outer, a, inner) into out (outer, total, inner) at axis offset `at`.
+void vgg_concat_part(const float *in, float *out, long outer, long a, long inner, long total, long at);
+/// Makes Debian's DYNAMIC_ARCH OpenBLAS use the kernels this CPU can run when its CPU-model detection fell
+/// back to a generic core (common on virtual machines). Call before any BLAS call; returns the core name.
+/// Leaves everything alone when OPENBLAS_CORETYPE is set.
+const char *vgg_blas_tune(void);
+#endif

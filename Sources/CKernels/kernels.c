@@ -1,0 +1,385 @@
+#include "vgg_kernels.h"
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+// ------------------------------------------------------------------------------------------ convolution
+static void im2col_rows(const vgg_conv_shape *s, const float *in, long m0, long m1, float *col) {
+    const long K = (long)s->kh * s->kw * s->c;
+    for (long m = m0; m < m1; m++) {
+        long t = m;
+        const int ox = (int)(t % s->ow); t /= s->ow;
+        const int oy = (int)(t % s->oh); t /= s->oh;
+        const long b = t;
+        float *dst = col + (m - m0) * K;
+        for (int ky = 0; ky < s->kh; ky++) {
+            const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+            for (int kx = 0; kx < s->kw; kx++) {
+                const int ix = ox * s->sw - s->pad_left + kx * s->dw;
+                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) {
+                    memset(dst, 0, sizeof(float) * s->c);
+                } else {
+                    memcpy(dst, in + (((b * s->h) + iy) * s->w + ix) * s->c, sizeof(float) * s->c);
+                }
+                dst += s->c;
+            }
+        }
+    }
+}
+
+static void add_bias_rows(float *out, long rows, long k, const float *bias) {
+    if (!bias) return;
+    for (long r = 0; r < rows; r++) {
+        float *o = out + r * k;
+        for (long j = 0; j < k; j++) o[j] += bias[j];
+    }
+}
+
+void vgg_conv2d_gemm_rows(const vgg_conv_shape *s, const float *in, const float *kernel, const float *bias,
+                          float *out, long m0, long m1, float *scratch, long scratch_rows) {
+    const long K = (long)s->kh * s->kw * s->c;
+    const int pointwise = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 &&
+                          s->pad_left == 0 && s->oh == s->h && s->ow == s->w;
+    if (pointwise) {
+        if (m1 > m0) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), s->k, s->c, 1.0f,
+                        in + m0 * s->c, s->c, kernel, s->k, 0.0f, out + m0 * s->k, s->k);
+            add_bias_rows(out + m0 * s->k, m1 - m0, s->k, bias);
+        }
+        return;
+    }
+    for (long a = m0; a < m1; a += scratch_rows) {
+        const long b = a + scratch_rows < m1 ? a + scratch_rows : m1;
+        im2col_rows(s, in, a, b, scratch);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(b - a), s->k, (int)K, 1.0f,
+                    scratch, (int)K, kernel, s->k, 0.0f, out + a * s->k, s->k);
+        add_bias_rows(out + a * s->k, b - a, s->k, bias);
+    }
+}
+
+// ------------------------------------------------------------------------------------------ Winograd F(2x2,3x3)
+// Y = A^T [ (G g G^T) .* (B^T d B) ] A with
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1].
+void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
+    const long ck = (long)c * k;
+    for (int ci = 0; ci < c; ci++) {
+        for (int ko = k0; ko < k1; ko++) {
+            float g[3][3];
+            for (int y = 0; y < 3; y++)
+                for (int x = 0; x < 3; x++) g[y][x] = kernel[((long)(y * 3 + x) * c + ci) * k + ko];
+            float t[4][3];  // G g
+            for (int x = 0; x < 3; x++) {
+                t[0][x] = g[0][x];
+                t[1][x] = 0.5f * (g[0][x] + g[1][x] + g[2][x]);
+                t[2][x] = 0.5f * (g[0][x] - g[1][x] + g[2][x]);
+                t[3][x] = g[2][x];
+            }
+            for (int y = 0; y < 4; y++) {  // (G g) G^T
+                const float r0 = t[y][0], r1 = t[y][1], r2 = t[y][2];
+                const float vals[4] = {r0, 0.5f * (r0 + r1 + r2), 0.5f * (r0 - r1 + r2), r2};
+                for (int x = 0; x < 4; x++) u[(long)(y * 4 + x) * ck + (long)ci * k + ko] = vals[x];
+            }
+        }
+    }
+}
+
+long vgg_winograd_tiles(const vgg_conv_shape *s) {
+    return (long)s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
+}
+
+void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias,
+                            float *out, long t0, long t1, float *v, float *m) {
+    const int C = s->c, K = s->k;
+    const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
+    const long T = t1 - t0;
+    float *zrow = calloc((size_t)C, sizeof(float));  // stands in for rows outside the image
+    if (!zrow) return;
+    // Input transform: v[i][t][c].
+    for (long t = t0; t < t1; t++) {
+        long r = t;
+        const int tx = (int)(r % tx_n); r /= tx_n;
+        const int ty = (int)(r % ty_n); r /= ty_n;
+        const long b = r;
+        const int y0 = ty * 2 - s->pad_top, x0 = tx * 2 - s->pad_left;
+        const float *rows[4][4];
+        for (int dy = 0; dy < 4; dy++)
+            for (int dx = 0; dx < 4; dx++) {
+                const int iy = y0 + dy, ix = x0 + dx;
+                rows[dy][dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow
+                               : in + ((b * s->h + iy) * s->w + ix) * C;
+            }
+        float *restrict vt = v + (t - t0) * C;
+        const long stride = T * C;
+        for (int c = 0; c < C; c++) {
+            float d[4][4];
+            for (int dy = 0; dy < 4; dy++)
+                for (int dx = 0; dx < 4; dx++) d[dy][dx] = rows[dy][dx][c];
+            float w[4][4];  // B^T d
+            for (int x = 0; x < 4; x++) {
+                w[0][x] = d[0][x] - d[2][x];
+                w[1][x] = d[1][x] + d[2][x];
+                w[2][x] = d[2][x] - d[1][x];
+                w[3][x] = d[1][x] - d[3][x];
+            }
+            for (int y = 0; y < 4; y++) {  // (B^T d) B
+                vt[(y * 4 + 0) * stride + c] = w[y][0] - w[y][2];
+                vt[(y * 4 + 1) * stride + c] = w[y][1] + w[y][2];
+                vt[(y * 4 + 2) * stride + c] = w[y][2] - w[y][1];
+                vt[(y * 4 + 3) * stride + c] = w[y][1] - w[y][3];
+            }
+        }
+    }
+    free(zrow);
+    // 16 products: m[i] (T x K) = v[i] (T x C) * u[i] (C x K).
+    for (int i = 0; i < 16; i++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
+                    u + (long)i * C * K, K, 0.0f, m + (long)i * T * K, K);
+    }
+    // Output transform.
+    const long mstride = T * K;
+    for (long t = t0; t < t1; t++) {
+        long r = t;
+        const int tx = (int)(r % tx_n); r /= tx_n;
+        const int ty = (int)(r % ty_n); r /= ty_n;
+        const long b = r;
+        const int oy = ty * 2, ox = tx * 2;
+        const float *mt = m + (t - t0) * K;
+        float *o00 = out + ((b * s->oh + oy) * s->ow + ox) * K;
+        const int has_right = ox + 1 < s->ow, has_below = oy + 1 < s->oh;
+        float *o01 = o00 + K;
+        float *o10 = o00 + (long)s->ow * K;
+        float *o11 = o10 + K;
+        for (int k = 0; k < K; k++) {
+            float q[16];
+            for (int i = 0; i < 16; i++) q[i] = mt[i * mstride + k];
+            // A^T q: rows 0..1 of 4 columns.
+            float a0[4], a1[4];
+            for (int x = 0; x < 4; x++) {
+                a0[x] = q[0 * 4 + x] + q[1 * 4 + x] + q[2 * 4 + x];
+                a1[x] = q[1 * 4 + x] - q[2 * 4 + x] - q[3 * 4 + x];
+            }
+            const float bk = bias ? bias[k] : 0.0f;
+            o00[k] = a0[0] + a0[1] + a0[2] + bk;
+            if (has_right) o01[k] = a0[1] - a0[2] - a0[3] + bk;
+            if (has_below) {
+                o10[k] = a1[0] + a1[1] + a1[2] + bk;
+                if (has_right) o11[k] = a1[1] - a1[2] - a1[3] + bk;
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------ depthwise
+void vgg_depthwise_rows(const vgg_conv_shape *s, int mult, const float *in, const float *kernel, const float *bias,
+                        float *out, long r0, long r1) {
+    const int C = s->c, KO = C * mult;
+    for (long r = r0; r < r1; r++) {
+        const int oy = (int)(r % s->oh);
+        const long b = r / s->oh;
+        for (int ox = 0; ox < s->ow; ox++) {
+            float *o = out + ((b * s->oh + oy) * s->ow + ox) * KO;
+            for (int j = 0; j < KO; j++) o[j] = bias ? bias[j] : 0.0f;
+            for (int ky = 0; ky < s->kh; ky++) {
+                const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+                if (iy < 0 || iy >= s->h) continue;
+                for (int kx = 0; kx < s->kw; kx++) {
+                    const int ix = ox * s->sw - s->pad_left + kx * s->dw;
+                    if (ix < 0 || ix >= s->w) continue;
+                    const float *x = in + ((b * s->h + iy) * s->w + ix) * C;
+                    const float *kk = kernel + (long)(ky * s->kw + kx) * C * mult;
+                    for (int ci = 0; ci < C; ci++)
+                        for (int j = 0; j < mult; j++) o[ci * mult + j] += x[ci] * kk[ci * mult + j];
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------ dense
+void vgg_dense(const float *in, const float *w, const float *bias, float *out, long rows, long cols_in, long cols_out,
+               long r0, long r1, long c0, long c1) {
+    (void)rows;
+    if (r1 <= r0 || c1 <= c0) return;
+    if (r1 - r0 == 1) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)cols_in, (int)(c1 - c0), 1.0f, w + c0, (int)cols_out,
+                    in + r0 * cols_in, 1, 0.0f, out + r0 * cols_out + c0, 1);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)(c1 - c0), (int)cols_in, 1.0f,
+                    in + r0 * cols_in, (int)cols_in, w + c0, (int)cols_out, 0.0f, out + r0 * cols_out + c0, (int)cols_out);
+    }
+    if (bias)
+        for (long r = r0; r < r1; r++)
+            for (long j = c0; j < c1; j++) out[r * cols_out + j] += bias[j];
+}
+
+// ------------------------------------------------------------------------------------------ pooling
+void vgg_pool_rows(const vgg_conv_shape *s, int kind, const float *in, float *out, long r0, long r1) {
+    const int C = s->c;
+    for (long r = r0; r < r1; r++) {
+        const int oy = (int)(r % s->oh);
+        const long b = r / s->oh;
+        for (int ox = 0; ox < s->ow; ox++) {
+            float *o = out + ((b * s->oh + oy) * s->ow + ox) * C;
+            for (int c = 0; c < C; c++) o[c] = kind == 0 ? -INFINITY : 0.0f;
+            int count = 0;
+            for (int ky = 0; ky < s->kh; ky++) {
+                const int iy = oy * s->sh - s->pad_top + ky;
+                if (iy < 0 || iy >= s->h) continue;
+                for (int kx = 0; kx < s->kw; kx++) {
+                    const int ix = ox * s->sw - s->pad_left + kx;
+                    if (ix < 0 || ix >= s->w) continue;
+                    const float *x = in + ((b * s->h + iy) * s->w + ix) * C;
+                    count++;
+                    if (kind == 0) {
+                        for (int c = 0; c < C; c++) o[c] = x[c] > o[c] ? x[c] : o[c];
+                    } else {
+                        for (int c = 0; c < C; c++) o[c] += x[c];
+                    }
+                }
+            }
+            if (kind == 1 && count > 0) {
+                const float inv = 1.0f / (float)count;
+                for (int c = 0; c < C; c++) o[c] *= inv;
+            }
+        }
+    }
+}
+
+void vgg_global_pool(const float *in, float *out, long n, long hw, long c, int kind) {
+    for (long b = 0; b < n; b++) {
+        float *o = out + b * c;
+        const float *x = in + b * hw * c;
+        for (long j = 0; j < c; j++) o[j] = kind == 0 ? -INFINITY : 0.0f;
+        for (long p = 0; p < hw; p++)
+            for (long j = 0; j < c; j++) {
+                const float v = x[p * c + j];
+                if (kind == 0) o[j] = v > o[j] ? v : o[j]; else o[j] += v;
+            }
+        if (kind == 1)
+            for (long j = 0; j < c; j++) o[j] /= (float)hw;
+    }
+}
+
+// ------------------------------------------------------------------------------------------ elementwise
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float softplusf(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
+
+void vgg_activation(int code, float *x, long count) {
+    switch (code) {
+    case VGG_ACT_LINEAR: return;
+    case VGG_ACT_RELU: for (long i = 0; i < count; i++) x[i] = x[i] > 0 ? x[i] : 0.0f; return;
+    case VGG_ACT_SIGMOID: for (long i = 0; i < count; i++) x[i] = sigmoidf(x[i]); return;
+    case VGG_ACT_TANH: for (long i = 0; i < count; i++) x[i] = tanhf(x[i]); return;
+    case VGG_ACT_ELU: for (long i = 0; i < count; i++) x[i] = x[i] > 0 ? x[i] : expm1f(x[i]); return;
+    case VGG_ACT_SELU: {
+        const float alpha = 1.67326324f, scale = 1.05070098f;
+        for (long i = 0; i < count; i++) x[i] = scale * (x[i] > 0 ? x[i] : alpha * expm1f(x[i]));
+        return;
+    }
+    case VGG_ACT_SOFTPLUS: for (long i = 0; i < count; i++) x[i] = softplusf(x[i]); return;
+    case VGG_ACT_SOFTSIGN: for (long i = 0; i < count; i++) x[i] = x[i] / (1.0f + fabsf(x[i])); return;
+    case VGG_ACT_SWISH: for (long i = 0; i < count; i++) x[i] = x[i] * sigmoidf(x[i]); return;
+    case VGG_ACT_GELU: for (long i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678f)); return;
+    case VGG_ACT_GELU_TANH:
+        for (long i = 0; i < count; i++) {
+            const float v = x[i];
+            x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
+        }
+        return;
+    case VGG_ACT_EXPONENTIAL: for (long i = 0; i < count; i++) x[i] = expf(x[i]); return;
+    case VGG_ACT_RELU6: for (long i = 0; i < count; i++) x[i] = x[i] < 0 ? 0.0f : (x[i] > 6 ? 6.0f : x[i]); return;
+    case VGG_ACT_LEAKY_RELU: for (long i = 0; i < count; i++) x[i] = x[i] >= 0 ? x[i] : 0.2f * x[i]; return;
+    case VGG_ACT_HARD_SIGMOID_K2:
+        for (long i = 0; i < count; i++) { const float v = 0.2f * x[i] + 0.5f; x[i] = v < 0 ? 0.0f : (v > 1 ? 1.0f : v); }
+        return;
+    case VGG_ACT_HARD_SIGMOID_K3:
+        for (long i = 0; i < count; i++) { const float v = x[i] / 6.0f + 0.5f; x[i] = v < 0 ? 0.0f : (v > 1 ? 1.0f : v); }
+        return;
+    case VGG_ACT_HARD_SWISH:
+        for (long i = 0; i < count; i++) { const float v = x[i] / 6.0f + 0.5f; x[i] *= v < 0 ? 0.0f : (v > 1 ? 1.0f : v); }
+        return;
+    case VGG_ACT_MISH: for (long i = 0; i < count; i++) x[i] = x[i] * tanhf(softplusf(x[i])); return;
+    }
+}
+
+void vgg_relu_layer(float *x, long count, float max_value, float negative_slope, float threshold) {
+    for (long i = 0; i < count; i++) {
+        float v = x[i];
+        v = v >= threshold ? v : negative_slope * (v - threshold);
+        if (max_value >= 0 && v > max_value) v = max_value;
+        x[i] = v;
+    }
+}
+
+void vgg_softmax(float *x, long outer, long axis, long inner, int log) {
+    for (long o = 0; o < outer; o++)
+        for (long i = 0; i < inner; i++) {
+            float *p = x + o * axis * inner + i;
+            float mx = -INFINITY;
+            for (long a = 0; a < axis; a++) mx = p[a * inner] > mx ? p[a * inner] : mx;
+            float sum = 0;
+            for (long a = 0; a < axis; a++) sum += expf(p[a * inner] - mx);
+            if (log) {
+                const float ls = logf(sum);
+                for (long a = 0; a < axis; a++) p[a * inner] = p[a * inner] - mx - ls;
+            } else {
+                for (long a = 0; a < axis; a++) p[a * inner] = expf(p[a * inner] - mx) / sum;
+            }
+        }
+}
+
+void vgg_scale_shift(float *x, long rows, long c, const float *scale, const float *shift) {
+    for (long r = 0; r < rows; r++) {
+        float *p = x + r * c;
+        for (long j = 0; j < c; j++) p[j] = p[j] * scale[j] + shift[j];
+    }
+}
+
+void vgg_zero_pad(const float *in, float *out, int n, int h, int w, int c, int top, int bottom, int left, int right) {
+    const int oh = h + top + bottom, ow = w + left + right;
+    memset(out, 0, sizeof(float) * (size_t)n * oh * ow * c);
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < h; y++)
+            memcpy(out + (((long)b * oh + y + top) * ow + left) * c, in + (((long)b * h + y) * w) * c, sizeof(float) * (size_t)w * c);
+}
+
+void vgg_concat_part(const float *in, float *out, long outer, long a, long inner, long total, long at) {
+    for (long o = 0; o < outer; o++)
+        memcpy(out + (o * total + at) * inner, in + o * a * inner, sizeof(float) * (size_t)(a * inner));
+}
+
+// ------------------------------------------------------------------------------------------ OpenBLAS set-up
+// Debian's OpenBLAS is built with DYNAMIC_ARCH and picks its kernels from the CPU model; on virtual machines
+// that report a generic model it falls back to "Prescott" (SSE3), 4-5x slower than the AVX-512 kernels the
+// CPU can run. OPENBLAS_CORETYPE is read only at load time, so when the user has not set it and the choice
+// is the generic one, the kernels are chosen again from the CPU's feature flags.
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+extern char *openblas_get_corename(void) __attribute__((weak));
+
+const char *vgg_blas_tune(void) {
+    if (!openblas_get_corename) return "unknown";
+    const char *core = openblas_get_corename();
+    if (getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return core;
+    const int generic = strcasecmp(core, "prescott") == 0 || strcasecmp(core, "core2") == 0 ||
+                        strcasecmp(core, "nehalem") == 0 || strcasecmp(core, "katmai") == 0;
+    if (!generic) return core;
+    const char *want = NULL;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) want = "Haswell";
+    else if (__builtin_cpu_supports("avx")) want = "Sandybridge";
+#endif
+    if (!want) return core;
+    setenv("OPENBLAS_CORETYPE", want, 0);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+    return openblas_get_corename();
+}

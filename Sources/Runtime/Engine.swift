@@ -1,0 +1,202 @@
+import CBLAS
+import CKernels
+import Dispatch
+import Foundation
+import ModelFile
+import ModelGraph
+
+/// A dense float32 tensor (NHWC for images), owned.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Float]
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "shape does not match values")
+        self.shape = shape
+        self.values = values
+    }
+    public var count: Int { values.count }
+}
+
+/// A runtime failure: the model file, the layer at fault (when there is one) and why.
+public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(file: String, layer: String? = nil, _ message: String) {
+        description = "\(file): " + (layer.map { "layer '\($0)': " } ?? "") + message
+    }
+}
+
+/// Executes a `.vggm` model on the CPU. Weights are used in place from the file's mapping (float32), or
+/// converted once (f16/bf16). An execution plan is built once per input geometry (batch, height, width) and
+/// reused: activation buffers are planned ahead and shared between layers whose lifetimes do not overlap,
+/// so running a batch allocates nothing per layer.
+///
+/// Work is split across `threads` worker threads by the runtime itself (row or tile ranges); OpenBLAS is
+/// set to one thread so the two never oversubscribe the cores.
+public final class Engine: @unchecked Sendable {
+    public let model: VGGMFile
+    public let threads: Int
+    /// Use Winograd F(2x2,3x3) for 3x3 stride-1 convolutions (otherwise im2col + GEMM everywhere).
+    public var winograd: Bool = true
+    /// Fewest input channels for which Winograd is used (below it, im2col's GEMM is as cheap).
+    public var winogradMinChannels = 16
+    let weights: [String: UnsafePointer<Float>]
+    private var owned: [[Float]] = []
+    private var plans: [PlanKey: Plan] = [:]
+    private let kerasMajor: Int
+    private let lock = NSLock()
+
+    /// Per-layer wall times of the last run (seconds), in execution order, when `timeLayers` is set.
+    public private(set) var layerTimes: [(layer: String, seconds: Double)] = []
+    public var timeLayers = false
+
+    public init(model: VGGMFile, threads: Int? = nil) throws {
+        self.model = model
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        _ = Engine.blasCore
+        openblas_set_num_threads(1)
+        kerasMajor = Int(model.manifest.provenance.kerasVersion?.split(separator: ".").first ?? "") ?? 2
+        var w: [String: UnsafePointer<Float>] = [:]
+        var owned: [[Float]] = []
+        for t in model.manifest.tensors {
+            let raw = model.bytes(of: t)
+            switch t.dtype {
+            case .f32:
+                w[t.name] = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            case .f16, .bf16:
+                owned.append(model.floats(t.name)!)
+                w[t.name] = owned[owned.count - 1].withUnsafeBufferPointer { $0.baseAddress! }
+            }
+        }
+        self.weights = w
+        self.owned = owned
+        // Refuse what cannot run before anything is asked of it.
+        for layer in model.graph.layers {
+            if let act = Self.activationName(layer.op), Self.activationCode(act, kerasMajor: kerasMajor) == nil, act != "softmax", act != "log_softmax" {
+                throw RuntimeError(file: model.path, layer: layer.name, "activation '\(act)' is not supported by the runtime")
+            }
+        }
+        guard model.graph.inputs.count == 1 else {
+            throw RuntimeError(file: model.path, "models with \(model.graph.inputs.count) inputs are not supported (one image input)")
+        }
+    }
+
+    /// OpenBLAS's kernel family, tuned once per process (see `vgg_blas_tune`).
+    public static let blasCore: String = String(cString: vgg_blas_tune())
+
+    /// The model's input shape (height, width, channels), nil where any size is accepted.
+    public var inputShape: [Int?] { model.manifest.inputShape }
+
+    /// Runs a batch (NHWC float32, already preprocessed). Returns the model's outputs.
+    public func run(_ input: Tensor) throws -> [Tensor] {
+        guard input.shape.count == 4 else {
+            throw RuntimeError(file: model.path, "input must be a batch of images (N, H, W, C), got \(input.shape)")
+        }
+        return try input.values.withUnsafeBufferPointer { try run(input: $0, shape: input.shape) }
+    }
+
+    public func run(input: UnsafeBufferPointer<Float>, shape: [Int]) throws -> [Tensor] {
+        lock.lock()
+        defer { lock.unlock() }
+        let plan = try plan(batch: shape[0], height: shape[1], width: shape[2], channels: shape[3])
+        return try plan.execute(engine: self, input: input)
+    }
+
+    /// The plan for one input geometry (built on first use, then cached).
+    func plan(batch: Int, height: Int, width: Int, channels: Int) throws -> Plan {
+        let key = PlanKey(batch: batch, height: height, width: width, channels: channels)
+        if let p = plans[key] { return p }
+        let p = try Plan(engine: self, key: key)
+        plans = [key: p]  // keep one plan: memory stays bounded by the last geometry used
+        return p
+    }
+
+    /// Bytes of activation memory the plan for this geometry holds (buffers plus scratch).
+    public func plannedBytes(batch: Int, height: Int, width: Int, channels: Int) throws -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return try plan(batch: batch, height: height, width: width, channels: channels).bytes
+    }
+
+    func weight(_ layer: String, _ name: String) throws -> UnsafePointer<Float> {
+        guard let p = weights["\(layer)/\(name)"] else {
+            throw RuntimeError(file: model.path, layer: layer, "weight '\(name)' is missing from the file")
+        }
+        return p
+    }
+
+    func record(_ layer: String, _ seconds: Double) { layerTimes.append((layer, seconds)) }
+    func resetTimes() { layerTimes.removeAll(keepingCapacity: true) }
+
+    // MARK: activations
+
+    static func activationName(_ op: LayerOp) -> String? {
+        switch op {
+        case .conv2D(_, _, _, _, _, let a, _), .depthwiseConv2D(_, _, _, _, _, let a, _), .separableConv2D(_, _, _, _, _, _, let a, _),
+             .dense(_, let a, _), .activation(let a):
+            return a
+        default: return nil
+        }
+    }
+
+    static func activationCode(_ name: String, kerasMajor: Int) -> Int32? {
+        switch name {
+        case "linear", "": return Int32(VGG_ACT_LINEAR)
+        case "relu": return Int32(VGG_ACT_RELU)
+        case "sigmoid": return Int32(VGG_ACT_SIGMOID)
+        case "tanh": return Int32(VGG_ACT_TANH)
+        case "elu": return Int32(VGG_ACT_ELU)
+        case "selu": return Int32(VGG_ACT_SELU)
+        case "softplus": return Int32(VGG_ACT_SOFTPLUS)
+        case "softsign": return Int32(VGG_ACT_SOFTSIGN)
+        case "swish", "silu": return Int32(VGG_ACT_SWISH)
+        case "gelu": return Int32(VGG_ACT_GELU)
+        case "exponential": return Int32(VGG_ACT_EXPONENTIAL)
+        case "relu6": return Int32(VGG_ACT_RELU6)
+        case "leaky_relu": return Int32(VGG_ACT_LEAKY_RELU)
+        // Keras 2: clip(0.2x + 0.5); Keras 3: relu6(x + 3) / 6.
+        case "hard_sigmoid": return Int32(kerasMajor >= 3 ? VGG_ACT_HARD_SIGMOID_K3 : VGG_ACT_HARD_SIGMOID_K2)
+        case "hard_silu", "hard_swish": return Int32(VGG_ACT_HARD_SWISH)
+        case "mish": return Int32(VGG_ACT_MISH)
+        default: return nil
+        }
+    }
+
+    /// Applies a Keras activation in place to `rows` rows of `width` values (softmax over each row).
+    func activate(_ name: String, _ x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        switch name {
+        case "linear", "": return
+        case "softmax": vgg_softmax(x, rows, width, 1, 0)
+        case "log_softmax": vgg_softmax(x, rows, width, 1, 1)
+        default:
+            let code = Self.activationCode(name, kerasMajor: kerasMajor)!
+            let total = rows * width
+            parallelRanges(total, minChunk: 1 << 14) { a, b in vgg_activation(code, x + a, b - a) }
+        }
+    }
+
+    // MARK: threads
+
+    /// Splits [0, n) into at most `threads` contiguous ranges and runs them concurrently.
+    func parallelRanges(_ n: Int, minChunk: Int = 1, _ body: (Int, Int) -> Void) {
+        parallelParts(n, minChunk: minChunk) { a, b, _ in body(a, b) }
+    }
+
+    /// As `parallelRanges`, also passing the part's index (0 ..< threads), e.g. to pick a scratch area.
+    func parallelParts(_ n: Int, minChunk: Int = 1, _ body: (Int, Int, Int) -> Void) {
+        let parts = min(threads, max(1, n / max(1, minChunk)))
+        if parts <= 1 { if n > 0 { body(0, n, 0) }; return }
+        // The kernels write disjoint ranges of buffers owned by the plan; the closure is only shared for the
+        // duration of this call.
+        withoutActuallyEscaping(body) { body in
+            let shared = unsafeBitCast(body, to: (@Sendable (Int, Int, Int) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: parts) { i in
+                let a = n * i / parts, b = n * (i + 1) / parts
+                if b > a { shared(a, b, i) }
+            }
+        }
+    }
+}
+
+struct PlanKey: Hashable {
+    var batch: Int, height: Int, width: Int, channels: Int
+}

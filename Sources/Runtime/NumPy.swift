@@ -1,0 +1,102 @@
+import Foundation
+
+/// NumPy `.npy` files (format versions 1.0, 2.0 and 3.0) holding little-endian float32 arrays in C order:
+/// what `predict --input` reads and `predict --output` writes. Anything else is refused with a reason.
+public enum NumPy {
+    static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+    /// Largest array read (elements): 1 G floats.
+    public static let maxElements = 1 << 30
+
+    public struct FormatError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+        init(_ path: String, _ why: String) { description = "\(path): \(why)" }
+    }
+
+    /// Reads a float32 array; `path` names the file in errors.
+    public static func read(path: String) throws -> Tensor {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw FormatError(path, "cannot be read (\((error as NSError).localizedDescription))")
+        }
+        return try parse(data, path: path)
+    }
+
+    public static func parse(_ data: Data, path: String) throws -> Tensor {
+        let bytes = [UInt8](data.prefix(12))
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw FormatError(path, "not a NumPy .npy file (bad magic)") }
+        let major = bytes[6]
+        let headerLength: Int, headerStart: Int
+        switch major {
+        case 1:
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw FormatError(path, "truncated .npy header") }
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            headerStart = 12
+        default:
+            throw FormatError(path, ".npy format version \(major).\(bytes[7]) is not supported")
+        }
+        guard headerLength <= 1 << 20, data.count >= headerStart + headerLength else { throw FormatError(path, "truncated .npy header") }
+        let header = String(decoding: data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)], as: UTF8.self)
+        guard let descr = field("descr", in: header), let fortran = field("fortran_order", in: header),
+              let shapeText = field("shape", in: header) else {
+            throw FormatError(path, "the .npy header lacks 'descr', 'fortran_order' or 'shape': \(header.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        let dtype = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
+        guard dtype == "<f4" else {
+            throw FormatError(path, "dtype is \(dtype), expected float32 little-endian ('<f4'); convert with x.astype('<f4')")
+        }
+        guard fortran == "False" else { throw FormatError(path, "Fortran-ordered arrays are not supported (save a C-ordered array)") }
+        let inner = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() "))
+        var shape: [Int] = []
+        for part in inner.split(separator: ",") {
+            let t = part.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { continue }
+            guard let d = Int(t), d >= 0 else { throw FormatError(path, "bad dimension '\(t)' in shape \(shapeText)") }
+            shape.append(d)
+        }
+        var count = 1
+        for d in shape {
+            let (p, o) = count.multipliedReportingOverflow(by: d)
+            guard !o, p <= maxElements else { throw FormatError(path, "shape \(shapeText) is too large (over \(maxElements) elements)") }
+            count = p
+        }
+        let start = headerStart + headerLength
+        let available = data.count - start
+        guard available == count * 4 else {
+            throw FormatError(path, "shape \(shapeText) needs \(count * 4) bytes of data, the file has \(available)")
+        }
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBytes { dst in
+            data.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + count * 4)])) }
+        }
+        return Tensor(shape: shape, values: values)
+    }
+
+    /// The value text of `'key': value` in a header dict (a tuple value is returned with its parentheses).
+    static func field(_ key: String, in header: String) -> String? {
+        guard let r = header.range(of: "'\(key)'") ?? header.range(of: "\"\(key)\"") else { return nil }
+        var rest = header[r.upperBound...].drop { $0 == " " }
+        guard rest.first == ":" else { return nil }
+        rest = rest.dropFirst().drop { $0 == " " }
+        if rest.first == "(" {
+            guard let close = rest.firstIndex(of: ")") else { return nil }
+            return String(rest[...close])
+        }
+        let end = rest.firstIndex { $0 == "," || $0 == "}" } ?? rest.endIndex
+        return rest[..<end].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The bytes of a version 1.0 `.npy` file holding `tensor` as little-endian float32.
+    public static func encode(_ tensor: Tensor) -> [UInt8] {
+        let shapeText = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        let total = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        var out = magic + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
+        out += Array(header.utf8)
+        tensor.values.withUnsafeBytes { out += $0 }
+        return out
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import ModelFile
+import ModelGraph
+import Runtime
+
+/// What `vggtool bench` measured.
+public struct BenchReport: Sendable {
+    public var model: String
+    public var batch: Int
+    public var inputShape: [Int]
+    public var runs: Int
+    public var secondsPerBatch: Double
+    public var imagesPerSecond: Double
+    /// 2 x multiply-adds per image x images per second.
+    public var gflopsPerSecond: Double
+    public var peakRSSBytes: Int
+    public var plannedBytes: Int
+    /// Median per-layer seconds per batch (with `layers`).
+    public var layerSeconds: [(String, Double)]
+
+    public func json() throws -> String {
+        let obj: [String: Any] = [
+            "model": model, "batch": batch, "input_shape": inputShape, "runs": runs,
+            "seconds_per_batch": secondsPerBatch, "images_per_second": imagesPerSecond,
+            "gflops_per_second": gflopsPerSecond, "peak_rss_bytes": peakRSSBytes, "planned_activation_bytes": plannedBytes,
+            "layers": layerSeconds.map { ["layer": $0.0, "seconds": $0.1] },
+        ]
+        return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+    }
+
+    public func text() -> String {
+        var lines = [
+            "model:        \(model)",
+            "input:        batch \(batch) x \(inputShape.map(String.init).joined(separator: "x"))",
+            String(format: "throughput:   %.2f images/s (%.3f s per batch, median of %d)", imagesPerSecond, secondsPerBatch, runs),
+            String(format: "compute:      %.1f GFLOP/s effective (2 x multiply-adds of the direct convolution)", gflopsPerSecond),
+            String(format: "peak memory:  %.1f MB resident (activations and scratch planned: %.1f MB)", Double(peakRSSBytes) / 1e6, Double(plannedBytes) / 1e6),
+        ]
+        if !layerSeconds.isEmpty {
+            let total = layerSeconds.reduce(0) { $0 + $1.1 }
+            lines.append("")
+            lines.append("layer".padding(toLength: 28, withPad: " ", startingAt: 0) + "      ms      %")
+            for (name, s) in layerSeconds {
+                lines.append(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f %6.1f", s * 1000, total > 0 ? s / total * 100 : 0))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Peak resident memory of this process so far (VmHWM), in bytes.
+public func peakRSSBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+/// Times the model on seeded random input of the given geometry: one warm-up batch, then batches until
+/// `minRuns` have run and `minSeconds` have passed.
+public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? = nil, layers: Bool = false,
+                  minRuns: Int = 3, minSeconds: Double = 3) throws -> BenchReport {
+    let file = try VGGMFile(path: modelPath)
+    let engine = try Engine(model: file, threads: threads)
+    let declared = file.manifest.inputShape
+    guard declared.count == 3 else { throw ToolError(modelPath, "the model's input is not an image (H, W, C)") }
+    let h = inputSize ?? declared[0] ?? 224, w = inputSize ?? declared[1] ?? 224
+    guard let c = declared[2] else { throw ToolError(modelPath, "the model's input has no fixed channel count") }
+    guard batch >= 1, batch <= 4096 else { throw ToolError(modelPath, "batch must be between 1 and 4096") }
+    let shape = [batch, h, w, c]
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var values = [Float](repeating: 0, count: shape.reduce(1, *))
+    for i in values.indices {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        values[i] = Float(state >> 40) / Float(1 << 24) * 255 - 128
+    }
+    let input = Tensor(shape: shape, values: values)
+    let analysis: GraphAnalysis
+    do { analysis = try file.graph.withInputShape([h, w, c]).analyze() } catch let e as GraphError {
+        throw ToolError(modelPath, "input of \(h)x\(w)x\(c): \(e.description)")
+    }
+    _ = try engine.run(input)  // warm-up (builds the plan, touches the weights)
+    engine.timeLayers = layers
+    var times: [Double] = []
+    var perLayer: [String: [Double]] = [:]
+    var order: [String] = []
+    let start = Date()
+    while times.count < minRuns || Date().timeIntervalSince(start) < minSeconds {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = try engine.run(input)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        if layers {
+            if order.isEmpty { order = engine.layerTimes.map(\.layer) }
+            for (l, s) in engine.layerTimes { perLayer[l, default: []].append(s) }
+        }
+        if times.count >= 1000 { break }
+    }
+    func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+    let perBatch = median(times)
+    let ips = Double(batch) / perBatch
+    return BenchReport(model: modelPath, batch: batch, inputShape: [h, w, c], runs: times.count, secondsPerBatch: perBatch,
+                       imagesPerSecond: ips, gflopsPerSecond: 2 * Double(analysis.totalMACs) * ips / 1e9,
+                       peakRSSBytes: peakRSSBytes(), plannedBytes: try engine.plannedBytes(batch: batch, height: h, width: w, channels: c),
+                       layerSeconds: order.map { ($0, median(perLayer[$0]!)) })
+}
