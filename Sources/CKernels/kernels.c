@@ -6,6 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+// Hot loops are compiled for AVX-512, AVX2 and baseline x86-64; the loader picks the best the CPU runs.
+#if defined(__x86_64__) && defined(__linux__)
+#define VGG_SIMD __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define VGG_SIMD
+#endif
+
 // ------------------------------------------------------------------------------------------ convolution
 static void im2col_rows(const vgg_conv_shape *s, const float *in, long m0, long m1, float *col) {
     const long K = (long)s->kh * s->kw * s->c;
@@ -64,24 +71,32 @@ void vgg_conv2d_gemm_rows(const vgg_conv_shape *s, const float *in, const float 
 // Y = A^T [ (G g G^T) .* (B^T d B) ] A with
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
-void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
+VGG_SIMD void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
     const long ck = (long)c * k;
     for (int ci = 0; ci < c; ci++) {
+        const float *restrict g[9];
+        for (int i = 0; i < 9; i++) g[i] = kernel + ((long)i * c + ci) * k;
+        float *restrict o[16];
+        for (int i = 0; i < 16; i++) o[i] = u + (long)i * ck + (long)ci * k;
+        const float *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2], *restrict g3 = g[3], *restrict g4 = g[4],
+                    *restrict g5 = g[5], *restrict g6 = g[6], *restrict g7 = g[7], *restrict g8 = g[8];
+#pragma clang loop vectorize(assume_safety)
         for (int ko = k0; ko < k1; ko++) {
-            float g[3][3];
-            for (int y = 0; y < 3; y++)
-                for (int x = 0; x < 3; x++) g[y][x] = kernel[((long)(y * 3 + x) * c + ci) * k + ko];
-            float t[4][3];  // G g
-            for (int x = 0; x < 3; x++) {
-                t[0][x] = g[0][x];
-                t[1][x] = 0.5f * (g[0][x] + g[1][x] + g[2][x]);
-                t[2][x] = 0.5f * (g[0][x] - g[1][x] + g[2][x]);
-                t[3][x] = g[2][x];
-            }
+            // t = G g (4 x 3), row by row of g: g[y][x] = g{3y+x}
+            const float a0 = g0[ko], a1 = g1[ko], a2 = g2[ko];
+            const float b0 = g3[ko], b1 = g4[ko], b2 = g5[ko];
+            const float c0 = g6[ko], c1 = g7[ko], c2 = g8[ko];
+            float t[4][3];
+            t[0][0] = a0; t[0][1] = a1; t[0][2] = a2;
+            t[1][0] = 0.5f * (a0 + b0 + c0); t[1][1] = 0.5f * (a1 + b1 + c1); t[1][2] = 0.5f * (a2 + b2 + c2);
+            t[2][0] = 0.5f * (a0 - b0 + c0); t[2][1] = 0.5f * (a1 - b1 + c1); t[2][2] = 0.5f * (a2 - b2 + c2);
+            t[3][0] = c0; t[3][1] = c1; t[3][2] = c2;
             for (int y = 0; y < 4; y++) {  // (G g) G^T
                 const float r0 = t[y][0], r1 = t[y][1], r2 = t[y][2];
-                const float vals[4] = {r0, 0.5f * (r0 + r1 + r2), 0.5f * (r0 - r1 + r2), r2};
-                for (int x = 0; x < 4; x++) u[(long)(y * 4 + x) * ck + (long)ci * k + ko] = vals[x];
+                o[y * 4 + 0][ko] = r0;
+                o[y * 4 + 1][ko] = 0.5f * (r0 + r1 + r2);
+                o[y * 4 + 2][ko] = 0.5f * (r0 - r1 + r2);
+                o[y * 4 + 3][ko] = r2;
             }
         }
     }
@@ -91,12 +106,67 @@ long vgg_winograd_tiles(const vgg_conv_shape *s) {
     return (long)s->n * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
 }
 
+// V = B^T d B for one tile over all channels: 16 input pixel rows -> 16 output rows, vectorized over c.
+VGG_SIMD static void winograd_input_tile(const float *const *in, float *const *out, int C) {
+    const float *restrict d0 = in[0], *restrict d1 = in[1], *restrict d2 = in[2], *restrict d3 = in[3];
+    const float *restrict d4 = in[4], *restrict d5 = in[5], *restrict d6 = in[6], *restrict d7 = in[7];
+    const float *restrict d8 = in[8], *restrict d9 = in[9], *restrict d10 = in[10], *restrict d11 = in[11];
+    const float *restrict d12 = in[12], *restrict d13 = in[13], *restrict d14 = in[14], *restrict d15 = in[15];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2], *restrict o3 = out[3];
+    float *restrict o4 = out[4], *restrict o5 = out[5], *restrict o6 = out[6], *restrict o7 = out[7];
+    float *restrict o8 = out[8], *restrict o9 = out[9], *restrict o10 = out[10], *restrict o11 = out[11];
+    float *restrict o12 = out[12], *restrict o13 = out[13], *restrict o14 = out[14], *restrict o15 = out[15];
+#pragma clang loop vectorize(assume_safety)
+    for (int c = 0; c < C; c++) {
+        // B^T d: w[y][x] from rows of d (d[y][x] = d{4y+x})
+        const float w00 = d0[c] - d8[c], w01 = d1[c] - d9[c], w02 = d2[c] - d10[c], w03 = d3[c] - d11[c];
+        const float w10 = d4[c] + d8[c], w11 = d5[c] + d9[c], w12 = d6[c] + d10[c], w13 = d7[c] + d11[c];
+        const float w20 = d8[c] - d4[c], w21 = d9[c] - d5[c], w22 = d10[c] - d6[c], w23 = d11[c] - d7[c];
+        const float w30 = d4[c] - d12[c], w31 = d5[c] - d13[c], w32 = d6[c] - d14[c], w33 = d7[c] - d15[c];
+        // (B^T d) B
+        o0[c] = w00 - w02; o1[c] = w01 + w02; o2[c] = w02 - w01; o3[c] = w01 - w03;
+        o4[c] = w10 - w12; o5[c] = w11 + w12; o6[c] = w12 - w11; o7[c] = w11 - w13;
+        o8[c] = w20 - w22; o9[c] = w21 + w22; o10[c] = w22 - w21; o11[c] = w21 - w23;
+        o12[c] = w30 - w32; o13[c] = w31 + w32; o14[c] = w32 - w31; o15[c] = w31 - w33;
+    }
+}
+
+// Y = A^T M A for one tile over all output channels, plus bias; writes the 2x2 outputs that exist.
+VGG_SIMD static void winograd_output_tile(const float *const *m, const float *bias, float *y00, float *y01, float *y10,
+                                 float *y11, int K) {
+    const float *restrict q0 = m[0], *restrict q1 = m[1], *restrict q2 = m[2], *restrict q3 = m[3];
+    const float *restrict q4 = m[4], *restrict q5 = m[5], *restrict q6 = m[6], *restrict q7 = m[7];
+    const float *restrict q8 = m[8], *restrict q9 = m[9], *restrict q10 = m[10], *restrict q11 = m[11];
+    const float *restrict q12 = m[12], *restrict q13 = m[13], *restrict q14 = m[14], *restrict q15 = m[15];
+    float tmp[4][1024];
+    for (int k0 = 0; k0 < K; k0 += 1024) {
+        const int n = K - k0 < 1024 ? K - k0 : 1024;
+        float *restrict r00 = tmp[0], *restrict r01 = tmp[1], *restrict r10 = tmp[2], *restrict r11 = tmp[3];
+#pragma clang loop vectorize(assume_safety)
+        for (int j = 0; j < n; j++) {
+            const int k = k0 + j;
+            // A^T q: two rows over 4 columns (q[y][x] = q{4y+x})
+            const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k], a03 = q3[k] + q7[k] + q11[k];
+            const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k], a13 = q7[k] - q11[k] - q15[k];
+            const float b = bias ? bias[k] : 0.0f;
+            r00[j] = a00 + a01 + a02 + b;
+            r01[j] = a01 - a02 - a03 + b;
+            r10[j] = a10 + a11 + a12 + b;
+            r11[j] = a11 - a12 - a13 + b;
+        }
+        memcpy(y00 + k0, r00, sizeof(float) * (size_t)n);
+        if (y01) memcpy(y01 + k0, r01, sizeof(float) * (size_t)n);
+        if (y10) memcpy(y10 + k0, r10, sizeof(float) * (size_t)n);
+        if (y11) memcpy(y11 + k0, r11, sizeof(float) * (size_t)n);
+    }
+}
+
 void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias,
                             float *out, long t0, long t1, float *v, float *m) {
     const int C = s->c, K = s->k;
     const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
     const long T = t1 - t0;
-    float *zrow = calloc((size_t)C, sizeof(float));  // stands in for rows outside the image
+    float *zrow = calloc((size_t)C, sizeof(float));  // stands in for pixels outside the image
     if (!zrow) return;
     // Input transform: v[i][t][c].
     for (long t = t0; t < t1; t++) {
@@ -105,33 +175,16 @@ void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const floa
         const int ty = (int)(r % ty_n); r /= ty_n;
         const long b = r;
         const int y0 = ty * 2 - s->pad_top, x0 = tx * 2 - s->pad_left;
-        const float *rows[4][4];
+        const float *rows[16];
+        float *outs[16];
         for (int dy = 0; dy < 4; dy++)
             for (int dx = 0; dx < 4; dx++) {
                 const int iy = y0 + dy, ix = x0 + dx;
-                rows[dy][dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow
-                               : in + ((b * s->h + iy) * s->w + ix) * C;
+                rows[dy * 4 + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow
+                                    : in + ((b * s->h + iy) * s->w + ix) * C;
             }
-        float *restrict vt = v + (t - t0) * C;
-        const long stride = T * C;
-        for (int c = 0; c < C; c++) {
-            float d[4][4];
-            for (int dy = 0; dy < 4; dy++)
-                for (int dx = 0; dx < 4; dx++) d[dy][dx] = rows[dy][dx][c];
-            float w[4][4];  // B^T d
-            for (int x = 0; x < 4; x++) {
-                w[0][x] = d[0][x] - d[2][x];
-                w[1][x] = d[1][x] + d[2][x];
-                w[2][x] = d[2][x] - d[1][x];
-                w[3][x] = d[1][x] - d[3][x];
-            }
-            for (int y = 0; y < 4; y++) {  // (B^T d) B
-                vt[(y * 4 + 0) * stride + c] = w[y][0] - w[y][2];
-                vt[(y * 4 + 1) * stride + c] = w[y][1] + w[y][2];
-                vt[(y * 4 + 2) * stride + c] = w[y][2] - w[y][1];
-                vt[(y * 4 + 3) * stride + c] = w[y][1] - w[y][3];
-            }
-        }
+        for (int i = 0; i < 16; i++) outs[i] = v + ((long)i * T + (t - t0)) * C;
+        winograd_input_tile(rows, outs, C);
     }
     free(zrow);
     // 16 products: m[i] (T x K) = v[i] (T x C) * u[i] (C x K).
@@ -140,36 +193,18 @@ void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const floa
                     u + (long)i * C * K, K, 0.0f, m + (long)i * T * K, K);
     }
     // Output transform.
-    const long mstride = T * K;
     for (long t = t0; t < t1; t++) {
         long r = t;
         const int tx = (int)(r % tx_n); r /= tx_n;
         const int ty = (int)(r % ty_n); r /= ty_n;
         const long b = r;
         const int oy = ty * 2, ox = tx * 2;
-        const float *mt = m + (t - t0) * K;
+        const float *ms[16];
+        for (int i = 0; i < 16; i++) ms[i] = m + ((long)i * T + (t - t0)) * K;
         float *o00 = out + ((b * s->oh + oy) * s->ow + ox) * K;
-        const int has_right = ox + 1 < s->ow, has_below = oy + 1 < s->oh;
-        float *o01 = o00 + K;
-        float *o10 = o00 + (long)s->ow * K;
-        float *o11 = o10 + K;
-        for (int k = 0; k < K; k++) {
-            float q[16];
-            for (int i = 0; i < 16; i++) q[i] = mt[i * mstride + k];
-            // A^T q: rows 0..1 of 4 columns.
-            float a0[4], a1[4];
-            for (int x = 0; x < 4; x++) {
-                a0[x] = q[0 * 4 + x] + q[1 * 4 + x] + q[2 * 4 + x];
-                a1[x] = q[1 * 4 + x] - q[2 * 4 + x] - q[3 * 4 + x];
-            }
-            const float bk = bias ? bias[k] : 0.0f;
-            o00[k] = a0[0] + a0[1] + a0[2] + bk;
-            if (has_right) o01[k] = a0[1] - a0[2] - a0[3] + bk;
-            if (has_below) {
-                o10[k] = a1[0] + a1[1] + a1[2] + bk;
-                if (has_right) o11[k] = a1[1] - a1[2] - a1[3] + bk;
-            }
-        }
+        const int right = ox + 1 < s->ow, below = oy + 1 < s->oh;
+        winograd_output_tile(ms, bias, o00, right ? o00 + K : NULL, below ? o00 + (long)s->ow * K : NULL,
+                             right && below ? o00 + (long)s->ow * K + K : NULL, K);
     }
 }
 

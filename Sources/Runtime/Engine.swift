@@ -86,24 +86,32 @@ public final class Engine: @unchecked Sendable {
     /// The model's input shape (height, width, channels), nil where any size is accepted.
     public var inputShape: [Int?] { model.manifest.inputShape }
 
-    /// Runs a batch (NHWC float32, already preprocessed). Returns the model's outputs.
-    public func run(_ input: Tensor) throws -> [Tensor] {
+    /// Runs a batch (NHWC float32, already preprocessed). Returns the model's outputs, or the outputs of
+    /// the named layers (running only what they depend on, e.g. `["block5_pool"]` for VGG16's features).
+    public func run(_ input: Tensor, outputs: [String]? = nil) throws -> [Tensor] {
         guard input.shape.count == 4 else {
             throw RuntimeError(file: model.path, "input must be a batch of images (N, H, W, C), got \(input.shape)")
         }
-        return try input.values.withUnsafeBufferPointer { try run(input: $0, shape: input.shape) }
+        return try input.values.withUnsafeBufferPointer { try run(input: $0, shape: input.shape, outputs: outputs) }
     }
 
-    public func run(input: UnsafeBufferPointer<Float>, shape: [Int]) throws -> [Tensor] {
+    public func run(input: UnsafeBufferPointer<Float>, shape: [Int], outputs: [String]? = nil) throws -> [Tensor] {
+        guard shape.count == 4, shape.allSatisfy({ $0 >= 1 }) else {
+            throw RuntimeError(file: model.path, "input must be a batch of images (N, H, W, C), got \(shape)")
+        }
         lock.lock()
         defer { lock.unlock() }
-        let plan = try plan(batch: shape[0], height: shape[1], width: shape[2], channels: shape[3])
+        let plan = try plan(batch: shape[0], height: shape[1], width: shape[2], channels: shape[3], outputs: outputs)
         return try plan.execute(engine: self, input: input)
     }
 
     /// The plan for one input geometry (built on first use, then cached).
-    func plan(batch: Int, height: Int, width: Int, channels: Int) throws -> Plan {
-        let key = PlanKey(batch: batch, height: height, width: width, channels: channels)
+    func plan(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> Plan {
+        let names = outputs ?? model.graph.outputs
+        for n in names where model.graph.layer(named: n) == nil {
+            throw RuntimeError(file: model.path, "the model has no layer '\(n)'")
+        }
+        let key = PlanKey(batch: batch, height: height, width: width, channels: channels, outputs: names)
         if let p = plans[key] { return p }
         let p = try Plan(engine: self, key: key)
         plans = [key: p]  // keep one plan: memory stays bounded by the last geometry used
@@ -111,10 +119,16 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Bytes of activation memory the plan for this geometry holds (buffers plus scratch).
-    public func plannedBytes(batch: Int, height: Int, width: Int, channels: Int) throws -> Int {
+    public func plannedBytes(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> Int {
+        try plannedMemory(batch: batch, height: height, width: width, channels: channels, outputs: outputs).total
+    }
+
+    /// The plan's activation buffers and kernel scratch, in bytes.
+    public func plannedMemory(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> (buffers: Int, scratch: Int, total: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return try plan(batch: batch, height: height, width: width, channels: channels).bytes
+        let p = try plan(batch: batch, height: height, width: width, channels: channels, outputs: outputs)
+        return (p.bufferBytes, p.bytes - p.bufferBytes, p.bytes)
     }
 
     func weight(_ layer: String, _ name: String) throws -> UnsafePointer<Float> {
@@ -199,4 +213,5 @@ public final class Engine: @unchecked Sendable {
 
 struct PlanKey: Hashable {
     var batch: Int, height: Int, width: Int, channels: Int
+    var outputs: [String]
 }

@@ -17,12 +17,12 @@ final class Plan {
     private var buffers: [UnsafeMutablePointer<Float>] = []
     private var scratch: UnsafeMutablePointer<Float>?
     private(set) var bytes = 0
+    private(set) var bufferBytes = 0
     private var inputSlot = 0
     private var inputCount = 0
     private var outputs: [(slot: Int, shape: [Int])] = []
 
-    /// Largest Winograd tile block per thread (tiles), and im2col rows per tile.
-    static let winogradBlockBytes = 6 << 20
+    /// im2col rows per tile: this many bytes of scratch per thread.
     static let im2colBlockBytes = 4 << 20
 
     init(engine: Engine, key: PlanKey) throws {
@@ -37,15 +37,19 @@ final class Plan {
             throw RuntimeError(file: file, "input of \(key.height)x\(key.width)x\(key.channels): \(e.description)")
         }
         let n = key.batch
+        // Only the layers the requested outputs depend on.
+        var needed = Set(key.outputs)
+        for l in graph.layers.reversed() where needed.contains(l.name) { needed.formUnion(l.inbound) }
+        let layers = analysis.layers.filter { needed.contains($0.layer.name) }
         var shapes: [String: [Int]] = [:]
-        for info in analysis.layers {
+        for info in layers {
             shapes[info.layer.name] = [n] + info.outputShape.dropFirst().map { $0 ?? 1 }
         }
 
         // ---- buffer planning
         var consumers: [String: Int] = [:]
-        for l in graph.layers { for i in l.inbound { consumers[i, default: 0] += 1 } }
-        for o in graph.outputs { consumers[o, default: 0] += 1 }  // outputs stay live to the end
+        for info in layers { for i in info.layer.inbound { consumers[i, default: 0] += 1 } }
+        for o in key.outputs { consumers[o, default: 0] += 1 }  // outputs stay live to the end
         var capacity: [Int] = []
         var refs: [Int] = []
         var slotOf: [String: Int] = [:]
@@ -67,7 +71,7 @@ final class Plan {
         enum Placement { case fresh, alias, inPlace }
         var placement: [String: Placement] = [:]
         var scratchFloats = 0
-        for info in analysis.layers {
+        for info in layers {
             let l = info.layer
             let count = shapes[l.name]!.reduce(1, *)
             let uses = consumers[l.name] ?? 0
@@ -100,14 +104,15 @@ final class Plan {
             scratch = .allocate(capacity: scratchFloats)
             scratch!.initialize(repeating: 0, count: scratchFloats)
         }
-        bytes = (capacity.reduce(0, +) + scratchFloats) * 4
+        bufferBytes = capacity.reduce(0, +) * 4
+        bytes = bufferBytes + scratchFloats * 4
         let inputName = graph.inputs[0]
         inputSlot = slotOf[inputName]!
         inputCount = shapes[inputName]!.reduce(1, *)
-        outputs = graph.outputs.map { (slotOf[$0]!, shapes[$0]!) }
+        outputs = key.outputs.map { (slotOf[$0]!, shapes[$0]!) }
 
         // ---- steps
-        for info in analysis.layers {
+        for info in layers {
             let l = info.layer
             let out = buffers[slotOf[l.name]!]
             let ins = l.inbound.map { (ptr: UnsafePointer(buffers[slotOf[$0]!]), shape: shapes[$0]!) }
@@ -177,7 +182,9 @@ final class Plan {
     }
 
     /// Winograd tiles per block for c input and k output channels.
-    static func winogradBlock(c: Int, k: Int) -> Int { max(16, winogradBlockBytes / (16 * (c + k) * 4)) }
+    /// Measured on VGG16 (bench --layers): 96-192 tiles per block is best for 64 and for 512 channels alike
+    /// (GEMMs of 160 rows keep OpenBLAS efficient while v and m stay near the core's caches).
+    static func winogradBlock(c: Int, k: Int) -> Int { 160 }
 
     /// Floats of scratch a layer needs (all threads together).
     static func scratchNeed(_ info: LayerInfo, shapes: [String: [Int]], engine: Engine) -> Int {

@@ -4,26 +4,75 @@ import Runtime
 import Testing
 import VGGTool
 
-/// The runtime against outputs the real Keras computed for the same weights and inputs.
+/// The runtime against what the real Keras (tf-keras 2.17 `predict`) computed for the same weights and
+/// inputs (Fixtures/goldens, made by scripts/fixtures/gen_goldens.py).
 @Suite struct RuntimeTests {
     /// Largest |a - b| relative to the largest |b| (outputs near zero do not make the check meaningless).
-    static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    static func relativeError(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
         precondition(a.count == b.count)
         let scale = max(b.map { abs($0) }.max() ?? 0, 1e-30)
         return zip(a, b).map { abs($0 - $1) }.max()! / scale
     }
 
-    @Test(arguments: [true, false])
-    func tinyVGG16MatchesKeras(winograd: Bool) throws {
-        let model = try TestSupport.convertAndOpen(TestSupport.fixture("tiny_vgg16.keras3.keras"))
+    static func golden(_ name: String) throws -> Tensor { try NumPy.read(path: TestSupport.fixture("goldens/\(name)")) }
+
+    /// Every layer's output of each fixture model equals tf-keras's within 1e-4 (relative to the layer's
+    /// largest value), on both convolution paths (Winograd is forced on for small channel counts).
+    @Test(arguments: [("tiny_vgg16", true), ("tiny_vgg16", false), ("layers_zoo", true), ("branching", true),
+                      ("ops_zoo", true), ("ops_zoo", false)])
+    func everyLayerMatchesKeras(model name: String, winograd: Bool) throws {
+        let model = try TestSupport.convertAndOpen(TestSupport.fixture("\(name).tfkeras.full.h5"))
         let engine = try Engine(model: model)
         engine.winograd = winograd
         engine.winogradMinChannels = 1
-        let x = try NumPy.read(path: TestSupport.fixture("tiny_vgg16.input.npy"))
-        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("tiny_vgg16.expected.json")))) as! [String: Any]
-        let rows = (expected["predictions"] as! [[Double]]).flatMap { $0.map(Float.init) }
-        let y = try engine.run(x)
-        #expect(y[0].shape == [2, 5])
-        #expect(Self.relativeError(y[0].values, rows) < 1e-4, "\(y[0].values) vs \(rows)")
+        let x = try Self.golden("\(name).input.npy")
+        let listing = try String(contentsOfFile: TestSupport.fixture("goldens/\(name).layers.txt"), encoding: .utf8)
+        let layers = listing.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+        let outputs = try engine.run(x, outputs: layers)
+        let expected = try Self.golden("\(name).tfkeras.layers.npy").values
+        #expect(outputs.reduce(0) { $0 + $1.count } == expected.count)
+        var at = 0
+        for (layer, out) in zip(layers, outputs) {
+            guard at + out.count <= expected.count else { break }
+            let err = Self.relativeError(out.values[...], expected[at..<(at + out.count)])
+            #expect(err < 1e-4, "\(name) layer \(layer) \(out.shape): relative error \(err)")
+            at += out.count
+        }
+        // The model's own output, through the normal path.
+        let y = try engine.run(x)[0]
+        let final = try Self.golden("\(name).tfkeras.output.npy")
+        #expect(y.shape == final.shape)
+        #expect(Self.relativeError(y.values[...], final.values[...]) < 1e-4)
+    }
+
+    /// Full-size VGG16 with the top at 224x224 (seeded weights written by vggtool's own writer, as the demo
+    /// does; tf-keras predicted on the same file): probabilities and block5_pool features.
+    @Test func fullSizeVGG16MatchesKeras() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeDemoVGG16(path: dir + "/vgg16.h5", seed: 16)
+        _ = try convert(input: dir + "/vgg16.h5", output: dir + "/vgg16.vggm", options: .init(), hashSource: false)
+        try FileManager.default.removeItem(atPath: dir + "/vgg16.h5")
+        let engine = try Engine(model: try VGGMFile(path: dir + "/vgg16.vggm"))
+        var x = [Float](repeating: 0, count: 2 * 224 * 224 * 3)
+        var i = 0
+        for n in 0..<2 { for h in 0..<224 { for w in 0..<224 { for c in 0..<3 {
+            x[i] = Float((n * 7919 + h * 31 + w * 17 + c * 13) % 256) - 128
+            i += 1
+        } } } }
+        let out = try engine.run(Tensor(shape: [2, 224, 224, 3], values: x), outputs: ["predictions", "block5_pool"])
+        let probs = try Self.golden("vgg16_seed16.tfkeras.output.npy")
+        let features = try Self.golden("vgg16_seed16.block5_pool.tfkeras.output.npy")
+        #expect(out[0].shape == [2, 1000] && out[1].shape == [2, 7, 7, 512])
+        #expect(Self.relativeError(out[0].values[...], probs.values[...]) < 1e-4)
+        #expect(Self.relativeError(out[1].values[...], features.values[...]) < 1e-4)
+    }
+
+    @Test func plannedMemoryIsReusedAcrossLayers() throws {
+        let model = try TestSupport.convertAndOpen(TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"))
+        let engine = try Engine(model: model)
+        let planned = try engine.plannedMemory(batch: 4, height: 32, width: 32, channels: 3).buffers
+        let everyLayer = model.analysis.layers.reduce(0) { $0 + $1.activationBytes } * 4
+        #expect(planned < everyLayer, "planned \(planned) bytes, one buffer per layer would be \(everyLayer)")
     }
 }
