@@ -4,6 +4,7 @@ import PackageDescription
 // Layers, bottom to top (see docs/architecture.md):
 //   CHDF5, CVGGSupport  -> HDF5 -> ModelGraph -> KerasImport -> ModelFile -> VGGTool -> vggtool
 //   CBLAS, CKernels -> Runtime (on ModelFile) -> VGGTool
+//   CTurboJPEG, CPNG, CImage -> ImageData (on ModelFile) -> VGGTool
 let package = Package(
     name: "vggtool",
     platforms: [.macOS(.v13)],
@@ -12,6 +13,7 @@ let package = Package(
         .library(name: "VGGTool", targets: ["VGGTool"]),
         .library(name: "ModelFile", targets: ["ModelFile"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "ImageData", targets: ["ImageData"]),
         .library(name: "KerasImport", targets: ["KerasImport"]),
         .library(name: "ModelGraph", targets: ["ModelGraph"]),
         .library(name: "HDF5", targets: ["HDF5"]),
@@ -35,12 +37,17 @@ let package = Package(
         // The runtime's CPU kernels (im2col + GEMM, Winograd F(2x2,3x3), pooling, activations), optimized
         // even in debug builds so tests run at useful speed.
         .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // JPEG/PNG decoding (libpng reports errors by longjmp, so this is C) and Keras-exact resizing.
+        .target(name: "CImage", dependencies: ["CTurboJPEG", "CPNG"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "ModelGraph"),
         .target(name: "KerasImport", dependencies: ["HDF5", "ModelGraph", "CZlib"]),
         .target(name: "ModelFile", dependencies: ["ModelGraph", "CVGGSupport", "CCrypto"]),
         .target(name: "Runtime", dependencies: ["ModelGraph", "ModelFile", "CKernels", "CBLAS"]),
-        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "CVGGSupport", "CCrypto"]),
+        .target(name: "ImageData", dependencies: ["ModelFile", "CImage"]),
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "CVGGSupport", "CCrypto"]),
         .executableTarget(
             name: "vggtool",
             dependencies: [
@@ -50,7 +57,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VGGToolTests",
-            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "VGGTool"],
+            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "VGGTool"],
             resources: []
         ),
     ]

@@ -261,6 +261,14 @@ public final class TemporaryFile: @unchecked Sendable {
         self.fd = fd
     }
 
+    /// Writes `bytes` to `destination` atomically (temporary file, fsync, rename).
+    public static func write(_ bytes: [UInt8], to destination: String) throws {
+        let t = try TemporaryFile(destination: destination)
+        defer { t.discard() }
+        try VGGMWriter.pwriteAll(t.fd, bytes, at: 0, path: destination)
+        try t.commit()
+    }
+
     /// fsync, close, rename over the destination, fsync the directory.
     public func commit() throws {
         guard fsync(fd) == 0 else { throw ModelFileError(file: destination, "fsync failed: \(String(cString: strerror(errno)))") }

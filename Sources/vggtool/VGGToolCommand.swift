@@ -3,6 +3,7 @@ import Foundation
 import KerasImport
 import ModelFile
 import ModelGraph
+import ImageData
 import VGGTool
 
 @main
@@ -11,7 +12,7 @@ struct VGGToolCommand: ParsableCommand {
         commandName: "vggtool",
         abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
         version: vggtoolVersion,
-        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Bench.self, Demo.self]
+        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Demo.self]
     )
 
     /// Runs a command body, printing errors as one line on stderr and exiting non-zero.
@@ -28,6 +29,7 @@ extension TensorDType: ExpressibleByArgument {}
 extension SummaryStyle: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 extension PreprocessingChoice: ExpressibleByArgument {}
+extension Interpolation: ExpressibleByArgument {}
 
 /// Options that say which architecture a weights-only file has and which input shape to use.
 struct ModelOptions: ParsableArguments {
@@ -155,6 +157,81 @@ struct Verify: ParsableCommand {
                 throw ToolError(model, "checksum mismatch in \(bad.count) tensor(s): \(bad.prefix(5).joined(separator: ", "))")
             }
             print("\(model): OK (\(f.manifest.tensors.count) tensors, \(f.analysis.totalParams) parameters, \(f.fileLength) bytes, checked in \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+        }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify images (or run a preprocessed .npy batch) with a .vggm model.",
+        discussion: """
+        Images (JPEG, PNG, BMP) are decoded, resized to the model's input size as Keras's \
+        image_dataset_from_directory does (bilinear, half-pixel centres, no antialias; --interpolation nearest \
+        for load_img's default) and preprocessed as the model records (caffe mode for VGG16). EXIF orientation \
+        is applied. Prints the top classes per image (class names from the model; the 1000 ImageNet names for \
+        1000-class VGG16/VGG19 tops). --output writes the raw outputs as NumPy float32 for any model, \
+        including feature maps of models without a top. Files that cannot be read are reported and skipped \
+        (exit status 1).
+        """)
+
+    @Argument(help: "The .vggm model.") var model: String
+    @Argument(help: "Image files.") var images: [String] = []
+    @Option(name: .customLong("input"), help: ArgumentHelp("A preprocessed float32 NHWC batch to run instead of images.", valueName: "X.npy")) var npyInput: String?
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the raw outputs here (NumPy float32).", valueName: "Y.npy")) var output: String?
+    @Option(help: "Classes to print per image.") var topK: Int = 5
+    @Option(help: "Input height and width (square), replacing or supplying the model's.") var inputSize: Int?
+    @Option(help: "bilinear (image_dataset_from_directory) or nearest (load_img).") var interpolation: Interpolation = .bilinear
+    @Option(help: "Images per batch.") var batchSize: Int = 8
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let r = try predict(modelPath: model, images: images, npyInput: npyInput, inputSize: inputSize, batchSize: batchSize,
+                                interpolation: interpolation, outputPath: output)
+            for s in r.skipped { FileHandle.standardError.write(Data("vggtool: skipped \(s.path): \(s.reason)\n".utf8)) }
+            if let out = r.outputs {
+                let perImage = out.count / max(out.shape[0], 1)
+                for (i, name) in r.inputs.enumerated() {
+                    let row = out.values[(i * perImage)..<((i + 1) * perImage)]
+                    if out.shape.count == 2, let names = r.classNames, names.count == perImage {
+                        let top = VGGTool.topK(row, max(1, topK)).map { String(format: "%@ %.4f", names[$0.index], $0.value) }
+                        print("\(name): " + top.joined(separator: ", "))
+                    } else if out.shape.count == 2 {
+                        let top = VGGTool.topK(row, max(1, topK)).map { String(format: "[%d] %.4f", $0.index, $0.value) }
+                        print("\(name): " + top.joined(separator: ", "))
+                    } else {
+                        print("\(name): output \(out.shape.dropFirst().map(String.init).joined(separator: "x")) (min \(row.min()!), max \(row.max()!))")
+                    }
+                }
+                if let output { print("wrote \(output) (shape \(out.shape))") }
+            }
+            if !r.skipped.isEmpty {
+                throw ToolError(message: "\(r.skipped.count) of \(r.skipped.count + r.inputs.count) image(s) could not be read")
+            }
+        }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a classifier on a folder of images, one subfolder per class.",
+        discussion: """
+        Loss (categorical cross-entropy, as Keras), accuracy, top-k accuracy, the confusion matrix and \
+        per-class precision, recall and F1. Class folders are matched to the model's class names; files that \
+        cannot be decoded are reported and skipped with a count.
+        """)
+
+    @Argument(help: "The .vggm model.") var model: String
+    @Option(help: "Folder with one subfolder of images per class.") var data: String
+    @Option(help: "k of the top-k accuracy.") var topK: Int = 5
+    @Option(help: "Input height and width (square), replacing or supplying the model's.") var inputSize: Int?
+    @Option(help: "bilinear (image_dataset_from_directory) or nearest (load_img).") var interpolation: Interpolation = .bilinear
+    @Option(help: "Images per batch.") var batchSize: Int = 16
+    @Flag(help: "Print JSON (keys loss, accuracy, top_k_accuracy, confusion_matrix, classes, per_class).") var json = false
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            let e = try evaluate(modelPath: model, dataDir: data, inputSize: inputSize, batchSize: batchSize, topK: topK, interpolation: interpolation)
+            print(json ? try e.json() : e.text())
         }
     }
 }

@@ -1,0 +1,27 @@
+// Image decoding for vggtool: JPEG through TurboJPEG, PNG through libpng (whose errors longjmp, which is
+// why this is C). Output is always 8-bit RGB, row-major, as TensorFlow's decode_image(channels=3) gives it.
+#ifndef VGGTOOL_IMAGE_H
+#define VGGTOOL_IMAGE_H
+#include <stddef.h>
+
+typedef struct {
+    int width, height;
+    unsigned char *rgb;   // width * height * 3 bytes, malloc'd; free with vgg_image_free
+    char error[256];      // why decoding failed
+} vgg_image;
+
+/// 0 on success; -1 with `error` set. Images over `max_pixels` are refused from their header, before any
+/// pixel memory is allocated. CMYK/YCCK JPEGs are refused.
+int vgg_decode_jpeg(const unsigned char *data, size_t len, long max_pixels, vgg_image *out);
+/// Grayscale, palette, 16-bit (high byte kept, as TensorFlow converts), alpha (dropped) and interlaced PNGs.
+int vgg_decode_png(const unsigned char *data, size_t len, long max_pixels, vgg_image *out);
+/// The EXIF orientation (1-8) of a JPEG, 1 when it has none or it cannot be read.
+int vgg_jpeg_exif_orientation(const unsigned char *data, size_t len);
+void vgg_image_free(vgg_image *img);
+
+/// Bilinear resize of 8-bit RGB to float RGB exactly as TensorFlow's ResizeBilinear with half-pixel
+/// centres (tf.image.resize, antialias off): same coordinates, same lerp order, float32 arithmetic.
+void vgg_resize_bilinear(const unsigned char *src, int sh, int sw, float *dst, int dh, int dw);
+/// Nearest-neighbour resize with half-pixel centres (tf.image.resize 'nearest').
+void vgg_resize_nearest(const unsigned char *src, int sh, int sw, float *dst, int dh, int dw);
+#endif

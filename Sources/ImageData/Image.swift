@@ -1,0 +1,184 @@
+import CImage
+import Foundation
+import ModelFile
+
+/// An 8-bit RGB image, row-major.
+public struct RGBImage: Sendable {
+    public var width: Int
+    public var height: Int
+    public var pixels: [UInt8]
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3)
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+}
+
+/// An image file that could not be read: the file and why.
+public struct ImageError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+    public init(_ path: String, _ reason: String) { self.path = path; self.reason = reason }
+}
+
+public enum Interpolation: String, Sendable, CaseIterable {
+    /// tf.image.resize bilinear (half-pixel centres, no antialias): `image_dataset_from_directory`'s default.
+    case bilinear
+    /// Nearest neighbour: `load_img`'s default.
+    case nearest
+}
+
+public enum ImageDecoder {
+    /// Largest image decoded: 64 megapixels (8192 x 8192). Larger ones are refused from their header,
+    /// before pixel memory is allocated (a PNG declaring 100000 x 100000 pixels is a decompression bomb).
+    public static let maxPixels = 64 << 20
+    /// Largest image file read.
+    public static let maxFileBytes = 256 << 20
+    /// Extensions `image_dataset_from_directory` lists.
+    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "gif"]
+
+    public static func decode(path: String) throws -> RGBImage {
+        let url = URL(fileURLWithPath: path)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+            throw ImageError(path, "no such file")
+        }
+        let attrs = try? FileManager.default.attributesOfItem(atPath: path)
+        if let size = attrs?[.size] as? Int, size > maxFileBytes { throw ImageError(path, "file is over \(maxFileBytes >> 20) MB") }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw ImageError(path, "cannot be read") }
+        return try decode(data: data, path: path)
+    }
+
+    /// Decodes by content (not by extension): JPEG, PNG or BMP.
+    public static func decode(data: Data, path: String) throws -> RGBImage {
+        let bytes = [UInt8](data)
+        guard !bytes.isEmpty else { throw ImageError(path, "empty file") }
+        var img = vgg_image()
+        defer { vgg_image_free(&img) }
+        func finish(_ status: Int32) throws -> RGBImage {
+            guard status == 0 else { throw ImageError(path, withUnsafeBytes(of: img.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }) }
+            let n = Int(img.width) * Int(img.height) * 3
+            return RGBImage(width: Int(img.width), height: Int(img.height), pixels: Array(UnsafeBufferPointer(start: img.rgb, count: n)))
+        }
+        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
+            let decoded = try finish(vgg_decode_jpeg(bytes, bytes.count, maxPixels, &img))
+            return orient(decoded, Int(vgg_jpeg_exif_orientation(bytes, bytes.count)))
+        }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try finish(vgg_decode_png(bytes, bytes.count, maxPixels, &img)) }
+        if bytes.starts(with: Array("BM".utf8)) { return try BMP.decode(bytes, path: path) }
+        if bytes.starts(with: Array("GIF8".utf8)) { throw ImageError(path, "GIF images are not supported (convert to PNG)") }
+        throw ImageError(path, "not a JPEG, PNG or BMP image")
+    }
+
+    /// Applies an EXIF orientation (1-8) so the image is upright.
+    static func orient(_ img: RGBImage, _ o: Int) -> RGBImage {
+        guard o >= 2, o <= 8 else { return img }
+        let w = img.width, h = img.height
+        let swap = o >= 5
+        let ow = swap ? h : w, oh = swap ? w : h
+        var out = [UInt8](repeating: 0, count: img.pixels.count)
+        img.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        // Source pixel for output (x, y) per orientation (EXIF 2.3, tag 0x0112).
+                        let (sx, sy): (Int, Int)
+                        switch o {
+                        case 2: (sx, sy) = (w - 1 - x, y)
+                        case 3: (sx, sy) = (w - 1 - x, h - 1 - y)
+                        case 4: (sx, sy) = (x, h - 1 - y)
+                        case 5: (sx, sy) = (y, x)
+                        case 6: (sx, sy) = (y, h - 1 - x)
+                        case 7: (sx, sy) = (w - 1 - y, h - 1 - x)
+                        default: (sx, sy) = (w - 1 - y, x)
+                        }
+                        let s = (sy * w + sx) * 3, d = (y * ow + x) * 3
+                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
+                    }
+                }
+            }
+        }
+        return RGBImage(width: ow, height: oh, pixels: out)
+    }
+
+    /// Resizes to height x width as float RGB (0...255), the way Keras loads images for a model.
+    public static func resize(_ img: RGBImage, height: Int, width: Int, _ method: Interpolation = .bilinear) -> [Float] {
+        var out = [Float](repeating: 0, count: height * width * 3)
+        img.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                switch method {
+                case .bilinear: vgg_resize_bilinear(src.baseAddress, Int32(img.height), Int32(img.width), dst.baseAddress, Int32(height), Int32(width))
+                case .nearest: vgg_resize_nearest(src.baseAddress, Int32(img.height), Int32(img.width), dst.baseAddress, Int32(height), Int32(width))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Applies a model's preprocessing in place to RGB float pixels (0...255), as Keras's
+    /// `preprocess_input` does: channel order, then mean and std per channel of the network's order.
+    public static func preprocess(_ x: inout [Float], _ p: Preprocessing?) {
+        guard let p, p.mode != "none" else { return }
+        let bgr = p.channelOrder.uppercased() == "BGR"
+        let mean = p.mean.map(Float.init), std = p.std.map(Float.init)
+        x.withUnsafeMutableBufferPointer { v in
+            var i = 0
+            while i + 2 < v.count {
+                if bgr { let r = v[i]; v[i] = v[i + 2]; v[i + 2] = r }
+                for c in 0..<3 {
+                    if mean.count == 3 { v[i + c] -= mean[c] }
+                    if std.count == 3, std[c] != 1 { v[i + c] /= std[c] }
+                }
+                i += 3
+            }
+        }
+    }
+}
+
+/// Uncompressed Windows bitmaps (24- and 32-bit, 8-bit palette; bottom-up or top-down).
+enum BMP {
+    static func decode(_ b: [UInt8], path: String) throws -> RGBImage {
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        guard b.count >= 54 else { throw ImageError(path, "truncated BMP header") }
+        let dataOffset = u32(10), headerSize = u32(14)
+        guard headerSize >= 40, 14 + headerSize <= b.count else { throw ImageError(path, "unsupported BMP header (size \(headerSize))") }
+        let w = Int(Int32(truncatingIfNeeded: UInt32(u32(18)))), hRaw = Int(Int32(truncatingIfNeeded: UInt32(u32(22))))
+        let bpp = u16(28), compression = u32(30)
+        let h = abs(hRaw), topDown = hRaw < 0
+        guard w > 0, h > 0 else { throw ImageError(path, "BMP has no pixels (\(w)x\(hRaw))") }
+        guard w * h <= ImageDecoder.maxPixels else { throw ImageError(path, "declares \(w)x\(h) pixels, over the limit of \(ImageDecoder.maxPixels)") }
+        guard compression == 0 || (compression == 3 && bpp == 32) else { throw ImageError(path, "compressed BMPs are not supported") }
+        guard [8, 24, 32].contains(bpp) else { throw ImageError(path, "\(bpp)-bit BMPs are not supported") }
+        let rowBytes = (w * bpp + 31) / 32 * 4
+        guard dataOffset >= 14 + headerSize, dataOffset + rowBytes * h <= b.count else { throw ImageError(path, "truncated BMP pixel data") }
+        var palette: [UInt8] = []
+        if bpp == 8 {
+            var colors = u32(46)
+            if colors == 0 { colors = 256 }
+            let at = 14 + headerSize
+            guard colors <= 256, at + colors * 4 <= dataOffset else { throw ImageError(path, "bad BMP palette") }
+            for i in 0..<colors { palette += [b[at + i * 4 + 2], b[at + i * 4 + 1], b[at + i * 4]] }
+        }
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            let row = dataOffset + (topDown ? y : h - 1 - y) * rowBytes
+            for x in 0..<w {
+                let d = (y * w + x) * 3
+                switch bpp {
+                case 8:
+                    let i = Int(b[row + x])
+                    guard i * 3 + 2 < palette.count else { throw ImageError(path, "BMP pixel uses colour \(i) outside the palette") }
+                    out[d] = palette[i * 3]; out[d + 1] = palette[i * 3 + 1]; out[d + 2] = palette[i * 3 + 2]
+                default:
+                    let s = row + x * (bpp / 8)
+                    out[d] = b[s + 2]; out[d + 1] = b[s + 1]; out[d + 2] = b[s]
+                }
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import ModelFile
+
+/// A folder laid out as `image_dataset_from_directory` expects: one subfolder per class (class names = the
+/// subfolder names, sorted), image files inside with the extensions jpg, jpeg, png, bmp or gif (any case),
+/// searched recursively within each class folder. Hidden files and folders are ignored.
+public struct ImageFolder: Sendable {
+    public struct Item: Sendable, Equatable {
+        public var path: String
+        public var label: Int
+    }
+
+    public let root: String
+    public let classNames: [String]
+    public let items: [Item]
+
+    public init(root: String) throws {
+        self.root = root
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw ImageError(root, "no such folder")
+        }
+        let fm = FileManager.default
+        let entries = (try? fm.contentsOfDirectory(atPath: root)) ?? []
+        let classes = entries.filter { name in
+            var d: ObjCBool = false
+            return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &d) && d.boolValue
+        }.sorted { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }
+        guard !classes.isEmpty else { throw ImageError(root, "has no class subfolders (expected one folder of images per class)") }
+        var items: [Item] = []
+        for (label, name) in classes.enumerated() {
+            let dir = root + "/" + name
+            var files: [String] = []
+            if let e = fm.enumerator(atPath: dir) {
+                while let rel = e.nextObject() as? String {
+                    if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+                    let ext = (rel as NSString).pathExtension.lowercased()
+                    if ImageDecoder.extensions.contains(ext) { files.append(rel) }
+                }
+            }
+            files.sort()
+            items += files.map { Item(path: dir + "/" + $0, label: label) }
+        }
+        self.classNames = classes
+        self.items = items
+    }
+
+    /// Images per class.
+    public var counts: [Int] {
+        var c = [Int](repeating: 0, count: classNames.count)
+        for i in items { c[i.label] += 1 }
+        return c
+    }
+}
+
+/// A file that could not be used, and why.
+public struct SkippedFile: Sendable {
+    public var path: String
+    public var reason: String
+}
+
+/// Loads images as a preprocessed NHWC float batch for a model.
+public struct ImageLoader: Sendable {
+    public var height: Int
+    public var width: Int
+    public var interpolation: Interpolation
+    public var preprocessing: Preprocessing?
+
+    public init(height: Int, width: Int, interpolation: Interpolation = .bilinear, preprocessing: Preprocessing?) {
+        self.height = height
+        self.width = width
+        self.interpolation = interpolation
+        self.preprocessing = preprocessing
+    }
+
+    /// One image: decoded, resized, preprocessed (height * width * 3 floats).
+    public func load(_ path: String) throws -> [Float] {
+        let img = try ImageDecoder.decode(path: path)
+        var x = ImageDecoder.resize(img, height: height, width: width, interpolation)
+        ImageDecoder.preprocess(&x, preprocessing)
+        return x
+    }
+
+    /// Several images decoded in parallel; files that fail are returned as skipped, never thrown.
+    public func loadBatch(_ paths: [String], threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> (values: [[Float]?], skipped: [SkippedFile]) {
+        let results = UnsafeMutableBufferPointer<Result<[Float], Error>?>.allocate(capacity: paths.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let box = UnsafeSendable(results)
+        let parts = max(1, min(threads, paths.count))
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            for i in stride(from: p, to: paths.count, by: parts) {
+                box.value[i] = Result { try self.load(paths[i]) }
+            }
+        }
+        var values: [[Float]?] = []
+        var skipped: [SkippedFile] = []
+        for (i, r) in results.enumerated() {
+            switch r! {
+            case .success(let v): values.append(v)
+            case .failure(let e):
+                values.append(nil)
+                skipped.append(SkippedFile(path: paths[i], reason: (e as? ImageError)?.reason ?? "\(e)"))
+            }
+        }
+        return (values, skipped)
+    }
+}
+
+/// Shares a buffer whose elements are written by disjoint workers.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import ImageData
+import ModelFile
+import Runtime
+
+/// Classification metrics over a labelled set, as Keras computes them (categorical cross-entropy on
+/// softmax outputs: probabilities renormalized and clipped to [1e-7, 1 - 1e-7]).
+public struct Evaluation: Sendable {
+    public var classes: [String]
+    public var images: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var topK: Int
+    public var topKAccuracy: Double
+    /// confusion[true][predicted]
+    public var confusion: [[Int]]
+    public var skipped: [SkippedFile]
+
+    public struct PerClass: Sendable {
+        public var precision: Double, recall: Double, f1: Double, support: Int
+    }
+
+    public var perClass: [PerClass] {
+        classes.indices.map { c in
+            let tp = confusion[c][c]
+            let predicted = confusion.reduce(0) { $0 + $1[c] }
+            let actual = confusion[c].reduce(0, +)
+            let p = predicted > 0 ? Double(tp) / Double(predicted) : 0
+            let r = actual > 0 ? Double(tp) / Double(actual) : 0
+            return PerClass(precision: p, recall: r, f1: p + r > 0 ? 2 * p * r / (p + r) : 0, support: actual)
+        }
+    }
+
+    /// Accumulates metrics from probabilities (rows of `classes.count`) and labels.
+    public init(classes: [String], probabilities: [Float], labels: [Int], topK: Int, skipped: [SkippedFile] = []) {
+        let k = classes.count
+        self.classes = classes
+        self.images = labels.count
+        self.topK = min(topK, k)
+        self.skipped = skipped
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
+        var loss = 0.0, correct = 0, correctK = 0
+        let eps: Float = 1e-7
+        for (i, label) in labels.enumerated() {
+            let row = probabilities[(i * k)..<((i + 1) * k)]
+            let sum = row.reduce(0, +)
+            let p = min(max(row[row.startIndex + label] / (sum > 0 ? sum : 1), eps), 1 - eps)
+            loss -= Double(log(p))
+            let ranked = ImageDataRank.top(row, self.topK)
+            if ranked.first == label { correct += 1 }
+            if ranked.contains(label) { correctK += 1 }
+            confusion[label][ranked.first ?? 0] += 1
+        }
+        let n = Double(max(labels.count, 1))
+        self.loss = loss / n
+        self.accuracy = Double(correct) / n
+        self.topKAccuracy = Double(correctK) / n
+        self.confusion = confusion
+    }
+
+    public func json() throws -> String {
+        let per = perClass
+        let obj: [String: Any] = [
+            "classes": classes, "images": images, "loss": loss, "accuracy": accuracy,
+            "top_k": topK, "top_k_accuracy": topKAccuracy, "confusion_matrix": confusion,
+            "per_class": Dictionary(uniqueKeysWithValues: zip(classes, per).map { name, m in
+                (name, ["precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support] as [String: Any])
+            }),
+            "skipped": skipped.map { ["file": $0.path, "reason": $0.reason] },
+        ]
+        return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+    }
+
+    public func text() -> String {
+        var lines = [String(format: "images: %d   loss: %.4f   accuracy: %.4f   top-%d accuracy: %.4f", images, loss, accuracy, topK, topKAccuracy)]
+        let width = max(10, (classes.map(\.count).max() ?? 0) + 2)
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+        lines.append("")
+        lines.append("confusion matrix (rows: true class, columns: predicted)")
+        let colW = max(6, (confusion.flatMap { $0 }.max() ?? 0).description.count + 2)
+        lines.append(pad("", width) + classes.indices.map { lpad("[\($0)]", colW) }.joined())
+        for (i, row) in confusion.enumerated() {
+            lines.append(pad("[\(i)] \(classes[i])", width) + row.map { lpad("\($0)", colW) }.joined())
+        }
+        lines.append("")
+        lines.append(pad("class", width) + "  precision  recall      f1  support")
+        for (name, m) in zip(classes, perClass) {
+            lines.append(pad(name, width) + String(format: "  %9.4f  %6.4f  %6.4f  %7d", m.precision, m.recall, m.f1, m.support))
+        }
+        if !skipped.isEmpty {
+            lines.append("")
+            lines.append("skipped \(skipped.count) file(s) that could not be read:")
+            for s in skipped.prefix(20) { lines.append("  \(s.path): \(s.reason)") }
+            if skipped.count > 20 { lines.append("  ... and \(skipped.count - 20) more") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+enum ImageDataRank {
+    /// Indices of the k largest values, highest first (ties: lower index first).
+    static func top(_ row: ArraySlice<Float>, _ k: Int) -> [Int] {
+        topK(row, k).map(\.index)
+    }
+}
+
+/// Evaluates a classifier on a class-folder dataset. The folder's classes are matched to the model's class
+/// names by name when the model has them; otherwise folder order is used and the counts must agree.
+public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, batchSize: Int = 16, topK: Int = 5,
+                     interpolation: Interpolation = .bilinear) throws -> Evaluation {
+    let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
+    let folder = try ImageFolder(root: dataDir)
+    guard !folder.items.isEmpty else { throw ToolError(dataDir, "has no images (jpg, jpeg, png, bmp or gif) in its class folders") }
+    let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape
+    guard units?.count == 2, let k = units?[1] ?? nil else { throw ToolError(modelPath, "is not a classifier (its output is not (batch, classes))") }
+    // Map folder labels to output indices.
+    var mapping: [Int]
+    if let names = p.file.manifest.classNames {
+        mapping = []
+        for c in folder.classNames {
+            guard let i = names.firstIndex(of: c) else {
+                throw ToolError(dataDir, "class folder '\(c)' is not one of the model's classes (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", ..." : ""))")
+            }
+            mapping.append(i)
+        }
+    } else {
+        guard folder.classNames.count == k else {
+            throw ToolError(dataDir, "has \(folder.classNames.count) class folders, the model outputs \(k) classes and records no class names")
+        }
+        mapping = Array(0..<k)
+    }
+    let classes = p.file.manifest.classNames ?? folder.classNames
+    for (i, n) in folder.counts.enumerated() where n == 0 {
+        throw ToolError(dataDir + "/" + folder.classNames[i], "class folder has no images")
+    }
+    var probs: [Float] = []
+    var labels: [Int] = []
+    var skipped: [SkippedFile] = []
+    for start in stride(from: 0, to: folder.items.count, by: max(1, batchSize)) {
+        let chunk = Array(folder.items[start..<min(folder.items.count, start + max(1, batchSize))])
+        let (values, bad) = p.loader.loadBatch(chunk.map(\.path))
+        skipped += bad
+        let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
+        guard !ok.isEmpty else { continue }
+        let y = try p.run(Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1)))
+        probs += y.values
+        labels += ok.map { mapping[$0.0.label] }
+    }
+    let perClass = Dictionary(grouping: labels, by: { $0 })
+    for (i, c) in folder.classNames.enumerated() where perClass[mapping[i]] == nil {
+        throw ToolError(dataDir + "/" + c, "no image in this class folder could be read (\(skipped.count) file(s) skipped)")
+    }
+    return Evaluation(classes: classes, probabilities: probs, labels: labels, topK: topK, skipped: skipped)
+}

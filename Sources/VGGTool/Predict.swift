@@ -1,0 +1,123 @@
+import Foundation
+import ImageData
+import ModelFile
+import ModelGraph
+import Runtime
+
+/// A model ready to run on images: the engine, its input geometry, preprocessing and class names.
+public final class Predictor {
+    public let file: VGGMFile
+    public let engine: Engine
+    public let height: Int
+    public let width: Int
+    public let channels: Int
+    public let classNames: [String]?
+    public let loader: ImageLoader
+
+    /// `inputSize` overrides (or supplies, for models accepting any size) the input height and width.
+    public init(modelPath: String, inputSize: Int? = nil, interpolation: Interpolation = .bilinear, threads: Int? = nil) throws {
+        file = try VGGMFile(path: modelPath)
+        engine = try Engine(model: file, threads: threads)
+        let declared = file.manifest.inputShape
+        guard declared.count == 3, let c = declared[2] else {
+            throw ToolError(modelPath, "the model's input is not an image (H, W, C), it is \(ShapeFormat.tuple([nil] + declared))")
+        }
+        height = inputSize ?? declared[0] ?? 224
+        width = inputSize ?? declared[1] ?? 224
+        channels = c
+        let outputUnits = file.analysis.info(file.graph.outputs[0])?.outputShape
+        if let names = file.manifest.classNames {
+            classNames = names
+        } else if outputUnits?.count == 2, outputUnits?[1] == ImageNetClasses.all.count {
+            classNames = ImageNetClasses.all.map(\.name)  // a 1000-class ImageNet top
+        } else {
+            classNames = nil
+        }
+        loader = ImageLoader(height: height, width: width, interpolation: interpolation, preprocessing: file.manifest.preprocessing)
+        if channels != 3 { throw ToolError(modelPath, "images give 3 channels, the model takes \(channels) (use --input with a .npy)") }
+    }
+
+    /// Runs a preprocessed batch.
+    public func run(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 4 else { throw ToolError(file.path, "input must be (N, H, W, C), got \(x.shape)") }
+        if let c = file.manifest.inputShape.last ?? nil, x.shape[3] != c {
+            throw ToolError(file.path, "input has \(x.shape[3]) channels, the model takes \(c)")
+        }
+        return try engine.run(x)[0]
+    }
+}
+
+/// Top-k (index, probability) of one row, highest first.
+public func topK(_ row: ArraySlice<Float>, _ k: Int) -> [(index: Int, value: Float)] {
+    let idx = Array(row.indices)
+    return idx.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k).map { ($0 - row.startIndex, row[$0]) }
+}
+
+/// Stacks per-batch outputs into one tensor along the batch axis.
+func stack(_ parts: [Tensor]) -> Tensor? {
+    guard let first = parts.first else { return nil }
+    let n = parts.reduce(0) { $0 + $1.shape[0] }
+    return Tensor(shape: [n] + first.shape.dropFirst(), values: parts.flatMap(\.values))
+}
+
+/// What `vggtool predict` computed.
+public struct PredictionReport {
+    public var inputs: [String]
+    public var outputs: Tensor?
+    public var classNames: [String]?
+    public var skipped: [SkippedFile]
+}
+
+/// Predicts on image files (in batches) or on a preprocessed `.npy` batch; writes raw outputs to
+/// `outputPath` (NumPy float32) when given.
+public func predict(modelPath: String, images: [String], npyInput: String?, inputSize: Int?, batchSize: Int = 8,
+                    interpolation: Interpolation = .bilinear, outputPath: String? = nil) throws -> PredictionReport {
+    if let outputPath { try checkWritable(outputPath) }
+    let p: Predictor
+    var parts: [Tensor] = []
+    var names: [String] = []
+    var skipped: [SkippedFile] = []
+    if let npyInput {
+        let x = try NumPy.read(path: npyInput)
+        let f = try VGGMFile(path: modelPath)
+        guard x.shape.count == 4 else { throw ToolError(npyInput, "expected a batch of images (N, H, W, C), the array is \(x.shape)") }
+        if let c = f.manifest.inputShape.last ?? nil, x.shape[3] != c {
+            throw ToolError(npyInput, "has \(x.shape[3]) channels, the model takes \(c)")
+        }
+        let engine = try Engine(model: f)
+        parts = [try engine.run(x)[0]]
+        names = (0..<x.shape[0]).map { "\(npyInput)[\($0)]" }
+        let units = f.analysis.info(f.graph.outputs[0])?.outputShape
+        let cls = f.manifest.classNames ?? (units?.count == 2 && units?[1] == 1000 ? ImageNetClasses.all.map(\.name) : nil)
+        return try finishPrediction(names: names, parts: parts, classNames: cls, skipped: [], outputPath: outputPath)
+    }
+    guard !images.isEmpty else { throw ToolError(message: "no input: give image files or --input X.npy") }
+    p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
+    for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
+        let chunk = Array(images[start..<min(images.count, start + max(1, batchSize))])
+        let (values, bad) = p.loader.loadBatch(chunk)
+        skipped += bad
+        let ok = zip(chunk, values).compactMap { path, v in v.map { (path, $0) } }
+        guard !ok.isEmpty else { continue }
+        let x = Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1))
+        parts.append(try p.run(x))
+        names += ok.map(\.0)
+    }
+    return try finishPrediction(names: names, parts: parts, classNames: p.classNames, skipped: skipped, outputPath: outputPath)
+}
+
+func finishPrediction(names: [String], parts: [Tensor], classNames: [String]?, skipped: [SkippedFile], outputPath: String?) throws -> PredictionReport {
+    let out = stack(parts)
+    if let outputPath, let out { try TemporaryFile.write(NumPy.encode(out), to: outputPath) }
+    return PredictionReport(inputs: names, outputs: out, classNames: classNames, skipped: skipped)
+}
+
+/// Fails early when a file cannot be created at `path` (its folder is missing or not writable).
+public func checkWritable(_ path: String) throws {
+    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw ToolError(path, "output folder '\(dir)' does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: dir) else { throw ToolError(path, "output folder '\(dir)' is not writable") }
+}

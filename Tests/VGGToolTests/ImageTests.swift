@@ -1,0 +1,80 @@
+import Foundation
+import ImageData
+import ModelFile
+import Runtime
+import Testing
+import VGGTool
+
+/// The image pipeline against Keras's (tf.io.decode_image -> tf.image.resize -> preprocess_input), on real
+/// JPEG, PNG and BMP files (Fixtures/images, made by scripts/fixtures/gen_images.py).
+@Suite struct ImageTests {
+    static let caffe = Preprocessing(mode: "caffe", channelOrder: "BGR", mean: [103.939, 116.779, 123.68], std: [1, 1, 1])
+
+    static func image(_ name: String) -> String { TestSupport.fixture("images/\(name)") }
+
+    static func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+
+    /// PNG and BMP decode losslessly, so the pipeline equals Keras's to float rounding; JPEG decoders may
+    /// differ by a level or two per pixel (TensorFlow's and libjpeg-turbo's IDCT are the same here: fast
+    /// integer), hence a small tolerance.
+    @Test(arguments: [("rgb.png", Float(1e-3)), ("rgba.png", 1e-3), ("gray.png", 1e-3), ("gray16.png", 1e-3), ("palette.png", 1e-3),
+                      ("rgb.bmp", 1e-3), ("rgb.jpg", 1e-3), ("progressive.jpg", 1e-3), ("gray.jpg", 1e-3), ("exif6.jpg", 1e-3)])
+    func pipelineMatchesKeras(file: String, tolerance: Float) throws {
+        let loader = ImageLoader(height: 24, width: 20, preprocessing: Self.caffe)
+        let x = try loader.load(Self.image(file))
+        let expected = try NumPy.read(path: Self.image("keras/\(file).npy"))
+        #expect(expected.shape == [24, 20, 3])
+        #expect(Self.maxDiff(x, expected.values) <= tolerance, "\(file): max difference \(Self.maxDiff(x, expected.values))")
+        if file != "exif6.jpg" {
+            let nearest = ImageLoader(height: 24, width: 20, interpolation: .nearest, preprocessing: Self.caffe)
+            let n = try nearest.load(Self.image(file))
+            let e = try NumPy.read(path: Self.image("keras/\(file).nearest.npy"))
+            #expect(Self.maxDiff(n, e.values) <= tolerance, "\(file) nearest: max difference \(Self.maxDiff(n, e.values))")
+        }
+    }
+
+    @Test(arguments: [("cmyk.jpg", "CMYK"), ("truncated.jpg", "JPEG"), ("truncated.png", "PNG"), ("text.jpg", "not a JPEG"),
+                      ("empty.png", "empty"), ("bomb.png", "100000x100000")])
+    func badImagesAreRefusedClearly(file: String, words: String) throws {
+        do {
+            _ = try ImageDecoder.decode(path: Self.image(file))
+            Issue.record("\(file) was accepted")
+        } catch let e as ImageError {
+            #expect(e.description.hasPrefix(Self.image(file)) && e.description.contains(words), "\(e)")
+            #expect(!e.description.contains("\n"))
+        }
+    }
+
+    /// tiny_vgg16 on a class-folder set: loss and accuracy equal tf-keras's model.evaluate on the same
+    /// folder through image_dataset_from_directory.
+    @Test func evaluateMatchesKeras() throws {
+        let model = try TestSupport.tempDir() + "/tiny.vggm"
+        _ = try convert(input: TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), output: model, options: .init())
+        let e = try evaluate(modelPath: model, dataDir: Self.image("eval"), batchSize: 4)
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.image("eval.keras.json")))) as! [String: Any]
+        #expect(e.images == 15 && e.classes == ["class_0", "class_1", "class_2", "class_3", "class_4"])
+        #expect(abs(e.loss - (golden["loss"] as! Double)) < 1e-3, "loss \(e.loss) vs \(golden["loss"]!)")
+        #expect(abs(e.accuracy - (golden["accuracy"] as! Double)) < 1e-6)
+        #expect(e.confusion.flatMap { $0 }.reduce(0, +) == 15)
+        let json = try JSONSerialization.jsonObject(with: Data(e.json().utf8)) as! [String: Any]
+        for key in ["loss", "accuracy", "top_k_accuracy", "confusion_matrix", "classes", "per_class"] { #expect(json[key] != nil, "\(key)") }
+    }
+
+    @Test func folderListingFollowsKeras() throws {
+        let dir = try TestSupport.tempDir()
+        let fm = FileManager.default
+        for c in ["b", "a", ".hidden", "C"] { try fm.createDirectory(atPath: dir + "/" + c, withIntermediateDirectories: true) }
+        for f in ["a/x.JPG", "a/y.txt", "a/sub/z.png", "b/1.gif", "b/.secret.png", "C/q.jpeg"] {
+            try fm.createDirectory(atPath: (dir + "/" + f as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            fm.createFile(atPath: dir + "/" + f, contents: Data([0]))
+        }
+        let folder = try ImageFolder(root: dir)
+        #expect(folder.classNames == ["C", "a", "b"])  // sorted by code point, as Python sorts
+        #expect(folder.items.map { ($0.path as NSString).lastPathComponent } == ["q.jpeg", "z.png", "x.JPG", "1.gif"])
+        #expect(folder.counts == [1, 2, 1])
+        // Every file here is unreadable: skipped with reasons, not thrown.
+        let loader = ImageLoader(height: 8, width: 8, preprocessing: nil)
+        let (values, skipped) = loader.loadBatch(folder.items.map(\.path))
+        #expect(values.allSatisfy { $0 == nil } && skipped.count == 4)
+    }
+}
