@@ -193,7 +193,7 @@ final class Plan {
             if useWinograd(engine, kernel: k, strides: s, dilation: d, channels: c) {
                 let tiles = inShape[0] * ((outShape[1] + 1) / 2) * ((outShape[2] + 1) / 2)
                 let block = min(winogradBlock(c: c, k: filters), (tiles + t - 1) / t)
-                return 16 * c * filters + t * 16 * block * (c + filters)
+                return (engine.cacheWinogradKernels ? 0 : 16 * c * filters) + t * 16 * block * (c + filters)
             }
             let kk = k[0] * k[1] * c
             let rows = max(1, im2colBlockBytes / (kk * 4))
@@ -235,16 +235,23 @@ final class Plan {
                 let c = inShape[3]
                 let tiles = Int(vgg_winograd_tiles(&shape))
                 let block = min(winogradBlock(c: c, k: filters), (tiles + engine.threads - 1) / engine.threads)
-                let u = scratch!
+                let cached = engine.cacheWinogradKernels
+                let work = cached ? scratch! : scratch! + 16 * c * filters  // per-thread v and m
                 let perThread = 16 * block * (c + filters)
                 return {
-                    engine.parallelRanges(filters) { a, b in vgg_winograd_kernel_transform(kernel, Int32(c), Int32(filters), u, Int32(a), Int32(b)) }
+                    let u: UnsafeMutablePointer<Float>
+                    if cached {
+                        u = engine.winogradKernel(name, kernel, c: c, k: filters)
+                    } else {
+                        u = scratch!
+                        engine.parallelRanges(filters) { a, b in vgg_winograd_kernel_transform(kernel, Int32(c), Int32(filters), u, Int32(a), Int32(b)) }
+                    }
                     // One contiguous range of tiles per thread, in blocks that keep v and m in cache.
                     let parts = min(engine.threads, max(1, (tiles + block - 1) / block))
                     engine.parallelParts(parts) { p0, p1, _ in
                         for p in p0..<p1 {
                             var sh = shape
-                            let v = u + 16 * c * filters + p * perThread
+                            let v = work + p * perThread
                             let m = v + 16 * block * c
                             let t0 = tiles * p / parts, t1 = tiles * (p + 1) / parts
                             var t = t0

@@ -79,6 +79,16 @@ import Testing
         let r = try CLI.run(["evaluate", plain, "--data", empty])
         #expect(r.status != 0 && r.stderr.contains("no class subfolders"))
 
+        // Five class folders, one of which holds only unreadable files: named, with the skip count.
+        let partial = dir + "/partial"
+        for c in 0..<5 {
+            try FileManager.default.createDirectory(atPath: partial + "/k\(c)", withIntermediateDirectories: true)
+            let src = c == 3 ? "images/text.jpg" : "images/rgb.png"
+            try FileManager.default.copyItem(atPath: TestSupport.fixture(src), toPath: partial + "/k\(c)/" + (src as NSString).lastPathComponent)
+        }
+        let p = try CLI.run(["evaluate", plain, "--data", partial])
+        #expect(p.status != 0 && p.stderr.contains("k3: no image in this class folder could be read (1 file(s) skipped)"), "\(p.stderr)")
+
         let b = try CLI.run(["bench", plain, "--batch", "2", "--json"])
         #expect(b.status == 0, "\(b.stderr)")
         let bench = try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as! [String: Any]

@@ -18,12 +18,13 @@ import VGGTool
 
     /// Every layer's output of each fixture model equals tf-keras's within 1e-4 (relative to the layer's
     /// largest value), on both convolution paths (Winograd is forced on for small channel counts).
-    @Test(arguments: [("tiny_vgg16", true), ("tiny_vgg16", false), ("layers_zoo", true), ("branching", true),
-                      ("ops_zoo", true), ("ops_zoo", false)])
-    func everyLayerMatchesKeras(model name: String, winograd: Bool) throws {
+    @Test(arguments: [("tiny_vgg16", "winograd"), ("tiny_vgg16", "im2col"), ("layers_zoo", "winograd"), ("branching", "winograd"),
+                      ("ops_zoo", "winograd"), ("ops_zoo", "winograd-uncached"), ("ops_zoo", "im2col")])
+    func everyLayerMatchesKeras(model name: String, path: String) throws {
         let model = try TestSupport.convertAndOpen(TestSupport.fixture("\(name).tfkeras.full.h5"))
         let engine = try Engine(model: model)
-        engine.winograd = winograd
+        engine.winograd = path != "im2col"
+        engine.cacheWinogradKernels = path != "winograd-uncached"
         engine.winogradMinChannels = 1
         let x = try Self.golden("\(name).input.npy")
         let listing = try String(contentsOfFile: TestSupport.fixture("goldens/\(name).layers.txt"), encoding: .utf8)
