@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "KerasImport", dependencies: ["HDF5", "ModelGraph", "CZlib"]),
         .target(name: "ModelFile", dependencies: ["ModelGraph", "CVGGSupport", "CCrypto"]),
         .target(name: "Runtime", dependencies: ["ModelGraph", "ModelFile", "CKernels", "CBLAS"]),
-        .target(name: "ImageData", dependencies: ["ModelFile", "CImage"]),
+        .target(name: "ImageData", dependencies: ["ModelFile", "CImage", "CZlib"]),
         .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "CVGGSupport", "CCrypto"]),
         .executableTarget(
             name: "vggtool",

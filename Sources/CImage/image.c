@@ -226,3 +226,55 @@ void vgg_resize_nearest(const unsigned char *src, int sh, int sw, float *dst, in
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------ PNG writing
+struct png_dst { unsigned char *data; size_t len, cap; int failed; };
+
+static void png_write_mem(png_structp png, png_bytep src, png_size_t n) {
+    struct png_dst *d = png_get_io_ptr(png);
+    if (d->len + n > d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 4096;
+        while (cap < d->len + n) cap *= 2;
+        unsigned char *p = realloc(d->data, cap);
+        if (!p) { d->failed = 1; png_error(png, "out of memory"); }
+        d->data = p;
+        d->cap = cap;
+    }
+    memcpy(d->data + d->len, src, n);
+    d->len += n;
+}
+
+static void png_flush_mem(png_structp png) { (void)png; }
+
+static void png_on_write_error(png_structp png, png_const_charp msg) {
+    char *err = png_get_error_ptr(png);
+    snprintf(err, 256, "PNG encoding failed (%s)", msg);
+    png_longjmp(png, 1);
+}
+
+int vgg_encode_png(const unsigned char *pixels, int width, int height, int channels, unsigned char **out, size_t *out_len, char *error) {
+    *out = NULL;
+    *out_len = 0;
+    error[0] = 0;
+    if (width <= 0 || height <= 0 || (channels != 1 && channels != 3)) { snprintf(error, 256, "bad image geometry"); return -1; }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, error, png_on_write_error, png_on_warning);
+    if (!png) { snprintf(error, 256, "cannot start the PNG encoder"); return -1; }
+    png_infop info = png_create_info_struct(png);
+    struct png_dst dst = {NULL, 0, 0, 0};
+    if (!info || setjmp(png_jmpbuf(png))) {
+        free(dst.data);
+        png_destroy_write_struct(&png, info ? &info : NULL);
+        if (!error[0]) snprintf(error, 256, "PNG encoding failed");
+        return -1;
+    }
+    png_set_write_fn(png, &dst, png_write_mem, png_flush_mem);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(pixels + (size_t)y * width * channels));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    *out = dst.data;
+    *out_len = dst.len;
+    return 0;
+}

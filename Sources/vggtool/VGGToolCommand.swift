@@ -279,7 +279,7 @@ struct Export: ParsableCommand {
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The end-to-end demo: make a full-size VGG16 .h5 (seeded weights), convert, summarize, verify.",
+        abstract: "The end-to-end demo: make a full-size VGG16 .h5 (seeded weights), convert, summarize, verify, predict on Fashion-MNIST images, bench.",
         discussion: """
         Real ImageNet weights cannot be downloaded on an offline machine, so the demo writes a full-size VGG16 \
         (138,357,544 parameters) in tf.keras's model.save layout with vggtool's own HDF5 writer and seeded \
@@ -310,6 +310,26 @@ struct Demo: ParsableCommand {
             let bad = f.verifyTensors()
             guard bad.isEmpty else { throw ToolError(out, "verification failed: \(bad)") }
             print("   OK: \(f.manifest.tensors.count) tensors, every checksum matches (\(String(format: "%.2f", Date().timeIntervalSince(t))) s)")
+
+            // Real images: Fashion-MNIST from Debian's dataset-fashion-mnist, written as a user's folder would be.
+            let samples = dir + "/fashion-mnist-samples"
+            let data = try FashionMNIST(split: "t10k")
+            try data.writeClassFolders(root: samples, classes: [0, 7, 9], perClass: 1)
+            let files = try ImageFolder(root: samples).items.map(\.path)
+            print("== vggtool predict \(out) <\(files.count) Fashion-MNIST images> --top-k 3")
+            print("   (seeded random weights: the ImageNet classes are arbitrary; with the real weights they are not)")
+            let p = try predict(modelPath: out, images: files, npyInput: nil, inputSize: nil)
+            if let y = p.outputs, let names = p.classNames {
+                for (i, file) in p.inputs.enumerated() {
+                    let row = y.values[(i * 1000)..<((i + 1) * 1000)]
+                    let top = VGGTool.topK(row, 3).map { String(format: "%@ %.4f", names[$0.index], $0.value) }
+                    print("   \(file): \(top.joined(separator: ", "))")
+                }
+            }
+            print("== vggtool bench \(out) --batch 1")
+            let b = try bench(modelPath: out, inputSize: nil, batch: 1, minRuns: 3, minSeconds: 2)
+            // (peak memory is left out here: this process also wrote and converted the model)
+            print(b.text().split(separator: "\n").filter { !$0.hasPrefix("peak memory") }.map { "   " + $0 }.joined(separator: "\n"))
         }
     }
 

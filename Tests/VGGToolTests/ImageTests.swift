@@ -60,6 +60,25 @@ import VGGTool
         for key in ["loss", "accuracy", "top_k_accuracy", "confusion_matrix", "classes", "per_class"] { #expect(json[key] != nil, "\(key)") }
     }
 
+    /// Fashion-MNIST (Debian's dataset-fashion-mnist) written as class folders of PNG files reads back
+    /// pixel for pixel.
+    @Test func fashionMNISTClassFoldersRoundTrip() throws {
+        let data = try FashionMNIST(split: "t10k")
+        #expect(data.count == 10_000 && data.rows == 28 && data.cols == 28)
+        let dir = try TestSupport.tempDir()
+        let n = try data.writeClassFolders(root: dir, classes: [0, 9], perClass: 3)
+        #expect(n == 6)
+        let folder = try ImageFolder(root: dir)
+        #expect(folder.classNames == ["Ankle_boot", "T-shirt_top"] && folder.counts == [3, 3])
+        let first = folder.items.first { $0.label == 1 }!
+        let index = Int((first.path as NSString).lastPathComponent.dropLast(4))!
+        let img = try ImageDecoder.decode(path: first.path)
+        #expect(img.width == 28 && img.height == 28)
+        let gray = Array(data.images[(index * 784)..<((index + 1) * 784)])
+        #expect(stride(from: 0, to: img.pixels.count, by: 3).map { img.pixels[$0] } == gray)
+        #expect(Int(data.labels[index]) == 0)
+    }
+
     @Test func folderListingFollowsKeras() throws {
         let dir = try TestSupport.tempDir()
         let fm = FileManager.default

@@ -19,6 +19,10 @@ int vgg_decode_png(const unsigned char *data, size_t len, long max_pixels, vgg_i
 int vgg_jpeg_exif_orientation(const unsigned char *data, size_t len);
 void vgg_image_free(vgg_image *img);
 
+/// Encodes 8-bit pixels (channels 1 = gray, 3 = RGB) as PNG into a malloc'd buffer (*out, *out_len).
+/// 0 on success, -1 with `error` (at least 256 bytes) set.
+int vgg_encode_png(const unsigned char *pixels, int width, int height, int channels, unsigned char **out, size_t *out_len, char *error);
+
 /// Bilinear resize of 8-bit RGB to float RGB exactly as TensorFlow's ResizeBilinear with half-pixel
 /// centres (tf.image.resize, antialias off): same coordinates, same lerp order, float32 arithmetic.
 void vgg_resize_bilinear(const unsigned char *src, int sh, int sw, float *dst, int dh, int dw);
