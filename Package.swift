@@ -5,6 +5,7 @@ import PackageDescription
 //   CHDF5, CVGGSupport  -> HDF5 -> ModelGraph -> KerasImport -> ModelFile -> VGGTool -> vggtool
 //   CBLAS, CKernels -> Runtime (on ModelFile) -> VGGTool
 //   CTurboJPEG, CPNG, CImage -> ImageData (on ModelFile) -> VGGTool
+//   Training (on Runtime, ImageData) -> VGGTool
 let package = Package(
     name: "vggtool",
     platforms: [.macOS(.v13)],
@@ -14,6 +15,7 @@ let package = Package(
         .library(name: "ModelFile", targets: ["ModelFile"]),
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "ImageData", targets: ["ImageData"]),
+        .library(name: "Training", targets: ["Training"]),
         .library(name: "KerasImport", targets: ["KerasImport"]),
         .library(name: "ModelGraph", targets: ["ModelGraph"]),
         .library(name: "HDF5", targets: ["HDF5"]),
@@ -47,7 +49,8 @@ let package = Package(
         .target(name: "ModelFile", dependencies: ["ModelGraph", "CVGGSupport", "CCrypto"]),
         .target(name: "Runtime", dependencies: ["ModelGraph", "ModelFile", "CKernels", "CBLAS"]),
         .target(name: "ImageData", dependencies: ["ModelFile", "CImage", "CZlib"]),
-        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "CVGGSupport", "CCrypto"]),
+        .target(name: "Training", dependencies: ["ModelGraph", "ModelFile", "Runtime", "ImageData", "CKernels", "CBLAS"]),
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "CVGGSupport", "CCrypto"]),
         .executableTarget(
             name: "vggtool",
             dependencies: [
@@ -57,7 +60,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VGGToolTests",
-            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "VGGTool"],
+            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "VGGTool"],
             resources: []
         ),
     ]

@@ -418,3 +418,82 @@ const char *vgg_blas_tune(void) {
     unsetenv("OPENBLAS_CORETYPE");
     return openblas_get_corename();
 }
+
+// ------------------------------------------------------------------------------------------ training
+void vgg_im2col(const vgg_conv_shape *s, const float *in, long m0, long m1, float *col) { im2col_rows(s, in, m0, m1, col); }
+
+void vgg_col2im_add(const vgg_conv_shape *s, const float *col, long m0, long m1, float *din) {
+    const long K = (long)s->kh * s->kw * s->c;
+    for (long m = m0; m < m1; m++) {
+        long t = m;
+        const int ox = (int)(t % s->ow); t /= s->ow;
+        const int oy = (int)(t % s->oh); t /= s->oh;
+        const long b = t;
+        const float *src = col + (m - m0) * K;
+        for (int ky = 0; ky < s->kh; ky++) {
+            const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+            for (int kx = 0; kx < s->kw; kx++) {
+                const int ix = ox * s->sw - s->pad_left + kx * s->dw;
+                if (iy >= 0 && iy < s->h && ix >= 0 && ix < s->w) {
+                    float *d = din + (((b * s->h) + iy) * s->w + ix) * s->c;
+                    for (int c = 0; c < s->c; c++) d[c] += src[c];
+                }
+                src += s->c;
+            }
+        }
+    }
+}
+
+void vgg_maxpool_backward(const vgg_conv_shape *s, const float *in, const float *dout, float *din) {
+    const int C = s->c;
+    for (long b = 0; b < s->n; b++)
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                const float *g = dout + ((b * s->oh + oy) * s->ow + ox) * C;
+                for (int c = 0; c < C; c++) {
+                    float best = -INFINITY;
+                    long at = -1;
+                    for (int ky = 0; ky < s->kh; ky++) {
+                        const int iy = oy * s->sh - s->pad_top + ky;
+                        if (iy < 0 || iy >= s->h) continue;
+                        for (int kx = 0; kx < s->kw; kx++) {
+                            const int ix = ox * s->sw - s->pad_left + kx;
+                            if (ix < 0 || ix >= s->w) continue;
+                            const long idx = ((b * s->h + iy) * s->w + ix) * C + c;
+                            if (at < 0 || in[idx] > best) { best = in[idx]; at = idx; }
+                        }
+                    }
+                    if (at >= 0) din[at] += g[c];
+                }
+            }
+}
+
+void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din) {
+    const int C = s->c;
+    for (long b = 0; b < s->n; b++)
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                int count = 0;
+                for (int ky = 0; ky < s->kh; ky++) {
+                    const int iy = oy * s->sh - s->pad_top + ky;
+                    if (iy < 0 || iy >= s->h) continue;
+                    for (int kx = 0; kx < s->kw; kx++) {
+                        const int ix = ox * s->sw - s->pad_left + kx;
+                        if (ix >= 0 && ix < s->w) count++;
+                    }
+                }
+                if (count == 0) continue;
+                const float *g = dout + ((b * s->oh + oy) * s->ow + ox) * C;
+                const float inv = 1.0f / (float)count;
+                for (int ky = 0; ky < s->kh; ky++) {
+                    const int iy = oy * s->sh - s->pad_top + ky;
+                    if (iy < 0 || iy >= s->h) continue;
+                    for (int kx = 0; kx < s->kw; kx++) {
+                        const int ix = ox * s->sw - s->pad_left + kx;
+                        if (ix < 0 || ix >= s->w) continue;
+                        float *d = din + ((b * s->h + iy) * s->w + ix) * C;
+                        for (int c = 0; c < C; c++) d[c] += g[c] * inv;
+                    }
+                }
+            }
+}

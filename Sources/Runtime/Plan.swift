@@ -28,19 +28,23 @@ final class Plan {
     init(engine: Engine, key: PlanKey) throws {
         self.key = key
         let file = engine.model.path
+        // Only the layers the requested outputs depend on (so a model with a top can run at another input
+        // size up to its feature layers).
+        var needed = Set(key.outputs)
+        for l in engine.model.graph.layers.reversed() where needed.contains(l.name) { needed.formUnion(l.inbound) }
+        var sub = engine.model.graph
+        sub.layers = sub.layers.filter { needed.contains($0.name) }
+        sub.outputs = key.outputs
         let graph: ModelGraph
         let analysis: GraphAnalysis
         do {
-            graph = try engine.model.graph.withInputShape([key.height, key.width, key.channels])
+            graph = try sub.withInputShape([key.height, key.width, key.channels])
             analysis = try graph.analyze()
         } catch let e as GraphError {
             throw RuntimeError(file: file, "input of \(key.height)x\(key.width)x\(key.channels): \(e.description)")
         }
         let n = key.batch
-        // Only the layers the requested outputs depend on.
-        var needed = Set(key.outputs)
-        for l in graph.layers.reversed() where needed.contains(l.name) { needed.formUnion(l.inbound) }
-        let layers = analysis.layers.filter { needed.contains($0.layer.name) }
+        let layers = analysis.layers
         var shapes: [String: [Int]] = [:]
         for info in layers {
             shapes[info.layer.name] = [n] + info.outputShape.dropFirst().map { $0 ?? 1 }

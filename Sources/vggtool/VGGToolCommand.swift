@@ -4,6 +4,7 @@ import KerasImport
 import ModelFile
 import ModelGraph
 import ImageData
+import Training
 import VGGTool
 
 @main
@@ -12,7 +13,7 @@ struct VGGToolCommand: ParsableCommand {
         commandName: "vggtool",
         abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
         version: vggtoolVersion,
-        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Demo.self]
+        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Finetune.self, Demo.self]
     )
 
     /// Runs a command body, printing errors as one line on stderr and exiting non-zero.
@@ -30,6 +31,8 @@ extension SummaryStyle: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 extension PreprocessingChoice: ExpressibleByArgument {}
 extension Interpolation: ExpressibleByArgument {}
+extension HeadPooling: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
 
 /// Options that say which architecture a weights-only file has and which input shape to use.
 struct ModelOptions: ParsableArguments {
@@ -232,6 +235,80 @@ struct Evaluate: ParsableCommand {
         try VGGToolCommand.guarded {
             let e = try evaluate(modelPath: model, dataDir: data, inputSize: inputSize, batchSize: batchSize, topK: topK, interpolation: interpolation)
             print(json ? try e.json() : e.text())
+        }
+    }
+}
+
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Transfer learning: a frozen base (e.g. VGG16) with a new dense head, trained on a folder of images.",
+        discussion: """
+        The defaults are the classic recipe: input 250x250, the base's convolutional part frozen, \
+        Flatten -> Dense(1024, relu) -> Dense(1024, relu) -> Dense(4096, relu) -> Dense(classes, softmax), \
+        Adam (lr 0.001), categorical cross-entropy, 10 epochs of batch 16, classes from the subfolder names. \
+        The frozen part's output is computed once per image and reused every epoch (for training and \
+        validation images); with --trainable-from, the output of the last frozen layer is cached. The best \
+        checkpoint by validation loss is written to -o atomically, with the class names and preprocessing, \
+        the history beside it as OUT.history.csv and the state for --resume as OUT.state.json/.npy.
+        """)
+
+    @Argument(help: "The base model (.vggm), e.g. VGG16 with or without top.") var base: String
+    @Option(help: "Training folder: one subfolder of images per class.") var data: String
+    @Option(name: .shortAndLong, help: "Output .vggm (best checkpoint).") var output: String
+    @Option(help: "Fraction of --data held out for validation (seeded).") var validationSplit: Double = 0.2
+    @Option(name: .customLong("val"), help: "A separate validation folder (instead of --validation-split).") var valDir: String?
+    @Option(help: "Input height and width.") var inputSize: Int = 250
+    @Option(help: ArgumentHelp("Hidden Dense layer sizes.", valueName: "n,n,...")) var head: String = "1024,1024,4096"
+    @Option(help: "How the head reads the base's features: flatten, avg or max.") var pooling: HeadPooling = .flatten
+    @Option(help: "Dropout rate after each hidden Dense layer (0: none).") var dropout: Double = 0
+    @Option(help: "Epochs.") var epochs: Int = 10
+    @Option(help: "Images per batch.") var batchSize: Int = 16
+    @Option(help: "adam or sgd.") var optimizer: OptimizerKind = .adam
+    @Option(help: "SGD momentum.") var momentum: Float = 0
+    @Option(help: "Learning rate (default: 0.001 for adam, 0.01 for sgd).") var lr: Float?
+    @Option(help: "First base layer to train (e.g. block5_conv1); the layers before it stay frozen.") var trainableFrom: String?
+    @Option(help: "Early stopping: epochs without a better validation loss before stopping (best weights kept).") var patience: Int?
+    @Option(help: "Seed for the split, the shuffling, the head's initial weights and dropout.") var seed: UInt64 = 0
+    @Option(help: "'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: String?
+    @Flag(help: "Continue from the checkpoint at -o and its saved state.") var resume = false
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            var o = FineTuneOptions()
+            o.inputSize = inputSize
+            let units = head.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !units.isEmpty, units.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--head must be positive integers like 1024,1024,4096") }
+            o.head = units.map { $0! }
+            o.pooling = pooling
+            o.dropout = dropout
+            o.epochs = epochs
+            o.batchSize = batchSize
+            o.optimizer = optimizer
+            o.momentum = momentum
+            o.learningRate = lr
+            o.trainableFrom = trainableFrom
+            o.patience = patience
+            o.seed = seed
+            if let cw = classWeight {
+                guard cw == "balanced" else { throw ValidationError("--class-weight accepts 'balanced'") }
+                o.balancedClassWeights = true
+            }
+            o.validationSplit = valDir == nil ? validationSplit : 0
+            o.validationDir = valDir
+            o.resume = resume
+            let tty = isatty(1) == 1
+            let progress: ((String) -> Void)? = tty ? { line in
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+            } : nil
+            let tuner = FineTuner(basePath: base, dataDir: data, output: output, options: o, log: { line in
+                FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + line + "\n").utf8))
+            }, progress: progress)
+            let r = try tuner.run()
+            if let b = r.bestEpoch, let rec = r.history.first(where: { $0.epoch == b }) {
+                print("best epoch \(b): " + String(format: "loss %.4f accuracy %.4f", rec.loss, rec.accuracy)
+                      + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
+                      + " -> \(r.output) (classes: \(r.classNames.joined(separator: ", ")))")
+            }
         }
     }
 }

@@ -64,6 +64,17 @@ void vgg_scale_shift(float *x, long rows, long c, const float *scale, const floa
 void vgg_zero_pad(const float *in, float *out, int n, int h, int w, int c, int top, int bottom, int left, int right);
 /// Concatenation: copies in (outer, a, inner) into out (outer, total, inner) at axis offset `at`.
 void vgg_concat_part(const float *in, float *out, long outer, long a, long inner, long total, long at);
+// ------------------------------------------------------------------------------------------ training
+/// im2col of output rows [m0, m1) into col ((m1-m0) x kh*kw*c).
+void vgg_im2col(const vgg_conv_shape *s, const float *in, long m0, long m1, float *col);
+/// Adds col ((m1-m0) x kh*kw*c) back into the input gradient (the adjoint of im2col).
+void vgg_col2im_add(const vgg_conv_shape *s, const float *col, long m0, long m1, float *din);
+/// Max pooling backward: each output gradient goes to the first maximum of its window (row-major scan),
+/// as TensorFlow's MaxPoolGrad does. din must be zeroed by the caller.
+void vgg_maxpool_backward(const vgg_conv_shape *s, const float *in, const float *dout, float *din);
+/// Average pooling backward (padding excluded from the count). din must be zeroed by the caller.
+void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din);
+
 /// Makes Debian's DYNAMIC_ARCH OpenBLAS use the kernels this CPU can run when its CPU-model detection fell
 /// back to a generic core (common on virtual machines). Call before any BLAS call; returns the core name.
 /// Leaves everything alone when OPENBLAS_CORETYPE is set.

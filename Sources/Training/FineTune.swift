@@ -1,0 +1,374 @@
+import Foundation
+import ImageData
+import ModelFile
+import ModelGraph
+import Runtime
+
+/// The seed's transfer-learning recipe and its knobs; the defaults are the recipe.
+public struct FineTuneOptions: Sendable {
+    public var inputSize = 250
+    public var head = [1024, 1024, 4096]
+    public var pooling = HeadPooling.flatten
+    public var dropout = 0.0
+    public var epochs = 10
+    public var batchSize = 16
+    public var optimizer = OptimizerKind.adam
+    public var learningRate: Float? = nil
+    public var momentum: Float = 0
+    public var trainableFrom: String? = nil
+    public var augment: Set<Augmentation> = []
+    public var patience: Int? = nil
+    public var seed: UInt64 = 0
+    public var balancedClassWeights = false
+    public var validationSplit = 0.2
+    public var validationDir: String? = nil
+    public var resume = false
+    public var threads: Int? = nil
+    /// Feature cache directory for bases too large to keep in memory (default: in memory when under
+    /// `memoryCacheLimit`, else beside the output).
+    public var memoryCacheLimit = 4 << 30
+    public init() {}
+}
+
+/// One epoch's results.
+public struct EpochRecord: Sendable {
+    public var epoch: Int
+    public var loss: Double, accuracy: Double
+    public var valLoss: Double?, valAccuracy: Double?
+    public var seconds: Double
+}
+
+public struct FineTuneResult: Sendable {
+    public var history: [EpochRecord]
+    public var bestEpoch: Int?
+    public var output: String
+    public var classNames: [String]
+    public var trainImages: Int, validationImages: Int
+    public var skipped: [SkippedFile]
+    public var featureSeconds: Double
+    public var stoppedEarly: Bool
+}
+
+/// Runs the recipe: compose, extract (and cache) the frozen part's features once, train the rest,
+/// validate each epoch, keep the best checkpoint by validation loss.
+public final class FineTuner {
+    public let options: FineTuneOptions
+    public let basePath: String, dataDir: String, output: String
+    let log: (String) -> Void
+    let progress: ((String) -> Void)?
+
+    /// `log` receives whole lines; `progress` (when given) receives a status line to redraw in place.
+    public init(basePath: String, dataDir: String, output: String, options: FineTuneOptions,
+                log: @escaping (String) -> Void, progress: ((String) -> Void)? = nil) {
+        self.basePath = basePath
+        self.dataDir = dataDir
+        self.output = output
+        self.options = options
+        self.log = log
+        self.progress = progress
+    }
+
+    public func run() throws -> FineTuneResult {
+        let o = options
+        try Self.checkWritable(output)
+        guard o.epochs >= 1, o.batchSize >= 1, o.inputSize >= 32, o.inputSize <= 4096 else {
+            throw TrainingError("epochs and batch size must be positive and the input size between 32 and 4096")
+        }
+        let base = try VGGMFile(path: basePath)
+        // ---- data
+        let train = try ImageFolder(root: dataDir)
+        guard train.classNames.count >= 2 else {
+            throw TrainingError("\(dataDir): needs at least two class folders, found \(train.classNames.count) (\(train.classNames.joined(separator: ", ")))")
+        }
+        for (i, n) in train.counts.enumerated() where n == 0 {
+            throw TrainingError("\(dataDir)/\(train.classNames[i]): class folder has no images (jpg, jpeg, png, bmp or gif)")
+        }
+        var rng = SplitMix64(seed: o.seed)
+        var trainItems = train.items, valItems: [ImageFolder.Item] = []
+        if let vd = o.validationDir {
+            let val = try ImageFolder(root: vd)
+            guard val.classNames == train.classNames else {
+                throw TrainingError("\(vd): class folders \(val.classNames) differ from the training folder's \(train.classNames)")
+            }
+            valItems = val.items
+        } else if o.validationSplit > 0 {
+            guard o.validationSplit < 1 else { throw TrainingError("--validation-split must be below 1") }
+            var order = Array(trainItems.indices)
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+            let nVal = Int((Double(order.count) * o.validationSplit).rounded())
+            guard nVal >= 1, order.count - nVal >= 1 else {
+                throw TrainingError("\(dataDir): \(order.count) images are too few for a validation split of \(o.validationSplit)")
+            }
+            valItems = order.suffix(nVal).map { trainItems[$0] }
+            trainItems = order.prefix(order.count - nVal).map { trainItems[$0] }.sorted { $0.path < $1.path }
+        }
+
+        // ---- model
+        let comp = try Composition(base: base.graph, size: o.inputSize, pooling: o.pooling, units: o.head, dropout: o.dropout,
+                                   classes: train.classNames.count, trainableFrom: o.trainableFrom)
+        log(comp.analysis.summary(style: .keras2))
+        var initRNG = SplitMix64(seed: o.seed &+ 0x5EED)
+        let network = try Network(layers: comp.trainable, weights: { layer, weight in
+            if comp.headLayers.contains(layer) {
+                let spec = comp.analysis.info(layer)!.weights.first { $0.name == weight }!
+                return weight == "kernel" ? glorotUniform(shape: spec.shape, rng: &initRNG) : [Float](repeating: 0, count: spec.elementCount)
+            }
+            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError("\(self.basePath): tensor '\(layer)/\(weight)' is missing") }
+            return v
+        }, threads: o.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        network.rng = SplitMix64(seed: o.seed &+ 0xD5)
+        let optimizer = Optimizer(kind: o.optimizer, learningRate: o.learningRate, momentum: o.momentum)
+        let state = TrainingState(path: output)
+        var history: [EpochRecord] = []
+        var best = Double.infinity, bestEpoch: Int? = nil, wait = 0, startEpoch = 1
+        if o.resume {
+            guard FileManager.default.fileExists(atPath: output), let saved = try state.load() else {
+                throw TrainingError("\(output): --resume needs a checkpoint and its state (\(state.jsonPath)); none found")
+            }
+            let ckpt = try VGGMFile(path: output)
+            for p in network.parameters {
+                guard let v = ckpt.floats(p.name), v.count == p.value.count else { throw TrainingError("\(output): checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
+                p.value = v
+            }
+            optimizer.restore(iterations: saved.iterations, m: saved.m, v: saved.v)
+            history = saved.history
+            best = saved.best
+            bestEpoch = saved.bestEpoch
+            wait = 0
+            startEpoch = saved.epoch + 1
+            rng = SplitMix64(seed: saved.rngState)
+            log("resuming after epoch \(saved.epoch) (best val_loss \(String(format: "%.4f", best)))")
+        }
+
+        // ---- features of the frozen part, once
+        let engine = try Engine(model: base, threads: o.threads)
+        let loader = ImageLoader(height: o.inputSize, width: o.inputSize, preprocessing: base.manifest.preprocessing)
+        let featureShape = comp.analysis.info(comp.cut)!.outputShape.dropFirst().map { $0! }
+        let featureSize = featureShape.reduce(1, *)
+        var skipped: [SkippedFile] = []
+        let t0 = Date()
+        let cacheable = o.augment.isEmpty
+        func extract(_ items: [ImageFolder.Item], what: String) throws -> (features: [Float], labels: [Int]) {
+            var feats: [Float] = []
+            var labels: [Int] = []
+            feats.reserveCapacity(items.count * featureSize)
+            let step = 16
+            for start in stride(from: 0, to: items.count, by: step) {
+                let chunk = Array(items[start..<min(items.count, start + step)])
+                let (values, bad) = loader.loadBatch(chunk.map(\.path))
+                skipped += bad
+                let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
+                if !ok.isEmpty {
+                    let x = Tensor(shape: [ok.count, o.inputSize, o.inputSize, 3], values: ok.flatMap(\.1))
+                    feats += try engine.run(x, outputs: [comp.cut])[0].values
+                    labels += ok.map(\.0.label)
+                }
+                progress?("features (\(what)): \(min(start + step, items.count))/\(items.count) images")
+            }
+            return (feats, labels)
+        }
+        guard cacheable else {
+            throw TrainingError("--augment is not supported yet: augmented images must pass through the frozen base every epoch")
+        }
+        let (trainX, trainY) = try extract(trainItems, what: "training")
+        let (valX, valY) = try extract(valItems, what: "validation")
+        let featureSeconds = Date().timeIntervalSince(t0)
+        for (i, c) in train.classNames.enumerated() where !trainY.contains(i) {
+            throw TrainingError("\(dataDir)/\(c): no training image of this class could be read (\(skipped.count) file(s) skipped)")
+        }
+        if !skipped.isEmpty { log("skipped \(skipped.count) file(s) that could not be read, e.g. \(skipped[0].path): \(skipped[0].reason)") }
+        log(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached in memory",
+                   trainY.count, valY.count, comp.cut, featureSeconds))
+
+        // ---- class weights
+        var classWeights: [Float]? = nil
+        if o.balancedClassWeights {
+            var counts = [Int](repeating: 0, count: train.classNames.count)
+            for y in trainY { counts[y] += 1 }
+            classWeights = counts.map { Float(trainY.count) / Float(train.classNames.count * max($0, 1)) }
+        }
+
+        // ---- epochs
+        let k = train.classNames.count
+        var stoppedEarly = false
+        let csv = output + ".history.csv"
+        for epoch in startEpoch...max(startEpoch, o.epochs) where epoch <= o.epochs {
+            let start = Date()
+            var order = Array(0..<trainY.count)
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+            let rngAfterShuffle = rng.state
+            var lossSum = 0.0, correct = 0, seen = 0
+            let batches = (order.count + o.batchSize - 1) / o.batchSize
+            for b in 0..<batches {
+                let idx = Array(order[(b * o.batchSize)..<min(order.count, (b + 1) * o.batchSize)])
+                var x = [Float](); x.reserveCapacity(idx.count * featureSize)
+                for i in idx { x += trainX[(i * featureSize)..<((i + 1) * featureSize)] }
+                let labels = idx.map { trainY[$0] }
+                let p = network.forward(x, n: idx.count, training: true)
+                let (loss, d) = Network.crossEntropy(p, labels: labels, classes: k, sampleWeights: classWeights.map { w in labels.map { w[$0] } })
+                guard loss.isFinite else {
+                    throw TrainingError("loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower --lr)" +
+                                        (bestEpoch != nil ? "; \(output) holds the best checkpoint (epoch \(bestEpoch!))" : "; no checkpoint was written"))
+                }
+                network.backward(d)
+                optimizer.step(network.parameters)
+                lossSum += loss * Double(idx.count)
+                seen += idx.count
+                for (j, y) in labels.enumerated() where Self.argmax(p[(j * k)..<((j + 1) * k)]) == y { correct += 1 }
+                let elapsed = Date().timeIntervalSince(start)
+                let eta = elapsed / Double(b + 1) * Double(batches - b - 1)
+                progress?(Self.bar(epoch: epoch, epochs: o.epochs, batch: b + 1, batches: batches, loss: lossSum / Double(seen),
+                                   accuracy: Double(correct) / Double(seen), ips: Double(seen) / max(elapsed, 1e-9), eta: eta))
+            }
+            var rec = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),
+                                  valLoss: nil, valAccuracy: nil, seconds: 0)
+            if !valY.isEmpty {
+                var vp: [Float] = []
+                for s in stride(from: 0, to: valY.count, by: 64) {
+                    let e = min(valY.count, s + 64)
+                    vp += network.forward(Array(valX[(s * featureSize)..<(e * featureSize)]), n: e - s, training: false)
+                }
+                rec.valLoss = Network.crossEntropy(vp, labels: valY, classes: k).loss
+                rec.valAccuracy = Double(valY.enumerated().filter { Self.argmax(vp[($0.offset * k)..<(($0.offset + 1) * k)]) == $0.element }.count) / Double(valY.count)
+            }
+            rec.seconds = Date().timeIntervalSince(start)
+            history.append(rec)
+            log(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", epoch, o.epochs, rec.loss, rec.accuracy)
+                + (rec.valLoss.map { String(format: "  val_loss %.4f  val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
+                + String(format: "  (%.2f s)", rec.seconds))
+            try Self.writeHistory(history, to: csv)
+            let score = rec.valLoss ?? rec.loss
+            if score < best {
+                best = score
+                bestEpoch = epoch
+                wait = 0
+                try save(comp: comp, base: base, network: network, classNames: train.classNames)
+                let st = optimizer.state
+                try state.save(.init(epoch: epoch, best: best, bestEpoch: epoch, iterations: st.iterations, rngState: rngAfterShuffle,
+                                     history: history, m: st.m, v: st.v))
+                log("  saved \(output) (best \(rec.valLoss != nil ? "val_loss" : "loss") so far)")
+            } else {
+                wait += 1
+                if let p = o.patience, wait >= p {
+                    log("early stopping: \(rec.valLoss != nil ? "val_loss" : "loss") has not improved for \(p) epoch(s); \(output) holds epoch \(bestEpoch!)")
+                    stoppedEarly = true
+                    break
+                }
+            }
+        }
+        return FineTuneResult(history: history, bestEpoch: bestEpoch, output: output, classNames: train.classNames,
+                              trainImages: trainY.count, validationImages: valY.count, skipped: skipped,
+                              featureSeconds: featureSeconds, stoppedEarly: stoppedEarly)
+    }
+
+    /// Writes the composed model (frozen tensors copied from the base, trained ones from the network).
+    func save(comp: Composition, base: VGGMFile, network: Network, classNames: [String]) throws {
+        let trained = Dictionary(uniqueKeysWithValues: network.parameters.map { ($0.name, $0) })
+        var payloads: [TensorPayload] = []
+        for info in comp.analysis.layers {
+            for w in info.weights {
+                let name = "\(info.layer.name)/\(w.name)"
+                if let p = trained[name] {
+                    let values = p.value
+                    payloads.append(TensorPayload(name: name, shape: w.shape) { dst in _ = dst.update(from: values) })
+                } else {
+                    guard let e = base.entry(name) else { throw TrainingError("\(basePath): tensor '\(name)' is missing") }
+                    let raw = e.dtype == .f32 ? (path: base.path, offset: base.dataOffset + e.offset) : nil
+                    payloads.append(TensorPayload(name: name, shape: w.shape, rawLocation: raw) { dst in
+                        let v = base.floats(name)!
+                        _ = dst.update(from: v)
+                    })
+                }
+            }
+        }
+        let prov = base.manifest.provenance
+        _ = try VGGMWriter.write(
+            to: output, graph: comp.graph, inputShape: [options.inputSize, options.inputSize, 3], preprocessing: base.manifest.preprocessing,
+            classNames: classNames,
+            provenance: Provenance(sourceFile: URL(fileURLWithPath: basePath).lastPathComponent, sourceSHA256: prov.sourceSHA256,
+                                   sourceLayout: "vggtool finetune of \(prov.sourceFile)", kerasVersion: prov.kerasVersion,
+                                   converter: "vggtool finetune", created: ISO8601DateFormatter().string(from: Date())),
+            tensors: payloads)
+    }
+
+    static func argmax(_ row: ArraySlice<Float>) -> Int {
+        var best = row.startIndex
+        for i in row.indices where row[i] > row[best] { best = i }
+        return best - row.startIndex
+    }
+
+    static func bar(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, ips: Double, eta: Double) -> String {
+        let width = 24
+        let done = batches > 0 ? width * batch / batches : width
+        return String(format: "epoch %d/%d [%@%@] %d/%d  loss %.4f  accuracy %.4f  %.0f images/s  ETA %.0fs", epoch, epochs,
+                      String(repeating: "=", count: done), String(repeating: ".", count: width - done), batch, batches, loss, accuracy, ips, eta)
+    }
+
+    /// The history as Keras's CSVLogger writes it (columns in sorted order).
+    static func writeHistory(_ h: [EpochRecord], to path: String) throws {
+        let hasVal = h.contains { $0.valLoss != nil }
+        var text = hasVal ? "epoch,accuracy,loss,val_accuracy,val_loss\n" : "epoch,accuracy,loss\n"
+        for r in h {
+            text += "\(r.epoch - 1),\(r.accuracy),\(r.loss)" + (hasVal ? ",\(r.valAccuracy ?? .nan),\(r.valLoss ?? .nan)" : "") + "\n"
+        }
+        try TemporaryFile.write(Array(text.utf8), to: path)
+    }
+
+    static func checkWritable(_ path: String) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw TrainingError("\(path): output folder '\(dir)' does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else { throw TrainingError("\(path): output folder '\(dir)' is not writable") }
+    }
+}
+
+/// Image augmentations (not yet applied: see `FineTuner`).
+public enum Augmentation: String, Sendable, CaseIterable { case flip, crop, zoom, rotate }
+
+/// The state saved beside a checkpoint so `--resume` continues from it: epoch, best score, optimizer
+/// iterations and slots, the shuffling RNG, the history.
+struct TrainingState {
+    struct Saved {
+        var epoch: Int, best: Double, bestEpoch: Int, iterations: Int, rngState: UInt64
+        var history: [EpochRecord]
+        var m: [[Float]], v: [[Float]]
+    }
+    let path: String
+    var jsonPath: String { path + ".state.json" }
+    var slotsPath: String { path + ".state.npy" }
+
+    func save(_ s: Saved) throws {
+        let json: [String: Any] = [
+            "epoch": s.epoch, "best": s.best, "best_epoch": s.bestEpoch, "iterations": s.iterations, "rng_state": String(s.rngState),
+            "m_sizes": s.m.map(\.count), "v_sizes": s.v.map(\.count),
+            "history": s.history.map { ["epoch": $0.epoch, "loss": $0.loss, "accuracy": $0.accuracy, "val_loss": $0.valLoss ?? -1,
+                                        "val_accuracy": $0.valAccuracy ?? -1, "seconds": $0.seconds] },
+        ]
+        let flat = s.m.flatMap { $0 } + s.v.flatMap { $0 }
+        try TemporaryFile.write(NumPy.encode(Tensor(shape: [flat.count], values: flat)), to: slotsPath)
+        try TemporaryFile.write(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])), to: jsonPath)
+    }
+
+    func load() throws -> Saved? {
+        guard let data = FileManager.default.contents(atPath: jsonPath) else { return nil }
+        guard let j = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let epoch = j["epoch"] as? Int, let best = j["best"] as? Double, let bestEpoch = j["best_epoch"] as? Int,
+              let iterations = j["iterations"] as? Int, let rng = (j["rng_state"] as? String).flatMap(UInt64.init),
+              let ms = j["m_sizes"] as? [Int], let vs = j["v_sizes"] as? [Int], let h = j["history"] as? [[String: Any]] else {
+            throw TrainingError("\(jsonPath): not a vggtool training state")
+        }
+        let slots = try NumPy.read(path: slotsPath).values
+        guard slots.count == ms.reduce(0, +) + vs.reduce(0, +) else { throw TrainingError("\(slotsPath): size disagrees with \(jsonPath)") }
+        var at = 0
+        func take(_ sizes: [Int]) -> [[Float]] { sizes.map { n in defer { at += n }; return Array(slots[at..<(at + n)]) } }
+        let m = take(ms), v = take(vs)
+        let history = h.map { r in
+            EpochRecord(epoch: r["epoch"] as? Int ?? 0, loss: r["loss"] as? Double ?? 0, accuracy: r["accuracy"] as? Double ?? 0,
+                        valLoss: (r["val_loss"] as? Double).flatMap { $0 < 0 ? nil : $0 },
+                        valAccuracy: (r["val_accuracy"] as? Double).flatMap { $0 < 0 ? nil : $0 }, seconds: r["seconds"] as? Double ?? 0)
+        }
+        return Saved(epoch: epoch, best: best, bestEpoch: bestEpoch, iterations: iterations, rngState: rng, history: history, m: m, v: v)
+    }
+}

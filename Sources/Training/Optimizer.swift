@@ -1,0 +1,83 @@
+import Foundation
+
+/// Optimizers as tf-keras 2.17 (Keras 3 alike) defines them.
+public enum OptimizerKind: String, Sendable, CaseIterable { case adam, sgd }
+
+public final class Optimizer {
+    public let kind: OptimizerKind
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, epsilon: Float
+    public let momentum: Float
+    /// Steps taken (Adam's bias correction uses it).
+    public private(set) var iterations = 0
+    /// Adam's m and v, or SGD's momentum buffer (in `m`), per parameter.
+    var m: [[Float]] = []
+    var v: [[Float]] = []
+
+    public init(kind: OptimizerKind, learningRate: Float? = nil, momentum: Float = 0,
+                beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.kind = kind
+        self.learningRate = learningRate ?? (kind == .adam ? 0.001 : 0.01)
+        self.momentum = momentum
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    /// One update of every parameter from its gradient.
+    ///
+    /// Adam: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); w -= m * alpha / (sqrt(v) + eps) with
+    /// alpha = lr * sqrt(1 - b2^t) / (1 - b1^t). SGD: with momentum, m = momentum * m - lr * g and w += m;
+    /// without, w -= lr * g.
+    public func step(_ params: [Parameter]) {
+        if m.count != params.count {
+            m = params.map { [Float](repeating: 0, count: $0.value.count) }
+            v = kind == .adam ? params.map { [Float](repeating: 0, count: $0.value.count) } : []
+        }
+        iterations += 1
+        switch kind {
+        case .adam:
+            let t = Float(iterations)
+            let alpha = learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t))
+            let c1 = 1 - beta1, c2 = 1 - beta2
+            for (i, p) in params.enumerated() {
+                m[i].withUnsafeMutableBufferPointer { mm in
+                    v[i].withUnsafeMutableBufferPointer { vv in
+                        p.value.withUnsafeMutableBufferPointer { w in
+                            p.grad.withUnsafeBufferPointer { g in
+                                for j in 0..<w.count {
+                                    mm[j] += (g[j] - mm[j]) * c1
+                                    vv[j] += (g[j] * g[j] - vv[j]) * c2
+                                    w[j] -= (mm[j] * alpha) / (vv[j].squareRoot() + epsilon)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        case .sgd:
+            for (i, p) in params.enumerated() {
+                m[i].withUnsafeMutableBufferPointer { mm in
+                    p.value.withUnsafeMutableBufferPointer { w in
+                        p.grad.withUnsafeBufferPointer { g in
+                            if momentum > 0 {
+                                for j in 0..<w.count { mm[j] = momentum * mm[j] - learningRate * g[j]; w[j] += mm[j] }
+                            } else {
+                                for j in 0..<w.count { w[j] -= learningRate * g[j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The optimizer's state, for checkpoints: iterations and the slot arrays.
+    public var state: (iterations: Int, m: [[Float]], v: [[Float]]) { (iterations, m, v) }
+
+    public func restore(iterations: Int, m: [[Float]], v: [[Float]]) {
+        self.iterations = iterations
+        self.m = m
+        self.v = v
+    }
+}
