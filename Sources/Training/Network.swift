@@ -65,7 +65,7 @@ public final class Network {
     public var rng = SplitMix64(seed: 0)
 
     /// `layers` in order, with their analysed shapes (from `GraphAnalysis`) and initial weights by Keras name.
-    init(layers: [LayerInfo], weights: (String, String) throws -> [Float], threads: Int) throws {
+    public init(layers: [LayerInfo], weights: (String, String) throws -> [Float], threads: Int) throws {
         guard let first = layers.first else { throw TrainingError("nothing to train") }
         inputShape = first.inputShapes[0].dropFirst().map { $0 ?? 1 }
         self.threads = max(1, threads)

@@ -1,0 +1,130 @@
+import Foundation
+import ModelGraph
+import ModelFile
+import Runtime
+import Testing
+import Training
+import VGGTool
+
+/// Training against tf-keras (Fixtures/training, from scripts/fixtures/gen_train_goldens.py) and against
+/// finite differences.
+@Suite struct TrainingTests {
+    static func golden(_ name: String) throws -> [Float] { try NumPy.read(path: TestSupport.fixture("training/\(name)")).values }
+
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+        let scale = max(b.map { abs($0) }.max() ?? 0, 1e-30)
+        return zip(a, b).map { abs($0 - $1) }.max()! / scale
+    }
+
+    /// From the same initial weights and batches, the trainable weights after 1 and after 10 optimizer steps
+    /// equal tf-keras's within 1e-5 (relative to each variable's largest value): a frozen base with a new
+    /// head (Adam, SGD with momentum) and training from a convolution (--trainable-from block3_conv2).
+    @Test(arguments: [("head_adam", nil, OptimizerKind.adam, Float(1e-3), Float(0)), ("head_sgd", nil, .sgd, 0.01, 0.9),
+                      ("conv_adam", "block3_conv2", .adam, 1e-3, 0)])
+    func stepsMatchKeras(name: String, from: String?, kind: OptimizerKind, lr: Float, momentum: Float) throws {
+        let base = try TestSupport.convertAndOpen(TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"))
+        let comp = try Composition(base: base.graph, size: 32, pooling: .flatten, units: [16, 12], dropout: 0, classes: 3, trainableFrom: from)
+        let initial = try Self.golden("\(name).init.npy")
+        var at = 0
+        let net = try Network(layers: comp.trainable, weights: { layer, weight in
+            let n = comp.analysis.info(layer)!.weights.first { $0.name == weight }!.elementCount
+            defer { at += n }
+            return Array(initial[at..<(at + n)])
+        }, threads: 2)
+        #expect(at == initial.count)
+        let names = try String(contentsOfFile: TestSupport.fixture("training/\(name).vars.txt"), encoding: .utf8)
+            .split(separator: "\n").map { String($0.split(separator: " ")[0].dropLast(2)) }
+        let ours = net.parameters.map(\.name).map { $0.replacingOccurrences(of: "flatten", with: "flatten_head") }
+        #expect(ours == names)
+        let x = try NumPy.read(path: TestSupport.fixture("training/x.npy"))
+        let y = try Self.golden("y.npy").map { Int($0) }
+        let features = try Engine(model: base).run(x, outputs: [comp.cut])[0]
+        let per = features.count / 12
+        let opt = Optimizer(kind: kind, learningRate: lr, momentum: momentum)
+        for step in 1...10 {
+            let b = (step - 1) % 3
+            let batch = Array(features.values[(b * 4 * per)..<((b + 1) * 4 * per)])
+            let p = net.forward(batch, n: 4, training: true)
+            let (_, d) = Network.crossEntropy(p, labels: Array(y[(b * 4)..<((b + 1) * 4)]), classes: 3)
+            net.backward(d)
+            opt.step(net.parameters)
+            if step == 1 || step == 10 {
+                let expected = try Self.golden("\(name).step\(step).npy")
+                var o = 0
+                for prm in net.parameters {
+                    let e = Array(expected[o..<(o + prm.value.count)])
+                    let err = Self.relativeError(prm.value, e)
+                    #expect(err < 1e-5, "\(name) step \(step) \(prm.name): relative error \(err)")
+                    o += prm.value.count
+                }
+            }
+        }
+    }
+
+    /// Every layer's backward pass against central finite differences of the loss (in float32, hence the
+    /// loose tolerance): parameters of every layer and the input.
+    @Test(arguments: ["conv_same_s2", "conv_valid_dilated", "pools", "global_max", "dense_dropout"])
+    func gradientsMatchFiniteDifferences(arch: String) throws {
+        var layers: [Layer] = [Layer(name: "in", op: .input(shape: [7, 6, 3]), inbound: [])]
+        func add(_ name: String, _ op: LayerOp) { layers.append(Layer(name: name, op: op, inbound: [layers.last!.name])) }
+        switch arch {
+        case "conv_same_s2":
+            add("c1", .conv2D(filters: 4, kernel: [3, 3], strides: [2, 2], padding: .same, dilation: [1, 1], activation: "tanh", useBias: true))
+            add("c2", .conv2D(filters: 3, kernel: [2, 3], strides: [1, 1], padding: .same, dilation: [1, 1], activation: "relu", useBias: true))
+            add("f", .flatten)
+        case "conv_valid_dilated":
+            add("c1", .conv2D(filters: 4, kernel: [3, 3], strides: [1, 1], padding: .valid, dilation: [2, 1], activation: "sigmoid", useBias: false))
+            add("a", .activation("tanh"))
+            add("f", .flatten)
+        case "pools":
+            add("c1", .conv2D(filters: 4, kernel: [3, 3], strides: [1, 1], padding: .same, dilation: [1, 1], activation: "linear", useBias: true))
+            add("mp", .maxPooling2D(pool: [2, 2], strides: [2, 2], padding: .same))
+            add("ap", .averagePooling2D(pool: [2, 2], strides: [1, 1], padding: .same))
+            add("g", .globalAveragePooling2D(keepDims: false))
+        case "global_max":
+            add("c1", .conv2D(filters: 5, kernel: [1, 1], strides: [1, 1], padding: .valid, dilation: [1, 1], activation: "tanh", useBias: true))
+            add("mp", .maxPooling2D(pool: [3, 3], strides: [2, 2], padding: .valid))
+            add("g", .globalMaxPooling2D(keepDims: false))
+        default:
+            add("f", .flatten)
+            add("d1", .dense(units: 6, activation: "sigmoid", useBias: true))
+            add("drop", .dropout(rate: 0.3))
+            add("d2", .dense(units: 5, activation: "relu", useBias: true))
+        }
+        add("out", .dense(units: 3, activation: "softmax", useBias: true))
+        let analysis = try ModelGraph(name: "fd", layers: layers, inputs: ["in"], outputs: ["out"], isSequential: true).analyze()
+        var rng = SplitMix64(seed: 3)
+        let net = try Network(layers: Array(analysis.layers.dropFirst()), weights: { layer, weight in
+            let n = analysis.info(layer)!.weights.first { $0.name == weight }!.elementCount
+            return (0..<n).map { _ in (rng.nextFloat() * 2 - 1) * 0.8 }
+        }, threads: 2)
+        let n = 2
+        var x = (0..<(n * 7 * 6 * 3)).map { _ in rng.nextFloat() * 2 - 1 }
+        let labels = [0, 2]
+        func loss() -> Double {
+            net.rng = SplitMix64(seed: 99)  // the same dropout mask every time
+            let p = net.forward(x, n: n, training: true)
+            return Network.crossEntropy(p, labels: labels, classes: 3).loss
+        }
+        _ = loss()
+        net.rng = SplitMix64(seed: 99)
+        let p = net.forward(x, n: n, training: true)
+        let dx = net.backward(Network.crossEntropy(p, labels: labels, classes: 3).dlogits)
+        let grads = net.parameters.map(\.grad)
+        let eps: Float = 1e-2
+        func check(_ analytic: Float, _ get: () -> Float, _ set: (Float) -> Void, _ what: String) {
+            let v = get()
+            set(v + eps); let lp = loss()
+            set(v - eps); let lm = loss()
+            set(v)
+            let fd = Float((lp - lm) / Double(2 * eps))
+            #expect(abs(analytic - fd) <= 3e-2 * max(abs(analytic), abs(fd)) + 2e-3, "\(arch) \(what): analytic \(analytic), finite difference \(fd)")
+        }
+        for (pi, prm) in net.parameters.enumerated() {
+            for i in stride(from: 0, to: prm.value.count, by: max(1, prm.value.count / 17)) {
+                check(grads[pi][i], { prm.value[i] }, { prm.value[i] = $0 }, "\(prm.name)[\(i)]")
+            }
+        }
+        for i in stride(from: 0, to: x.count, by: 11) { check(dx[i], { x[i] }, { x[i] = $0 }, "input[\(i)]") }
+    }
+}
