@@ -57,6 +57,7 @@ public struct ImageFolder: Sendable {
 public struct SkippedFile: Sendable {
     public var path: String
     public var reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
 }
 
 /// Loads images as a preprocessed NHWC float batch for a model.

@@ -167,18 +167,51 @@ public final class FineTuner {
             }
             return (feats, labels)
         }
-        guard cacheable else {
-            throw TrainingError("--augment is not supported yet: augmented images must pass through the frozen base every epoch")
+        // Training images: features cached once, or (with augmentation) decoded once and passed through the
+        // frozen layers again every epoch, each time differently augmented.
+        var trainX: [Float] = [], trainY: [Int] = []
+        var decoded: [RGBImage] = []
+        if cacheable {
+            (trainX, trainY) = try extract(trainItems, what: "training")
+        } else {
+            for item in trainItems {
+                do { decoded.append(try ImageDecoder.decode(path: item.path)); trainY.append(item.label) } catch let e as ImageError {
+                    skipped.append(SkippedFile(path: item.path, reason: e.reason))
+                }
+            }
         }
-        let (trainX, trainY) = try extract(trainItems, what: "training")
         let (valX, valY) = try extract(valItems, what: "validation")
+        let augmenter = Augmenter(o.augment)
+        let cut = comp.cut
+        /// Features of training images `idx` for this epoch.
+        func trainFeatures(_ idx: [Int], epoch: Int) throws -> [Float] {
+            if cacheable {
+                var x = [Float](); x.reserveCapacity(idx.count * featureSize)
+                for i in idx { x += trainX[(i * featureSize)..<((i + 1) * featureSize)] }
+                return x
+            }
+            var batch = [Float](); batch.reserveCapacity(idx.count * o.inputSize * o.inputSize * 3)
+            for i in idx {
+                var img = ImageDecoder.resize(decoded[i], height: o.inputSize, width: o.inputSize)
+                var r = SplitMix64(seed: o.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9))
+                augmenter.apply(&img, height: o.inputSize, width: o.inputSize, rng: &r)
+                ImageDecoder.preprocess(&img, base.manifest.preprocessing)
+                batch += img
+            }
+            return try engine.run(Tensor(shape: [idx.count, o.inputSize, o.inputSize, 3], values: batch), outputs: [cut])[0].values
+        }
         let featureSeconds = Date().timeIntervalSince(t0)
         for (i, c) in train.classNames.enumerated() where !trainY.contains(i) {
             throw TrainingError("\(dataDir)/\(c): no training image of this class could be read (\(skipped.count) file(s) skipped)")
         }
         if !skipped.isEmpty { log("skipped \(skipped.count) file(s) that could not be read, e.g. \(skipped[0].path): \(skipped[0].reason)") }
-        log(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached in memory",
-                   trainY.count, valY.count, comp.cut, featureSeconds))
+        if cacheable {
+            log(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached in memory",
+                       trainY.count, valY.count, comp.cut, featureSeconds))
+        } else {
+            log(String(format: "augmenting (%@): %d training images pass through the frozen layers (up to '%@') every epoch; %d validation images cached (%.1f s)",
+                       o.augment.map(\.rawValue).sorted().joined(separator: ","), trainY.count, comp.cut, valY.count, featureSeconds))
+        }
 
         // ---- class weights
         var classWeights: [Float]? = nil
@@ -201,8 +234,7 @@ public final class FineTuner {
             let batches = (order.count + o.batchSize - 1) / o.batchSize
             for b in 0..<batches {
                 let idx = Array(order[(b * o.batchSize)..<min(order.count, (b + 1) * o.batchSize)])
-                var x = [Float](); x.reserveCapacity(idx.count * featureSize)
-                for i in idx { x += trainX[(i * featureSize)..<((i + 1) * featureSize)] }
+                let x = try trainFeatures(idx, epoch: epoch)
                 let labels = idx.map { trainY[$0] }
                 let p = network.forward(x, n: idx.count, training: true)
                 let (loss, d) = Network.crossEntropy(p, labels: labels, classes: k, sampleWeights: classWeights.map { w in labels.map { w[$0] } })
@@ -324,8 +356,6 @@ public final class FineTuner {
     }
 }
 
-/// Image augmentations (not yet applied: see `FineTuner`).
-public enum Augmentation: String, Sendable, CaseIterable { case flip, crop, zoom, rotate }
 
 /// The state saved beside a checkpoint so `--resume` continues from it: epoch, best score, optimizer
 /// iterations and slots, the shuffling RNG, the history.

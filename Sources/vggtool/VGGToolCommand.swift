@@ -247,7 +247,9 @@ struct Finetune: ParsableCommand {
         Flatten -> Dense(1024, relu) -> Dense(1024, relu) -> Dense(4096, relu) -> Dense(classes, softmax), \
         Adam (lr 0.001), categorical cross-entropy, 10 epochs of batch 16, classes from the subfolder names. \
         The frozen part's output is computed once per image and reused every epoch (for training and \
-        validation images); with --trainable-from, the output of the last frozen layer is cached. The best \
+        validation images); with --trainable-from, the output of the last frozen layer is cached. With \
+        --augment, training images go through the frozen layers again every epoch (validation features stay \
+        cached). The best \
         checkpoint by validation loss is written to -o atomically, with the class names and preprocessing, \
         the history beside it as OUT.history.csv and the state for --resume as OUT.state.json/.npy.
         """)
@@ -267,6 +269,9 @@ struct Finetune: ParsableCommand {
     @Option(help: "SGD momentum.") var momentum: Float = 0
     @Option(help: "Learning rate (default: 0.001 for adam, 0.01 for sgd).") var lr: Float?
     @Option(help: "First base layer to train (e.g. block5_conv1); the layers before it stay frozen.") var trainableFrom: String?
+    @Option(help: ArgumentHelp("Random augmentations of the training images: flip, crop, zoom, rotate (comma-separated).",
+                               discussion: "With augmentation the training images are decoded once but pass through the frozen layers again every epoch (their features cannot be cached); validation features are still computed once.",
+                               valueName: "a,b,...")) var augment: String?
     @Option(help: "Early stopping: epochs without a better validation loss before stopping (best weights kept).") var patience: Int?
     @Option(help: "Seed for the split, the shuffling, the head's initial weights and dropout.") var seed: UInt64 = 0
     @Option(help: "'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: String?
@@ -288,6 +293,16 @@ struct Finetune: ParsableCommand {
             o.learningRate = lr
             o.trainableFrom = trainableFrom
             o.patience = patience
+            if let augment {
+                var set = Set<Augmentation>()
+                for part in augment.split(separator: ",") {
+                    guard let a = Augmentation(rawValue: part.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("--augment: unknown augmentation '\(part)' (flip, crop, zoom, rotate)")
+                    }
+                    set.insert(a)
+                }
+                o.augment = set
+            }
             o.seed = seed
             if let cw = classWeight {
                 guard cw == "balanced" else { throw ValidationError("--class-weight accepts 'balanced'") }

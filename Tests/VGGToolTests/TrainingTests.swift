@@ -127,4 +127,30 @@ import VGGTool
         }
         for i in stride(from: 0, to: x.count, by: 11) { check(dx[i], { x[i] }, { x[i] = $0 }, "input[\(i)]") }
     }
+
+    /// Augmentations are seeded, stay within the input's value range (bilinear resampling) and a flip is an
+    /// exact mirror.
+    @Test func augmentationsAreSeededAndBounded() {
+        let h = 9, w = 7
+        let x = (0..<(h * w * 3)).map { Float(($0 * 37) % 256) }
+        var r1 = SplitMix64(seed: 4), r2 = SplitMix64(seed: 4), r3 = SplitMix64(seed: 5)
+        var a = x, b = x, c = x
+        let all = Augmenter(Set(Augmentation.allCases))
+        all.apply(&a, height: h, width: w, rng: &r1)
+        all.apply(&b, height: h, width: w, rng: &r2)
+        all.apply(&c, height: h, width: w, rng: &r3)
+        #expect(a == b && a != c)
+        #expect(a.allSatisfy { $0 >= 0 && $0 <= 255 })
+        var flips = 0
+        for seed in 0..<8 as Range<UInt64> {
+            var r = SplitMix64(seed: seed)
+            var f = x
+            Augmenter([.flip]).apply(&f, height: h, width: w, rng: &r)
+            if f != x {
+                flips += 1
+                for yy in 0..<h { for xx in 0..<w { for ch in 0..<3 { #expect(f[(yy * w + xx) * 3 + ch] == x[(yy * w + (w - 1 - xx)) * 3 + ch]) } } }
+            }
+        }
+        #expect(flips > 0 && flips < 8)
+    }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import Runtime
+import Testing
+import Training
+import ModelFile
+
+/// `vggtool finetune` end to end on the built binary (tiny VGG16 base, small images), its guarantees and
+/// its bad inputs.
+@Suite(.serialized) struct FinetuneCLITests {
+    static func base() throws -> (dir: String, model: String) {
+        let dir = try TestSupport.tempDir()
+        let model = dir + "/base.vggm"
+        let c = try CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model])
+        #expect(c.status == 0, "\(c.stderr)")
+        return (dir, model)
+    }
+    static let small = ["--input-size", "32", "--head", "8,8", "--epochs", "3", "--batch-size", "4"]
+
+    @Test func trainsSavesAndIsReproducible() throws {
+        let (dir, model) = try Self.base()
+        let data = TestSupport.fixture("images/eval")
+        let r = try CLI.run(["finetune", model, "--data", data, "-o", dir + "/a.vggm", "--seed", "7"] + Self.small)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Total params:") && r.stdout.contains("Non-trainable params:"))  // the composed summary
+        #expect(r.stdout.contains("epoch 3/3") && r.stdout.contains("val_loss"))
+        let csv = try String(contentsOfFile: dir + "/a.vggm.history.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("epoch,accuracy,loss,val_accuracy,val_loss\n") && csv.split(separator: "\n").count == 4)
+        // The output carries class names and preprocessing: predict and evaluate need nothing else.
+        let e = try CLI.run(["evaluate", dir + "/a.vggm", "--data", data, "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let p = try CLI.run(["predict", dir + "/a.vggm", TestSupport.fixture("images/rgb.png")])
+        #expect(p.status == 0 && p.stdout.contains("class_"), "\(p.stdout)\(p.stderr)")
+        // The same seed and data give the same weights, bit for bit.
+        let r2 = try CLI.run(["finetune", model, "--data", data, "-o", dir + "/b.vggm", "--seed", "7"] + Self.small)
+        #expect(r2.status == 0)
+        let a = try VGGMFileTensors(dir + "/a.vggm"), b = try VGGMFileTensors(dir + "/b.vggm")
+        #expect(a == b)
+        let r3 = try CLI.run(["finetune", model, "--data", data, "-o", dir + "/c.vggm", "--seed", "8"] + Self.small)
+        let c = try VGGMFileTensors(dir + "/c.vggm")
+        #expect(r3.status == 0 && c != a)
+    }
+
+    @Test func resumeContinuesFromTheCheckpoint() throws {
+        let (dir, model) = try Self.base()
+        let data = TestSupport.fixture("images/eval")
+        let args = ["finetune", model, "--data", data, "-o", dir + "/r.vggm", "--seed", "3", "--input-size", "32", "--head", "8", "--batch-size", "4"]
+        #expect(try CLI.run(args + ["--epochs", "2"]).status == 0)
+        let r = try CLI.run(args + ["--epochs", "4", "--resume"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("resuming after epoch") && r.stdout.contains("epoch 4/4") && !r.stdout.contains("epoch 1/4"))
+        let missing = try CLI.run(args + ["--epochs", "4", "--resume", "-o", dir + "/none.vggm"])
+        #expect(missing.status != 0 && missing.stderr.contains("--resume needs a checkpoint"))
+    }
+
+    @Test func trainableFromAugmentAndOptions() throws {
+        let (dir, model) = try Self.base()
+        let data = TestSupport.fixture("images/eval")
+        let r = try CLI.run(["finetune", model, "--data", data, "-o", dir + "/t.vggm", "--trainable-from", "block3_conv2",
+                             "--augment", "flip,rotate", "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.001",
+                             "--pooling", "avg", "--dropout", "0.25", "--class-weight", "balanced", "--patience", "1"] + Self.small)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("augmenting (flip,rotate)") && r.stdout.contains("block3_pool"))
+        let s = try CLI.run(["summary", dir + "/t.vggm"])
+        #expect(s.stdout.contains("global_average_pooling2d") && s.stdout.contains("dropout"))
+    }
+
+    @Test func badInputsFailClearlyBeforeTraining() throws {
+        let (dir, model) = try Self.base()
+        func fails(_ args: [String], _ words: String) throws {
+            let r = try CLI.run(["finetune", model] + args + Self.small)
+            #expect(r.status != 0, "\(args) succeeded")
+            #expect(r.stderr.contains(words) && r.stderr.filter { $0 == "\n" }.count == 1, "\(args): \(r.stderr)")
+        }
+        let fm = FileManager.default
+        // One class only.
+        let one = dir + "/one"
+        try fm.createDirectory(atPath: one + "/only", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: TestSupport.fixture("images/rgb.png"), toPath: one + "/only/a.png")
+        try fails(["--data", one, "-o", dir + "/o.vggm"], "needs at least two class folders")
+        // A class whose only file cannot be decoded; another whose folder is empty.
+        let bad = dir + "/bad"
+        for c in ["a", "b"] { try fm.createDirectory(atPath: bad + "/" + c, withIntermediateDirectories: true) }
+        for i in 0..<4 { try fm.copyItem(atPath: TestSupport.fixture("images/rgb.png"), toPath: bad + "/a/\(i).png") }
+        for i in 0..<4 { try fm.copyItem(atPath: TestSupport.fixture("images/text.jpg"), toPath: bad + "/b/\(i).jpg") }
+        try fails(["--data", bad, "-o", dir + "/o.vggm", "--validation-split", "0"], "b: no training image of this class could be read (4 file(s) skipped)")
+        let empty = dir + "/empty"
+        try fm.createDirectory(atPath: empty + "/x", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: empty + "/y", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: TestSupport.fixture("images/rgb.png"), toPath: empty + "/x/a.png")
+        try fails(["--data", empty, "-o", dir + "/o.vggm"], "y: class folder has no images")
+        // Too little data for the split; a layer that does not exist; an output folder that does not exist.
+        let two = dir + "/two"
+        for c in ["a", "b"] {
+            try fm.createDirectory(atPath: two + "/" + c, withIntermediateDirectories: true)
+            try fm.copyItem(atPath: TestSupport.fixture("images/rgb.png"), toPath: two + "/\(c)/x.png")
+        }
+        try fails(["--data", two, "-o", dir + "/o.vggm", "--validation-split", "0.1"], "too few for a validation split")
+        try fails(["--data", TestSupport.fixture("images/eval"), "-o", dir + "/o.vggm", "--trainable-from", "block9_conv1"], "no layer 'block9_conv1'")
+        try fails(["--data", TestSupport.fixture("images/eval"), "-o", dir + "/nowhere/o.vggm"], "does not exist")
+        // NaN loss: a learning rate that blows up stops with a clear message; the last good checkpoint stays valid.
+        let nan = try CLI.run(["finetune", model, "--data", TestSupport.fixture("images/eval"), "-o", dir + "/n.vggm", "--lr", "1e30",
+                               "--optimizer", "sgd", "--input-size", "32", "--head", "8", "--epochs", "5", "--batch-size", "2"])
+        #expect(nan.status != 0 && nan.stderr.contains("loss became"), "\(nan.stderr)")
+        if fm.fileExists(atPath: dir + "/n.vggm") {
+            let v = try CLI.run(["verify", dir + "/n.vggm"])
+            #expect(v.status == 0)
+        }
+        #expect(!fm.fileExists(atPath: dir + "/o.vggm"))
+        #expect(TestSupport.files(in: dir).allSatisfy { !$0.contains(".tmp") })
+    }
+}
+
+/// All tensors of a .vggm, by name, for bit-for-bit comparisons.
+func VGGMFileTensors(_ path: String) throws -> [String: [UInt32]] {
+    let f = try VGGMFile(path: path)
+    var d: [String: [UInt32]] = [:]
+    for t in f.manifest.tensors { d[t.name] = f.floats(t.name)!.map(\.bitPattern) }
+    return d
+}
