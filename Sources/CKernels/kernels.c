@@ -8,7 +8,7 @@
 
 // Hot loops are compiled for AVX-512, AVX2 and baseline x86-64; the loader picks the best the CPU runs.
 #if defined(__x86_64__) && defined(__linux__)
-#define VGG_SIMD __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define VGG_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VGG_SIMD
 #endif
@@ -496,4 +496,26 @@ void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din
                     }
                 }
             }
+}
+
+VGG_SIMD void vgg_adam(float *w, const float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps) {
+#pragma clang loop vectorize(assume_safety)
+    for (long i = 0; i < n; i++) {
+        const float gi = g[i];
+        const float mi = m[i] + (gi - m[i]) * c1;
+        const float vi = v[i] + (gi * gi - v[i]) * c2;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= (mi * alpha) / (sqrtf(vi) + eps);
+    }
+}
+
+VGG_SIMD void vgg_sgd(float *w, const float *g, float *m, long n, float lr, float momentum) {
+    if (momentum > 0) {
+#pragma clang loop vectorize(assume_safety)
+        for (long i = 0; i < n; i++) { m[i] = momentum * m[i] - lr * g[i]; w[i] += m[i]; }
+    } else {
+#pragma clang loop vectorize(assume_safety)
+        for (long i = 0; i < n; i++) w[i] -= lr * g[i];
+    }
 }

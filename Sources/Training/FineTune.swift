@@ -24,9 +24,16 @@ public struct FineTuneOptions: Sendable {
     public var validationDir: String? = nil
     public var resume = false
     public var threads: Int? = nil
-    /// Feature cache directory for bases too large to keep in memory (default: in memory when under
-    /// `memoryCacheLimit`, else beside the output).
+    /// Features are kept in memory when they take at most this many bytes, else on disk
+    /// (`defaultCacheDirectory`).
     public var memoryCacheLimit = 4 << 30
+    /// Keep features on disk here (reused across runs) instead of in memory.
+    public var cacheDir: String? = nil
+    public static var defaultCacheDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"] ?? ((env["HOME"] ?? NSTemporaryDirectory()) + "/.cache")
+        return base + "/vggtool/features"
+    }
     public init() {}
 }
 
@@ -148,31 +155,53 @@ public final class FineTuner {
         var skipped: [SkippedFile] = []
         let t0 = Date()
         let cacheable = o.augment.isEmpty
-        func extract(_ items: [ImageFolder.Item], what: String) throws -> (features: [Float], labels: [Int]) {
-            var feats: [Float] = []
+        let frozenLayers = comp.analysis.layers.map(\.layer.name).prefix { $0 != comp.cut } + [comp.cut]
+        let modelKey = FeatureStore.modelKey(base: base, frozen: Array(frozenLayers), preprocessing: base.manifest.preprocessing,
+                                             size: o.inputSize, cut: comp.cut)
+        func store(for items: Int) throws -> FeatureStore {
+            if let dir = o.cacheDir { return try FeatureStore(featureSize: featureSize, directory: dir, modelKey: modelKey) }
+            if items * featureSize * 4 > o.memoryCacheLimit {
+                return try FeatureStore(featureSize: featureSize, directory: FineTuneOptions.defaultCacheDirectory, modelKey: modelKey)
+            }
+            return try FeatureStore(featureSize: featureSize, directory: nil, modelKey: modelKey)
+        }
+        func extract(_ items: [ImageFolder.Item], what: String) throws -> (features: FeatureStore, labels: [Int]) {
+            let st = try store(for: items.count)
             var labels: [Int] = []
-            feats.reserveCapacity(items.count * featureSize)
             let step = 16
             for start in stride(from: 0, to: items.count, by: step) {
                 let chunk = Array(items[start..<min(items.count, start + step)])
-                let (values, bad) = loader.loadBatch(chunk.map(\.path))
+                // Disk entries for the same weights, size, preprocessing and pixels are reused.
+                let keys = st.directory == nil ? chunk.map { _ in "" } : chunk.map { imageKey($0.path) ?? "" }
+                let cached = zip(chunk, keys).map { _, k in k.isEmpty ? nil : st.lookup(imageKey: k) }
+                let todo = chunk.indices.filter { cached[$0] == nil }
+                let (values, bad) = loader.loadBatch(todo.map { chunk[$0].path })
                 skipped += bad
-                let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
+                var computed: [Int: ArraySlice<Float>] = [:]
+                let ok = zip(todo, values).compactMap { i, v in v.map { (i, $0) } }
                 if !ok.isEmpty {
                     let x = Tensor(shape: [ok.count, o.inputSize, o.inputSize, 3], values: ok.flatMap(\.1))
-                    feats += try engine.run(x, outputs: [comp.cut])[0].values
-                    labels += ok.map(\.0.label)
+                    let f = try engine.run(x, outputs: [comp.cut])[0].values
+                    for (j, (i, _)) in ok.enumerated() { computed[i] = f[(j * featureSize)..<((j + 1) * featureSize)] }
+                }
+                for i in chunk.indices {
+                    if let d = cached[i] { st.appendCached(d); labels.append(chunk[i].label) } else if let f = computed[i] {
+                        try st.append(f, imageKey: keys[i])
+                        labels.append(chunk[i].label)
+                    }
                 }
                 progress?("features (\(what)): \(min(start + step, items.count))/\(items.count) images")
             }
-            return (feats, labels)
+            return (st, labels)
         }
         // Training images: features cached once, or (with augmentation) decoded once and passed through the
         // frozen layers again every epoch, each time differently augmented.
-        var trainX: [Float] = [], trainY: [Int] = []
+        var trainX: FeatureStore? = nil, trainY: [Int] = []
         var decoded: [RGBImage] = []
         if cacheable {
-            (trainX, trainY) = try extract(trainItems, what: "training")
+            let (f, y) = try extract(trainItems, what: "training")
+            trainX = f
+            trainY = y
         } else {
             for item in trainItems {
                 do { decoded.append(try ImageDecoder.decode(path: item.path)); trainY.append(item.label) } catch let e as ImageError {
@@ -180,16 +209,13 @@ public final class FineTuner {
                 }
             }
         }
-        let (valX, valY) = try extract(valItems, what: "validation")
+        let (valStore, valY) = try extract(valItems, what: "validation")
+        let valX = valStore.all()
         let augmenter = Augmenter(o.augment)
         let cut = comp.cut
         /// Features of training images `idx` for this epoch.
         func trainFeatures(_ idx: [Int], epoch: Int) throws -> [Float] {
-            if cacheable {
-                var x = [Float](); x.reserveCapacity(idx.count * featureSize)
-                for i in idx { x += trainX[(i * featureSize)..<((i + 1) * featureSize)] }
-                return x
-            }
+            if let trainX { return trainX.gather(idx) }
             var batch = [Float](); batch.reserveCapacity(idx.count * o.inputSize * o.inputSize * 3)
             for i in idx {
                 var img = ImageDecoder.resize(decoded[i], height: o.inputSize, width: o.inputSize)
@@ -205,9 +231,10 @@ public final class FineTuner {
             throw TrainingError("\(dataDir)/\(c): no training image of this class could be read (\(skipped.count) file(s) skipped)")
         }
         if !skipped.isEmpty { log("skipped \(skipped.count) file(s) that could not be read, e.g. \(skipped[0].path): \(skipped[0].reason)") }
-        if cacheable {
-            log(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached in memory",
-                       trainY.count, valY.count, comp.cut, featureSeconds))
+        if let trainX {
+            let where_ = trainX.directory.map { "on disk in \($0) (\(trainX.hits + valStore.hits) reused, \(trainX.misses + valStore.misses) computed)" } ?? "in memory"
+            log(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached %@",
+                       trainY.count, valY.count, comp.cut, featureSeconds, where_))
         } else {
             log(String(format: "augmenting (%@): %d training images pass through the frozen layers (up to '%@') every epoch; %d validation images cached (%.1f s)",
                        o.augment.map(\.rawValue).sorted().joined(separator: ","), trainY.count, comp.cut, valY.count, featureSeconds))
@@ -242,7 +269,7 @@ public final class FineTuner {
                     throw TrainingError("loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower --lr)" +
                                         (bestEpoch != nil ? "; \(output) holds the best checkpoint (epoch \(bestEpoch!))" : "; no checkpoint was written"))
                 }
-                network.backward(d)
+                network.backward(d, inputGradient: false)
                 optimizer.step(network.parameters)
                 lossSum += loss * Double(idx.count)
                 seen += idx.count

@@ -255,9 +255,11 @@ public final class Network {
 
     /// Backward pass from d loss / d logits of the last forward (training) pass; gradients are written to
     /// the parameters (replacing earlier ones). Returns d loss / d input.
+    /// `inputGradient: false` skips d loss / d input of the first layer (not needed to train).
     @discardableResult
-    public func backward(_ dlogits: [Float]) -> [Float] {
-        for p in parameters { for i in p.grad.indices { p.grad[i] = 0 } }
+    public func backward(_ dlogits: [Float], inputGradient: Bool = true) -> [Float] {
+        // Dense and bias gradients are assigned; convolution kernel and bias gradients accumulate.
+        for node in nodes { if case .conv = node.kind { for p in node.params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } } } }
         var g = dlogits
         var maskIndex = masks.count
         let n = batch
@@ -271,6 +273,9 @@ public final class Network {
             default: break
             }
             let x = inputs[i]
+            if i == 0 && !inputGradient {
+                if case .dense(let units) = node.kind { denseBackward(node, x, g, nil, n: n, units: units); return [] }
+            }
             var dx = [Float](repeating: 0, count: n * node.inShape.reduce(1, *))
             switch node.kind {
             case .conv:
@@ -311,7 +316,7 @@ public final class Network {
         return g
     }
 
-    func denseBackward(_ node: Node, _ x: [Float], _ g: [Float], _ dx: inout [Float], n: Int, units: Int) {
+    func denseBackward(_ node: Node, _ x: [Float], _ g: [Float], _ dx: UnsafeMutablePointer<[Float]>?, n: Int, units: Int) {
         let inDim = node.inShape[0]
         let w = node.params[0]
         // dW = x^T g (inDim x units), split by output columns; db = column sums; dx = g W^T, split by input columns.
@@ -326,7 +331,8 @@ public final class Network {
             let bgrad = node.params[1]
             for j in 0..<units { var s: Float = 0; for b in 0..<n { s += g[b * units + j] }; bgrad.grad[j] = s }
         }
-        g.withUnsafeBufferPointer { gp in w.value.withUnsafeBufferPointer { wp in dx.withUnsafeMutableBufferPointer { dxp in
+        guard let dx else { return }
+        g.withUnsafeBufferPointer { gp in w.value.withUnsafeBufferPointer { wp in dx.pointee.withUnsafeMutableBufferPointer { dxp in
             let gs = UnsafeSendable(gp.baseAddress!), ws = UnsafeSendable(wp.baseAddress!), dxs = UnsafeSendable(dxp.baseAddress!)
             parallelParts(inDim, threads, minChunk: 64) { a, e, _ in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(e - a), Int32(units), 1,

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Optimizers as tf-keras 2.17 (Keras 3 alike) defines them.
@@ -13,6 +14,9 @@ public final class Optimizer {
     /// Adam's m and v, or SGD's momentum buffer (in `m`), per parameter.
     var m: [[Float]] = []
     var v: [[Float]] = []
+
+    /// Worker threads for the updates.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
 
     public init(kind: OptimizerKind, learningRate: Float? = nil, momentum: Float = 0,
                 beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
@@ -39,16 +43,16 @@ public final class Optimizer {
         case .adam:
             let t = Float(iterations)
             let alpha = learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t))
-            let c1 = 1 - beta1, c2 = 1 - beta2
+            let c1 = 1 - beta1, c2 = 1 - beta2, eps = epsilon
             for (i, p) in params.enumerated() {
                 m[i].withUnsafeMutableBufferPointer { mm in
                     v[i].withUnsafeMutableBufferPointer { vv in
                         p.value.withUnsafeMutableBufferPointer { w in
                             p.grad.withUnsafeBufferPointer { g in
-                                for j in 0..<w.count {
-                                    mm[j] += (g[j] - mm[j]) * c1
-                                    vv[j] += (g[j] * g[j] - vv[j]) * c2
-                                    w[j] -= (mm[j] * alpha) / (vv[j].squareRoot() + epsilon)
+                                let ws = UnsafeSendable(w.baseAddress!), gs = UnsafeSendable(g.baseAddress!)
+                                let ms = UnsafeSendable(mm.baseAddress!), vs = UnsafeSendable(vv.baseAddress!)
+                                parallelParts(w.count, threads, minChunk: 1 << 15) { a, b, _ in
+                                    vgg_adam(ws.value + a, gs.value + a, ms.value + a, vs.value + a, b - a, alpha, c1, c2, eps)
                                 }
                             }
                         }
@@ -56,14 +60,14 @@ public final class Optimizer {
                 }
             }
         case .sgd:
+            let lr = learningRate, mom = momentum
             for (i, p) in params.enumerated() {
                 m[i].withUnsafeMutableBufferPointer { mm in
                     p.value.withUnsafeMutableBufferPointer { w in
                         p.grad.withUnsafeBufferPointer { g in
-                            if momentum > 0 {
-                                for j in 0..<w.count { mm[j] = momentum * mm[j] - learningRate * g[j]; w[j] += mm[j] }
-                            } else {
-                                for j in 0..<w.count { w[j] -= learningRate * g[j] }
+                            let ws = UnsafeSendable(w.baseAddress!), gs = UnsafeSendable(g.baseAddress!), ms = UnsafeSendable(mm.baseAddress!)
+                            parallelParts(w.count, threads, minChunk: 1 << 15) { a, b, _ in
+                                vgg_sgd(ws.value + a, gs.value + a, ms.value + a, b - a, lr, mom)
                             }
                         }
                     }

@@ -13,7 +13,7 @@ struct VGGToolCommand: ParsableCommand {
         commandName: "vggtool",
         abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
         version: vggtoolVersion,
-        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Finetune.self, Demo.self]
+        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Finetune.self, Dataset.self, Demo.self]
     )
 
     /// Runs a command body, printing errors as one line on stderr and exiting non-zero.
@@ -276,6 +276,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "Seed for the split, the shuffling, the head's initial weights and dropout.") var seed: UInt64 = 0
     @Option(help: "'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: String?
     @Flag(help: "Continue from the checkpoint at -o and its saved state.") var resume = false
+    @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here, reused by later runs with the same base, size, preprocessing and images (default: in memory, or ~/.cache/vggtool/features when over 4 GB).", valueName: "DIR")) var cacheDir: String?
 
     func run() throws {
         try VGGToolCommand.guarded {
@@ -311,6 +312,7 @@ struct Finetune: ParsableCommand {
             o.validationSplit = valDir == nil ? validationSplit : 0
             o.validationDir = valDir
             o.resume = resume
+            o.cacheDir = cacheDir
             let tty = isatty(1) == 1
             let progress: ((String) -> Void)? = tty ? { line in
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
@@ -324,6 +326,37 @@ struct Finetune: ParsableCommand {
                       + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
                       + " -> \(r.output) (classes: \(r.classNames.joined(separator: ", ")))")
             }
+        }
+    }
+}
+
+struct Dataset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write Fashion-MNIST (Debian's dataset-fashion-mnist) as class folders of PNG images.",
+        discussion: "Classes: \(FashionMNIST.classNames.joined(separator: ", ")). Images are taken in file order.")
+
+    @Argument(help: "The dataset (fashion-mnist).") var name: String
+    @Option(help: ArgumentHelp("Classes to write.", valueName: "a,b,...")) var classes: String = "T-shirt_top,Trouser"
+    @Option(help: "Images per class.") var perClass: Int = 100
+    @Option(help: "Skip this many images of each class first (e.g. to keep sets apart).") var skip: Int = 0
+    @Option(help: "train or t10k.") var split: String = "train"
+    @Option(help: "Where the IDX files are.") var source: String = FashionMNIST.defaultDirectory
+    @Option(name: .shortAndLong, help: "Output folder.") var output: String
+
+    func run() throws {
+        try VGGToolCommand.guarded {
+            guard name == "fashion-mnist" else { throw ValidationError("unknown dataset '\(name)' (fashion-mnist)") }
+            guard ["train", "t10k"].contains(split) else { throw ValidationError("--split must be train or t10k") }
+            var indices: [Int] = []
+            for c in classes.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                guard let i = FashionMNIST.classNames.firstIndex(of: c) else {
+                    throw ValidationError("unknown class '\(c)' (\(FashionMNIST.classNames.joined(separator: ", ")))")
+                }
+                indices.append(i)
+            }
+            let data = try FashionMNIST(directory: source, split: split)
+            let n = try data.writeClassFolders(root: output, classes: indices, perClass: max(0, perClass), skipping: max(0, skip))
+            print("wrote \(n) images in \(indices.count) class folders under \(output)")
         }
     }
 }
@@ -371,7 +404,7 @@ struct Export: ParsableCommand {
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The end-to-end demo: make a full-size VGG16 .h5 (seeded weights), convert, summarize, verify, predict on Fashion-MNIST images, bench.",
+        abstract: "The end-to-end demo: a full-size VGG16 .h5 (seeded weights) converted, summarized, verified, run and benchmarked, then fine-tuned and evaluated on Fashion-MNIST images.",
         discussion: """
         Real ImageNet weights cannot be downloaded on an offline machine, so the demo writes a full-size VGG16 \
         (138,357,544 parameters) in tf.keras's model.save layout with vggtool's own HDF5 writer and seeded \
@@ -380,6 +413,7 @@ struct Demo: ParsableCommand {
 
     @Option(help: "Working directory for the demo files.") var dir = "vggtool-demo"
     @Option(help: "Seed for the weights.") var seed: UInt64 = 16
+    @Option(help: "Fine-tuning epochs.") var epochs: Int = 5
 
     func run() throws {
         try VGGToolCommand.guarded {
@@ -422,6 +456,31 @@ struct Demo: ParsableCommand {
             let b = try bench(modelPath: out, inputSize: nil, batch: 1, minRuns: 3, minSeconds: 2)
             // (peak memory is left out here: this process also wrote and converted the model)
             print(b.text().split(separator: "\n").filter { !$0.hasPrefix("peak memory") }.map { "   " + $0 }.joined(separator: "\n"))
+
+            // Transfer learning on real images: two Fashion-MNIST classes as a user's folders would be.
+            let train = dir + "/fashion-mnist-train", val = dir + "/fashion-mnist-val"
+            try? FileManager.default.removeItem(atPath: train)
+            try? FileManager.default.removeItem(atPath: val)
+            let trainSet = try FashionMNIST(split: "train")
+            try trainSet.writeClassFolders(root: train, classes: [0, 1], perClass: 100)
+            try data.writeClassFolders(root: val, classes: [0, 1], perClass: 50, skipping: 10)
+            let tuned = dir + "/vgg16_fashion.vggm"
+            print("== vggtool finetune \(out) --data \(train) --val \(val) -o \(tuned) --epochs \(epochs)")
+            print("   (the recipe: input 250x250, frozen base, Flatten -> Dense 1024, 1024, 4096 -> softmax; 200 training, 100 validation images)")
+            var o = FineTuneOptions()
+            o.epochs = epochs
+            o.validationDir = val
+            o.validationSplit = 0
+            o.seed = seed
+            let ft = try FineTuner(basePath: out, dataDir: train, output: tuned, options: o, log: { line in
+                if !line.contains("____") && !line.contains("====") && !line.hasPrefix(" ") && !line.hasPrefix("Layer") && !line.hasPrefix("Model:") {
+                    print("   " + line)
+                }
+            }).run()
+            print("   best epoch \(ft.bestEpoch ?? 0) -> \(tuned)")
+            print("== vggtool evaluate \(tuned) --data \(val)")
+            let e = try evaluate(modelPath: tuned, dataDir: val)
+            print(e.text().split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
         }
     }
 

@@ -40,6 +40,25 @@ import ModelFile
         #expect(r3.status == 0 && c != a)
     }
 
+    /// The on-disk feature cache gives the same training as the in-memory one, and a second run reuses
+    /// every entry; other weights or another input size never find them.
+    @Test func diskFeatureCacheIsReusedAndKeyed() throws {
+        let (dir, model) = try Self.base()
+        let data = TestSupport.fixture("images/eval")
+        let cache = dir + "/cache"
+        let args = ["finetune", model, "--data", data, "--seed", "2"] + Self.small
+        let a = try CLI.run(args + ["-o", dir + "/mem.vggm"])
+        let b = try CLI.run(args + ["-o", dir + "/disk.vggm", "--cache-dir", cache])
+        #expect(a.status == 0 && b.status == 0, "\(b.stderr)")
+        #expect(b.stdout.contains("on disk in \(cache) (0 reused, 15 computed)"), "\(b.stdout)")
+        #expect(try VGGMFileTensors(dir + "/mem.vggm") == VGGMFileTensors(dir + "/disk.vggm"))
+        let c = try CLI.run(args + ["-o", dir + "/disk2.vggm", "--cache-dir", cache])
+        #expect(c.stdout.contains("(15 reused, 0 computed)"), "\(c.stdout)")
+        let d = try CLI.run(["finetune", model, "--data", data, "--seed", "2", "--input-size", "40", "--head", "8", "--epochs", "1",
+                             "-o", dir + "/other.vggm", "--cache-dir", cache])
+        #expect(d.stdout.contains("(0 reused, 15 computed)"), "\(d.stdout)")
+    }
+
     @Test func resumeContinuesFromTheCheckpoint() throws {
         let (dir, model) = try Self.base()
         let data = TestSupport.fixture("images/eval")

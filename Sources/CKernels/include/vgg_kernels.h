@@ -75,6 +75,11 @@ void vgg_maxpool_backward(const vgg_conv_shape *s, const float *in, const float 
 /// Average pooling backward (padding excluded from the count). din must be zeroed by the caller.
 void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din);
 
+/// Adam over [0, n): m += (g - m) c1; v += (g^2 - v) c2; w -= m alpha / (sqrt(v) + eps).
+void vgg_adam(float *w, const float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
+/// SGD with momentum over [0, n): m = momentum m - lr g; w += m (momentum 0: w -= lr g).
+void vgg_sgd(float *w, const float *g, float *m, long n, float lr, float momentum);
+
 /// Makes Debian's DYNAMIC_ARCH OpenBLAS use the kernels this CPU can run when its CPU-model detection fell
 /// back to a generic core (common on virtual machines). Call before any BLAS call; returns the core name.
 /// Leaves everything alone when OPENBLAS_CORETYPE is set.
