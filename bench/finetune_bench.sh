@@ -21,10 +21,12 @@ trap 'rm -rf "$work"' EXIT
 "$bin" dataset fashion-mnist --classes T-shirt_top,Trouser --per-class 100 --split t10k -o "$work/val" >/dev/null
 printf '%-6s %12s %12s %8s %10s %10s %10s %10s\n' size vggtool_s tfkeras_s ratio vgg_acc keras_acc vgg_MB keras_MB
 for s in "${sizes[@]}"; do
+  sync   # each contender starts with no dirty pages of the set-up pending
   /usr/bin/time -f '%e %M' -o "$work/time" "$bin" finetune "$work/notop.vggm" --data "$work/train" --val "$work/val" \
       -o "$work/tuned_$s.vggm" --input-size "$s" --epochs 10 --batch-size 16 --lr 1e-4 > "$work/vgg_$s.log"
   read -r vsec vkb < "$work/time"
   vacc=$(tail -1 "$work/tuned_$s.vggm.history.csv" | cut -d, -f4)
+  sync
   "$py" bench/finetune_peer.py "$work/notop.h5" "$work/train" "$work/val" "$s" 10 "$work/keras_$s.json" > "$work/keras_$s.log" 2>&1
   read -r ksec kacc kmb < <("$py" -c "import json;r=json.load(open('$work/keras_$s.json'));print(r['seconds'], r['val_accuracy'], r['peak_rss_bytes']/1e6)")
   printf '%-6s %12.1f %12.1f %7.1fx %10.4f %10.4f %10.0f %10.0f\n' "$s" "$vsec" "$ksec" "$(echo "$ksec / $vsec" | bc -l)" "$vacc" "$kacc" "$(echo "$vkb / 1024" | bc -l)" "$kmb"

@@ -133,6 +133,9 @@ public final class FineTuner {
                 throw TrainingError("\(output): --resume needs a checkpoint and its state (\(state.jsonPath)); none found")
             }
             let ckpt = try VGGMFile(path: output)
+            guard ckpt.manifest.provenance.created == saved.checkpoint else {
+                throw TrainingError("\(output): the saved training state (\(state.jsonPath)) belongs to another checkpoint (interrupted while saving?); start again without --resume")
+            }
             for p in network.parameters {
                 guard let v = ckpt.floats(p.name), v.count == p.value.count else { throw TrainingError("\(output): checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
                 p.value = v
@@ -168,7 +171,8 @@ public final class FineTuner {
         func extract(_ items: [ImageFolder.Item], what: String) throws -> (features: FeatureStore, labels: [Int]) {
             let st = try store(for: items.count)
             var labels: [Int] = []
-            let step = 16
+            // Batches of 16 at 224x224 and above; larger for small inputs (same activation memory, better GEMMs).
+            let step = max(16, min(64, 16 * 50176 / max(1, o.inputSize * o.inputSize)))
             for start in stride(from: 0, to: items.count, by: step) {
                 let chunk = Array(items[start..<min(items.count, start + step)])
                 // Disk entries for the same weights, size, preprocessing and pixels are reused.
@@ -252,6 +256,8 @@ public final class FineTuner {
         let k = train.classNames.count
         var stoppedEarly = false
         let csv = output + ".history.csv"
+        let writer = CheckpointWriter()
+        defer { try? writer.wait() }
         for epoch in startEpoch...max(startEpoch, o.epochs) where epoch <= o.epochs {
             let start = Date()
             var order = Array(0..<trainY.count)
@@ -266,6 +272,7 @@ public final class FineTuner {
                 let p = network.forward(x, n: idx.count, training: true)
                 let (loss, d) = Network.crossEntropy(p, labels: labels, classes: k, sampleWeights: classWeights.map { w in labels.map { w[$0] } })
                 guard loss.isFinite else {
+                    try writer.wait()
                     throw TrainingError("loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower --lr)" +
                                         (bestEpoch != nil ? "; \(output) holds the best checkpoint (epoch \(bestEpoch!))" : "; no checkpoint was written"))
                 }
@@ -301,11 +308,20 @@ public final class FineTuner {
                 best = score
                 bestEpoch = epoch
                 wait = 0
-                try save(comp: comp, base: base, network: network, classNames: train.classNames)
+                // Written in the background while training goes on, from a snapshot (the arrays are copied on
+                // the next write to them). The model first, then its state, tagged with the model's creation
+                // stamp: a crash between the two leaves a state --resume recognises as not its checkpoint.
+                let weights = Dictionary(uniqueKeysWithValues: network.parameters.map { ($0.name, $0.value) })
                 let st = optimizer.state
-                try state.save(.init(epoch: epoch, best: best, bestEpoch: epoch, iterations: st.iterations, rngState: rngAfterShuffle,
-                                     history: history, m: st.m, v: st.v))
-                log("  saved \(output) (best \(rec.valLoss != nil ? "val_loss" : "loss") so far)")
+                let saved = TrainingState.Saved(epoch: epoch, best: best, bestEpoch: epoch, iterations: st.iterations, rngState: rngAfterShuffle,
+                                                history: history, m: st.m, v: st.v, checkpoint: "")
+                let names = train.classNames
+                try writer.submit {
+                    var s = saved
+                    s.checkpoint = try self.save(comp: comp, base: base, weights: weights, classNames: names)
+                    try state.save(s)
+                }
+                log("  saving \(output) (best \(rec.valLoss != nil ? "val_loss" : "loss") so far)")
             } else {
                 wait += 1
                 if let p = o.patience, wait >= p {
@@ -315,20 +331,20 @@ public final class FineTuner {
                 }
             }
         }
+        try writer.wait()
         return FineTuneResult(history: history, bestEpoch: bestEpoch, output: output, classNames: train.classNames,
                               trainImages: trainY.count, validationImages: valY.count, skipped: skipped,
                               featureSeconds: featureSeconds, stoppedEarly: stoppedEarly)
     }
 
     /// Writes the composed model (frozen tensors copied from the base, trained ones from the network).
-    func save(comp: Composition, base: VGGMFile, network: Network, classNames: [String]) throws {
-        let trained = Dictionary(uniqueKeysWithValues: network.parameters.map { ($0.name, $0) })
+    @discardableResult
+    func save(comp: Composition, base: VGGMFile, weights trained: [String: [Float]], classNames: [String]) throws -> String {
         var payloads: [TensorPayload] = []
         for info in comp.analysis.layers {
             for w in info.weights {
                 let name = "\(info.layer.name)/\(w.name)"
-                if let p = trained[name] {
-                    let values = p.value
+                if let values = trained[name] {
                     payloads.append(TensorPayload(name: name, shape: w.shape) { dst in _ = dst.update(from: values) })
                 } else {
                     guard let e = base.entry(name) else { throw TrainingError("\(basePath): tensor '\(name)' is missing") }
@@ -341,13 +357,15 @@ public final class FineTuner {
             }
         }
         let prov = base.manifest.provenance
+        let created = ISO8601DateFormatter().string(from: Date()) + " #\(UInt32.random(in: 0...UInt32.max))"
         _ = try VGGMWriter.write(
             to: output, graph: comp.graph, inputShape: [options.inputSize, options.inputSize, 3], preprocessing: base.manifest.preprocessing,
             classNames: classNames,
             provenance: Provenance(sourceFile: URL(fileURLWithPath: basePath).lastPathComponent, sourceSHA256: prov.sourceSHA256,
                                    sourceLayout: "vggtool finetune of \(prov.sourceFile)", kerasVersion: prov.kerasVersion,
-                                   converter: "vggtool finetune", created: ISO8601DateFormatter().string(from: Date())),
+                                   converter: "vggtool finetune", created: created),
             tensors: payloads)
+        return created
     }
 
     static func argmax(_ row: ArraySlice<Float>) -> Int {
@@ -384,6 +402,40 @@ public final class FineTuner {
 }
 
 
+/// Writes checkpoints one at a time on a background thread; an error surfaces at the next submit or wait.
+final class CheckpointWriter: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "vggtool.checkpoints")
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var failure: Error?
+
+    final class Job: @unchecked Sendable {
+        let body: () throws -> Void
+        init(_ body: @escaping () throws -> Void) { self.body = body }
+    }
+
+    func submit(_ body: @escaping () throws -> Void) throws {
+        try check()
+        let job = Job(body)
+        queue.async(group: group) { [self] in
+            do { try job.body() } catch {
+                lock.lock(); if failure == nil { failure = error }; lock.unlock()
+            }
+        }
+    }
+
+    /// Waits for every submitted write; rethrows the first failure.
+    func wait() throws {
+        group.wait()
+        try check()
+    }
+
+    private func check() throws {
+        lock.lock(); defer { lock.unlock() }
+        if let f = failure { failure = nil; throw f }
+    }
+}
+
 /// The state saved beside a checkpoint so `--resume` continues from it: epoch, best score, optimizer
 /// iterations and slots, the shuffling RNG, the history.
 struct TrainingState {
@@ -391,6 +443,7 @@ struct TrainingState {
         var epoch: Int, best: Double, bestEpoch: Int, iterations: Int, rngState: UInt64
         var history: [EpochRecord]
         var m: [[Float]], v: [[Float]]
+        var checkpoint: String
     }
     let path: String
     var jsonPath: String { path + ".state.json" }
@@ -399,6 +452,7 @@ struct TrainingState {
     func save(_ s: Saved) throws {
         let json: [String: Any] = [
             "epoch": s.epoch, "best": s.best, "best_epoch": s.bestEpoch, "iterations": s.iterations, "rng_state": String(s.rngState),
+            "checkpoint": s.checkpoint,
             "m_sizes": s.m.map(\.count), "v_sizes": s.v.map(\.count),
             "history": s.history.map { ["epoch": $0.epoch, "loss": $0.loss, "accuracy": $0.accuracy, "val_loss": $0.valLoss ?? -1,
                                         "val_accuracy": $0.valAccuracy ?? -1, "seconds": $0.seconds] },
@@ -426,6 +480,7 @@ struct TrainingState {
                         valLoss: (r["val_loss"] as? Double).flatMap { $0 < 0 ? nil : $0 },
                         valAccuracy: (r["val_accuracy"] as? Double).flatMap { $0 < 0 ? nil : $0 }, seconds: r["seconds"] as? Double ?? 0)
         }
-        return Saved(epoch: epoch, best: best, bestEpoch: bestEpoch, iterations: iterations, rngState: rng, history: history, m: m, v: v)
+        return Saved(epoch: epoch, best: best, bestEpoch: bestEpoch, iterations: iterations, rngState: rng, history: history, m: m, v: v,
+                     checkpoint: j["checkpoint"] as? String ?? "")
     }
 }

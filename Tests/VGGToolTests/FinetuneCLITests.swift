@@ -67,6 +67,13 @@ import ModelFile
         let r = try CLI.run(args + ["--epochs", "4", "--resume"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("resuming after epoch") && r.stdout.contains("epoch 4/4") && !r.stdout.contains("epoch 1/4"))
+        // A state that does not belong to the checkpoint (as after a crash between the two writes) is refused.
+        let statePath = dir + "/r.vggm.state.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: statePath))) as! [String: Any]
+        json["checkpoint"] = "another"
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: statePath))
+        let stale = try CLI.run(args + ["--epochs", "5", "--resume"])
+        #expect(stale.status != 0 && stale.stderr.contains("belongs to another checkpoint"), "\(stale.stderr)")
         let missing = try CLI.run(args + ["--epochs", "4", "--resume", "-o", dir + "/none.vggm"])
         #expect(missing.status != 0 && missing.stderr.contains("--resume needs a checkpoint"))
     }
