@@ -73,7 +73,7 @@ public struct Evaluation: Sendable {
 
     public func text() -> String {
         var lines = [String(format: "images: %d   loss: %.4f   accuracy: %.4f   top-%d accuracy: %.4f", images, loss, accuracy, topK, topKAccuracy)]
-        let width = max(10, (classes.map(\.count).max() ?? 0) + 2)
+        let width = max(10, (classes.map(\.count).max() ?? 0) + "[\(max(classes.count - 1, 0))] ".count + 2)
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
         lines.append("")

@@ -465,10 +465,11 @@ struct Demo: ParsableCommand {
             try trainSet.writeClassFolders(root: train, classes: [0, 1], perClass: 100)
             try data.writeClassFolders(root: val, classes: [0, 1], perClass: 50, skipping: 10)
             let tuned = dir + "/vgg16_fashion.vggm"
-            print("== vggtool finetune \(out) --data \(train) --val \(val) -o \(tuned) --epochs \(epochs)")
-            print("   (the recipe: input 250x250, frozen base, Flatten -> Dense 1024, 1024, 4096 -> softmax; 200 training, 100 validation images)")
+            print("== vggtool finetune \(out) --data \(train) --val \(val) -o \(tuned) --epochs \(epochs) --lr 1e-4")
+            print("   (the recipe: input 250x250, frozen base, Flatten -> Dense 1024, 1024, 4096 -> softmax, Adam 1e-4; 200 training, 100 validation images)")
             var o = FineTuneOptions()
             o.epochs = epochs
+            o.learningRate = 1e-4
             o.validationDir = val
             o.validationSplit = 0
             o.seed = seed
