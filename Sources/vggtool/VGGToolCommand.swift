@@ -190,6 +190,9 @@ struct Predict: ParsableCommand {
         try VGGToolCommand.guarded {
             let r = try predict(modelPath: model, images: images, npyInput: npyInput, inputSize: inputSize, batchSize: batchSize,
                                 interpolation: interpolation, outputPath: output)
+            // One unreadable image among none readable: a single error line naming it; otherwise each skip
+            // is reported on its own line and the run ends with a count.
+            if r.skipped.count == 1 && r.inputs.isEmpty { throw ToolError(r.skipped[0].path, r.skipped[0].reason) }
             for s in r.skipped { FileHandle.standardError.write(Data("vggtool: skipped \(s.path): \(s.reason)\n".utf8)) }
             if let out = r.outputs {
                 let perImage = out.count / max(out.shape[0], 1)

@@ -55,7 +55,7 @@ import Testing
         try fails(["predict", model, "--input", dir + "/four.npy"], "has 4 channels, the model takes 3")
         // Too small for the network, a corrupt image, an output folder that does not exist.
         try fails(["predict", model, TestSupport.fixture("images/rgb.jpg"), "--input-size", "4"], "too small")
-        try fails(["predict", model, TestSupport.fixture("images/truncated.jpg")], "could not be read")
+        try fails(["predict", model, TestSupport.fixture("images/truncated.jpg")], "truncated.jpg: corrupt or truncated JPEG")
         try fails(["predict", model, TestSupport.fixture("images/rgb.jpg"), "-o", dir + "/missing/y.npy"], "does not exist")
         #expect(!FileManager.default.fileExists(atPath: dir + "/missing"))
     }

@@ -54,12 +54,18 @@ enum CLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    struct Result { var status: Int32; var stdout: String; var stderr: String; var signaled = false }
 
-    static func run(_ args: [String], cwd: String? = nil) throws -> Result {
+    /// Runs the binary; with `memoryKB`, under that address-space limit (ulimit -v) through /bin/sh.
+    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
+        if let memoryKB {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "ulimit -v \(memoryKB); exec \"$0\" \"$@\"", binary] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+        }
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -68,6 +74,7 @@ enum CLI {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
+                      signaled: p.terminationReason == .uncaughtSignal)
     }
 }

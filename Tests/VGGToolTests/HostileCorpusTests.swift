@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+/// Every file of the hostile corpus (Fixtures/hostile, from scripts/fixtures/gen_hostile.py) through the
+/// built binary: a non-zero exit with a one-line error naming the file and the problem (or, for valid but
+/// unusual files, success), within the bounds docs/hostile-input.md states (10 s, 4 GB of address space),
+/// no crash, no output file left behind and nothing written anywhere else.
+@Suite struct HostileCorpusTests {
+    struct Case: Decodable { var file: String; var command: String; var expect: String?; var accept: String?; var args: [String]? }
+
+    static let cases: [Case] = {
+        let url = URL(fileURLWithPath: TestSupport.fixture("hostile/cases.json"))
+        return (try? JSONDecoder().decode([Case].self, from: Data(contentsOf: url))) ?? []
+    }()
+
+    @Test func corpusIsThere() { #expect(Self.cases.count >= 80) }
+
+    @Test(arguments: cases.map(\.file))
+    func hostileFile(_ name: String) throws {
+        let c = Self.cases.first { $0.file == name }!
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = TestSupport.fixture("hostile/" + c.file)
+        var before: [String] = []
+        var args: [String]
+        let extra = (c.args ?? []).map { $0.hasSuffix(".json") ? TestSupport.fixture($0) : $0 }
+        switch c.command {
+        case "convert": args = ["convert", file, "-o", dir + "/out.vggm"] + extra
+        case "verify": args = ["verify", file]
+        default:
+            let model = dir + "/tiny.vggm"
+            let conv = try CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model])
+            #expect(conv.status == 0)
+            before = ["tiny.vggm"]
+            args = c.command == "predict-input" ? ["predict", model, "--input", file, "-o", dir + "/y.npy"] : ["predict", model, file]
+        }
+        let hostileBefore = TestSupport.files(in: TestSupport.fixture("hostile"))
+        let start = Date()
+        let r = try CLI.run(args, cwd: dir, memoryKB: 4 << 20)
+        let seconds = Date().timeIntervalSince(start)
+        #expect(!r.signaled, "\(name): killed by a signal")
+        #expect(seconds < 10, "\(name): took \(seconds) s")
+        if let accept = c.accept {
+            #expect(r.status == 0 && (r.stdout + r.stderr).contains(accept), "\(name): \(r.stdout) \(r.stderr)")
+        } else {
+            let words = c.expect ?? ""
+            #expect(r.status != 0, "\(name): accepted")
+            let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
+            #expect(lines.count == 1 && r.stderr.hasPrefix("vggtool: error: "), "\(name): \(r.stderr)")
+            #expect(r.stderr.contains(c.file), "\(name): the error does not name the file: \(r.stderr)")
+            #expect(words.isEmpty || r.stderr.contains(words), "\(name): expected '\(words)' in: \(r.stderr)")
+            #expect(TestSupport.files(in: dir) == before, "\(name): left \(TestSupport.files(in: dir))")
+        }
+        #expect(TestSupport.files(in: TestSupport.fixture("hostile")) == hostileBefore, "\(name): wrote beside the input")
+    }
+}
