@@ -50,6 +50,7 @@ enum TestSupport {
 /// Runs the built `vggtool` binary.
 enum CLI {
     static var binary: String {
+        if let b = ProcessInfo.processInfo.environment["VGGTOOL_TEST_BINARY"] { return b }
         let candidates = [".build/debug/vggtool", ".build/release/vggtool"].map { TestSupport.root.appendingPathComponent($0).path }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite under a sanitizer, in its own build folder:
+#   scripts/sanitize.sh address     # AddressSanitizer (also catches leaks in C code and out-of-bounds reads)
+#   scripts/sanitize.sh thread      # ThreadSanitizer (the runtime's worker threads, the checkpoint writer)
+# The CLI tests run the sanitized vggtool binary too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-address}
+case "$kind" in address|thread) ;; *) echo "usage: $0 address|thread" >&2; exit 2 ;; esac
+./scripts/setup.sh
+path=.build/sanitize-$kind
+swift build --build-tests --sanitize="$kind" --build-path "$path"
+export VGGTOOL_TEST_BINARY="$PWD/$path/debug/vggtool"
+export VGGTOOL_TEST_NO_ULIMIT=1   # the sanitizers reserve huge shadow mappings
+# Leak reports from libhdf5's and OpenBLAS's process-lifetime allocations are not ours.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
+swift test --skip-build --sanitize="$kind" --build-path "$path" "${@:2}"
