@@ -65,3 +65,16 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer harnesses, only when building for fuzzing (scripts/fuzz.sh sets VGGTOOL_FUZZ=1 and builds with
+// -sanitize=fuzzer,address): each executable's main (named by SwiftPM) runs libFuzzer's driver.
+if Context.environment["VGGTOOL_FUZZ"] != nil {
+    package.targets.append(.target(name: "CFuzzDriver"))
+    for (name, deps) in [("FuzzVGGM", ["ModelFile"]), ("FuzzKerasConfig", ["KerasImport", "ModelGraph"]),
+                         ("FuzzNumPy", ["Runtime"]), ("FuzzImage", ["ImageData"])] {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: (deps + ["CFuzzDriver"]).map { .target(name: $0) },
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

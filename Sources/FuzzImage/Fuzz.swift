@@ -1,0 +1,20 @@
+// libFuzzer harness: the image decoders (JPEG via TurboJPEG, PNG via libpng, BMP) and resizing. See scripts/fuzz.sh.
+import CFuzzDriver
+import Foundation
+import ImageData
+
+@_cdecl("FuzzImage_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var c = argc
+    var v = argv
+    return LLVMFuzzerRunDriver(&c, &v) { data, size in fuzz(data!, size) }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    if let img = try? ImageDecoder.decode(data: Data(bytes: data, count: size), path: "fuzz") {
+        _ = ImageDecoder.resize(img, height: 7, width: 5)
+        _ = ImageDecoder.resize(img, height: 3, width: 9, .nearest)
+    }
+    return 0
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# libFuzzer runs of vggtool's readers, instrumented with AddressSanitizer and coverage:
+#   scripts/fuzz.sh [seconds per harness] [harness...]    (default: 30 s each; all of vggm config npy image)
+# Seeds come from Fixtures/ (valid files and the hostile corpus); each harness keeps its growing corpus in
+# .build/fuzz-corpus/<harness>/ and writes crashing inputs to .build/fuzz-crashes/<harness>/ (then exits 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-30}
+shift || true
+harnesses=("${@:-vggm config npy image}")
+[ $# -eq 0 ] && harnesses=(vggm config npy image)
+./scripts/setup.sh
+export VGGTOOL_FUZZ=1
+# lld: gold crashes on these links. SwiftPM names each executable's main <Target>_main, which starts
+# libFuzzer's driver (LLVMFuzzerRunDriver).
+flags=(--build-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+       -Xcc -fsanitize=fuzzer-no-link,address)
+declare -A product=([vggm]=FuzzVGGM [config]=FuzzKerasConfig [npy]=FuzzNumPy [image]=FuzzImage)
+status=0
+for h in "${harnesses[@]}"; do
+  p=${product[$h]}
+  swift build "${flags[@]}" --product "$p" >/dev/null
+  corpus=.build/fuzz-corpus/$h; crashes=.build/fuzz-crashes/$h; seeds=$(mktemp -d)
+  mkdir -p "$corpus" "$crashes"
+  case $h in
+    vggm)   for f in Fixtures/hostile/*.vggm; do cp "$f" "$seeds/"; done
+            .build/fuzz/debug/vggtool convert Fixtures/tiny_vgg16.tfkeras.full.h5 -o "$seeds/ok.vggm" >/dev/null 2>&1 || true ;;
+    config) cp Fixtures/*.config.json Fixtures/summaries/*.config.json "$seeds/" ;;
+    npy)    cp Fixtures/goldens/*.npy Fixtures/hostile/*.npy "$seeds/" 2>/dev/null; find "$seeds" -size +64k -delete ;;
+    image)  cp Fixtures/images/*.jpg Fixtures/images/*.png Fixtures/images/*.bmp "$seeds/" ;;
+  esac
+  echo "== $p: $secs s"
+  set +e
+  ASAN_OPTIONS=detect_leaks=0 ".build/fuzz/debug/$p" "$corpus" "$seeds" -max_total_time="$secs" -rss_limit_mb=4096 \
+      -timeout=10 -max_len=1048576 -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)" 
+  rc=${PIPESTATUS[0]}
+  set -e
+  rm -rf "$seeds"
+  echo "   corpus: $(ls "$corpus" | wc -l) inputs; exit status $rc"
+  [ "$rc" -eq 0 ] || status=1
+done
+exit $status
