@@ -21,6 +21,7 @@ import Testing
         let dir = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = TestSupport.fixture("hostile/" + c.file)
+        try #require(FileManager.default.fileExists(atPath: file), "\(name) is missing from Fixtures/hostile")
         var before: [String] = []
         var args: [String]
         let extra = (c.args ?? []).map { $0.hasSuffix(".json") ? TestSupport.fixture($0) : $0 }
