@@ -38,7 +38,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The runtime's CPU kernels (im2col + GEMM, Winograd F(2x2,3x3), pooling, activations), optimized
         // even in debug builds so tests run at useful speed.
-        .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // JPEG/PNG decoding (libpng reports errors by longjmp, so this is C) and Keras-exact resizing.

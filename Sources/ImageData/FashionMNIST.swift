@@ -76,7 +76,7 @@ public struct FashionMNIST: Sendable {
                 var len = 0
                 var err = [CChar](repeating: 0, count: 256)
                 guard vgg_encode_png(px, Int32(cols), Int32(rows), 1, &out, &len, &err) == 0, let out else {
-                    throw ImageError(dir, String(cString: err))
+                    throw ImageError(dir, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
                 }
                 defer { free(out) }
                 let file = dir + String(format: "/%05d.png", i)

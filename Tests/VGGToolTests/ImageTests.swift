@@ -85,7 +85,7 @@ import VGGTool
         for c in ["b", "a", ".hidden", "C"] { try fm.createDirectory(atPath: dir + "/" + c, withIntermediateDirectories: true) }
         for f in ["a/x.JPG", "a/y.txt", "a/sub/z.png", "b/1.gif", "b/.secret.png", "C/q.jpeg"] {
             try fm.createDirectory(atPath: (dir + "/" + f as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            fm.createFile(atPath: dir + "/" + f, contents: Data([0]))
+            _ = fm.createFile(atPath: dir + "/" + f, contents: Data([0]))
         }
         let folder = try ImageFolder(root: dir)
         #expect(folder.classNames == ["C", "a", "b"])  // sorted by code point, as Python sorts
