@@ -212,18 +212,29 @@ public final class Engine: @unchecked Sendable {
 
     /// As `parallelRanges`, also passing the part's index (0 ..< threads), e.g. to pick a scratch area.
     func parallelParts(_ n: Int, minChunk: Int = 1, _ body: (Int, Int, Int) -> Void) {
-        let parts = min(threads, max(1, n / max(1, minChunk)))
-        if parts <= 1 { if n > 0 { body(0, n, 0) }; return }
-        // The kernels write disjoint ranges of buffers owned by the plan; the closure is only shared for the
-        // duration of this call.
-        withoutActuallyEscaping(body) { body in
-            let shared = unsafeBitCast(body, to: (@Sendable (Int, Int, Int) -> Void).self)
-            DispatchQueue.concurrentPerform(iterations: parts) { i in
-                let a = n * i / parts, b = n * (i + 1) / parts
-                if b > a { shared(a, b, i) }
-            }
+        Runtime.parallelParts(n, threads, minChunk: minChunk, body)
+    }
+}
+
+/// Splits [0, n) into at most `threads` contiguous ranges (each at least `minChunk` long when possible) and
+/// runs `body(start, end, part)` for them concurrently. The callers' kernels write disjoint ranges of
+/// buffers they own; the closure is only shared for the duration of this call.
+public func parallelParts(_ n: Int, _ threads: Int, minChunk: Int = 1, _ body: (Int, Int, Int) -> Void) {
+    let parts = min(threads, max(1, n / max(1, minChunk)))
+    if parts <= 1 { if n > 0 { body(0, n, 0) }; return }
+    withoutActuallyEscaping(body) { body in
+        let shared = unsafeBitCast(body, to: (@Sendable (Int, Int, Int) -> Void).self)
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            let a = n * i / parts, b = n * (i + 1) / parts
+            if b > a { shared(a, b, i) }
         }
     }
+}
+
+/// A value (typically a pointer) shared with workers that touch disjoint parts of what it points to.
+public struct UnsafeSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ v: T) { value = v }
 }
 
 struct PlanKey: Hashable {

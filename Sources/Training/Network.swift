@@ -3,6 +3,7 @@ import CKernels
 import Dispatch
 import Foundation
 import ModelGraph
+import Runtime
 
 /// A trainable tensor: value, gradient, and the Keras name it is saved under (`dense/kernel`).
 public final class Parameter {
@@ -397,25 +398,6 @@ public final class Network {
             for r in 0..<rows { for j in 0..<k { b.grad[j] += g[r * k + j] } }
         }
     }
-}
-
-/// Splits [0, n) into at most `threads` ranges run concurrently.
-func parallelParts(_ n: Int, _ threads: Int, minChunk: Int = 1, _ body: (Int, Int, Int) -> Void) {
-    let parts = min(threads, max(1, n / max(1, minChunk)))
-    if parts <= 1 { if n > 0 { body(0, n, 0) }; return }
-    withoutActuallyEscaping(body) { body in
-        let shared = unsafeBitCast(body, to: (@Sendable (Int, Int, Int) -> Void).self)
-        DispatchQueue.concurrentPerform(iterations: parts) { i in
-            let a = n * i / parts, b = n * (i + 1) / parts
-            if b > a { shared(a, b, i) }
-        }
-    }
-}
-
-/// A pointer shared with workers that touch disjoint parts of what it points to.
-struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ v: T) { value = v }
 }
 
 /// SplitMix64: small, fast, seedable; the same seed gives the same sequence on every machine.

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Runtime
 
 /// Optimizers as tf-keras 2.17 (Keras 3 alike) defines them.
 public enum OptimizerKind: String, Sendable, CaseIterable { case adam, sgd }
