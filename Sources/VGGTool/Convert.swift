@@ -53,6 +53,7 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
     // Never leave the hashing thread running past this function (exit would tear libcrypto down under it).
     defer { hashBox.cancel(); group.wait() }
 
+    try HDF5Isolation.probe(input, options: options)
     let model = try KerasFile(path: input, options: options)
     let analysis = try model.graph.analyze()
     let inputShape = model.graph.layers.compactMap { l -> [Int?]? in if case .input(let s) = l.op { return s } else { return nil } }.first ?? []
@@ -104,6 +105,7 @@ public func loadAnalysis(path: String, options: KerasFile.Options) throws -> Gra
         guard let shape = options.inputShape else { return file.analysis }
         return try analyzed(file.graph.withInputShape(shape), file: path)
     }
+    try HDF5Isolation.probe(path, options: options)
     let model = try KerasFile.graphOnly(path: path, options: options)
     return try analyzed(model.graph, file: path)
 }

@@ -13,11 +13,13 @@ struct VGGToolCommand: ParsableCommand {
         commandName: "vggtool",
         abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
         version: vggtoolVersion,
-        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Finetune.self, Dataset.self, Demo.self]
+        subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Finetune.self, Dataset.self, Demo.self, Probe.self]
     )
 
-    /// Runs a command body, printing errors as one line on stderr and exiting non-zero.
+    /// Runs a command body, printing errors as one line on stderr and exiting non-zero. Untrusted HDF5
+    /// files are first parsed by this binary in an isolated child process (see `HDF5Isolation`).
     static func guarded(_ body: () throws -> Void) throws {
+        HDF5Isolation.executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
             FileHandle.standardError.write(Data("vggtool: error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -330,6 +332,18 @@ struct Finetune: ParsableCommand {
                       + " -> \(r.output) (classes: \(r.classNames.joined(separator: ", ")))")
             }
         }
+    }
+}
+
+/// The isolated child of `HDF5Isolation`: parses a Keras file's structure and exits (0 = parsed).
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "_probe", abstract: "(internal) parse a Keras file's structure in isolation.",
+                                                    shouldDisplay: false)
+    @Argument var model: String
+    @OptionGroup var modelOptions: ModelOptions
+
+    func run() throws {
+        do { try HDF5Isolation.runProbe(model, options: try modelOptions.options()) } catch { throw ExitCode(1) }
     }
 }
 

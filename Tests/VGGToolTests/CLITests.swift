@@ -49,6 +49,22 @@ import Testing
         #expect(a.stdout == s.stdout)
     }
 
+    /// libhdf5 parses untrusted files in an isolated child first: when it dies there (simulated here with an
+    /// abort in the probe), the command fails with one line naming the file, and writes nothing.
+    @Test func aCrashInsideTheIsolatedParserIsACleanError() throws {
+        let dir = try TestSupport.tempDir()
+        let src = TestSupport.fixture("tiny_vgg16.tfkeras.full.h5")
+        let r = try CLI.run(["convert", src, "-o", dir + "/out.vggm"], env: ["VGGTOOL_PROBE_SIMULATE_CRASH": "1"])
+        #expect(r.status == 1 && r.stderr.hasPrefix("vggtool: error: \(src): libhdf5 crashed (signal 6)"), "\(r.stderr)")
+        #expect(r.stderr.filter { $0 == "\n" }.count == 1)
+        #expect(TestSupport.files(in: dir).isEmpty)
+        let s = try CLI.run(["summary", src], env: ["VGGTOOL_PROBE_SIMULATE_CRASH": "1"])
+        #expect(s.status == 1 && s.stderr.contains("isolated process"))
+        // Without isolation the same command parses in process.
+        let ok = try CLI.run(["convert", src, "-o", dir + "/out.vggm"], env: ["VGGTOOL_PROBE_SIMULATE_CRASH": "1", "VGGTOOL_NO_ISOLATION": "1"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
     @Test func errorsAreOneLineWithNonZeroStatusAndNoOutputFile() throws {
         let dir = try TestSupport.tempDir()
         let bad = dir + "/notamodel.h5"

@@ -58,8 +58,9 @@ enum CLI {
     struct Result { var status: Int32; var stdout: String; var stderr: String; var signaled = false }
 
     /// Runs the binary; with `memoryKB`, under that address-space limit (ulimit -v) through /bin/sh.
-    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil) throws -> Result {
+    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:]) throws -> Result {
         let p = Process()
+        if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         if let memoryKB {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", "ulimit -v \(memoryKB); exec \"$0\" \"$@\"", binary] + args
