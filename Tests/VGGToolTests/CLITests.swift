@@ -60,6 +60,8 @@ import Testing
         #expect(TestSupport.files(in: dir).isEmpty)
         let s = try CLI.run(["summary", src], env: ["VGGTOOL_PROBE_SIMULATE_CRASH": "1"])
         #expect(s.status == 1 && s.stderr.contains("isolated process"))
+        let i = try CLI.run(["inspect", src], env: ["VGGTOOL_PROBE_SIMULATE_CRASH": "1"])
+        #expect(i.status == 1 && i.stderr.contains("isolated process"))
         // Without isolation the same command parses in process.
         let ok = try CLI.run(["convert", src, "-o", dir + "/out.vggm"], env: ["VGGTOOL_PROBE_SIMULATE_CRASH": "1", "VGGTOOL_NO_ISOLATION": "1"])
         #expect(ok.status == 0, "\(ok.stderr)")
