@@ -261,6 +261,17 @@ public final class TemporaryFile: @unchecked Sendable {
         self.fd = fd
     }
 
+    /// Fails early (before long work) when no file can be created at `destination`: its folder is missing or
+    /// not writable.
+    public static func checkWritable(_ destination: String) throws {
+        let dir = URL(fileURLWithPath: destination).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw ModelFileError(file: destination, "output folder '\(dir)' does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else { throw ModelFileError(file: destination, "output folder '\(dir)' is not writable") }
+    }
+
     /// Writes `bytes` to `destination` atomically (temporary file, fsync, rename).
     public static func write(_ bytes: [UInt8], to destination: String) throws {
         let t = try TemporaryFile(destination: destination)

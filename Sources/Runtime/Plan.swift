@@ -84,7 +84,7 @@ final class Plan {
             case .flatten, .reshape, .dropout:
                 slot = slotOf[l.inbound[0]]!
                 placement[l.name] = .alias
-            case .activation, .relu, .softmax, .batchNormalization:
+            case _ where Self.worksInPlace(l.op):
                 let s = slotOf[l.inbound[0]]!
                 if refs[s] == 1 { slot = s; placement[l.name] = .inPlace } else { slot = take(count); placement[l.name] = .fresh }
             default:
@@ -123,10 +123,8 @@ final class Plan {
             let outShape = shapes[l.name]!
             if case .input = l.op { continue }
             if placement[l.name] == .alias { continue }
-            if placement[l.name] == .fresh, case .activation = l.op { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
-            if placement[l.name] == .fresh, case .relu = l.op { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
-            if placement[l.name] == .fresh, case .softmax = l.op { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
-            if placement[l.name] == .fresh, case .batchNormalization = l.op { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
+            // Elementwise layers work in place; when their input is still needed, copy it first.
+            if placement[l.name] == .fresh, Self.worksInPlace(l.op) { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
             steps.append(Step(layer: l.name, run: try Self.makeStep(engine: engine, info: info, ins: ins, out: out, outShape: outShape, scratch: scratch)))
         }
     }
@@ -134,6 +132,14 @@ final class Plan {
     deinit {
         for b in buffers { b.deallocate() }
         scratch?.deallocate()
+    }
+
+    /// Layers whose kernels rewrite their input buffer in place.
+    static func worksInPlace(_ op: LayerOp) -> Bool {
+        switch op {
+        case .activation, .relu, .softmax, .batchNormalization: return true
+        default: return false
+        }
     }
 
     static func copyStep(_ name: String, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ shape: [Int]) -> Step {

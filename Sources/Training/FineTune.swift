@@ -77,7 +77,7 @@ public final class FineTuner {
 
     public func run() throws -> FineTuneResult {
         let o = options
-        try Self.checkWritable(output)
+        try TemporaryFile.checkWritable(output)
         guard o.epochs >= 1, o.batchSize >= 1, o.inputSize >= 32, o.inputSize <= 4096 else {
             throw TrainingError("epochs and batch size must be positive and the input size between 32 and 4096")
         }
@@ -389,15 +389,6 @@ public final class FineTuner {
             text += "\(r.epoch - 1),\(r.accuracy),\(r.loss)" + (hasVal ? ",\(r.valAccuracy ?? .nan),\(r.valLoss ?? .nan)" : "") + "\n"
         }
         try TemporaryFile.write(Array(text.utf8), to: path)
-    }
-
-    static func checkWritable(_ path: String) throws {
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw TrainingError("\(path): output folder '\(dir)' does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: dir) else { throw TrainingError("\(path): output folder '\(dir)' is not writable") }
     }
 }
 

@@ -46,7 +46,7 @@ public struct Evaluation: Sendable {
             let sum = row.reduce(0, +)
             let p = min(max(row[row.startIndex + label] / (sum > 0 ? sum : 1), eps), 1 - eps)
             loss -= Double(log(p))
-            let ranked = ImageDataRank.top(row, self.topK)
+            let ranked = VGGTool.topK(row, self.topK).map(\.index)
             if ranked.first == label { correct += 1 }
             if ranked.contains(label) { correctK += 1 }
             confusion[label][ranked.first ?? 0] += 1
@@ -95,13 +95,6 @@ public struct Evaluation: Sendable {
             if skipped.count > 20 { lines.append("  ... and \(skipped.count - 20) more") }
         }
         return lines.joined(separator: "\n")
-    }
-}
-
-enum ImageDataRank {
-    /// Indices of the k largest values, highest first (ties: lower index first).
-    static func top(_ row: ArraySlice<Float>, _ k: Int) -> [Int] {
-        topK(row, k).map(\.index)
     }
 }
 

@@ -25,14 +25,7 @@ public final class Predictor {
         height = inputSize ?? declared[0] ?? 224
         width = inputSize ?? declared[1] ?? 224
         channels = c
-        let outputUnits = file.analysis.info(file.graph.outputs[0])?.outputShape
-        if let names = file.manifest.classNames {
-            classNames = names
-        } else if outputUnits?.count == 2, outputUnits?[1] == ImageNetClasses.all.count {
-            classNames = ImageNetClasses.all.map(\.name)  // a 1000-class ImageNet top
-        } else {
-            classNames = nil
-        }
+        classNames = outputClassNames(file)
         loader = ImageLoader(height: height, width: width, interpolation: interpolation, preprocessing: file.manifest.preprocessing)
         if channels != 3 { throw ToolError(modelPath, "images give 3 channels, the model takes \(channels) (use --input with a .npy)") }
     }
@@ -45,6 +38,13 @@ public final class Predictor {
         }
         return try engine.run(x)[0]
     }
+}
+
+/// The names of a model's output classes: recorded in the file, or the ImageNet names for a 1000-class top.
+func outputClassNames(_ file: VGGMFile) -> [String]? {
+    if let names = file.manifest.classNames { return names }
+    let units = file.analysis.info(file.graph.outputs[0])?.outputShape
+    return units?.count == 2 && units?[1] == ImageNetClasses.all.count ? ImageNetClasses.all.map(\.name) : nil
 }
 
 /// Top-k (index, probability) of one row, highest first.
@@ -72,7 +72,7 @@ public struct PredictionReport {
 /// `outputPath` (NumPy float32) when given.
 public func predict(modelPath: String, images: [String], npyInput: String?, inputSize: Int?, batchSize: Int = 8,
                     interpolation: Interpolation = .bilinear, outputPath: String? = nil) throws -> PredictionReport {
-    if let outputPath { try checkWritable(outputPath) }
+    if let outputPath { try TemporaryFile.checkWritable(outputPath) }
     let p: Predictor
     var parts: [Tensor] = []
     var names: [String] = []
@@ -87,9 +87,7 @@ public func predict(modelPath: String, images: [String], npyInput: String?, inpu
         let engine = try Engine(model: f)
         parts = [try engine.run(x)[0]]
         names = (0..<x.shape[0]).map { "\(npyInput)[\($0)]" }
-        let units = f.analysis.info(f.graph.outputs[0])?.outputShape
-        let cls = f.manifest.classNames ?? (units?.count == 2 && units?[1] == 1000 ? ImageNetClasses.all.map(\.name) : nil)
-        return try finishPrediction(names: names, parts: parts, classNames: cls, skipped: [], outputPath: outputPath)
+        return try finishPrediction(names: names, parts: parts, classNames: outputClassNames(f), skipped: [], outputPath: outputPath)
     }
     guard !images.isEmpty else { throw ToolError(message: "no input: give image files or --input X.npy") }
     p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
@@ -112,12 +110,3 @@ func finishPrediction(names: [String], parts: [Tensor], classNames: [String]?, s
     return PredictionReport(inputs: names, outputs: out, classNames: classNames, skipped: skipped)
 }
 
-/// Fails early when a file cannot be created at `path` (its folder is missing or not writable).
-public func checkWritable(_ path: String) throws {
-    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-        throw ToolError(path, "output folder '\(dir)' does not exist")
-    }
-    guard FileManager.default.isWritableFile(atPath: dir) else { throw ToolError(path, "output folder '\(dir)' is not writable") }
-}
