@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # libFuzzer runs of vggtool's readers, instrumented with AddressSanitizer and coverage:
 #   scripts/fuzz.sh [seconds per harness] [harness...]    (default: 30 s each; all of vggm config npy image)
+#   scripts/fuzz.sh --ci                                    (CI: a short, deterministic run of each harness)
 # Seeds come from Fixtures/ (valid files and the hostile corpus); each harness keeps its growing corpus in
 # .build/fuzz-corpus/<harness>/ and writes crashing inputs to .build/fuzz-crashes/<harness>/ (then exits 1).
+# The CI mode starts from the seeds only, with a fixed libFuzzer seed and a fixed number of runs, so it does
+# the same executions every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ci=0
+if [ "${1:-}" = "--ci" ]; then ci=1; shift; fi
 secs=${1:-30}
 shift || true
 harnesses=("${@:-vggm config npy image}")
@@ -21,22 +26,27 @@ for h in "${harnesses[@]}"; do
   p=${product[$h]}
   swift build "${flags[@]}" --product "$p" >/dev/null
   corpus=.build/fuzz-corpus/$h; crashes=.build/fuzz-crashes/$h; seeds=$(mktemp -d)
+  if [ $ci -eq 1 ]; then corpus=$(mktemp -d); fi
   mkdir -p "$corpus" "$crashes"
+  declare -A runs=([vggm]=4000 [config]=8000 [npy]=100000 [image]=40000)
+  limit=(-max_total_time="$secs")
+  [ $ci -eq 1 ] && limit=(-seed=1 -runs="${runs[$h]}")
   case $h in
-    vggm)   for f in Fixtures/hostile/*.vggm; do cp "$f" "$seeds/"; done
-            .build/fuzz/debug/vggtool convert Fixtures/tiny_vgg16.tfkeras.full.h5 -o "$seeds/ok.vggm" >/dev/null 2>&1 || true ;;
+    vggm)   cp Fixtures/hostile/*.vggm Fixtures/tiny_vgg16.vggm "$seeds/" ;;
     config) cp Fixtures/*.config.json Fixtures/summaries/*.config.json "$seeds/" ;;
     npy)    cp Fixtures/goldens/*.npy Fixtures/hostile/*.npy "$seeds/" 2>/dev/null; find "$seeds" -size +64k -delete ;;
     image)  cp Fixtures/images/*.jpg Fixtures/images/*.png Fixtures/images/*.bmp "$seeds/" ;;
   esac
-  echo "== $p: $secs s"
+  echo "== $p: ${limit[*]}"
   set +e
-  ASAN_OPTIONS=detect_leaks=0 ".build/fuzz/debug/$p" "$corpus" "$seeds" -max_total_time="$secs" -rss_limit_mb=4096 \
+  ASAN_OPTIONS=detect_leaks=0 ".build/fuzz/debug/$p" "$corpus" "$seeds" "${limit[@]}" -rss_limit_mb=4096 \
       -timeout=10 -max_len=1048576 -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)" 
   rc=${PIPESTATUS[0]}
   set -e
   rm -rf "$seeds"
-  echo "   corpus: $(ls "$corpus" | wc -l) inputs; exit status $rc"
+  [ $ci -eq 1 ] && rm -rf "$corpus"
+  [ $ci -eq 1 ] || echo "   corpus: $(ls "$corpus" | wc -l) inputs; exit status $rc"
+  [ $ci -eq 0 ] || echo "   exit status $rc"
   [ "$rc" -eq 0 ] || status=1
 done
 exit $status
