@@ -11,7 +11,7 @@ case "$kind" in address|thread) ;; *) echo "usage: $0 address|thread" >&2; exit 
 path=.build/sanitize-$kind
 swift build --build-tests --sanitize="$kind" --build-path "$path"
 export VGGTOOL_TEST_BINARY="$PWD/$path/debug/vggtool"
-export VGGTOOL_TEST_NO_ULIMIT=1   # the sanitizers reserve huge shadow mappings
+export VGGTOOL_TEST_NO_ULIMIT=1 VGGTOOL_PROBE_NO_MEMORY_LIMIT=1   # the sanitizers reserve huge shadow mappings
 # Leak reports from libhdf5's and OpenBLAS's process-lifetime allocations are not ours.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}

@@ -31,8 +31,10 @@ public enum HDF5Isolation {
         defer { if let configFile { try? FileManager.default.removeItem(atPath: configFile) } }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // ulimit -v (KB) and -t (CPU seconds), then exec the probe; its output is not needed.
-        p.arguments = ["-c", "ulimit -v \(memoryBytes / 1024); ulimit -t \(cpuSeconds); exec \"$0\" \"$@\" >/dev/null 2>&1", exe] + args
+        // ulimit -v (KB) and -t (CPU seconds), then exec the probe; its output is not needed. (Sanitizer builds
+        // reserve terabytes of shadow address space: VGGTOOL_PROBE_NO_MEMORY_LIMIT drops the -v limit there.)
+        let memory = ProcessInfo.processInfo.environment["VGGTOOL_PROBE_NO_MEMORY_LIMIT"] == nil ? "ulimit -v \(memoryBytes / 1024); " : ""
+        p.arguments = ["-c", "\(memory)ulimit -t \(cpuSeconds); exec \"$0\" \"$@\" >/dev/null 2>&1", exe] + args
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         do { try p.run() } catch { return }  // cannot isolate (no /bin/sh?): parse in process
