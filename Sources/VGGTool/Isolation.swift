@@ -29,24 +29,28 @@ public enum HDF5Isolation {
             args += ["--config", p]
         }
         defer { if let configFile { try? FileManager.default.removeItem(atPath: configFile) } }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
         // ulimit -v (KB) and -t (CPU seconds), then exec the probe; its output is not needed. (Sanitizer builds
         // reserve terabytes of shadow address space: VGGTOOL_PROBE_NO_MEMORY_LIMIT drops the -v limit there.)
         let memory = ProcessInfo.processInfo.environment["VGGTOOL_PROBE_NO_MEMORY_LIMIT"] == nil ? "ulimit -v \(memoryBytes / 1024); " : ""
-        p.arguments = ["-c", "\(memory)ulimit -t \(cpuSeconds); exec \"$0\" \"$@\" >/dev/null 2>&1", exe] + args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return }  // cannot isolate (no /bin/sh?): parse in process
-        p.waitUntilExit()
-        if p.terminationReason == .uncaughtSignal {
-            let sig = p.terminationStatus
-            let what = sig == SIGXCPU ? "took over \(cpuSeconds) s of CPU" : sig == SIGKILL ? "was killed (memory or time limit)" : "crashed (signal \(sig))"
+        // posix_spawn + waitpid (not Foundation's Process, whose exit monitoring can miss a child's end).
+        let argv = ["/bin/sh", "-c", "\(memory)ulimit -t \(cpuSeconds); exec \"$0\" \"$@\" >/dev/null 2>&1", exe] + args
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, &cargs, environ) == 0 else { return }  // cannot isolate: parse in process
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return }
+        }
+        let signal = status & 0x7F
+        if signal != 0 && signal != 0x7F {
+            let what = signal == SIGXCPU ? "took over \(cpuSeconds) s of CPU" : signal == SIGKILL ? "was killed (memory or time limit)" : "crashed (signal \(signal))"
             throw ToolError(path, "libhdf5 \(what) while reading the file's structure in an isolated process: the file is malformed or hostile; refused")
         }
-        // Exit statuses above 128 from the shell mean the same (signal in exec'd child reported by sh).
-        if p.terminationStatus > 128 {
-            throw ToolError(path, "libhdf5 failed hard (status \(p.terminationStatus)) while reading the file's structure in an isolated process: the file is malformed or hostile; refused")
+        let code = (status >> 8) & 0xFF
+        // The shell reports 128 + N when the exec'd probe died of signal N after a failed exec path.
+        if code > 128 {
+            throw ToolError(path, "libhdf5 failed hard (status \(code)) while reading the file's structure in an isolated process: the file is malformed or hostile; refused")
         }
     }
 
