@@ -1,3 +1,4 @@
+import CVGGSupport
 import Foundation
 import KerasImport
 
@@ -24,7 +25,7 @@ public enum HDF5Isolation {
         var configFile: String?
         if let json = options.configJSON {
             let p = NSTemporaryDirectory() + "/vggtool-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
-            FileManager.default.createFile(atPath: p, contents: Data(json.utf8))
+            _ = FileManager.default.createFile(atPath: p, contents: Data(json.utf8))  // if it fails, the probe reports it as the parse would
             configFile = p
             args += ["--config", p]
         }
@@ -32,24 +33,18 @@ public enum HDF5Isolation {
         // ulimit -v (KB) and -t (CPU seconds), then exec the probe; its output is not needed. (Sanitizer builds
         // reserve terabytes of shadow address space: VGGTOOL_PROBE_NO_MEMORY_LIMIT drops the -v limit there.)
         let memory = ProcessInfo.processInfo.environment["VGGTOOL_PROBE_NO_MEMORY_LIMIT"] == nil ? "ulimit -v \(memoryBytes / 1024); " : ""
-        // posix_spawn + waitpid (not Foundation's Process, whose exit monitoring can miss a child's end).
         let argv = ["/bin/sh", "-c", "\(memory)ulimit -t \(cpuSeconds); exec \"$0\" \"$@\" >/dev/null 2>&1", exe] + args
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, &cargs, environ) == 0 else { return }  // cannot isolate: parse in process
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return }
-        }
-        let signal = status & 0x7F
-        if signal != 0 && signal != 0x7F {
+        // The Swift runtime's crash backtracer is of no use in the probe (its output is discarded), slow, and
+        // itself crashes under AddressSanitizer (which then turns the probe's signal into exit status 1).
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        guard let status = try? ChildProcess.run(argv, environment: environment) else { return }  // cannot isolate: parse in process
+        if let signal = status.signal {
             let what = signal == SIGXCPU ? "took over \(cpuSeconds) s of CPU" : signal == SIGKILL ? "was killed (memory or time limit)" : "crashed (signal \(signal))"
             throw ToolError(path, "libhdf5 \(what) while reading the file's structure in an isolated process: the file is malformed or hostile; refused")
         }
-        let code = (status >> 8) & 0xFF
         // The shell reports 128 + N when the exec'd probe died of signal N after a failed exec path.
-        if code > 128 {
+        if let code = status.code, code > 128 {
             throw ToolError(path, "libhdf5 failed hard (status \(code)) while reading the file's structure in an isolated process: the file is malformed or hostile; refused")
         }
     }
@@ -58,5 +53,33 @@ public enum HDF5Isolation {
     public static func runProbe(_ path: String, options: KerasFile.Options) throws {
         if ProcessInfo.processInfo.environment["VGGTOOL_PROBE_SIMULATE_CRASH"] != nil { abort() }  // for tests
         _ = try KerasFile(path: path, options: options)
+    }
+}
+
+/// A child process run to its end: posix_spawn + waitpid, not Foundation's Process (whose exit monitoring can
+/// miss a child's end, e.g. under AddressSanitizer). The child inherits no descriptors besides 0, 1 and 2.
+public enum ChildProcess {
+    public struct Status: Sendable, Equatable {
+        /// The exit code, when the child exited.
+        public var code: Int32?
+        /// The signal that ended the child, when one did.
+        public var signal: Int32?
+        public init(code: Int32?, signal: Int32?) { self.code = code; self.signal = signal }
+    }
+
+    /// Runs `argv[0]` (an absolute path) with `argv` and `environment`, and waits for it to end.
+    public static func run(_ argv: [String], environment: [String: String]) throws -> Status {
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cenv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in cargs + cenv { free(p) } }
+        var pid: Int32 = 0
+        let rc = vgg_spawn(&pid, argv[0], &cargs, &cenv)
+        guard rc == 0 else { throw ToolError(argv[0], "cannot start a child process: \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw ToolError(argv[0], "cannot wait for a child process: \(String(cString: strerror(errno)))") }
+        }
+        let signal = status & 0x7F
+        return signal == 0 ? Status(code: (status >> 8) & 0xFF, signal: nil) : Status(code: nil, signal: signal)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VGGTool
 
 /// The built `vggtool` binary end to end: output, error lines and exit codes.
 @Suite(.serialized) struct CLITests {
@@ -65,6 +66,21 @@ import Testing
         // Without isolation the same command parses in process.
         let ok = try CLI.run(["convert", src, "-o", dir + "/out.vggm"], env: ["VGGTOOL_PROBE_SIMULATE_CRASH": "1", "VGGTOOL_NO_ISOLATION": "1"])
         #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
+    /// Children (the isolated probe, the CLI under test) inherit no descriptors but 0, 1 and 2: an inherited
+    /// descriptor would, for one, keep libhdf5's lock on a file alive for as long as the child runs.
+    @Test func childProcessesInheritOnlyTheStandardDescriptors() throws {
+        let fd = open("/dev/null", O_RDONLY)  // no O_CLOEXEC, like libhdf5's opens
+        defer { close(fd) }
+        #expect(fd > 2)
+        let env = ProcessInfo.processInfo.environment
+        let inherited = try ChildProcess.run(["/bin/sh", "-c", "test -e /proc/$$/fd/\(fd)"], environment: env)
+        #expect(inherited == .init(code: 1, signal: nil))
+        let standard = try ChildProcess.run(["/bin/sh", "-c", "test -e /proc/$$/fd/2"], environment: env)
+        #expect(standard == .init(code: 0, signal: nil))
+        let killed = try ChildProcess.run(["/bin/sh", "-c", "kill -KILL $$"], environment: env)
+        #expect(killed == .init(code: nil, signal: SIGKILL))
     }
 
     @Test func errorsAreOneLineWithNonZeroStatusAndNoOutputFile() throws {

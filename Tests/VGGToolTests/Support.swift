@@ -57,26 +57,25 @@ enum CLI {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String; var signaled = false }
 
-    /// Runs the binary; with `memoryKB`, under that address-space limit (ulimit -v) through /bin/sh.
+    /// Runs the binary; with `memoryKB`, under that address-space limit (ulimit -v). Spawned through /bin/sh by
+    /// ChildProcess (Foundation's Process can miss a child's exit under AddressSanitizer and hang). The child's
+    /// stdout and stderr go to temporary files (no pipe to fill up).
     static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
-        if let memoryKB {
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "ulimit -v \(memoryKB); exec \"$0\" \"$@\"", binary] + args
-        } else {
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = args
-        }
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
-                      signaled: p.terminationReason == .uncaughtSignal)
+        let scratch = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
+        // $0 = the binary; with a working directory, $1 = that directory (shifted away before exec).
+        var script = cwd == nil ? "" : "cd \"$1\" || exit 125; shift; "
+        if let memoryKB { script += "ulimit -v \(memoryKB); " }
+        script += "exec \"$0\" \"$@\" >\"$VGGTOOL_TEST_OUT\" 2>\"$VGGTOOL_TEST_ERR\""
+        let argv = ["/bin/sh", "-c", script, binary] + (cwd.map { [$0] } ?? []) + args
+        var environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        environment["VGGTOOL_TEST_OUT"] = outPath
+        environment["VGGTOOL_TEST_ERR"] = errPath
+        let status = try ChildProcess.run(argv, environment: environment)
+        let o = FileManager.default.contents(atPath: outPath) ?? Data()
+        let e = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Result(status: status.signal ?? status.code ?? -1, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
+                      signaled: status.signal != nil)
     }
 }
