@@ -70,7 +70,7 @@ let package = Package(
 // -sanitize=fuzzer,address): each executable's main (named by SwiftPM) runs libFuzzer's driver.
 if Context.environment["VGGTOOL_FUZZ"] != nil {
     package.targets.append(.target(name: "CFuzzDriver"))
-    for (name, deps) in [("FuzzVGGM", ["ModelFile"]), ("FuzzKerasConfig", ["KerasImport", "ModelGraph"]),
+    for (name, deps) in [("FuzzVGGM", ["ModelFile"]), ("FuzzKerasConfig", ["KerasImport", "ModelGraph"]), ("FuzzKerasFile", ["KerasImport"]),
                          ("FuzzNumPy", ["Runtime"]), ("FuzzImage", ["ImageData"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: (deps + ["CFuzzDriver"]).map { .target(name: $0) },

@@ -1,6 +1,7 @@
 import CImage
 import Foundation
 import ModelFile
+import ModelGraph
 
 /// An 8-bit RGB image, row-major.
 public struct RGBImage: Sendable {
@@ -41,6 +42,7 @@ public enum ImageDecoder {
 
     public static func decode(path: String) throws -> RGBImage {
         let url = URL(fileURLWithPath: path)
+        if let problem = InputFile.notRegular(path) { throw ImageError(path, problem) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw ImageError(path, "no such file")

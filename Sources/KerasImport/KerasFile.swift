@@ -179,6 +179,7 @@ public final class KerasFile {
     enum Kind: Equatable { case hdf5(signatureAtZero: Bool), zip }
 
     static func sniff(_ path: String) throws -> Kind {
+        if let problem = InputFile.notRegular(path) { throw ImportError(file: path, problem) }
         guard let fh = FileHandle(forReadingAtPath: path) else {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw ImportError(file: path, "is a directory") }

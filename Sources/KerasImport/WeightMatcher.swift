@@ -1,3 +1,4 @@
+import Foundation
 import HDF5
 import ModelGraph
 
@@ -11,6 +12,13 @@ struct WeightMatcher {
     /// The on-disk HDF5 file, when its datasets' bytes may be copied directly.
     let rawPath: String?
 
+    /// Size of `rawPath` in bytes.
+    func rawFileSize() -> UInt64? {
+        guard let rawPath, let attrs = try? FileManager.default.attributesOfItem(atPath: rawPath),
+              let size = attrs[.size] as? NSNumber else { return nil }
+        return size.uint64Value
+    }
+
     /// Largest tensor accepted: 2^32 elements (16 GB of float32).
     static let maxElements = 1 << 32
 
@@ -18,6 +26,7 @@ struct WeightMatcher {
 
     func match(notes: inout [String]) throws -> [TensorSource] {
         let expected = analysis.layers.filter { !$0.weights.isEmpty }
+        let rawFileSize = rawFileSize()
         let storedWithWeights = stored.filter { !$0.datasets.isEmpty }
         var byName: [String: KerasFile.StoredLayer] = [:]
         for s in storedWithWeights { if let n = s.name { byName[n] = s } }
@@ -79,8 +88,10 @@ struct WeightMatcher {
                 }
                 let file = self.file
                 var raw: (String, Int)? = nil
+                // (A corrupt offset, past the file or past Int, leaves the read to libhdf5, which reports it.)
                 if let rawPath, storage.layout == .contiguous, storage.filters.isEmpty, type.size == 4, !type.bigEndian,
-                   let off = ds.contiguousOffset(), ds.storageSize() == count * 4 {
+                   let off = ds.contiguousOffset(), ds.storageSize() == count * 4, let fileSize = rawFileSize,
+                   off <= fileSize, UInt64(count * 4) <= fileSize - off {
                     raw = (rawPath, Int(off))
                 }
                 var source = TensorSource(layer: lname, weight: spec.name, shape: spec.shape, origin: path, storedType: type.description,

@@ -4,11 +4,12 @@ import Foundation
 /// SHA-256 of a file (OpenSSL's libcrypto, which uses the CPU's SHA extensions when present), over a
 /// read-only mapping in 16 MB steps; `cancelled` is polled between steps.
 public func sha256Hex(ofFile path: String, cancelled: () -> Bool = { false }) throws -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a FIFO must not block the open
     guard fd >= 0 else { throw ModelFileError(file: path, "cannot be opened for reading") }
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw ModelFileError(file: path, "cannot stat") }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelFileError(file: path, "is not a regular file: refused") }
     let size = Int(st.st_size)
     guard let ctx = EVP_MD_CTX_new() else { throw ModelFileError(file: path, "cannot start SHA-256") }
     defer { EVP_MD_CTX_free(ctx) }

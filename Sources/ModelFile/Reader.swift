@@ -27,7 +27,8 @@ public final class VGGMFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         func bad(_ object: String, _ m: String) -> ModelFileError { ModelFileError(file: path, object: object, m) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if let problem = InputFile.notRegular(path) { throw ModelFileError(file: path, problem) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // O_NONBLOCK: a FIFO swapped in after the check cannot block the open
         guard fd >= 0 else {
             throw ModelFileError(file: path, errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))")
         }

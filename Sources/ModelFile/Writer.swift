@@ -76,7 +76,7 @@ public enum VGGMWriter {
             let at = dataOffset + e.offset
             if dtype == .f32, let raw = t.rawLocation, let src = try sources.map(raw.path, destination: path) {
                 // Same bytes as decoding would give: copy in-kernel, checksum from the source mapping.
-                guard raw.offset >= 0, raw.offset + e.length <= src.length else {
+                guard raw.offset >= 0, raw.offset <= src.length, e.length <= src.length - raw.offset else {
                     throw ModelFileError(file: path, object: "tensor '\(t.name)'", "source bytes lie outside '\(raw.path)'")
                 }
                 // In slices: copy in-kernel, checksum the slice while it is still in cache, and start its

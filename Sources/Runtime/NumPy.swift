@@ -1,4 +1,5 @@
 import Foundation
+import ModelGraph
 
 /// NumPy `.npy` files (format versions 1.0, 2.0 and 3.0) holding little-endian float32 arrays in C order:
 /// what `predict --input` reads and `predict --output` writes. Anything else is refused with a reason.
@@ -14,6 +15,7 @@ public enum NumPy {
 
     /// Reads a float32 array; `path` names the file in errors.
     public static func read(path: String) throws -> Tensor {
+        if let problem = InputFile.notRegular(path) { throw FormatError(path, problem) }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
             throw FormatError(path, "cannot be read (\((error as NSError).localizedDescription))")

@@ -43,6 +43,7 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
                     preprocessing: PreprocessingChoice = .auto, classNames: [String]? = nil,
                     hashSource: Bool = true) throws -> ConvertReport {
     let start = Date()
+    if let problem = InputFile.notRegular(input) { throw ToolError(input, problem) }
     let hashBox = HashBox()
     let group = DispatchGroup()
     if hashSource {
@@ -116,6 +117,7 @@ func analyzed(_ graph: ModelGraph, file: String) throws -> GraphAnalysis {
 
 /// True when the file starts with the `.vggm` magic.
 public func isVGGM(_ path: String) -> Bool {
+    if InputFile.notRegular(path) != nil { return false }  // the Keras reader then names the problem
     guard let fh = FileHandle(forReadingAtPath: path) else { return path.hasSuffix(".vggm") }
     defer { try? fh.close() }
     return (try? fh.read(upToCount: 8)).map { Array($0) == VGGMFormat.magic } ?? false

@@ -54,6 +54,7 @@ public enum Inspector {
     /// Returns (text, json object).
     public static func inspect(path: String) throws -> (String, [String: Any]) {
         if isVGGM(path) { return try inspectVGGM(path) }
+        if let problem = InputFile.notRegular(path) { throw ToolError(path, problem) }
         try HDF5Isolation.probe(path, options: .init())  // a libhdf5 crash on the structure becomes an error
         let head = (FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 4) }) ?? Data()
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try inspectZip(path) }

@@ -1,6 +1,7 @@
 import CVGGSupport
 import Foundation
 import KerasImport
+import ModelGraph
 
 /// Runs libhdf5's parsing of an untrusted Keras file in a child process first, under memory and CPU
 /// limits, so that a crash or runaway inside libhdf5 on a malformed file becomes a one-line error instead of
@@ -13,13 +14,18 @@ public enum HDF5Isolation {
     nonisolated(unsafe) public static var executable: String?
     /// Limits for the probe.
     public static let memoryBytes: UInt64 = 4 << 30
-    public static let cpuSeconds: UInt64 = 30
+    /// The probe walks metadata only: full VGG16 with top takes about 30 ms (release build), so 10 s of CPU
+    /// is generous; SIGXCPU comes at this soft limit, SIGKILL 2 s later.
+    public static let cpuSeconds: UInt64 = 10
+    /// Wall-clock limit: a probe blocked rather than spinning (a stalled file system) is killed after this.
+    public static let wallSeconds: Double = 60
 
     /// Probes `path` in a child process when isolation is on. Throws a one-line error when the child dies by
     /// a signal or exceeds its limits; returns normally when it exits with any status (an ordinary import
     /// error is then reported by the in-process parse, with the same message).
     public static func probe(_ path: String, options: KerasFile.Options) throws {
         guard let exe = executable, ProcessInfo.processInfo.environment["VGGTOOL_NO_ISOLATION"] == nil else { return }
+        if InputFile.notRegular(path) != nil { return }  // nothing for libhdf5 to parse; the import refuses it
         var args = ["_probe", path]
         if let a = options.architecture { args += ["--arch", a.rawValue] }
         var configFile: String?
@@ -30,22 +36,23 @@ public enum HDF5Isolation {
             args += ["--config", p]
         }
         defer { if let configFile { try? FileManager.default.removeItem(atPath: configFile) } }
-        // ulimit -v (KB) and -t (CPU seconds), then exec the probe; its output is not needed. (Sanitizer builds
+        // ulimit -v (KB) and -t (CPU seconds, soft then hard), then exec the probe; its output is not needed. (Sanitizer builds
         // reserve terabytes of shadow address space: VGGTOOL_PROBE_NO_MEMORY_LIMIT drops the -v limit there.)
         let memory = ProcessInfo.processInfo.environment["VGGTOOL_PROBE_NO_MEMORY_LIMIT"] == nil ? "ulimit -v \(memoryBytes / 1024); " : ""
-        let argv = ["/bin/sh", "-c", "\(memory)ulimit -t \(cpuSeconds); exec \"$0\" \"$@\" >/dev/null 2>&1", exe] + args
+        let argv = ["/bin/sh", "-c", "exec >/dev/null 2>&1; \(memory)ulimit -S -t \(cpuSeconds); ulimit -H -t \(cpuSeconds + 2); exec \"$0\" \"$@\"", exe] + args
         // The Swift runtime's crash backtracer is of no use in the probe (its output is discarded), slow, and
         // itself crashes under AddressSanitizer (which then turns the probe's signal into exit status 1).
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
-        guard let status = try? ChildProcess.run(argv, environment: environment) else { return }  // cannot isolate: parse in process
+        guard let status = try? ChildProcess.run(argv, environment: environment, timeout: wallSeconds) else { return }  // cannot isolate: parse in process
         if let signal = status.signal {
-            let what = signal == SIGXCPU ? "took over \(cpuSeconds) s of CPU" : signal == SIGKILL ? "was killed (memory or time limit)" : "crashed (signal \(signal))"
-            throw ToolError(path, "libhdf5 \(what) while reading the file's structure in an isolated process: the file is malformed or hostile; refused")
+            let what = status.timedOut ? "did not finish within \(Int(wallSeconds)) s"
+                : signal == SIGXCPU ? "took over \(cpuSeconds) s of CPU" : signal == SIGKILL ? "was killed (memory or time limit)" : "crashed (signal \(signal))"
+            throw ToolError(path, "the isolated HDF5 parser \(what) while reading the file's structure: the file is malformed or hostile; refused")
         }
         // The shell reports 128 + N when the exec'd probe died of signal N after a failed exec path.
         if let code = status.code, code > 128 {
-            throw ToolError(path, "libhdf5 failed hard (status \(code)) while reading the file's structure in an isolated process: the file is malformed or hostile; refused")
+            throw ToolError(path, "the isolated HDF5 parser failed hard (status \(code)) while reading the file's structure: the file is malformed or hostile; refused")
         }
     }
 
@@ -64,11 +71,14 @@ public enum ChildProcess {
         public var code: Int32?
         /// The signal that ended the child, when one did.
         public var signal: Int32?
-        public init(code: Int32?, signal: Int32?) { self.code = code; self.signal = signal }
+        /// True when the child was killed for running past its wall-clock timeout.
+        public var timedOut: Bool
+        public init(code: Int32?, signal: Int32?, timedOut: Bool = false) { self.code = code; self.signal = signal; self.timedOut = timedOut }
     }
 
-    /// Runs `argv[0]` (an absolute path) with `argv` and `environment`, and waits for it to end.
-    public static func run(_ argv: [String], environment: [String: String]) throws -> Status {
+    /// Runs `argv[0]` (an absolute path) with `argv` and `environment`, and waits for it to end; after
+    /// `timeout` seconds of wall-clock time, kills it (SIGKILL, reported as its signal).
+    public static func run(_ argv: [String], environment: [String: String], timeout: Double? = nil) throws -> Status {
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in cargs + cenv { free(p) } }
@@ -76,10 +86,24 @@ public enum ChildProcess {
         let rc = vgg_spawn(&pid, argv[0], &cargs, &cenv)
         guard rc == 0 else { throw ToolError(argv[0], "cannot start a child process: \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw ToolError(argv[0], "cannot wait for a child process: \(String(cString: strerror(errno)))") }
+        var timedOut = false
+        let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
+        while true {
+            let r = waitpid(pid, &status, deadline == nil ? 0 : WNOHANG)
+            if r == pid { break }
+            if r < 0 {
+                guard errno == EINTR else { throw ToolError(argv[0], "cannot wait for a child process: \(String(cString: strerror(errno)))") }
+                continue
+            }
+            if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline {
+                kill(pid, SIGKILL)
+                timedOut = true
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                break
+            }
+            usleep(2_000)
         }
         let signal = status & 0x7F
-        return signal == 0 ? Status(code: (status >> 8) & 0xFF, signal: nil) : Status(code: nil, signal: signal)
+        return signal == 0 ? Status(code: (status >> 8) & 0xFF, signal: nil) : Status(code: nil, signal: signal, timedOut: timedOut)
     }
 }

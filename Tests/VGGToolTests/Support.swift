@@ -55,12 +55,13 @@ enum CLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String; var signaled = false }
+    struct Result { var status: Int32; var stdout: String; var stderr: String; var signaled = false; var timedOut = false }
 
     /// Runs the binary; with `memoryKB`, under that address-space limit (ulimit -v). Spawned through /bin/sh by
     /// ChildProcess (Foundation's Process can miss a child's exit under AddressSanitizer and hang). The child's
-    /// stdout and stderr go to temporary files (no pipe to fill up).
-    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:]) throws -> Result {
+    /// stdout and stderr go to temporary files (no pipe to fill up). A run past `timeout` seconds is killed, so
+    /// a hang fails its test instead of stalling the suite.
+    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:], timeout: Double = 600) throws -> Result {
         let scratch = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
@@ -72,10 +73,10 @@ enum CLI {
         var environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         environment["VGGTOOL_TEST_OUT"] = outPath
         environment["VGGTOOL_TEST_ERR"] = errPath
-        let status = try ChildProcess.run(argv, environment: environment)
+        let status = try ChildProcess.run(argv, environment: environment, timeout: timeout)
         let o = FileManager.default.contents(atPath: outPath) ?? Data()
         let e = FileManager.default.contents(atPath: errPath) ?? Data()
         return Result(status: status.signal ?? status.code ?? -1, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
-                      signaled: status.signal != nil)
+                      signaled: status.signal != nil, timedOut: status.timedOut)
     }
 }
