@@ -43,7 +43,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // JPEG/PNG decoding (libpng reports errors by longjmp, so this is C) and Keras-exact resizing.
         .target(name: "CImage", dependencies: ["CTurboJPEG", "CPNG"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
-        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "HDF5", dependencies: ["CHDF5", "CVGGSupport"]),
         .target(name: "ModelGraph"),
         .target(name: "KerasImport", dependencies: ["HDF5", "ModelGraph", "CZlib"]),
         .target(name: "ModelFile", dependencies: ["ModelGraph", "CVGGSupport", "CCrypto"]),

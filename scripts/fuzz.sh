@@ -2,8 +2,10 @@
 # libFuzzer runs of vggtool's readers, instrumented with AddressSanitizer and coverage:
 #   scripts/fuzz.sh [seconds per harness] [harness...]    (default: 30 s each; all of vggm config npy image keras)
 #   scripts/fuzz.sh --ci                                    (CI: a short, deterministic run of each harness)
+#   FUZZ_KEEP_GOING=1 scripts/fuzz.sh 1200 keras            (fork mode: record crashes/timeouts, carry on)
 # Seeds come from Fixtures/ (valid files and the hostile corpus); each harness keeps its growing corpus in
-# .build/fuzz-corpus/<harness>/ and writes crashing inputs to .build/fuzz-crashes/<harness>/ (then exits 1).
+# .build/fuzz-corpus/<harness>/, writes crashing inputs to .build/fuzz-crashes/<harness>/ (then exits 1) and
+# the full libFuzzer log to .build/fuzz-logs/<harness>.log.
 # The CI mode starts from the seeds only, with a fixed libFuzzer seed and a fixed number of runs, so it does
 # the same executions every time.
 set -euo pipefail
@@ -27,10 +29,13 @@ for h in "${harnesses[@]}"; do
   swift build "${flags[@]}" --product "$p" >/dev/null
   corpus=.build/fuzz-corpus/$h; crashes=.build/fuzz-crashes/$h; seeds=$(mktemp -d)
   if [ $ci -eq 1 ]; then corpus=$(mktemp -d); fi
-  mkdir -p "$corpus" "$crashes"
+  mkdir -p "$corpus" "$crashes" .build/fuzz-logs
   declare -A runs=([vggm]=4000 [config]=8000 [npy]=100000 [image]=40000 [keras]=1000)
   limit=(-max_total_time="$secs")
   [ $ci -eq 1 ] && limit=(-seed=1 -runs="${runs[$h]}")
+  # FUZZ_KEEP_GOING=1: fork mode, which records crashes and timeouts and carries on (for long runs of the
+  # Keras harness, where libhdf5's own hangs and crashes would otherwise end every run early).
+  [ -n "${FUZZ_KEEP_GOING:-}" ] && limit+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   case $h in
     vggm)   cp Fixtures/hostile/*.vggm Fixtures/tiny_vgg16.vggm "$seeds/" ;;
     config) cp Fixtures/*.config.json Fixtures/summaries/*.config.json "$seeds/" ;;
@@ -44,7 +49,7 @@ for h in "${harnesses[@]}"; do
   set +e
   # No Swift backtracer: it crashes under ASan and hides the original trap from libFuzzer.
   SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 ".build/fuzz/debug/$p" "$corpus" "$seeds" "${limit[@]}" -rss_limit_mb=4096 \
-      -timeout=10 -max_len=1048576 -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)" 
+      -timeout=10 -max_len=1048576 -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 | tee ".build/fuzz-logs/$h.log" | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|INFO: exiting)" 
   rc=${PIPESTATUS[0]}
   set -e
   rm -rf "$seeds"

@@ -12,7 +12,9 @@ path=.build/sanitize-$kind
 swift build --build-tests --sanitize="$kind" --build-path "$path"
 export VGGTOOL_TEST_BINARY="$PWD/$path/debug/vggtool"
 export VGGTOOL_TEST_NO_ULIMIT=1 VGGTOOL_PROBE_NO_MEMORY_LIMIT=1   # the sanitizers reserve huge shadow mappings
-# Leak reports from libhdf5's and OpenBLAS's process-lifetime allocations are not ours.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
+# Leak reports from libhdf5's and OpenBLAS's process-lifetime allocations are not ours. handle_segv=0: a
+# libhdf5 crash in the isolated probe (a corpus case) must end it by the signal, as in a normal build, not
+# by the sanitizer's report and exit status 1.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:handle_segv=0}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:handle_segv=0}
 swift test --skip-build --sanitize="$kind" --build-path "$path" "${@:2}"

@@ -136,3 +136,7 @@ int vgg_spawn(int *pid, const char *path, char *const argv[], char *const envp[]
     posix_spawn_file_actions_destroy(&actions);
     return rc;
 }
+
+const void *vgg_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
+    return memmem(haystack, haystack_len, needle, needle_len);
+}

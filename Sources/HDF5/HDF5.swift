@@ -1,4 +1,5 @@
 import CHDF5
+import Synchronization
 import Foundation
 
 // Safe wrapper over libhdf5 1.10 (serial build). Every identifier has exactly one Swift owner that closes
@@ -88,6 +89,7 @@ public final class HDF5File {
             _ = HDF5Library.lastMessage()
             throw HDF5Error("open", object: path, message: "not an HDF5 file (no HDF5 signature)")
         }
+        if !structureChecked.withLock({ $0.contains(path) }) { try checkStructure(path: path) }
         let fid = H5Fopen(path, vgg_H5F_ACC_RDONLY(), vgg_H5P_DEFAULT())
         try HDF5Library.check(fid, "open", object: path)
         return HDF5File(id: fid, path: path)
@@ -97,10 +99,68 @@ public final class HDF5File {
     /// writing it to disk. `label` names it in errors.
     public static func open(image: [UInt8], label: String) throws -> HDF5File {
         HDF5Library.ensure()
+        try image.withUnsafeBytes { bytes in
+            guard let sb = superblockOffset(bytes) else { return }
+            try GlobalHeapCheck.check(size: bytes.count, superblock: sb, label: label, cancelled: { false }) { offset, buffer in
+                let n = max(0, min(buffer.count, bytes.count - offset))
+                if n > 0 { buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n) }
+                return n
+            }
+        }
         let name = HDF5Library.nextImageName()
         let fid = image.withUnsafeBytes { vgg_H5_open_image($0.baseAddress, $0.count, name) }
         try HDF5Library.check(fid, "open", object: label)
         return HDF5File(id: fid, path: label, image: image)
+    }
+
+    /// Files whose structural check (`checkStructure`) is done or run elsewhere; see `skipStructureCheck`.
+    static let structureChecked = Mutex<Set<String>>([])
+
+    /// Makes `open(path:)` skip `checkStructure` for `path`: the caller has run it (vggtool runs it beside its
+    /// isolated parse) or does not want it.
+    public static func skipStructureCheck(for path: String) { structureChecked.withLock { _ = $0.insert(path) } }
+
+    /// Offset of the HDF5 signature (0, or 512, 1024, ... after a user block), nil when absent.
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    static func superblockOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            if signature.indices.allSatisfy({ bytes[offset + $0] == signature[$0] }) { return offset }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return nil
+    }
+
+    /// Structural checks libhdf5 lacks, run by `open(path:)` before libhdf5 reads anything beyond the
+    /// superblock: for now, every global heap collection (see GlobalHeapCheck). Reads the whole file in 4 MB
+    /// steps; `cancelled` is polled between steps (returns without error when it says so).
+    public static func checkStructure(path: String, cancelled: () -> Bool = { false }) throws {
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return }  // libhdf5 reports it
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return }
+        var first = [UInt8](repeating: 0, count: 8)
+        func read(_ offset: Int, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
+            var done = 0
+            while done < buffer.count {
+                let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            return done
+        }
+        // The signature: at 0, or after a user block of 512, 1024, 2048, ... bytes.
+        var sb: Int? = nil
+        var offset = 0
+        while offset + 8 <= Int(st.st_size) {
+            if first.withUnsafeMutableBytes({ read(offset, $0) }) == 8, first == signature { sb = offset; break }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        guard let sb else { return }
+        try GlobalHeapCheck.check(size: Int(st.st_size), superblock: sb, label: path, cancelled: cancelled, read: read)
     }
 
     /// Creates (truncates) a file for writing.

@@ -1,5 +1,6 @@
 import CVGGSupport
 import Foundation
+import HDF5
 import KerasImport
 import ModelGraph
 
@@ -44,7 +45,17 @@ public enum HDF5Isolation {
         // itself crashes under AddressSanitizer (which then turns the probe's signal into exit status 1).
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
-        guard let status = try? ChildProcess.run(argv, environment: environment, timeout: wallSeconds) else { return }  // cannot isolate: parse in process
+        // Meanwhile this process runs the structural checks libhdf5 lacks (HDF5File.checkStructure, our own
+        // code): when they find the file corrupt, the probe is stopped and their message reported at once,
+        // instead of after libhdf5 spins to the CPU limit or crashes. When the probe ends first and cleanly,
+        // the scan is cancelled: libhdf5 got through the file, and the parse that follows skips the scan.
+        let scan = StructureScan(path)
+        defer { scan.cancel() }
+        guard let status = try? ChildProcess.run(argv, environment: environment, timeout: wallSeconds, stop: { scan.failure != nil }) else {
+            return  // cannot isolate: parse in process (with the structural checks)
+        }
+        // (Only a failed probe consults the scan, so a file libhdf5 parses cleanly is accepted every time.)
+        if status.signal != nil || (status.code ?? 0) > 128, let failure = scan.finish() { throw ToolError(path, failure) }
         if let signal = status.signal {
             let what = status.timedOut ? "did not finish within \(Int(wallSeconds)) s"
                 : signal == SIGXCPU ? "took over \(cpuSeconds) s of CPU" : signal == SIGKILL ? "was killed (memory or time limit)" : "crashed (signal \(signal))"
@@ -54,11 +65,13 @@ public enum HDF5Isolation {
         if let code = status.code, code > 128 {
             throw ToolError(path, "the isolated HDF5 parser failed hard (status \(code)) while reading the file's structure: the file is malformed or hostile; refused")
         }
+        if status.code == 0 { HDF5File.skipStructureCheck(for: path) }
     }
 
     /// The probe's work, in the child: everything the import reads except tensor data.
     public static func runProbe(_ path: String, options: KerasFile.Options) throws {
         if ProcessInfo.processInfo.environment["VGGTOOL_PROBE_SIMULATE_CRASH"] != nil { abort() }  // for tests
+        HDF5File.skipStructureCheck(for: path)  // the parent runs it, alongside
         _ = try KerasFile(path: path, options: options)
     }
 }
@@ -77,8 +90,10 @@ public enum ChildProcess {
     }
 
     /// Runs `argv[0]` (an absolute path) with `argv` and `environment`, and waits for it to end; after
-    /// `timeout` seconds of wall-clock time, kills it (SIGKILL, reported as its signal).
-    public static func run(_ argv: [String], environment: [String: String], timeout: Double? = nil) throws -> Status {
+    /// `timeout` seconds of wall-clock time, or as soon as `stop` returns true (polled every 2 ms), kills it
+    /// (SIGKILL, reported as its signal).
+    public static func run(_ argv: [String], environment: [String: String], timeout: Double? = nil,
+                           stop: (() -> Bool)? = nil) throws -> Status {
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in cargs + cenv { free(p) } }
@@ -89,15 +104,16 @@ public enum ChildProcess {
         var timedOut = false
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
         while true {
-            let r = waitpid(pid, &status, deadline == nil ? 0 : WNOHANG)
+            let r = waitpid(pid, &status, deadline == nil && stop == nil ? 0 : WNOHANG)
             if r == pid { break }
             if r < 0 {
                 guard errno == EINTR else { throw ToolError(argv[0], "cannot wait for a child process: \(String(cString: strerror(errno)))") }
                 continue
             }
-            if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline {
+            let late = deadline.map { DispatchTime.now().uptimeNanoseconds >= $0 } ?? false
+            if late || stop?() == true {
                 kill(pid, SIGKILL)
-                timedOut = true
+                timedOut = late
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 break
             }
@@ -106,4 +122,27 @@ public enum ChildProcess {
         let signal = status & 0x7F
         return signal == 0 ? Status(code: (status >> 8) & 0xFF, signal: nil) : Status(code: nil, signal: signal, timedOut: timedOut)
     }
+}
+
+/// HDF5File.checkStructure on a background thread, cancellable, its failure readable from any thread.
+final class StructureScan: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _failure: String?
+    private var cancelled = false
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ path: String) {
+        DispatchQueue.global().async {
+            do { try HDF5File.checkStructure(path: path, cancelled: { self.lock.withLock { self.cancelled } }) } catch let e as HDF5Error {
+                self.lock.withLock { self._failure = e.message }
+            } catch {}
+            self.done.signal()
+        }
+    }
+
+    /// The scan's message once it has found the file corrupt.
+    var failure: String? { lock.withLock { _failure } }
+    /// Waits for the scan to end; its message, if the file is corrupt.
+    func finish() -> String? { done.wait(); done.signal(); return failure }
+    func cancel() { lock.withLock { cancelled = true } }
 }

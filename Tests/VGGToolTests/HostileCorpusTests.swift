@@ -1,4 +1,5 @@
 import Foundation
+import KerasImport
 import Testing
 
 /// Every file of the hostile corpus (Fixtures/hostile, from scripts/fixtures/gen_hostile.py) through the
@@ -14,6 +15,15 @@ import Testing
     }()
 
     @Test func corpusIsThere() { #expect(Self.cases.count >= 140) }
+
+    /// Library callers parse in process (no isolated probe): the global heap check still refuses, at once, the
+    /// corrupt collections that make libhdf5 spin forever or read out of bounds.
+    @Test func globalHeapCheckProtectsInProcessCallers() throws {
+        for (name, words) in [("hdf5_global_heap_spin.h5", "free-space object has size 0"), ("hdf5_global_heap_overrun.h5", "overruns the collection")] {
+            let path = TestSupport.fixture("fuzz-found/" + name)
+            #expect { _ = try KerasFile(path: path) } throws: { "\($0)".contains("global heap collection at byte 2048 is corrupt") && "\($0)".contains(words) }
+        }
+    }
 
     /// Paths that are not regular files (a FIFO blocks its opener until a writer appears; /dev/zero never ends)
     /// are refused by every reader with one line, before anything is opened.

@@ -23,4 +23,6 @@ int vgg_start_writeback(int fd, long long offset, long long count);
 /// alive for as long as the child runs), an empty signal mask and SIGPIPE at its default. Returns 0 and sets
 /// *pid, or an errno value.
 int vgg_spawn(int *pid, const char *path, char *const argv[], char *const envp[]);
+/// memmem(3) (a GNU extension, so wrapped here).
+const void *vgg_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
 #endif
