@@ -549,16 +549,6 @@ public final class HDF5Attribute {
         return Int(n)
     }
 
-    /// libhdf5 copies count x type size bytes out of the attribute's stored data without checking that much
-    /// is stored (a heap over-read found by fuzzing): refuse such attributes first.
-    func checkStoredSize(count: Int, type: hid_t) throws {
-        let stored = H5Aget_storage_size(id)
-        let need = H5Tget_size(type).multipliedReportingOverflow(by: count)
-        guard !need.overflow, UInt64(need.partialValue) <= UInt64(stored) else {
-            throw HDF5Error("read attribute", object: where_, message: "stores \(stored) bytes, fewer than its \(count) elements need; refused")
-        }
-    }
-
     /// Reads a string or array of strings, fixed-length (NUL-padded or -terminated) or variable-length.
     /// Size cap: 256 MB of string data.
     public func readStrings() throws -> [String] {
@@ -571,7 +561,6 @@ public final class HDF5Attribute {
             throw HDF5Error("read attribute", object: where_, message: "expected strings, found \(HDF5TypeInfo(type: tid))")
         }
         let count = try elementCount()
-        try checkStoredSize(count: count, type: tid)
         if H5Tis_variable_str(tid) > 0 {
             let mem = H5Tcopy(vgg_H5T_C_S1())
             defer { H5Tclose(mem) }
