@@ -16,12 +16,19 @@ enum GlobalHeapCheck {
     static let header: [UInt8] = Array("GCOL".utf8) + [1, 0, 0, 0]
     static let step = 4 << 20
 
-    /// `read(offset, buffer)` fills `buffer` from the file at `offset` and returns the bytes read.
-    /// `superblock` is the offset of the HDF5 signature (after any user block); `label` names the file.
-    static func check(size fileSize: Int, superblock: Int, label: String, cancelled: () -> Bool,
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// `read(offset, buffer)` fills `buffer` from the file (`fileSize` bytes) at `offset` and returns the bytes
+    /// read; `label` names the file. Files without the HDF5 signature are left to libhdf5.
+    static func check(size fileSize: Int, label: String, cancelled: () -> Bool,
                       read: (Int, UnsafeMutableRawBufferPointer) -> Int) throws {
+        // The superblock: at 0, or after a user block of 512, 1024, 2048, ... bytes.
         var head = [UInt8](repeating: 0, count: 16)
-        guard head.withUnsafeMutableBytes({ read(superblock, $0) }) == 16 else { return }
+        var superblock = 0
+        while head.withUnsafeMutableBytes({ read(superblock, $0) }) < 16 || !head.starts(with: signature) {
+            superblock = superblock == 0 ? 512 : superblock * 2
+            guard superblock + 16 <= fileSize else { return }
+        }
         // The size of "lengths" in this file (superblock v0/1: byte 14; v2/3: byte 10).
         let lengthSize = Int(head[8] <= 1 ? head[14] : head[10])
         guard lengthSize == 4 || lengthSize == 8 else { return }  // libhdf5 refuses other sizes itself

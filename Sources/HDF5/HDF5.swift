@@ -100,8 +100,7 @@ public final class HDF5File {
     public static func open(image: [UInt8], label: String) throws -> HDF5File {
         HDF5Library.ensure()
         try image.withUnsafeBytes { bytes in
-            guard let sb = superblockOffset(bytes) else { return }
-            try GlobalHeapCheck.check(size: bytes.count, superblock: sb, label: label, cancelled: { false }) { offset, buffer in
+            try GlobalHeapCheck.check(size: bytes.count, label: label, cancelled: { false }) { offset, buffer in
                 let n = max(0, min(buffer.count, bytes.count - offset))
                 if n > 0 { buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n) }
                 return n
@@ -120,18 +119,6 @@ public final class HDF5File {
     /// isolated parse) or does not want it.
     public static func skipStructureCheck(for path: String) { structureChecked.withLock { _ = $0.insert(path) } }
 
-    /// Offset of the HDF5 signature (0, or 512, 1024, ... after a user block), nil when absent.
-    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-
-    static func superblockOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            if signature.indices.allSatisfy({ bytes[offset + $0] == signature[$0] }) { return offset }
-            offset = offset == 0 ? 512 : offset * 2
-        }
-        return nil
-    }
-
     /// Structural checks libhdf5 lacks, run by `open(path:)` before libhdf5 reads anything beyond the
     /// superblock: for now, every global heap collection (see GlobalHeapCheck). Reads the whole file in 4 MB
     /// steps; `cancelled` is polled between steps (returns without error when it says so).
@@ -141,7 +128,6 @@ public final class HDF5File {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return }
-        var first = [UInt8](repeating: 0, count: 8)
         func read(_ offset: Int, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
             var done = 0
             while done < buffer.count {
@@ -152,15 +138,7 @@ public final class HDF5File {
             }
             return done
         }
-        // The signature: at 0, or after a user block of 512, 1024, 2048, ... bytes.
-        var sb: Int? = nil
-        var offset = 0
-        while offset + 8 <= Int(st.st_size) {
-            if first.withUnsafeMutableBytes({ read(offset, $0) }) == 8, first == signature { sb = offset; break }
-            offset = offset == 0 ? 512 : offset * 2
-        }
-        guard let sb else { return }
-        try GlobalHeapCheck.check(size: Int(st.st_size), superblock: sb, label: path, cancelled: cancelled, read: read)
+        try GlobalHeapCheck.check(size: Int(st.st_size), label: path, cancelled: cancelled, read: read)
     }
 
     /// Creates (truncates) a file for writing.
