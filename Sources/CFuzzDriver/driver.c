@@ -1,1 +1,5 @@
 #include "fuzz_driver.h"
+
+int vgg_fuzz_main(int argc, char **argv) {
+    return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput);
+}
