@@ -21,25 +21,24 @@ public enum Architecture: String, CaseIterable, Sendable {
     /// The graph. `inputShape` defaults to 224x224x3; with the top, the input must stay 224x224 (fc1's
     /// kernel is 25088x4096).
     public func graph(inputShape: [Int?] = [224, 224, 3], classes: Int = 1000, inputName: String = "input_1") -> ModelGraph {
-        var layers = [Layer(name: inputName, op: .input(shape: inputShape), inbound: [])]
+        var layers = [Layer(name: inputName, InputLayer(shape: inputShape), inbound: [])]
         var prev = inputName
-        func add(_ name: String, _ op: LayerOp) {
-            layers.append(Layer(name: name, op: op, inbound: [prev]))
+        func add(_ name: String, _ kind: some LayerKind) {
+            layers.append(Layer(name: name, kind, inbound: [prev]))
             prev = name
         }
         let filters = [64, 128, 256, 512, 512]
         for (b, convs) in convsPerBlock.enumerated() {
             for c in 1...convs {
-                add("block\(b + 1)_conv\(c)", .conv2D(filters: filters[b], kernel: [3, 3], strides: [1, 1], padding: .same,
-                                                      dilation: [1, 1], activation: "relu", useBias: true))
+                add("block\(b + 1)_conv\(c)", Conv2D(filters: filters[b], kernel: 3, padding: .same, activation: .relu))
             }
-            add("block\(b + 1)_pool", .maxPooling2D(pool: [2, 2], strides: [2, 2], padding: .valid))
+            add("block\(b + 1)_pool", MaxPooling2D(pool: 2, strides: 2))
         }
         if includesTop {
-            add("flatten", .flatten)
-            add("fc1", .dense(units: 4096, activation: "relu", useBias: true))
-            add("fc2", .dense(units: 4096, activation: "relu", useBias: true))
-            add("predictions", .dense(units: classes, activation: "softmax", useBias: true))
+            add("flatten", Flatten())
+            add("fc1", Dense(units: 4096, activation: .relu))
+            add("fc2", Dense(units: 4096, activation: .relu))
+            add("predictions", Dense(units: classes, activation: .softmax))
         }
         return ModelGraph(name: modelName, layers: layers, inputs: [inputName], outputs: [prev], isSequential: false)
     }

@@ -11,23 +11,36 @@ import ModelGraph
 public enum KerasConfig {
     /// Caps on what a config may declare.
     static let maxLayers = 100_000
-    static let maxDimension = 1 << 31
 
-    public static func parse(json text: String, file: String) throws -> ModelGraph {
+    /// Parses a config from JSON text. `kerasVersion` is the version of Keras that wrote it, when the file
+    /// says (`keras_version`); otherwise the config's own `keras_version` or its dialect decides (Keras 3
+    /// configs name a `module` per class).
+    public static func parse(json text: String, file: String, kerasVersion: String? = nil) throws -> ModelGraph {
         guard let data = text.data(using: .utf8),
               let root = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ImportError(file: file, object: "model config", "is not valid JSON")
         }
-        return try Parser(file: file).model(root)
+        return try parse(object: root, file: file, kerasVersion: kerasVersion)
     }
 
-    public static func parse(object root: Any, file: String) throws -> ModelGraph {
-        try Parser(file: file).model(root)
+    /// Parses a config already decoded from JSON.
+    public static func parse(object root: Any, file: String, kerasVersion: String? = nil) throws -> ModelGraph {
+        try Parser(file: file, kerasMajor: kerasMajor(kerasVersion, config: root)).model(root)
+    }
+
+    /// The Keras major version behind a config: the stated version, else the config's `keras_version`,
+    /// else 3 when classes carry a `module` (only Keras 3 writes one), else 2.
+    static func kerasMajor(_ version: String?, config: Any) -> Int {
+        let top = config as? [String: Any]
+        if let v = version ?? top?["keras_version"] as? String, let major = Int(v.split(separator: ".").first ?? "") { return major }
+        return top?["module"] != nil ? 3 : 2
     }
 }
 
 private struct Parser {
     let file: String
+    /// The Keras major version that wrote the config (1, 2 or 3).
+    let kerasMajor: Int
 
     func err(_ object: String, _ message: String) -> ImportError { ImportError(file: file, object: object, message) }
 
@@ -72,11 +85,11 @@ private struct Parser {
             }
             if prev == nil {
                 // tf.keras: the first layer carries batch_input_shape; Keras names the implied input "<name>_input".
-                guard let shape = try batchShape(cfg, layer: lname) else {
+                guard let shape = try config(cfg, layer: lname).batchShape() else {
                     throw err("layer '\(lname)'", "first layer of a Sequential model declares no input shape")
                 }
                 let inputName = lname + "_input"
-                layers.append(Layer(name: inputName, op: .input(shape: shape), inbound: []))
+                layers.append(Layer(name: inputName, InputLayer(shape: shape), inbound: []))
                 prev = inputName
             }
             layers.append(Layer(name: lname, op: try op(cls, cfg, layer: lname), inbound: [prev!], trainable: cfg["trainable"] as? Bool ?? true))
@@ -215,164 +228,13 @@ private struct Parser {
         return (name, cls, cfg)
     }
 
-    func int(_ v: Any?, _ key: String, layer: String) throws -> Int {
-        guard let n = v as? NSNumber else { throw err("layer '\(layer)'", "'\(key)' is missing or not a number") }
-        let d = n.doubleValue
-        guard d.rounded() == d, abs(d) <= Double(KerasConfig.maxDimension) else {
-            throw err("layer '\(layer)'", "'\(key)' = \(n) is not a usable integer")
-        }
-        return n.intValue
-    }
-
-    func pair(_ v: Any?, _ key: String, layer: String, default def: [Int]? = nil) throws -> [Int] {
-        if v == nil || v is NSNull, let def { return def }
-        if let n = v as? NSNumber { let x = try int(n, key, layer: layer); return [x, x] }
-        guard let l = v as? [Any], l.count == 2 else { throw err("layer '\(layer)'", "'\(key)' must be an integer or a pair") }
-        return try l.map { try int($0, key, layer: layer) }
-    }
-
-    func positive(_ values: [Int], _ key: String, layer: String) throws -> [Int] {
-        guard values.allSatisfy({ $0 >= 1 }) else { throw err("layer '\(layer)'", "'\(key)' must be positive, got \(values)") }
-        return values
-    }
-
-    func padding(_ cfg: [String: Any], layer: String) throws -> Padding {
-        let p = (cfg["padding"] ?? cfg["border_mode"]) as? String ?? "valid"
-        guard let pad = Padding(rawValue: p.lowercased()) else { throw err("layer '\(layer)'", "padding '\(p)' is not supported (same or valid)") }
-        return pad
-    }
-
-    static let activations: Set<String> = ["linear", "relu", "softmax", "sigmoid", "tanh", "elu", "selu", "softplus", "softsign",
-                                          "swish", "silu", "gelu", "hard_sigmoid", "exponential", "relu6", "leaky_relu", "mish",
-                                          "log_softmax", "hard_silu", "hard_swish"]
-
-    func activation(_ v: Any?, layer: String) throws -> String {
-        if v == nil || v is NSNull { return "linear" }
-        if let s = v as? String {
-            guard Parser.activations.contains(s) else { throw err("layer '\(layer)'", "activation '\(s)' is not a standard Keras activation") }
-            return s
-        }
-        throw err("layer '\(layer)'", "activation \(v!) is custom: custom code is not loaded")
-    }
-
-    func checkChannelsLast(_ cfg: [String: Any], layer: String) throws {
-        let df = (cfg["data_format"] ?? cfg["dim_ordering"]) as? String
-        if let df, !(df == "channels_last" || df == "tf" || df == "default") {
-            throw err("layer '\(layer)'", "data_format '\(df)' is not supported (channels_last only)")
-        }
-    }
-
-    func batchShape(_ cfg: [String: Any], layer: String) throws -> [Int?]? {
-        guard let raw = (cfg["batch_shape"] ?? cfg["batch_input_shape"]) as? [Any] else {
-            if let s = cfg["input_shape"] as? [Any] { return try dims(s, layer: layer) }
-            return nil
-        }
-        guard raw.count >= 2 else { throw err("layer '\(layer)'", "input shape \(raw) has no dimensions besides the batch") }
-        return try dims(Array(raw.dropFirst()), layer: layer)
-    }
-
-    func dims(_ raw: [Any], layer: String) throws -> [Int?] {
-        try raw.map { v in
-            if v is NSNull { return nil }
-            let d = try int(v, "shape", layer: layer)
-            guard d >= 1 else { throw err("layer '\(layer)'", "input dimension \(d) is not positive") }
-            return d
-        }
-    }
-
+    /// The layer's typed form, read by the layer type's Keras dialect.
     func op(_ cls: String, _ cfg: [String: Any], layer: String) throws -> LayerOp {
-        let o = "layer '\(layer)'"
-        switch cls {
-        case "InputLayer":
-            guard let shape = try batchShape(cfg, layer: layer) else { throw err(o, "InputLayer declares no shape") }
-            return .input(shape: shape)
-        case "Conv2D", "Convolution2D":
-            try checkChannelsLast(cfg, layer: layer)
-            if let g = cfg["groups"] as? NSNumber, g.intValue != 1 { throw err(o, "grouped convolution (groups=\(g)) is not supported") }
-            let filters = try int(cfg["filters"] ?? cfg["nb_filter"], "filters", layer: layer)
-            let kernel = cfg["kernel_size"] != nil ? try pair(cfg["kernel_size"], "kernel_size", layer: layer)
-                : [try int(cfg["nb_row"], "nb_row", layer: layer), try int(cfg["nb_col"], "nb_col", layer: layer)]
-            return .conv2D(filters: try positive([filters], "filters", layer: layer)[0],
-                           kernel: try positive(kernel, "kernel_size", layer: layer),
-                           strides: try positive(try pair(cfg["strides"] ?? cfg["subsample"], "strides", layer: layer, default: [1, 1]), "strides", layer: layer),
-                           padding: try padding(cfg, layer: layer),
-                           dilation: try positive(try pair(cfg["dilation_rate"], "dilation_rate", layer: layer, default: [1, 1]), "dilation_rate", layer: layer),
-                           activation: try activation(cfg["activation"], layer: layer),
-                           useBias: (cfg["use_bias"] ?? cfg["bias"]) as? Bool ?? true)
-        case "DepthwiseConv2D":
-            try checkChannelsLast(cfg, layer: layer)
-            return .depthwiseConv2D(kernel: try positive(try pair(cfg["kernel_size"], "kernel_size", layer: layer), "kernel_size", layer: layer),
-                                    strides: try positive(try pair(cfg["strides"], "strides", layer: layer, default: [1, 1]), "strides", layer: layer),
-                                    padding: try padding(cfg, layer: layer),
-                                    depthMultiplier: try positive([try int(cfg["depth_multiplier"] ?? 1, "depth_multiplier", layer: layer)], "depth_multiplier", layer: layer)[0],
-                                    dilation: try positive(try pair(cfg["dilation_rate"], "dilation_rate", layer: layer, default: [1, 1]), "dilation_rate", layer: layer),
-                                    activation: try activation(cfg["activation"], layer: layer),
-                                    useBias: cfg["use_bias"] as? Bool ?? true)
-        case "SeparableConv2D", "SeparableConvolution2D":
-            try checkChannelsLast(cfg, layer: layer)
-            return .separableConv2D(filters: try positive([try int(cfg["filters"], "filters", layer: layer)], "filters", layer: layer)[0],
-                                    kernel: try positive(try pair(cfg["kernel_size"], "kernel_size", layer: layer), "kernel_size", layer: layer),
-                                    strides: try positive(try pair(cfg["strides"], "strides", layer: layer, default: [1, 1]), "strides", layer: layer),
-                                    padding: try padding(cfg, layer: layer),
-                                    depthMultiplier: try positive([try int(cfg["depth_multiplier"] ?? 1, "depth_multiplier", layer: layer)], "depth_multiplier", layer: layer)[0],
-                                    dilation: try positive(try pair(cfg["dilation_rate"], "dilation_rate", layer: layer, default: [1, 1]), "dilation_rate", layer: layer),
-                                    activation: try activation(cfg["activation"], layer: layer),
-                                    useBias: cfg["use_bias"] as? Bool ?? true)
-        case "Dense":
-            let units = try int(cfg["units"] ?? cfg["output_dim"], "units", layer: layer)
-            return .dense(units: try positive([units], "units", layer: layer)[0], activation: try activation(cfg["activation"], layer: layer),
-                          useBias: (cfg["use_bias"] ?? cfg["bias"]) as? Bool ?? true)
-        case "BatchNormalization":
-            if let axis = cfg["axis"] {
-                let a = (axis as? [Any])?.first ?? axis
-                let ax = try int(a, "axis", layer: layer)
-                guard ax == -1 || ax == 3 else { throw err(o, "BatchNormalization over axis \(ax) is not supported (last axis only)") }
-            }
-            return .batchNormalization(epsilon: (cfg["epsilon"] as? NSNumber)?.doubleValue ?? 1e-3,
-                                       center: cfg["center"] as? Bool ?? true, scale: cfg["scale"] as? Bool ?? true)
-        case "Activation":
-            return .activation(try activation(cfg["activation"], layer: layer))
-        case "ReLU":
-            let maxValue = (cfg["max_value"] as? NSNumber)?.doubleValue
-            return .relu(maxValue: maxValue, negativeSlope: (cfg["negative_slope"] as? NSNumber)?.doubleValue ?? 0,
-                         threshold: (cfg["threshold"] as? NSNumber)?.doubleValue ?? 0)
-        case "Softmax":
-            let axis = (cfg["axis"] as? [Any])?.first ?? cfg["axis"] ?? -1
-            return .softmax(axis: try int(axis, "axis", layer: layer))
-        case "Dropout":
-            return .dropout(rate: ((cfg["rate"] ?? cfg["p"]) as? NSNumber)?.doubleValue ?? 0)
-        case "Flatten":
-            try checkChannelsLast(cfg, layer: layer)
-            return .flatten
-        case "Reshape":
-            guard let t = cfg["target_shape"] as? [Any] else { throw err(o, "Reshape has no target_shape") }
-            return .reshape(targetShape: try t.map { try int($0, "target_shape", layer: layer) })
-        case "MaxPooling2D", "AveragePooling2D":
-            try checkChannelsLast(cfg, layer: layer)
-            let pool = try positive(try pair(cfg["pool_size"], "pool_size", layer: layer, default: [2, 2]), "pool_size", layer: layer)
-            let strides = try positive(try pair(cfg["strides"], "strides", layer: layer, default: pool), "strides", layer: layer)
-            let pad = try padding(cfg, layer: layer)
-            return cls == "MaxPooling2D" ? .maxPooling2D(pool: pool, strides: strides, padding: pad) : .averagePooling2D(pool: pool, strides: strides, padding: pad)
-        case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
-            try checkChannelsLast(cfg, layer: layer)
-            let keep = cfg["keepdims"] as? Bool ?? false
-            return cls == "GlobalMaxPooling2D" ? .globalMaxPooling2D(keepDims: keep) : .globalAveragePooling2D(keepDims: keep)
-        case "ZeroPadding2D":
-            try checkChannelsLast(cfg, layer: layer)
-            let p = cfg["padding"] ?? 1
-            if let n = p as? NSNumber { let v = try int(n, "padding", layer: layer); return .zeroPadding2D(top: v, bottom: v, left: v, right: v) }
-            guard let l = p as? [Any], l.count == 2 else { throw err(o, "ZeroPadding2D padding is malformed") }
-            if let tb = l[0] as? [Any], let lr = l[1] as? [Any], tb.count == 2, lr.count == 2 {
-                return .zeroPadding2D(top: try int(tb[0], "padding", layer: layer), bottom: try int(tb[1], "padding", layer: layer),
-                                      left: try int(lr[0], "padding", layer: layer), right: try int(lr[1], "padding", layer: layer))
-            }
-            let h = try int(l[0], "padding", layer: layer), w = try int(l[1], "padding", layer: layer)
-            return .zeroPadding2D(top: h, bottom: h, left: w, right: w)
-        case "Add": return .add
-        case "Multiply": return .multiply
-        case "Concatenate": return .concatenate(axis: try int(cfg["axis"] ?? -1, "axis", layer: layer))
-        default:
-            throw err(o, "layer class '\(cls)' is not supported")
-        }
+        guard let type = LayerOp.byKerasClassName[cls] else { throw err("layer '\(layer)'", "layer class '\(cls)' is not supported") }
+        return try type.init(keras: config(cfg, layer: layer)).op
+    }
+
+    func config(_ cfg: [String: Any], layer: String) -> KerasLayerConfig {
+        KerasLayerConfig(values: cfg, file: file, layer: layer, kerasMajor: kerasMajor)
     }
 }

@@ -122,7 +122,7 @@ public final class KerasFile {
         var graph: ModelGraph
         var archSource = "file config"
         if let configText {
-            graph = try KerasConfig.parse(json: configText, file: path)
+            graph = try KerasConfig.parse(json: configText, file: path, kerasVersion: version)
         } else if let json = options.configJSON {
             graph = try KerasConfig.parse(json: json, file: path)
             archSource = "--config"

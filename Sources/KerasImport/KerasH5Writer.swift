@@ -24,7 +24,7 @@ public enum KerasH5Writer {
         try root.setAttribute("keras_version", strings: [layoutKerasVersion], fixedLength: false, scalar: true)
         let weightsGroup: HDF5Group
         if layout == .fullModel {
-            try root.setAttribute("model_config", strings: [tfKerasConfigJSON(graph)], fixedLength: false, scalar: true)
+            try root.setAttribute("model_config", strings: [tfKerasConfigJSON(graph, file: path)], fixedLength: false, scalar: true)
             weightsGroup = try root.createGroup("model_weights")
             try weightsGroup.setAttribute("backend", strings: ["tensorflow"], fixedLength: false, scalar: true)
             try weightsGroup.setAttribute("keras_version", strings: [layoutKerasVersion], fixedLength: false, scalar: true)
@@ -68,12 +68,15 @@ public enum KerasH5Writer {
     }
 
     /// The graph as tf.keras 2.x `model.to_json()` would write it (Functional, or Sequential).
-    public static func tfKerasConfigJSON(_ graph: ModelGraph) throws -> String {
+    public static func tfKerasConfigJSON(_ graph: ModelGraph, file: String = "model") throws -> String {
         var layers: [[String: Any]] = []
         for layer in graph.layers {
-            var cfg = kerasConfig(layer.op)
+            var cfg: [String: Any]
+            do { cfg = try layer.op.keras.tfKerasConfig() } catch let e as InexpressibleInKeras {
+                throw ImportError(file: file, object: "layer '\(layer.name)'", e.message)
+            }
             cfg["name"] = layer.name
-            if case .input = layer.op {} else { cfg["trainable"] = layer.trainable }  // InputLayer takes no 'trainable'
+            if layer.op.inputShape == nil { cfg["trainable"] = layer.trainable }  // InputLayer takes no 'trainable'
             cfg["dtype"] = "float32"
             var entry: [String: Any] = ["class_name": layer.op.className, "config": cfg]
             if !graph.isSequential {
@@ -94,35 +97,5 @@ public enum KerasH5Writer {
         }
         let data = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
-    }
-
-    static func kerasConfig(_ op: LayerOp) -> [String: Any] {
-        switch op {
-        case .input(let shape):
-            return ["batch_input_shape": [NSNull()] + shape.map { $0.map { $0 as Any } ?? NSNull() }, "sparse": false, "ragged": false]
-        case .conv2D(let f, let k, let s, let p, let d, let a, let b):
-            return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "data_format": "channels_last",
-                    "dilation_rate": d, "groups": 1, "activation": a, "use_bias": b]
-        case .depthwiseConv2D(let k, let s, let p, let m, let d, let a, let b):
-            return ["kernel_size": k, "strides": s, "padding": p.rawValue, "data_format": "channels_last", "depth_multiplier": m,
-                    "dilation_rate": d, "activation": a, "use_bias": b]
-        case .separableConv2D(let f, let k, let s, let p, let m, let d, let a, let b):
-            return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "data_format": "channels_last",
-                    "depth_multiplier": m, "dilation_rate": d, "activation": a, "use_bias": b]
-        case .dense(let u, let a, let b): return ["units": u, "activation": a, "use_bias": b]
-        case .batchNormalization(let e, let c, let s): return ["axis": [3], "momentum": 0.99, "epsilon": e, "center": c, "scale": s]
-        case .activation(let a): return ["activation": a]
-        case .relu(let m, let n, let t): return ["max_value": m.map { $0 as Any } ?? NSNull(), "negative_slope": n, "threshold": t]
-        case .softmax(let axis): return ["axis": axis]
-        case .dropout(let r): return ["rate": r, "noise_shape": NSNull(), "seed": NSNull()]
-        case .flatten: return ["data_format": "channels_last"]
-        case .reshape(let t): return ["target_shape": t]
-        case .maxPooling2D(let p, let s, let pad), .averagePooling2D(let p, let s, let pad):
-            return ["pool_size": p, "strides": s, "padding": pad.rawValue, "data_format": "channels_last"]
-        case .globalAveragePooling2D(let k), .globalMaxPooling2D(let k): return ["data_format": "channels_last", "keepdims": k]
-        case .zeroPadding2D(let t, let b, let l, let r): return ["padding": [[t, b], [l, r]], "data_format": "channels_last"]
-        case .add, .multiply: return [:]
-        case .concatenate(let axis): return ["axis": axis]
-        }
     }
 }

@@ -28,8 +28,6 @@ enum ManifestCodec {
         }
         guard root["format"] as? String == "vggm" else { throw bad("manifest", "'format' is not \"vggm\"") }
         guard let modelAny = root["model"] else { throw bad("manifest", "has no 'model'") }
-        let graph: ModelGraph
-        do { graph = try GraphCodec.decode(modelAny) } catch let e as GraphCodec.DecodeError { throw bad("manifest model \(e.object)", e.message) }
         guard let rawShape = root["input_shape"] as? [Any], rawShape.count <= VGGMFormat.maxRank,
               rawShape.allSatisfy({ $0 is NSNull || $0 is NSNumber }) else {
             throw bad("manifest", "'input_shape' is missing or malformed")
@@ -48,6 +46,12 @@ enum ManifestCodec {
         let provenance = Provenance(sourceFile: prov["source_file"] as? String ?? "", sourceSHA256: prov["source_sha256"] as? String ?? "",
                                     sourceLayout: prov["source_layout"] as? String ?? "", kerasVersion: prov["keras_version"] as? String,
                                     converter: prov["converter"] as? String ?? "", created: prov["created"] as? String ?? "")
+        // Files written before `hard_sigmoid_keras3` existed stored Keras 3's hard_sigmoid under Keras's name.
+        let sourceMajor = Int(provenance.kerasVersion?.split(separator: ".").first ?? "") ?? 2
+        let graph: ModelGraph
+        do { graph = try GraphCodec.decode(modelAny, sourceKerasMajor: sourceMajor) } catch let e as GraphCodec.DecodeError {
+            throw bad("manifest model \(e.object)", e.message)
+        }
         guard let list = root["tensors"] as? [Any] else { throw bad("manifest", "has no 'tensors' list") }
         guard list.count <= VGGMFormat.maxTensors else { throw bad("manifest", "declares \(list.count) tensors, over the cap of \(VGGMFormat.maxTensors)") }
         var tensors: [TensorEntry] = []

@@ -112,7 +112,7 @@ public final class VGGMFile: @unchecked Sendable {
         if let extra = manifest.tensors.first(where: { !used.contains($0.name) }) {
             throw bad("tensor '\(extra.name)'", "belongs to no layer of the model")
         }
-        let inputs = manifest.graph.layers.compactMap { l -> [Int?]? in if case .input(let s) = l.op { return s } else { return nil } }
+        let inputs = manifest.graph.layers.compactMap(\.op.inputShape)
         guard inputs.first == manifest.inputShape else { throw bad("manifest", "input_shape does not match the graph's input") }
 
         self.manifest = manifest

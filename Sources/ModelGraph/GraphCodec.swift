@@ -1,135 +1,161 @@
 import Foundation
 
 /// vggtool's own JSON form of a graph (used in the `.vggm` manifest and `summary --json`): each layer is
-/// `{"name", "class", "config", "inbound", "trainable"}` with a normalized config per class (see
-/// docs/vggm-format.md). Decoding is strict: unknown classes, missing or mistyped keys are errors.
+/// `{"name", "class", "config", "inbound", "trainable"}` where `config` is the layer type's `Codable` form
+/// (see docs/vggm-format.md). Decoding is strict: unknown classes, missing or mistyped keys are errors.
 public enum GraphCodec {
+    /// The graph as a JSON object (`[String: Any]`, for embedding in a larger document).
     public static func encode(_ graph: ModelGraph) -> [String: Any] {
-        [
-            "name": graph.name,
-            "sequential": graph.isSequential,
-            "inputs": graph.inputs,
-            "outputs": graph.outputs,
-            "layers": graph.layers.map { layer -> [String: Any] in
-                ["name": layer.name, "class": layer.op.className, "config": config(layer.op), "inbound": layer.inbound, "trainable": layer.trainable]
-            },
-        ]
+        // Encoding plain structs of numbers, strings and arrays cannot fail.
+        let data = try! JSONEncoder().encode(graph)
+        return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
+    /// One layer's `config` object.
     public static func config(_ op: LayerOp) -> [String: Any] {
-        switch op {
-        case .input(let shape): return ["shape": shape.map { $0.map { $0 as Any } ?? NSNull() }]
-        case .conv2D(let f, let k, let s, let p, let d, let a, let b):
-            return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "dilation_rate": d, "activation": a, "use_bias": b]
-        case .depthwiseConv2D(let k, let s, let p, let m, let d, let a, let b):
-            return ["kernel_size": k, "strides": s, "padding": p.rawValue, "depth_multiplier": m, "dilation_rate": d, "activation": a, "use_bias": b]
-        case .separableConv2D(let f, let k, let s, let p, let m, let d, let a, let b):
-            return ["filters": f, "kernel_size": k, "strides": s, "padding": p.rawValue, "depth_multiplier": m, "dilation_rate": d, "activation": a, "use_bias": b]
-        case .dense(let u, let a, let b): return ["units": u, "activation": a, "use_bias": b]
-        case .batchNormalization(let e, let c, let s): return ["epsilon": e, "center": c, "scale": s]
-        case .activation(let a): return ["activation": a]
-        case .relu(let m, let n, let t):
-            var d: [String: Any] = ["negative_slope": n, "threshold": t]
-            d["max_value"] = m ?? NSNull()
-            return d
-        case .softmax(let axis): return ["axis": axis]
-        case .dropout(let r): return ["rate": r]
-        case .flatten: return [:]
-        case .reshape(let t): return ["target_shape": t]
-        case .maxPooling2D(let p, let s, let pad), .averagePooling2D(let p, let s, let pad):
-            return ["pool_size": p, "strides": s, "padding": pad.rawValue]
-        case .globalAveragePooling2D(let k), .globalMaxPooling2D(let k): return ["keepdims": k]
-        case .zeroPadding2D(let t, let b, let l, let r): return ["padding": [t, b, l, r]]
-        case .add, .multiply: return [:]
-        case .concatenate(let axis): return ["axis": axis]
-        }
+        let data = try! JSONEncoder().encode(AnyLayerKind(op.kind))
+        return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
+    /// Why a JSON graph was refused: the object at fault (`model`, `layer 'fc1'`) and what is wrong.
     public struct DecodeError: Error, CustomStringConvertible, Sendable {
         public var object: String
         public var message: String
         public var description: String { "\(object): \(message)" }
     }
 
-    public static func decode(_ value: Any) throws -> ModelGraph {
+    /// Largest layer count accepted.
+    public static let maxLayers = 100_000
+
+    /// Decodes a graph from a parsed JSON object. `sourceKerasMajor` is the Keras major version the model
+    /// came from (older files stored Keras 3's `hard_sigmoid` under that name).
+    public static func decode(_ value: Any, sourceKerasMajor: Int = 2) throws -> ModelGraph {
         guard let d = value as? [String: Any] else { throw DecodeError(object: "model", message: "is not an object") }
-        guard let name = d["name"] as? String, let seq = d["sequential"] as? Bool,
-              let inputs = d["inputs"] as? [String], let outputs = d["outputs"] as? [String],
+        guard d["name"] is String, d["sequential"] is Bool, d["inputs"] is [String], d["outputs"] is [String],
               let layers = d["layers"] as? [Any] else {
             throw DecodeError(object: "model", message: "needs name, sequential, inputs, outputs and layers")
         }
-        guard layers.count <= 100_000 else { throw DecodeError(object: "model", message: "too many layers (\(layers.count))") }
-        var result: [Layer] = []
+        guard layers.count <= maxLayers else { throw DecodeError(object: "model", message: "too many layers (\(layers.count))") }
         for (i, l) in layers.enumerated() {
-            guard let ld = l as? [String: Any], let lname = ld["name"] as? String, let cls = ld["class"] as? String,
-                  let cfg = ld["config"] as? [String: Any], let inbound = ld["inbound"] as? [String] else {
+            guard let ld = l as? [String: Any], let name = ld["name"] as? String, ld["class"] is String,
+                  let cfg = ld["config"] as? [String: Any], ld["inbound"] is [String] else {
                 throw DecodeError(object: "layer #\(i)", message: "needs name, class, config and inbound")
             }
-            let op = try decodeOp(cls, cfg, layer: lname)
-            result.append(Layer(name: lname, op: op, inbound: inbound, trainable: ld["trainable"] as? Bool ?? true))
+            try checkNumbers(cfg, layer: name)
         }
-        return ModelGraph(name: name, layers: result, inputs: inputs, outputs: outputs, isSequential: seq)
+        let data = try JSONSerialization.data(withJSONObject: d)
+        let decoder = JSONDecoder()
+        decoder.userInfo[Activation.sourceKerasMajorKey] = sourceKerasMajor
+        do {
+            return try decoder.decode(ModelGraph.self, from: data)
+        } catch let e as DecodeError {
+            throw e
+        } catch let e as DecodingError {
+            throw describe(e, layers: layers)
+        }
     }
 
-    static func decodeOp(_ cls: String, _ c: [String: Any], layer: String) throws -> LayerOp {
-        func fail(_ m: String) -> DecodeError { DecodeError(object: "layer '\(layer)'", message: m) }
-        func int(_ k: String) throws -> Int {
-            guard let n = c[k] as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) <= Double(1 << 31) else { throw fail("'\(k)' is missing or not an integer") }
-            return n.intValue
-        }
-        func ints(_ k: String, count: Int? = nil) throws -> [Int] {
-            guard let l = c[k] as? [Any], count == nil || l.count == count! else { throw fail("'\(k)' is missing or has the wrong length") }
-            return try l.map {
-                guard let n = $0 as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) <= Double(1 << 31) else { throw fail("'\(k)' holds a non-integer") }
-                return n.intValue
+    /// Integers in a layer config are limited to 2^31 in magnitude, so that no size arithmetic overflows.
+    static func checkNumbers(_ value: Any, layer: String) throws {
+        if let n = value as? NSNumber {
+            let v = n.doubleValue
+            guard v.isFinite else { throw DecodeError(object: "layer '\(layer)'", message: "config holds a non-finite number") }
+            if v == v.rounded(), abs(v) > Double(maxDimension) {
+                throw DecodeError(object: "layer '\(layer)'", message: "config holds the integer \(n), out of range")
             }
+        } else if let a = value as? [Any] {
+            for x in a { try checkNumbers(x, layer: layer) }
+        } else if let o = value as? [String: Any] {
+            for (_, x) in o { try checkNumbers(x, layer: layer) }
         }
-        func dbl(_ k: String) throws -> Double {
-            guard let n = c[k] as? NSNumber else { throw fail("'\(k)' is missing or not a number") }
-            return n.doubleValue
+    }
+
+    /// A one-line message naming the layer and the key from a decoding failure.
+    static func describe(_ e: DecodingError, layers: [Any]) -> DecodeError {
+        let path: [CodingKey]
+        let why: String
+        switch e {
+        case .keyNotFound(let key, let c): path = c.codingPath + [key]; why = "is missing"
+        case .typeMismatch(_, let c): path = c.codingPath; why = "has the wrong type"
+        case .valueNotFound(_, let c): path = c.codingPath; why = "is null"
+        case .dataCorrupted(let c): path = c.codingPath; why = c.debugDescription.isEmpty ? "is malformed" : c.debugDescription
+        @unknown default: return DecodeError(object: "model", message: "\(e)")
         }
-        func bool(_ k: String) throws -> Bool {
-            guard let b = c[k] as? Bool else { throw fail("'\(k)' is missing or not a boolean") }
-            return b
+        var object = "model"
+        var rest = path[...]
+        if rest.first?.stringValue == "layers", let i = rest.dropFirst().first?.intValue {
+            let name = (layers[safe: i] as? [String: Any])?["name"] as? String
+            object = name.map { "layer '\($0)'" } ?? "layer #\(i)"
+            rest = rest.dropFirst(2)
+            if rest.first?.stringValue == "config" { rest = rest.dropFirst() }
         }
-        func str(_ k: String) throws -> String {
-            guard let s = c[k] as? String else { throw fail("'\(k)' is missing or not a string") }
-            return s
+        let key = rest.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return DecodeError(object: object, message: key.isEmpty ? why : "'\(key)' \(why)")
+    }
+}
+
+extension Array {
+    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
+}
+
+/// A layer type's `Codable` form through its existential.
+struct AnyLayerKind: Encodable {
+    let kind: any LayerKind
+    init(_ kind: any LayerKind) { self.kind = kind }
+    func encode(to encoder: Encoder) throws { try kind.encode(to: encoder) }
+}
+
+extension LayerOp {
+    /// Layer types by Keras class name.
+    static let byClassName: [String: any LayerKind.Type] = Dictionary(uniqueKeysWithValues: kinds.map { ($0.className, $0) })
+
+    /// Decodes the `config` of a layer of class `className`.
+    static func decode(className: String, config: Decoder) throws -> LayerOp {
+        guard let type = byClassName[className] else {
+            throw DecodingError.dataCorrupted(.init(codingPath: config.codingPath, debugDescription: "unknown class '\(className)'"))
         }
-        func pad() throws -> Padding {
-            guard let p = Padding(rawValue: try str("padding")) else { throw fail("unknown padding") }
-            return p
-        }
-        switch cls {
-        case "InputLayer":
-            guard let l = c["shape"] as? [Any], l.count <= 8 else { throw fail("'shape' is missing or malformed") }
-            return .input(shape: try l.map { v -> Int? in
-                if v is NSNull { return nil }
-                guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.doubleValue >= 1, n.doubleValue <= Double(1 << 31) else { throw fail("'shape' holds an invalid dimension") }
-                return n.intValue
-            })
-        case "Conv2D": return .conv2D(filters: try int("filters"), kernel: try ints("kernel_size", count: 2), strides: try ints("strides", count: 2), padding: try pad(), dilation: try ints("dilation_rate", count: 2), activation: try str("activation"), useBias: try bool("use_bias"))
-        case "DepthwiseConv2D": return .depthwiseConv2D(kernel: try ints("kernel_size", count: 2), strides: try ints("strides", count: 2), padding: try pad(), depthMultiplier: try int("depth_multiplier"), dilation: try ints("dilation_rate", count: 2), activation: try str("activation"), useBias: try bool("use_bias"))
-        case "SeparableConv2D": return .separableConv2D(filters: try int("filters"), kernel: try ints("kernel_size", count: 2), strides: try ints("strides", count: 2), padding: try pad(), depthMultiplier: try int("depth_multiplier"), dilation: try ints("dilation_rate", count: 2), activation: try str("activation"), useBias: try bool("use_bias"))
-        case "Dense": return .dense(units: try int("units"), activation: try str("activation"), useBias: try bool("use_bias"))
-        case "BatchNormalization": return .batchNormalization(epsilon: try dbl("epsilon"), center: try bool("center"), scale: try bool("scale"))
-        case "Activation": return .activation(try str("activation"))
-        case "ReLU": return .relu(maxValue: (c["max_value"] as? NSNumber)?.doubleValue, negativeSlope: try dbl("negative_slope"), threshold: try dbl("threshold"))
-        case "Softmax": return .softmax(axis: try int("axis"))
-        case "Dropout": return .dropout(rate: try dbl("rate"))
-        case "Flatten": return .flatten
-        case "Reshape": return .reshape(targetShape: try ints("target_shape"))
-        case "MaxPooling2D": return .maxPooling2D(pool: try ints("pool_size", count: 2), strides: try ints("strides", count: 2), padding: try pad())
-        case "AveragePooling2D": return .averagePooling2D(pool: try ints("pool_size", count: 2), strides: try ints("strides", count: 2), padding: try pad())
-        case "GlobalAveragePooling2D": return .globalAveragePooling2D(keepDims: try bool("keepdims"))
-        case "GlobalMaxPooling2D": return .globalMaxPooling2D(keepDims: try bool("keepdims"))
-        case "ZeroPadding2D":
-            let p = try ints("padding", count: 4)
-            return .zeroPadding2D(top: p[0], bottom: p[1], left: p[2], right: p[3])
-        case "Add": return .add
-        case "Multiply": return .multiply
-        case "Concatenate": return .concatenate(axis: try int("axis"))
-        default: throw fail("unknown class '\(cls)'")
-        }
+        return try type.init(from: config).op
+    }
+}
+
+extension Layer: Codable {
+    enum CodingKeys: String, CodingKey { case name, className = "class", config, inbound, trainable }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let className = try c.decode(String.self, forKey: .className)
+        self.init(name: try c.decode(String.self, forKey: .name),
+                  op: try LayerOp.decode(className: className, config: try c.superDecoder(forKey: .config)),
+                  inbound: try c.decode([String].self, forKey: .inbound),
+                  trainable: try c.decodeIfPresent(Bool.self, forKey: .trainable) ?? true)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(op.className, forKey: .className)
+        try op.kind.encode(to: c.superEncoder(forKey: .config))
+        try c.encode(inbound, forKey: .inbound)
+        try c.encode(trainable, forKey: .trainable)
+    }
+}
+
+extension ModelGraph: Codable {
+    enum CodingKeys: String, CodingKey { case name, sequential, inputs, outputs, layers }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), layers: try c.decode([Layer].self, forKey: .layers),
+                  inputs: try c.decode([String].self, forKey: .inputs), outputs: try c.decode([String].self, forKey: .outputs),
+                  isSequential: try c.decode(Bool.self, forKey: .sequential))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(isSequential, forKey: .sequential)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encode(outputs, forKey: .outputs)
+        try c.encode(layers, forKey: .layers)
     }
 }

@@ -33,18 +33,18 @@ public struct ModelGraph: Sendable, Equatable {
                 guard let j = index[src] else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' does not exist") }
                 guard j < i else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' comes later: the graph has a cycle or a forward reference") }
             }
-            switch layer.op {
-            case .input:
+            switch type(of: layer.op.kind).arity {
+            case .none:
                 guard layer.inbound.isEmpty else { throw GraphError.invalid(layer: layer.name, "an InputLayer has no inbound layers") }
-            case .add, .multiply, .concatenate:
+            case .many:
                 guard layer.inbound.count >= 2 else { throw GraphError.invalid(layer: layer.name, "\(layer.op.className) needs at least 2 inputs, has \(layer.inbound.count)") }
-            default:
+            case .one:
                 guard layer.inbound.count == 1 else { throw GraphError.invalid(layer: layer.name, "\(layer.op.className) needs exactly 1 input, has \(layer.inbound.count)") }
             }
         }
         guard !inputs.isEmpty else { throw GraphError.invalid(layer: name, "model has no input") }
         for i in inputs {
-            guard let l = layer(named: i), case .input = l.op else { throw GraphError.invalid(layer: i, "model input is not an InputLayer") }
+            guard let l = layer(named: i), l.op.inputShape != nil else { throw GraphError.invalid(layer: i, "model input is not an InputLayer") }
         }
         guard !outputs.isEmpty else { throw GraphError.invalid(layer: name, "model has no output") }
         for o in outputs where index[o] == nil { throw GraphError.invalid(layer: o, "model output does not exist") }
@@ -54,11 +54,11 @@ public struct ModelGraph: Sendable, Equatable {
     public func withInputShape(_ shape: [Int?]) throws -> ModelGraph {
         var copy = self
         for i in copy.layers.indices {
-            if case .input(let old) = copy.layers[i].op {
+            if let old = copy.layers[i].op.inputShape {
                 guard old.count == shape.count else {
-                    throw GraphError.invalid(layer: copy.layers[i].name, "input shape has rank \(old.count), --input-shape gives \(shape.count)")
+                    throw GraphError.invalid(layer: copy.layers[i].name, "input shape has rank \(old.count), the new shape \(ShapeFormat.tuple(shape)) has rank \(shape.count)")
                 }
-                copy.layers[i].op = .input(shape: shape)
+                copy.layers[i].op = .input(InputLayer(shape: shape))
             }
         }
         return copy
@@ -87,6 +87,27 @@ public struct LayerInfo: Sendable, Equatable {
     public var macs: Int
     /// Bytes of this layer's output per image (float32).
     public var activationBytes: Int
+
+    /// Infers `layer`'s facts from its input shapes; throws `GraphError.shape` naming the layer.
+    init(_ layer: Layer, inputs: [Shape]) throws {
+        let inference: Inference
+        do { inference = try layer.op.kind.infer(inputs) } catch let e as LayerShapeError { throw GraphError.shape(layer: layer.name, e.message) }
+        for d in inference.output.dropFirst() {
+            if let d, d > maxDimension { throw GraphError.shape(layer: layer.name, "dimension \(d) is too large") }
+        }
+        let elements = inference.output.dropFirst().reduce(1) { $0 * ($1 ?? 1) }
+        self.init(layer: layer, inputShapes: inputs, outputShape: inference.output, weights: inference.weights, macs: inference.macs,
+                  activationBytes: elements * 4)
+    }
+
+    public init(layer: Layer, inputShapes: [Shape], outputShape: Shape, weights: [WeightSpec], macs: Int, activationBytes: Int) {
+        self.layer = layer
+        self.inputShapes = inputShapes
+        self.outputShape = outputShape
+        self.weights = weights
+        self.macs = macs
+        self.activationBytes = activationBytes
+    }
 
     public var params: Int { weights.reduce(0) { $0 + $1.elementCount } }
     public var trainableParams: Int { layer.trainable ? weights.filter(\.trainable).reduce(0) { $0 + $1.elementCount } : 0 }
@@ -132,7 +153,7 @@ extension ModelGraph {
         infos.reserveCapacity(layers.count)
         for layer in layers {
             let ins = layer.inbound.map { shapes[$0]! }
-            let info = try ShapeInference.infer(layer, inputs: ins)
+            let info = try LayerInfo(layer, inputs: ins)
             shapes[layer.name] = info.outputShape
             infos.append(info)
         }

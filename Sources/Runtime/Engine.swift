@@ -46,7 +46,6 @@ public final class Engine: @unchecked Sendable {
     let weights: [String: UnsafePointer<Float>]
     private var owned: [[Float]] = []
     private var plans: [PlanKey: Plan] = [:]
-    private let kerasMajor: Int
     private let lock = NSLock()
 
     deinit { for p in transformed.values { p.deallocate() } }
@@ -69,7 +68,6 @@ public final class Engine: @unchecked Sendable {
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         _ = Engine.blasCore
         openblas_set_num_threads(1)
-        kerasMajor = Int(model.manifest.provenance.kerasVersion?.split(separator: ".").first ?? "") ?? 2
         var w: [String: UnsafePointer<Float>] = [:]
         var owned: [[Float]] = []
         for t in model.manifest.tensors {
@@ -84,12 +82,6 @@ public final class Engine: @unchecked Sendable {
         }
         self.weights = w
         self.owned = owned
-        // Refuse what cannot run before anything is asked of it.
-        for layer in model.graph.layers {
-            if let act = Self.activationName(layer.op), Self.activationCode(act, kerasMajor: kerasMajor) == nil, act != "softmax", act != "log_softmax" {
-                throw RuntimeError(file: model.path, layer: layer.name, "activation '\(act)' is not supported by the runtime")
-            }
-        }
         guard model.graph.inputs.count == 1 else {
             throw RuntimeError(file: model.path, "models with \(model.graph.inputs.count) inputs are not supported (one image input)")
         }
@@ -158,46 +150,14 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: activations
 
-    static func activationName(_ op: LayerOp) -> String? {
-        switch op {
-        case .conv2D(_, _, _, _, _, let a, _), .depthwiseConv2D(_, _, _, _, _, let a, _), .separableConv2D(_, _, _, _, _, _, let a, _),
-             .dense(_, let a, _), .activation(let a):
-            return a
-        default: return nil
-        }
-    }
-
-    static func activationCode(_ name: String, kerasMajor: Int) -> Int32? {
-        switch name {
-        case "linear", "": return Int32(VGG_ACT_LINEAR)
-        case "relu": return Int32(VGG_ACT_RELU)
-        case "sigmoid": return Int32(VGG_ACT_SIGMOID)
-        case "tanh": return Int32(VGG_ACT_TANH)
-        case "elu": return Int32(VGG_ACT_ELU)
-        case "selu": return Int32(VGG_ACT_SELU)
-        case "softplus": return Int32(VGG_ACT_SOFTPLUS)
-        case "softsign": return Int32(VGG_ACT_SOFTSIGN)
-        case "swish", "silu": return Int32(VGG_ACT_SWISH)
-        case "gelu": return Int32(VGG_ACT_GELU)
-        case "exponential": return Int32(VGG_ACT_EXPONENTIAL)
-        case "relu6": return Int32(VGG_ACT_RELU6)
-        case "leaky_relu": return Int32(VGG_ACT_LEAKY_RELU)
-        // Keras 2: clip(0.2x + 0.5); Keras 3: relu6(x + 3) / 6.
-        case "hard_sigmoid": return Int32(kerasMajor >= 3 ? VGG_ACT_HARD_SIGMOID_K3 : VGG_ACT_HARD_SIGMOID_K2)
-        case "hard_silu", "hard_swish": return Int32(VGG_ACT_HARD_SWISH)
-        case "mish": return Int32(VGG_ACT_MISH)
-        default: return nil
-        }
-    }
-
     /// Applies a Keras activation in place to `rows` rows of `width` values (softmax over each row).
-    func activate(_ name: String, _ x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        switch name {
-        case "linear", "": return
-        case "softmax": vgg_softmax(x, rows, width, 1, 0)
-        case "log_softmax": vgg_softmax(x, rows, width, 1, 1)
+    func activate(_ activation: Activation, _ x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        switch activation {
+        case .linear: return
+        case .softmax: vgg_softmax(x, rows, width, 1, 0)
+        case .logSoftmax: vgg_softmax(x, rows, width, 1, 1)
         default:
-            let code = Self.activationCode(name, kerasMajor: kerasMajor)!
+            let code = activation.kernelCode!
             let total = rows * width
             parallelRanges(total, minChunk: 1 << 14) { a, b in vgg_activation(code, x + a, b - a) }
         }

@@ -33,7 +33,7 @@ public struct Composition {
         }
         var feature: String?
         for info in baseAnalysis.layers {
-            if info.outputShape.count == 4 { feature = info.layer.name } else if case .input = info.layer.op {} else { break }
+            if info.outputShape.count == 4 { feature = info.layer.name } else if info.layer.op.inputShape == nil { break }
         }
         guard let baseOutput = feature else { throw TrainingError("the base has no convolutional feature layer") }
         var layers: [Layer] = []
@@ -52,24 +52,24 @@ public struct Composition {
         }
         var prev = baseOutput
         var head: [String] = []
-        func add(_ stem: String, _ op: LayerOp) {
+        func add(_ stem: String, _ kind: some LayerKind) {
             let name = fresh(stem)
-            layers.append(Layer(name: name, op: op, inbound: [prev], trainable: true))
+            layers.append(Layer(name: name, kind, inbound: [prev], trainable: true))
             head.append(name)
             prev = name
         }
         switch pooling {
-        case .flatten: add("flatten", .flatten)
-        case .avg: add("global_average_pooling2d", .globalAveragePooling2D(keepDims: false))
-        case .max: add("global_max_pooling2d", .globalMaxPooling2D(keepDims: false))
+        case .flatten: add("flatten", Flatten())
+        case .avg: add("global_average_pooling2d", GlobalAveragePooling2D())
+        case .max: add("global_max_pooling2d", GlobalMaxPooling2D())
         }
         for u in units {
             guard u >= 1 else { throw TrainingError("head layer sizes must be positive, got \(u)") }
-            add("dense", .dense(units: u, activation: "relu", useBias: true))
-            if dropout > 0 { add("dropout", .dropout(rate: dropout)) }
+            add("dense", Dense(units: u, activation: .relu))
+            if dropout > 0 { add("dropout", Dropout(rate: dropout)) }
         }
         guard classes >= 2 else { throw TrainingError("need at least 2 classes, got \(classes)") }
-        add("dense", .dense(units: classes, activation: "softmax", useBias: true))
+        add("dense", Dense(units: classes, activation: .softmax))
 
         // What is frozen.
         let cut: String

@@ -57,7 +57,7 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
     try HDF5Isolation.probe(input, options: options)
     let model = try KerasFile(path: input, options: options)
     let analysis = try model.graph.analyze()
-    let inputShape = model.graph.layers.compactMap { l -> [Int?]? in if case .input(let s) = l.op { return s } else { return nil } }.first ?? []
+    let inputShape = model.graph.layers.compactMap(\.op.inputShape).first ?? []
     let payloads = model.tensors.map { t in TensorPayload(name: t.name, shape: t.shape, rawLocation: t.rawLocation, fill: t.read) }
     if let classNames, let last = analysis.info(model.graph.outputs[0])?.outputShape.last, let n = last, n != classNames.count {
         throw ToolError(input, "\(classNames.count) class names given, the model outputs \(n) values")

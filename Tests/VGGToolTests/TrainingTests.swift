@@ -65,33 +65,33 @@ import VGGTool
     /// loose tolerance): parameters of every layer and the input.
     @Test(arguments: ["conv_same_s2", "conv_valid_dilated", "pools", "global_max", "dense_dropout"])
     func gradientsMatchFiniteDifferences(arch: String) throws {
-        var layers: [Layer] = [Layer(name: "in", op: .input(shape: [7, 6, 3]), inbound: [])]
-        func add(_ name: String, _ op: LayerOp) { layers.append(Layer(name: name, op: op, inbound: [layers.last!.name])) }
+        var layers: [Layer] = [Layer(name: "in", InputLayer(shape: [7, 6, 3]), inbound: [])]
+        func add(_ name: String, _ kind: some LayerKind) { layers.append(Layer(name: name, kind, inbound: [layers.last!.name])) }
         switch arch {
         case "conv_same_s2":
-            add("c1", .conv2D(filters: 4, kernel: [3, 3], strides: [2, 2], padding: .same, dilation: [1, 1], activation: "tanh", useBias: true))
-            add("c2", .conv2D(filters: 3, kernel: [2, 3], strides: [1, 1], padding: .same, dilation: [1, 1], activation: "relu", useBias: true))
-            add("f", .flatten)
+            add("c1", Conv2D(filters: 4, kernel: 3, strides: 2, padding: .same, activation: .tanh))
+            add("c2", Conv2D(filters: 3, kernel: Size2D(2, 3), padding: .same, activation: .relu))
+            add("f", Flatten())
         case "conv_valid_dilated":
-            add("c1", .conv2D(filters: 4, kernel: [3, 3], strides: [1, 1], padding: .valid, dilation: [2, 1], activation: "sigmoid", useBias: false))
-            add("a", .activation("tanh"))
-            add("f", .flatten)
+            add("c1", Conv2D(filters: 4, kernel: 3, dilation: Size2D(2, 1), activation: .sigmoid, useBias: false))
+            add("a", ActivationLayer(.tanh))
+            add("f", Flatten())
         case "pools":
-            add("c1", .conv2D(filters: 4, kernel: [3, 3], strides: [1, 1], padding: .same, dilation: [1, 1], activation: "linear", useBias: true))
-            add("mp", .maxPooling2D(pool: [2, 2], strides: [2, 2], padding: .same))
-            add("ap", .averagePooling2D(pool: [2, 2], strides: [1, 1], padding: .same))
-            add("g", .globalAveragePooling2D(keepDims: false))
+            add("c1", Conv2D(filters: 4, kernel: 3, padding: .same))
+            add("mp", MaxPooling2D(pool: 2, strides: 2, padding: .same))
+            add("ap", AveragePooling2D(pool: 2, strides: 1, padding: .same))
+            add("g", GlobalAveragePooling2D())
         case "global_max":
-            add("c1", .conv2D(filters: 5, kernel: [1, 1], strides: [1, 1], padding: .valid, dilation: [1, 1], activation: "tanh", useBias: true))
-            add("mp", .maxPooling2D(pool: [3, 3], strides: [2, 2], padding: .valid))
-            add("g", .globalMaxPooling2D(keepDims: false))
+            add("c1", Conv2D(filters: 5, kernel: 1, activation: .tanh))
+            add("mp", MaxPooling2D(pool: 3, strides: 2))
+            add("g", GlobalMaxPooling2D())
         default:
-            add("f", .flatten)
-            add("d1", .dense(units: 6, activation: "sigmoid", useBias: true))
-            add("drop", .dropout(rate: 0.3))
-            add("d2", .dense(units: 5, activation: "relu", useBias: true))
+            add("f", Flatten())
+            add("d1", Dense(units: 6, activation: .sigmoid))
+            add("drop", Dropout(rate: 0.3))
+            add("d2", Dense(units: 5, activation: .relu))
         }
-        add("out", .dense(units: 3, activation: "softmax", useBias: true))
+        add("out", Dense(units: 3, activation: .softmax))
         let analysis = try ModelGraph(name: "fd", layers: layers, inputs: ["in"], outputs: ["out"], isSequential: true).analyze()
         var rng = SplitMix64(seed: 3)
         let net = try Network(layers: Array(analysis.layers.dropFirst()), weights: { layer, weight in

@@ -109,8 +109,8 @@ import VGGTool
     }
 
     func Architecture_tiny() throws -> ModelGraph {
-        ModelGraph(name: "t", layers: [Layer(name: "x", op: .input(shape: [4]), inbound: []),
-                                       Layer(name: "d", op: .dense(units: 2, activation: "linear", useBias: true), inbound: ["x"])],
+        ModelGraph(name: "t", layers: [Layer(name: "x", InputLayer(shape: [4]), inbound: []),
+                                       Layer(name: "d", Dense(units: 2), inbound: ["x"])],
                    inputs: ["x"], outputs: ["d"], isSequential: false)
     }
 }

@@ -1,0 +1,31 @@
+/// Keras `Dense`: `activation(x · kernel + bias)` over the last axis; kernel `(in, units)`, bias `(units)`.
+public struct Dense: LayerKind {
+    public static let className = "Dense"
+    public var units: Int
+    public var activation: Activation
+    public var useBias: Bool
+
+    public init(units: Int, activation: Activation = .linear, useBias: Bool = true) {
+        self.units = units
+        self.activation = activation
+        self.useBias = useBias
+    }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let input = inputs[0]
+        guard input.count >= 2, let last = input.last!, input.dropFirst().allSatisfy({ $0 != nil }) else {
+            throw LayerShapeError("expects an input with a known last dimension, got \(ShapeFormat.tuple(input))")
+        }
+        try ShapeCheck.positive(units, "units")
+        var weights = [WeightSpec(name: "kernel", shape: [last, units])]
+        if useBias { weights.append(WeightSpec(name: "bias", shape: [units])) }
+        let rows = input.dropFirst().dropLast().reduce(1) { $0 * $1! }
+        return Inference(output: Array(input.dropLast()) + [units], weights: weights, macs: rows * last * units)
+    }
+
+    public var outputActivation: Activation? { activation }
+
+    public var op: LayerOp { .dense(self) }
+
+    enum CodingKeys: String, CodingKey { case units, activation, useBias = "use_bias" }
+}

@@ -1,0 +1,36 @@
+/// Keras's global 2-D pooling layers: one value per channel over all of height and width; output
+/// `(batch, channels)`, or `(batch, 1, 1, channels)` with `keepDims`.
+public protocol GlobalPooling2D: LayerKind {
+    var keepDims: Bool { get }
+}
+
+extension GlobalPooling2D {
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let (_, _, c) = try ShapeCheck.spatial(inputs[0])
+        return Inference(output: keepDims ? [nil, 1, 1, c] : [nil, c])
+    }
+}
+
+/// Keras `GlobalAveragePooling2D`: the mean over height and width.
+public struct GlobalAveragePooling2D: GlobalPooling2D {
+    public static let className = "GlobalAveragePooling2D"
+    public var keepDims: Bool
+
+    public init(keepDims: Bool = false) { self.keepDims = keepDims }
+
+    public var op: LayerOp { .globalAveragePooling2D(self) }
+
+    enum CodingKeys: String, CodingKey { case keepDims = "keepdims" }
+}
+
+/// Keras `GlobalMaxPooling2D`: the maximum over height and width.
+public struct GlobalMaxPooling2D: GlobalPooling2D {
+    public static let className = "GlobalMaxPooling2D"
+    public var keepDims: Bool
+
+    public init(keepDims: Bool = false) { self.keepDims = keepDims }
+
+    public var op: LayerOp { .globalMaxPooling2D(self) }
+
+    enum CodingKeys: String, CodingKey { case keepDims = "keepdims" }
+}

@@ -1,0 +1,62 @@
+/// Keras's merge layers: two or more inputs into one.
+
+/// Merges of equal-shaped inputs, elementwise.
+public protocol ElementwiseMerge: LayerKind {}
+
+extension ElementwiseMerge {
+    public static var arity: Arity { .many }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        guard inputs.allSatisfy({ $0 == inputs[0] }) else {
+            throw LayerShapeError("inputs must have equal shapes, got \(inputs.map(ShapeFormat.tuple).joined(separator: ", "))")
+        }
+        return Inference(output: inputs[0])
+    }
+}
+
+/// Keras `Add`: the elementwise sum.
+public struct Add: ElementwiseMerge {
+    public static let className = "Add"
+    public init() {}
+    public var op: LayerOp { .add(self) }
+}
+
+/// Keras `Multiply`: the elementwise product.
+public struct Multiply: ElementwiseMerge {
+    public static let className = "Multiply"
+    public init() {}
+    public var op: LayerOp { .multiply(self) }
+}
+
+/// Keras `Concatenate` along `axis` (counted with the batch as axis 0; -1 = last).
+public struct Concatenate: LayerKind {
+    public static let className = "Concatenate"
+    public static let arity = Arity.many
+    public var axis: Int
+
+    public init(axis: Int = -1) { self.axis = axis }
+
+    /// The axis as a non-negative index for inputs of `rank`.
+    public func resolvedAxis(rank: Int) -> Int { axis < 0 ? rank + axis : axis }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let input = inputs[0]
+        let rank = input.count
+        let ax = resolvedAxis(rank: rank)
+        guard ax >= 1, ax < rank else { throw LayerShapeError("concatenation axis \(axis) is out of range for rank \(rank)") }
+        var sum = 0
+        for s in inputs {
+            guard s.count == rank else { throw LayerShapeError("inputs must have equal ranks") }
+            for d in 1..<rank where d != ax && s[d] != input[d] {
+                throw LayerShapeError("inputs must match except on axis \(axis), got \(inputs.map(ShapeFormat.tuple).joined(separator: ", "))")
+            }
+            guard let n = s[ax] else { throw LayerShapeError("concatenation axis has unknown size") }
+            sum += n
+        }
+        var out = input
+        out[ax] = sum
+        return Inference(output: out)
+    }
+
+    public var op: LayerOp { .concatenate(self) }
+}

@@ -1,0 +1,48 @@
+/// Keras `SeparableConv2D`: a depthwise convolution (kernel `(kh, kw, in, multiplier)`) then a pointwise
+/// one (kernel `(1, 1, in * multiplier, filters)`), bias `(filters)`, then `activation`.
+public struct SeparableConv2D: LayerKind {
+    public static let className = "SeparableConv2D"
+    public var filters: Int
+    public var kernel: Size2D
+    public var strides: Size2D
+    public var padding: Padding
+    public var depthMultiplier: Int
+    public var dilation: Size2D
+    public var activation: Activation
+    public var useBias: Bool
+
+    public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
+                dilation: Size2D = 1, activation: Activation = .linear, useBias: Bool = true) {
+        self.filters = filters
+        self.kernel = kernel
+        self.strides = strides
+        self.padding = padding
+        self.depthMultiplier = depthMultiplier
+        self.dilation = dilation
+        self.activation = activation
+        self.useBias = useBias
+    }
+
+    public var window: Window2D { Window2D(size: kernel, strides: strides, dilation: dilation, padding: padding) }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let (h, w, c) = try ShapeCheck.spatial(inputs[0])
+        try ShapeCheck.positive(filters, "filters")
+        try ShapeCheck.positive(depthMultiplier, "depth_multiplier")
+        let (oh, ow) = try window.output(height: h, width: w)
+        let m = depthMultiplier
+        var weights = [WeightSpec(name: "depthwise_kernel", shape: [kernel.height, kernel.width, c, m]),
+                       WeightSpec(name: "pointwise_kernel", shape: [1, 1, c * m, filters])]
+        if useBias { weights.append(WeightSpec(name: "bias", shape: [filters])) }
+        return Inference(output: [nil, oh, ow, filters], weights: weights,
+                         macs: (oh ?? 0) * (ow ?? 0) * (c * m * kernel.area + c * m * filters))
+    }
+
+    public var outputActivation: Activation? { activation }
+
+    public var op: LayerOp { .separableConv2D(self) }
+
+    enum CodingKeys: String, CodingKey {
+        case filters, kernel = "kernel_size", strides, padding, depthMultiplier = "depth_multiplier", dilation = "dilation_rate", activation, useBias = "use_bias"
+    }
+}

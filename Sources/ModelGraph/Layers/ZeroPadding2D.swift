@@ -1,0 +1,42 @@
+/// Keras `ZeroPadding2D`: zero rows and columns around each image. Its JSON form is
+/// `"padding": [top, bottom, left, right]`.
+public struct ZeroPadding2D: LayerKind {
+    public static let className = "ZeroPadding2D"
+    public var top: Int
+    public var bottom: Int
+    public var left: Int
+    public var right: Int
+
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        self.top = top
+        self.bottom = bottom
+        self.left = left
+        self.right = right
+    }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let (h, w, c) = try ShapeCheck.spatial(inputs[0])
+        let all = [top, bottom, left, right]
+        guard all.allSatisfy({ $0 >= 0 }) else { throw LayerShapeError("padding must not be negative") }
+        guard all.allSatisfy({ $0 <= maxDimension }) else { throw LayerShapeError("padding \(all) is too large") }
+        return Inference(output: [nil, h.map { $0 + top + bottom }, w.map { $0 + left + right }, c])
+    }
+
+    public var op: LayerOp { .zeroPadding2D(self) }
+
+    enum CodingKeys: String, CodingKey { case padding }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let p = try c.decode([Int].self, forKey: .padding)
+        guard p.count == 4 else {
+            throw DecodingError.dataCorruptedError(forKey: .padding, in: c, debugDescription: "expected [top, bottom, left, right]")
+        }
+        self.init(top: p[0], bottom: p[1], left: p[2], right: p[3])
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode([top, bottom, left, right], forKey: .padding)
+    }
+}
