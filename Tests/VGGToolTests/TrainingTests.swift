@@ -63,7 +63,7 @@ import VGGTool
 
     /// Every layer's backward pass against central finite differences of the loss (in float32, hence the
     /// loose tolerance): parameters of every layer and the input.
-    @Test(arguments: ["conv_same_s2", "conv_valid_dilated", "pools", "global_max", "dense_dropout"])
+    @Test(arguments: ["conv_same_s2", "conv_valid_dilated", "pools", "global_max", "dense_dropout", "leaky_relu"])
     func gradientsMatchFiniteDifferences(arch: String) throws {
         var layers: [Layer] = [Layer(name: "in", InputLayer(shape: [7, 6, 3]), inbound: [])]
         func add(_ name: String, _ kind: some LayerKind) { layers.append(Layer(name: name, kind, inbound: [layers.last!.name])) }
@@ -85,6 +85,12 @@ import VGGTool
             add("c1", Conv2D(filters: 5, kernel: 1, activation: .tanh))
             add("mp", MaxPooling2D(pool: 3, strides: 2))
             add("g", GlobalMaxPooling2D())
+        case "leaky_relu":
+            // After a Dense layer of few values, so that no finite difference step crosses the kink at 0.
+            add("c1", Conv2D(filters: 4, kernel: 3, padding: .same, activation: .tanh))
+            add("f", Flatten())
+            add("d1", Dense(units: 6))
+            add("lr", LeakyReLU(negativeSlope: 0.2))
         default:
             add("f", Flatten())
             add("d1", Dense(units: 6, activation: .sigmoid))

@@ -46,7 +46,8 @@ extension LayerOp {
         case .dropout(let l): l
         case .activation(let l): l
         case .relu(let l): l.isPlain ? l : nil
-        case .input, .depthwiseConv2D, .separableConv2D, .batchNormalization, .leakyReLU, .softmax, .zeroPadding2D,
+        case .leakyReLU(let l): l
+        case .input, .depthwiseConv2D, .separableConv2D, .batchNormalization, .softmax, .zeroPadding2D,
              .add, .multiply, .concatenate:
             nil
         }

@@ -1,0 +1,51 @@
+import Foundation
+import ModelFile
+import Runtime
+import Testing
+import VGGTool
+
+/// One small model per layer class added to vggtool (scripts/fixtures/gen_layer_fixtures.py), saved by the
+/// real tf-keras 2.17 and Keras 3.15: vggtool prints what each Keras printed, and computes what each
+/// computed, on both convolution paths.
+@Suite struct LayerFixtureTests {
+    /// The models of gen_layer_fixtures.py's MODELS.
+    static let models = ["leaky_relu"]
+
+    @Test(arguments: models)
+    func summariesMatchKeras(model: String) throws {
+        let tf = try loadAnalysis(path: TestSupport.fixture("\(model).tfkeras.full.h5"), options: .init())
+        #expect(tf.summary(style: .keras2) == (try TestSupport.golden("\(model).keras2.txt")))
+        let k3 = try loadAnalysis(path: TestSupport.fixture("\(model).keras3.keras"), options: .init())
+        #expect(k3.summary(style: .keras3) == (try TestSupport.golden("\(model).keras3.txt")))
+    }
+
+    /// Every layer's output of the tf-keras file equals tf-keras's within 1e-4, Winograd and im2col alike.
+    @Test(arguments: models, ["winograd", "im2col"])
+    func everyLayerMatchesTFKeras(model: String, path: String) throws {
+        let engine = try Engine(model: try TestSupport.convertAndOpen(TestSupport.fixture("\(model).tfkeras.full.h5")))
+        engine.winograd = path == "winograd"
+        engine.winogradMinChannels = 1
+        let x = try RuntimeTests.golden("\(model).input.npy")
+        let listing = try String(contentsOfFile: TestSupport.fixture("goldens/\(model).layers.txt"), encoding: .utf8)
+        let layers = listing.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+        let outputs = try engine.run(x, outputs: layers)
+        let expected = try RuntimeTests.golden("\(model).tfkeras.layers.npy").values
+        try #require(outputs.reduce(0) { $0 + $1.count } == expected.count)
+        var at = 0
+        for (layer, out) in zip(layers, outputs) {
+            let err = RuntimeTests.relativeError(out.values[...], expected[at..<(at + out.count)])
+            #expect(err < 1e-4, "\(model) layer \(layer) \(out.shape): relative error \(err)")
+            at += out.count
+        }
+    }
+
+    /// The Keras 3 file (its own config dialect and weight layout) computes what Keras 3 computed.
+    @Test(arguments: models)
+    func keras3FileMatchesKeras3(model: String) throws {
+        let engine = try Engine(model: try TestSupport.convertAndOpen(TestSupport.fixture("\(model).keras3.keras")))
+        let y = try engine.run(try RuntimeTests.golden("\(model).input.npy"))[0]
+        let expected = try RuntimeTests.golden("\(model).keras3.output.npy")
+        #expect(y.shape == expected.shape)
+        #expect(RuntimeTests.relativeError(y.values[...], expected.values[...]) < 1e-4)
+    }
+}

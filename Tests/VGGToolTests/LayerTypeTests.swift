@@ -1,0 +1,115 @@
+import Foundation
+@testable import KerasImport
+import ModelGraph
+import Testing
+
+/// Every layer type: listed once in `LayerOp.kinds`, and its typed form survives vggtool's JSON and
+/// tf-keras's config unchanged (each with values other than the defaults).
+@Suite struct LayerTypeTests {
+    static let samples: [LayerOp] = [
+        InputLayer(shape: [nil, 7, 3]).op,
+        Conv2D(filters: 5, kernel: Size2D(3, 2), strides: 2, padding: .same, dilation: Size2D(1, 2), activation: .selu, useBias: false).op,
+        DepthwiseConv2D(kernel: 5, strides: Size2D(1, 2), padding: .same, depthMultiplier: 3, dilation: 1, activation: .relu6, useBias: false).op,
+        SeparableConv2D(filters: 7, kernel: 3, strides: 1, padding: .valid, depthMultiplier: 2, dilation: 2, activation: .gelu, useBias: true).op,
+        Dense(units: 9, activation: .hardSigmoid, useBias: false).op,
+        BatchNormalization(epsilon: 1e-5, center: false, scale: true).op,
+        ActivationLayer(.mish).op,
+        ReLU(maxValue: 6, negativeSlope: 0.1, threshold: 0.5).op,
+        LeakyReLU(negativeSlope: 0.125).op,
+        Softmax(axis: 1).op,
+        Dropout(rate: 0.25).op,
+        Flatten().op,
+        Reshape(targetShape: [4, -1]).op,
+        MaxPooling2D(pool: 3, strides: 2, padding: .same).op,
+        AveragePooling2D(pool: Size2D(2, 3), strides: 1, padding: .valid).op,
+        GlobalAveragePooling2D(keepDims: true).op,
+        GlobalMaxPooling2D(keepDims: false).op,
+        ZeroPadding2D(top: 1, bottom: 2, left: 3, right: 4).op,
+        Add().op,
+        Multiply().op,
+        Concatenate(axis: 2).op,
+    ]
+
+    @Test func kindsListEveryTypeOnce() {
+        let listed = LayerOp.kinds.map { $0.className }
+        #expect(Set(listed).count == listed.count, "a class is listed twice: \(listed)")
+        #expect(Set(listed) == Set(Self.samples.map(\.className)), "LayerOp.kinds and the cases differ")
+        #expect(Self.samples.count == listed.count)
+    }
+
+    @Test(arguments: samples)
+    func jsonRoundTrip(op: LayerOp) throws {
+        let graph = ModelGraph(name: "m", layers: [Layer(name: "l", op: op, inbound: [])], inputs: ["l"], outputs: ["l"], isSequential: false)
+        let json = GraphCodec.encode(graph)
+        let back = try GraphCodec.decode(json)
+        #expect(back.layers[0].op == op)
+        #expect(GraphCodec.config(op) as NSDictionary == ((json["layers"] as! [[String: Any]])[0]["config"] as! [String: Any]) as NSDictionary)
+    }
+
+    @Test(arguments: samples)
+    func tfKerasConfigRoundTrip(op: LayerOp) throws {
+        let config = KerasLayerConfig(values: try op.keras.tfKerasConfig(), file: "f", layer: "l", kerasMajor: 2)
+        let back = try type(of: op.keras).init(keras: config).op
+        #expect(back == op)
+    }
+
+    /// Keras 3's hard_sigmoid is not Keras 2's: settled at import, kept apart in the JSON, refused by the
+    /// tf-keras writer, and read from files written before the distinction by their provenance.
+    @Test func hardSigmoidIsSettledAtImport() throws {
+        #expect(Activation(keras: "hard_sigmoid", kerasMajor: 2) == .hardSigmoid)
+        #expect(Activation(keras: "hard_sigmoid", kerasMajor: 3) == .hardSigmoidKeras3)
+        #expect(Activation(keras: "hard_sigmoid_keras3", kerasMajor: 3) == nil)
+        let k3 = Dense(units: 2, activation: .hardSigmoidKeras3).op
+        #expect(throws: InexpressibleInKeras.self) { try k3.keras.tfKerasConfig() }
+        let graph = ModelGraph(name: "m", layers: [Layer(name: "x", InputLayer(shape: [3]), inbound: []), Layer(name: "d", op: k3, inbound: ["x"])],
+                               inputs: ["x"], outputs: ["d"], isSequential: false)
+        var json = GraphCodec.encode(graph)
+        #expect(try GraphCodec.decode(json).layers[1].op == k3)
+        var layers = json["layers"] as! [[String: Any]]
+        var config = layers[1]["config"] as! [String: Any]
+        #expect(config["activation"] as? String == "hard_sigmoid_keras3")
+        config["activation"] = "hard_sigmoid"
+        layers[1]["config"] = config
+        json["layers"] = layers
+        #expect(try GraphCodec.decode(json, sourceKerasMajor: 3).layers[1].op == k3)
+        #expect(try GraphCodec.decode(json, sourceKerasMajor: 2).layers[1].op == Dense(units: 2, activation: .hardSigmoid).op)
+    }
+
+    /// LeakyReLU's slope is `alpha` in Keras 1/2 configs and `negative_slope` in Keras 3's; 0.3 by default.
+    @Test func leakyReLUReadsBothDialects() throws {
+        func read(_ values: [String: Any], major: Int) throws -> LayerOp {
+            try LeakyReLU(keras: KerasLayerConfig(values: values, file: "f", layer: "l", kerasMajor: major)).op
+        }
+        #expect(try read(["alpha": 0.2], major: 2) == LeakyReLU(negativeSlope: 0.2).op)
+        #expect(try read(["negative_slope": 0.1], major: 3) == LeakyReLU(negativeSlope: 0.1).op)
+        #expect(try read([:], major: 3) == LeakyReLU(negativeSlope: 0.3).op)
+    }
+
+    /// The JSON decoder names the layer and the key at fault.
+    @Test func decodeErrorsNameLayerAndKey() throws {
+        let graph = ModelGraph(name: "m", layers: [Layer(name: "x", InputLayer(shape: [4, 4, 3]), inbound: []),
+                                                   Layer(name: "c", Conv2D(filters: 2, kernel: 3), inbound: ["x"])],
+                               inputs: ["x"], outputs: ["c"], isSequential: false)
+        func mutate(_ edit: (inout [String: Any]) -> Void) -> [String: Any] {
+            var json = GraphCodec.encode(graph)
+            var layers = json["layers"] as! [[String: Any]]
+            var config = layers[1]["config"] as! [String: Any]
+            edit(&config)
+            layers[1]["config"] = config
+            json["layers"] = layers
+            return json
+        }
+        func message(_ json: [String: Any]) -> String {
+            do { _ = try GraphCodec.decode(json); return "accepted" } catch { return "\(error)" }
+        }
+        #expect(message(mutate { $0["filters"] = nil }) == "layer 'c': 'filters' is missing")
+        #expect(message(mutate { $0["kernel_size"] = "3" }) == "layer 'c': 'kernel_size' has the wrong type")
+        #expect(message(mutate { $0["activation"] = "sparkle" }) == "layer 'c': 'activation' unknown activation 'sparkle'")
+        #expect(message(mutate { $0["filters"] = 1 << 40 }) == "layer 'c': config holds the integer 1099511627776, out of range")
+        #expect(message(mutate { $0["padding"] = "full" }).hasPrefix("layer 'c': 'padding'"))
+    }
+}
+
+extension LayerOp: CustomTestStringConvertible {
+    public var testDescription: String { className }
+}
