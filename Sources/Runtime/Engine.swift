@@ -33,16 +33,40 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
 /// Work is split across `threads` worker threads by the runtime itself (row or tile ranges); OpenBLAS is
 /// set to one thread so the two never oversubscribe the cores.
 public final class Engine: @unchecked Sendable {
+    /// How the engine runs a model: threads and algorithm choices, fixed when it is made.
+    public struct Options: Sendable, Hashable {
+        /// Worker threads (default: the machine's active processors).
+        public var threads: Int?
+        /// Use Winograd F(2x2,3x3) for 3x3 stride-1 convolutions (otherwise im2col + GEMM everywhere).
+        public var winograd: Bool
+        /// Keep each layer's Winograd-transformed kernel after its first use (16/9 the size of the 3x3
+        /// kernel: about 105 MB for VGG16) instead of transforming it on every call, which costs ~15% at
+        /// batch 1.
+        public var cacheWinogradKernels: Bool
+        /// Fewest input channels for which Winograd is used (below it, im2col's GEMM is as cheap).
+        public var winogradMinChannels: Int
+        /// Record each layer's wall time on every run (`layerTimes`).
+        public var timeLayers: Bool
+
+        public init(threads: Int? = nil, winograd: Bool = true, cacheWinogradKernels: Bool = true, winogradMinChannels: Int = 16,
+                    timeLayers: Bool = false) {
+            self.threads = threads
+            self.winograd = winograd
+            self.cacheWinogradKernels = cacheWinogradKernels
+            self.winogradMinChannels = winogradMinChannels
+            self.timeLayers = timeLayers
+        }
+    }
+
     public let model: VGGMFile
+    public let options: Options
+    /// Worker threads the engine splits work over.
     public let threads: Int
-    /// Use Winograd F(2x2,3x3) for 3x3 stride-1 convolutions (otherwise im2col + GEMM everywhere).
-    public var winograd: Bool = true
-    /// Keep each layer's Winograd-transformed kernel after its first use (16/9 the size of the 3x3 kernel:
-    /// about 105 MB for VGG16) instead of transforming it on every call, which costs ~15% at batch 1.
-    public var cacheWinogradKernels = true
+    var winograd: Bool { options.winograd }
+    var cacheWinogradKernels: Bool { options.cacheWinogradKernels }
+    var winogradMinChannels: Int { options.winogradMinChannels }
+    var timeLayers: Bool { options.timeLayers }
     var transformed: [String: UnsafeMutablePointer<Float>] = [:]
-    /// Fewest input channels for which Winograd is used (below it, im2col's GEMM is as cheap).
-    public var winogradMinChannels = 16
     let weights: [String: UnsafePointer<Float>]
     private var owned: [[Float]] = []
     private var plans: [PlanKey: Plan] = [:]
@@ -59,13 +83,19 @@ public final class Engine: @unchecked Sendable {
         return u
     }
 
-    /// Per-layer wall times of the last run (seconds), in execution order, when `timeLayers` is set.
+    /// Per-layer wall times of the last run (seconds), in execution order, when `Options.timeLayers` is set.
     public private(set) var layerTimes: [(layer: String, seconds: Double)] = []
-    public var timeLayers = false
 
-    public init(model: VGGMFile, threads: Int? = nil) throws {
+    /// An engine for `model` with `threads` worker threads (default: the machine's processors).
+    public convenience init(model: VGGMFile, threads: Int? = nil) throws {
+        try self.init(model: model, options: Options(threads: threads))
+    }
+
+    /// An engine for `model` running as `options` say.
+    public init(model: VGGMFile, options: Options) throws {
         self.model = model
-        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.options = options
+        self.threads = max(1, options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         _ = Engine.blasCore
         openblas_set_num_threads(1)
         var w: [String: UnsafePointer<Float>] = [:]

@@ -63,7 +63,7 @@ public func peakRSSBytes() -> Int {
 public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? = nil, layers: Bool = false,
                   minRuns: Int = 3, minSeconds: Double = 3) throws -> BenchReport {
     let file = try VGGMFile(path: modelPath)
-    let engine = try Engine(model: file, threads: threads)
+    let engine = try Engine(model: file, options: .init(threads: threads, timeLayers: layers))
     let declared = file.manifest.inputShape
     guard declared.count == 3 else { throw ToolError(modelPath, "the model's input is not an image (H, W, C)") }
     let h = inputSize ?? declared[0] ?? 224, w = inputSize ?? declared[1] ?? 224
@@ -82,7 +82,6 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
         throw ToolError(modelPath, "input of \(h)x\(w)x\(c): \(e.description)")
     }
     _ = try engine.run(input)  // warm-up (builds the plan, touches the weights)
-    engine.timeLayers = layers
     var times: [Double] = []
     var perLayer: [String: [Double]] = [:]
     var order: [String] = []

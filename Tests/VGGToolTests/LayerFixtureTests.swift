@@ -22,9 +22,8 @@ import VGGTool
     /// Every layer's output of the tf-keras file equals tf-keras's within 1e-4, Winograd and im2col alike.
     @Test(arguments: models, ["winograd", "im2col"])
     func everyLayerMatchesTFKeras(model: String, path: String) throws {
-        let engine = try Engine(model: try TestSupport.convertAndOpen(TestSupport.fixture("\(model).tfkeras.full.h5")))
-        engine.winograd = path == "winograd"
-        engine.winogradMinChannels = 1
+        let engine = try Engine(model: try TestSupport.convertAndOpen(TestSupport.fixture("\(model).tfkeras.full.h5")),
+                                options: .init(winograd: path == "winograd", winogradMinChannels: 1))
         let x = try RuntimeTests.golden("\(model).input.npy")
         let listing = try String(contentsOfFile: TestSupport.fixture("goldens/\(model).layers.txt"), encoding: .utf8)
         let layers = listing.split(separator: "\n").map { String($0.split(separator: " ")[0]) }

@@ -22,10 +22,8 @@ import VGGTool
                       ("ops_zoo", "winograd"), ("ops_zoo", "winograd-uncached"), ("ops_zoo", "im2col")])
     func everyLayerMatchesKeras(model name: String, path: String) throws {
         let model = try TestSupport.convertAndOpen(TestSupport.fixture("\(name).tfkeras.full.h5"))
-        let engine = try Engine(model: model)
-        engine.winograd = path != "im2col"
-        engine.cacheWinogradKernels = path != "winograd-uncached"
-        engine.winogradMinChannels = 1
+        let engine = try Engine(model: model, options: .init(winograd: path != "im2col", cacheWinogradKernels: path != "winograd-uncached",
+                                                             winogradMinChannels: 1))
         let x = try Self.golden("\(name).input.npy")
         let listing = try String(contentsOfFile: TestSupport.fixture("goldens/\(name).layers.txt"), encoding: .utf8)
         let layers = listing.split(separator: "\n").map { String($0.split(separator: " ")[0]) }

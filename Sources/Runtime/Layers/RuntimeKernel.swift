@@ -81,7 +81,7 @@ extension LayerOp {
 
 extension Window2D {
     /// The kernels' geometry for NHWC input and output shapes (batch first), with TensorFlow's padding.
-    public func kernelShape(input i: [Int], output o: [Int]) -> vgg_conv_shape {
+    package func kernelShape(input i: [Int], output o: [Int]) -> vgg_conv_shape {
         let pad = padBefore(inHeight: i[1], inWidth: i[2], outHeight: o[1], outWidth: o[2])
         return vgg_conv_shape(
             n: Int32(i[0]), h: Int32(i[1]), w: Int32(i[2]), c: Int32(i[3]),
@@ -93,7 +93,7 @@ extension Window2D {
 
 extension Activation {
     /// The C kernels' code for elementwise activations; nil for softmax and log_softmax (over rows).
-    public var kernelCode: Int32? {
+    package var kernelCode: Int32? {
         switch self {
         case .linear: Int32(VGG_ACT_LINEAR)
         case .relu: Int32(VGG_ACT_RELU)
