@@ -6,5 +6,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 swift build --build-tests
 swift test --skip-build "$@"
+# The example package (Examples/ClassifyImage) builds against the library products and classifies an image.
+swift build --package-path Examples/ClassifyImage --scratch-path .build/examples
+example=$(.build/examples/debug/classify-image Fixtures/tiny_vgg16.tfkeras.full.h5 Fixtures/images/rgb.jpg)
+grep -q '^class 0 ' <<< "$example" || { echo "the example printed: $example"; exit 1; }
 # A short, deterministic libFuzzer run of each reader (ASan build in .build/fuzz; see docs/hostile-input.md).
 ./scripts/fuzz.sh --ci

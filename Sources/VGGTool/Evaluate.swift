@@ -102,7 +102,12 @@ public struct Evaluation: Sendable {
 /// names by name when the model has them; otherwise folder order is used and the counts must agree.
 public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, batchSize: Int = 16, topK: Int = 5,
                      interpolation: Interpolation = .bilinear) throws -> Evaluation {
-    let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
+    try evaluate(predictor: try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation), modelPath: modelPath,
+                 dataDir: dataDir, batchSize: batchSize, topK: topK)
+}
+
+/// `evaluate` with a predictor already made.
+func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchSize: Int, topK: Int) throws -> Evaluation {
     let folder = try ImageFolder(root: dataDir)
     guard !folder.items.isEmpty else { throw ToolError(dataDir, "has no images (jpg, jpeg, png, bmp or gif) in its class folders") }
     let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape

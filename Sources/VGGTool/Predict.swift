@@ -15,9 +15,16 @@ public final class Predictor {
     public let loader: ImageLoader
 
     /// `inputSize` overrides (or supplies, for models accepting any size) the input height and width.
-    public init(modelPath: String, inputSize: Int? = nil, interpolation: Interpolation = .bilinear, threads: Int? = nil) throws {
-        file = try VGGMFile(path: modelPath)
-        engine = try Engine(model: file, threads: threads)
+    public convenience init(modelPath: String, inputSize: Int? = nil, interpolation: Interpolation = .bilinear, threads: Int? = nil) throws {
+        let file = try VGGMFile(path: modelPath)
+        try self.init(file: file, engine: try Engine(model: file, threads: threads), inputSize: inputSize, interpolation: interpolation)
+    }
+
+    /// A predictor over an engine already made for `file`.
+    public init(file: VGGMFile, engine: Engine, inputSize: Int? = nil, interpolation: Interpolation = .bilinear) throws {
+        let modelPath = file.path
+        self.file = file
+        self.engine = engine
         let declared = file.manifest.inputShape
         guard declared.count == 3, let c = declared[2] else {
             throw ToolError(modelPath, "the model's input is not an image (H, W, C), it is \(ShapeFormat.tuple([nil] + declared))")

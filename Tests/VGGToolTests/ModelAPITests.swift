@@ -1,0 +1,62 @@
+import Foundation
+import ModelFile
+import Runtime
+import Testing
+import VGGTool
+
+/// The library's front door: `Model(contentsOf:)` on Keras files and `.vggm` files, its summary, raw
+/// predictions, classification of image files and evaluation of a class folder.
+@Suite struct ModelAPITests {
+    static let kerasFile = URL(fileURLWithPath: TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"))
+
+    /// A Keras file opens directly (converted on the way, nothing left behind) and computes what tf-keras did.
+    @Test func kerasFileOpensAndPredictsAsKeras() throws {
+        let before = Set(TestSupport.files(in: NSTemporaryDirectory()))
+        let model = try Model(contentsOf: Self.kerasFile)
+        #expect(Set(TestSupport.files(in: NSTemporaryDirectory())).subtracting(before).filter { $0.contains("vggtool-model") }.isEmpty)
+        #expect(model.summary(style: .keras2) == (try TestSupport.golden("tiny_vgg16.keras2.txt")))
+        #expect(model.inputShape == [32, 32, 3])
+        let y = try model.predict(try RuntimeTests.golden("tiny_vgg16.input.npy"))[0]
+        let expected = try RuntimeTests.golden("tiny_vgg16.tfkeras.output.npy")
+        #expect(y.shape == expected.shape)
+        #expect(RuntimeTests.relativeError(y.values[...], expected.values[...]) < 1e-4)
+    }
+
+    /// A `.vggm` opens the same way; classifications are the outputs' top classes, most likely first, with
+    /// the model's class names.
+    @Test func vggmClassifiesImages() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = URL(fileURLWithPath: dir + "/tiny.vggm")
+        let report = try Model.convert(Self.kerasFile, to: out)
+        #expect(report.tensors > 0)
+        let model = try Model(contentsOf: out)
+        let images = ["rgb.jpg", "rgb.png", "gray.png"].map { URL(fileURLWithPath: TestSupport.fixture("images/\($0)")) }
+        let guesses = try model.classify(imagesAt: images, top: 3, batchSize: 2)
+        #expect(guesses.count == 3)
+        for g in guesses {
+            #expect(g.count == 3)
+            #expect(g[0].probability >= g[1].probability && g[1].probability >= g[2].probability)
+            #expect(Set(g.map(\.index)).count == 3)
+        }
+        #expect(try model.classify(imageAt: images[1], top: 3) == guesses[1])
+        let all = try model.classify(imageAt: images[0], top: 5)
+        #expect(abs(all.reduce(0) { $0 + $1.probability } - 1) < 1e-5)  // softmax over 5 classes
+        do {
+            _ = try model.classify(imageAt: URL(fileURLWithPath: TestSupport.fixture("images/truncated.jpg")))
+            Issue.record("classified a truncated JPEG")
+        } catch {
+            #expect("\(error)".contains("truncated.jpg: corrupt or truncated JPEG"))
+        }
+    }
+
+    /// A missing file is an error naming it.
+    @Test func missingFileNamesIt() {
+        do {
+            _ = try Model(contentsOf: URL(fileURLWithPath: "/nonexistent/model.h5"))
+            Issue.record("opened a missing file")
+        } catch {
+            #expect("\(error)".contains("/nonexistent/model.h5"))
+        }
+    }
+}
