@@ -32,9 +32,10 @@ public struct WriteStats: Sendable {
 }
 
 /// Writes `.vggm` files atomically: everything goes to a temporary file beside the destination, which is
-/// fsync'd and renamed over it only when complete. An error, Ctrl-C or SIGTERM removes the temporary file,
-/// so a failed write never leaves a partial file. Tensor bytes are produced directly into the mapped file
-/// (no intermediate copy for float32).
+/// fsync'd and renamed over it only when complete. An error removes the temporary file, so a failed write
+/// never leaves a partial file; while it exists it is listed in `TemporaryFiles.process`, for the caller's
+/// interruption handling. Tensor bytes are produced directly into the mapped file (no intermediate copy for
+/// float32).
 public enum VGGMWriter {
     public static func write(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
                              classNames: [String]?, provenance: Provenance, tensors: [TensorPayload],
@@ -234,16 +235,19 @@ struct RawSources {
     }
 }
 
-/// A temporary file beside a destination, renamed over it by `commit()`, removed by `discard()` or when
-/// the process is interrupted (SIGINT, SIGTERM, SIGHUP) while it exists.
+/// A temporary file beside a destination, renamed over it by `commit()`, removed by `discard()`. While it
+/// exists its path is listed in a `TemporaryFiles` registry (`.process` unless the caller passes another),
+/// so a caller that handles interruption can remove it (`TemporaryFiles.removeAll()`).
 public final class TemporaryFile: @unchecked Sendable {
     public let path: String
     public let destination: String
     public let fd: Int32
+    private let registry: TemporaryFiles
     private var committed = false
 
-    public init(destination: String) throws {
+    public init(destination: String, registry: TemporaryFiles = .process) throws {
         self.destination = destination
+        self.registry = registry
         let url = URL(fileURLWithPath: destination)
         let dir = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
@@ -251,10 +255,10 @@ public final class TemporaryFile: @unchecked Sendable {
             throw ModelFileError(file: destination, "output directory '\(dir)' does not exist")
         }
         let candidate = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        InterruptCleanup.shared.register(candidate)
+        registry.register(candidate)
         let fd = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            InterruptCleanup.shared.unregister(candidate)
+            registry.unregister(candidate)
             throw ModelFileError(file: destination, "cannot create a file in '\(dir)': \(String(cString: strerror(errno)))")
         }
         self.path = candidate
@@ -273,8 +277,8 @@ public final class TemporaryFile: @unchecked Sendable {
     }
 
     /// Writes `bytes` to `destination` atomically (temporary file, fsync, rename).
-    public static func write(_ bytes: [UInt8], to destination: String) throws {
-        let t = try TemporaryFile(destination: destination)
+    public static func write(_ bytes: [UInt8], to destination: String, registry: TemporaryFiles = .process) throws {
+        let t = try TemporaryFile(destination: destination, registry: registry)
         defer { t.discard() }
         try VGGMWriter.pwriteAll(t.fd, bytes, at: 0, path: destination)
         try t.commit()
@@ -287,7 +291,7 @@ public final class TemporaryFile: @unchecked Sendable {
             throw ModelFileError(file: destination, "cannot replace the file: \(String(cString: strerror(errno)))")
         }
         committed = true
-        InterruptCleanup.shared.unregister(path)
+        registry.unregister(path)
         let dir = open(URL(fileURLWithPath: destination).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
         if dir >= 0 { fsync(dir); close(dir) }
     }
@@ -296,7 +300,7 @@ public final class TemporaryFile: @unchecked Sendable {
         close(fd)
         if !committed {
             unlink(path)
-            InterruptCleanup.shared.unregister(path)
+            registry.unregister(path)
         }
         committed = true
     }
@@ -304,28 +308,28 @@ public final class TemporaryFile: @unchecked Sendable {
     deinit { if !committed { discard() } }
 }
 
-/// Removes registered temporary files when the process is interrupted, then exits with 128 + signal.
-public final class InterruptCleanup: @unchecked Sendable {
-    public static let shared = InterruptCleanup()
+/// The temporary files that exist right now, for the caller's interruption handling. The library never
+/// installs signal handlers or exits: a program that wants an interrupted write to leave nothing behind
+/// handles the signal itself and calls `removeAll()` on the registry its writers use (`.process`, the
+/// default of every writer in this library, unless it passed its own).
+public final class TemporaryFiles: @unchecked Sendable {
+    /// The registry every writer uses unless given another.
+    public static let process = TemporaryFiles()
     private let lock = NSLock()
     private var paths = Set<String>()
-    private var sources: [DispatchSourceSignal] = []
-    private let queue = DispatchQueue(label: "vggtool.signals")
 
-    private init() {
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            src.setEventHandler { [unowned self] in
-                self.lock.lock()
-                for p in self.paths { unlink(p) }
-                self.lock.unlock()
-                FileHandle.standardError.write(Data("vggtool: interrupted; no output written\n".utf8))
-                exit(128 + sig)
-            }
-            src.resume()
-            sources.append(src)
-        }
+    public init() {}
+
+    /// The paths currently registered.
+    public var current: [String] { lock.lock(); defer { lock.unlock() }; return Array(paths) }
+
+    /// Unlinks every registered file (as an interruption handler would) and forgets them; returns how many.
+    @discardableResult
+    public func removeAll() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        for p in paths { unlink(p) }
+        defer { paths.removeAll() }
+        return paths.count
     }
 
     func register(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }

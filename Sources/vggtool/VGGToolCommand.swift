@@ -18,13 +18,37 @@ struct VGGToolCommand: ParsableCommand {
 
     /// Runs a command body, printing errors as one line on stderr and exiting non-zero. Untrusted HDF5
     /// files are first parsed by this binary in an isolated child process (see `HDF5Isolation`).
-    static func guarded(_ body: () throws -> Void) throws {
+    static func guarded(writesFiles: Bool = false, _ body: () throws -> Void) throws {
         HDF5Isolation.executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        if writesFiles { Interruption.install() }
         do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
             FileHandle.standardError.write(Data("vggtool: error: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP while a command writes files: the temporary files of unfinished atomic writes
+/// (`TemporaryFiles.process`) are removed, one line says so, and the process exits with 128 + the signal.
+/// Installed by the command, not by the library that writes the files.
+enum Interruption {
+    nonisolated(unsafe) private static let sources: [DispatchSourceSignal] = {
+        let queue = DispatchQueue(label: "vggtool.signals")
+        return [SIGINT, SIGTERM, SIGHUP].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler {
+                TemporaryFiles.process.removeAll()
+                FileHandle.standardError.write(Data("vggtool: interrupted; no output written\n".utf8))
+                exit(128 + sig)
+            }
+            source.resume()
+            return source
+        }
+    }()
+
+    /// Installs the handlers (once).
+    static func install() { _ = sources }
 }
 
 extension Architecture: ExpressibleByArgument {}
@@ -85,7 +109,7 @@ struct Convert: ParsableCommand {
                              discussion: "Hashing runs beside the copy on the second core, but at about 1.4 GB/s it is what bounds convert's time on a warm cache.")) var noSourceHash = false
 
     func run() throws {
-        try VGGToolCommand.guarded {
+        try VGGToolCommand.guarded(writesFiles: true) {
             let out = output ?? defaultOutputPath(for: model)
             let names = classNames.map { $0.split(separator: ",").map { String($0) } }
             let r = try convert(input: model, output: out, options: try modelOptions.options(), dtype: dtype,
@@ -189,7 +213,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Images per batch.") var batchSize: Int = 8
 
     func run() throws {
-        try VGGToolCommand.guarded {
+        try VGGToolCommand.guarded(writesFiles: output != nil) {
             let r = try predict(modelPath: model, images: images, npyInput: npyInput, inputSize: inputSize, batchSize: batchSize,
                                 interpolation: interpolation, outputPath: output)
             // One unreadable image among none readable: a single error line naming it; otherwise each skip
@@ -284,7 +308,7 @@ struct Finetune: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here, reused by later runs with the same base, size, preprocessing and images (default: in memory, or ~/.cache/vggtool/features when over 4 GB).", valueName: "DIR")) var cacheDir: String?
 
     func run() throws {
-        try VGGToolCommand.guarded {
+        try VGGToolCommand.guarded(writesFiles: true) {
             var o = FineTuneOptions()
             o.inputSize = inputSize
             let units = head.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -361,7 +385,7 @@ struct Dataset: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output folder.") var output: String
 
     func run() throws {
-        try VGGToolCommand.guarded {
+        try VGGToolCommand.guarded(writesFiles: true) {
             guard name == "fashion-mnist" else { throw ValidationError("unknown dataset '\(name)' (fashion-mnist)") }
             guard ["train", "t10k"].contains(split) else { throw ValidationError("--split must be train or t10k") }
             var indices: [Int] = []
@@ -412,7 +436,7 @@ struct Export: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output path.") var output: String
 
     func run() throws {
-        try VGGToolCommand.guarded {
+        try VGGToolCommand.guarded(writesFiles: true) {
             let bytes = try export(model: model, to: to, output: output)
             print("wrote \(output) (\(bytes) bytes)")
         }
@@ -433,7 +457,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Fine-tuning epochs.") var epochs: Int = 5
 
     func run() throws {
-        try VGGToolCommand.guarded {
+        try VGGToolCommand.guarded(writesFiles: true) {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let h5 = dir + "/vgg16_demo.h5"
             let out = dir + "/vgg16_demo.vggm"
