@@ -75,9 +75,9 @@ public struct Composition {
         let cut: String
         if let from = trainableFrom {
             guard let i = layers.firstIndex(where: { $0.name == from }) else {
-                throw TrainingError("--trainable-from: the model has no layer '\(from)' (base layers: \(layers.filter { !head.contains($0.name) }.map(\.name).suffix(8).joined(separator: ", ")), ...)")
+                throw FineTuneError(.trainableFrom) { [known = layers.filter { !head.contains($0.name) }.map(\.name).suffix(8).joined(separator: ", ")] in "\($0): the model has no layer '\(from)' (base layers: \(known), ...)" }
             }
-            guard i > 0, layers[i].inbound.count == 1 else { throw TrainingError("--trainable-from: cannot train from '\(from)'") }
+            guard i > 0, layers[i].inbound.count == 1 else { throw FineTuneError(.trainableFrom) { "\($0): cannot train from '\(from)'" } }
             cut = layers[i].inbound[0]
         } else {
             cut = baseOutput

@@ -56,32 +56,144 @@ public struct FineTuneResult: Sendable {
     public var stoppedEarly: Bool
 }
 
-/// Runs the recipe: compose, extract (and cache) the frozen part's features once, train the rest,
-/// validate each epoch, keep the best checkpoint by validation loss.
-public final class FineTuner {
+/// A fine-tuning setting an error is about. The library names the concept (`concept`); a caller with its
+/// own names for settings (a command line's flags) can name it its own way (`FineTuneError.message(naming:)`).
+public enum FineTuneSetting: Sendable, CaseIterable {
+    case trainableFrom, validationSplit, resume, learningRate
+
+    public var concept: String {
+        switch self {
+        case .trainableFrom: return "first trainable layer"
+        case .validationSplit: return "validation split"
+        case .resume: return "resuming"
+        case .learningRate: return "learning rate"
+        }
+    }
+}
+
+/// An error caused by (or curable through) one fine-tuning setting: one line naming the file or layer at
+/// fault and the setting, by its concept (`description`) or by the caller's name for it.
+public struct FineTuneError: Error, CustomStringConvertible, Sendable {
+    public let setting: FineTuneSetting
+    private let render: @Sendable (String) -> String
+
+    /// `message` builds the text around the setting's name.
+    public init(_ setting: FineTuneSetting, _ message: @escaping @Sendable (_ settingName: String) -> String) {
+        self.setting = setting
+        self.render = message
+    }
+
+    public func message(naming name: String) -> String { render(name) }
+    public var description: String { render(setting.concept) }
+}
+
+/// What a fine-tuning run reports while it works; the caller decides what to show (the library never prints).
+public enum FineTuneEvent: Sendable {
+    /// The composed model (base up to its feature layer at the new size, then the new head).
+    case composed(GraphAnalysis)
+    /// Training continues after `epoch` of a saved run, whose best score was `best`.
+    case resumed(afterEpoch: Int, best: Double)
+    /// Frozen-part features computed for `done` of `total` images of one set.
+    case extracting(FeatureSet, done: Int, total: Int)
+    /// The features are ready (or, with augmentation, the images decoded).
+    case featuresReady(FeatureReport)
+    /// A training batch finished.
+    case batch(BatchProgress)
+    /// An epoch (of `epochs`) finished, validation included.
+    case epochEnded(EpochRecord, epochs: Int)
+    /// A new best checkpoint is being written (in the background) to `path`.
+    case checkpointSaving(epoch: Int, path: String, monitor: Monitor)
+    /// `monitor` has not improved for `patience` epochs: training stops; `path` holds `bestEpoch`.
+    case stoppedEarly(patience: Int, bestEpoch: Int, path: String, monitor: Monitor)
+}
+
+public enum FeatureSet: String, Sendable { case training, validation }
+
+/// The score that picks the best checkpoint: the validation loss, or the training loss without validation.
+public enum Monitor: String, Sendable {
+    case valLoss = "val_loss", loss
+}
+
+/// Progress inside one epoch.
+public struct BatchProgress: Sendable {
+    public var epoch: Int, epochs: Int
+    public var batch: Int, batches: Int
+    /// Running mean loss and accuracy over the epoch's batches so far.
+    public var loss: Double, accuracy: Double
+    public var imagesPerSecond: Double
+    /// Estimated seconds left in the epoch.
+    public var eta: Double
+}
+
+/// How the frozen part's features were obtained.
+public struct FeatureReport: Sendable {
+    public enum Cache: Sendable {
+        case memory
+        /// On disk in `directory`: `reused` entries found, `computed` written.
+        case disk(directory: String, reused: Int, computed: Int)
+        /// Augmented training images pass through the frozen layers every epoch (validation features cached).
+        case augmented(Set<Augmentation>)
+    }
+    public var trainImages: Int, validationImages: Int
+    /// The last frozen layer (whose output the features are).
+    public var cut: String
+    public var seconds: Double
+    public var cache: Cache
+    /// Files that could not be read, skipped.
+    public var skipped: [SkippedFile]
+}
+
+/// The recipe's steps: `init` prepares (checks, data and split, composition, initial weights), then
+/// `resume()` (optional), `extractFeatures`, `trainEpoch` for each epoch, `saveCheckpoint` after an
+/// improvement, `finish()`. The loop that drives them (epochs, early stopping) and everything shown to a
+/// user belong to the caller; progress comes through callbacks.
+public final class FineTuneSession {
     public let options: FineTuneOptions
     public let basePath: String, dataDir: String, output: String
-    let log: (String) -> Void
-    let progress: ((String) -> Void)?
+    /// The class names (the training folder's subfolders), in label order.
+    public let classNames: [String]
+    public let composition: Composition
+    /// Epochs so far (those of a resumed run included).
+    public private(set) var history: [EpochRecord] = []
+    /// The epoch of the best checkpoint so far, and its score (`monitor`).
+    public private(set) var bestEpoch: Int? = nil
+    public private(set) var best = Double.infinity
+    /// The first epoch still to run: 1, or the one after a resumed run's last.
+    public private(set) var firstEpoch = 1
+    public var monitor: Monitor { valItems.isEmpty ? .loss : .valLoss }
 
-    /// `log` receives whole lines; `progress` (when given) receives a status line to redraw in place.
-    public init(basePath: String, dataDir: String, output: String, options: FineTuneOptions,
-                log: @escaping (String) -> Void, progress: ((String) -> Void)? = nil) {
+    let base: VGGMFile
+    let network: Network
+    let optimizer: Optimizer
+    let state: TrainingState
+    let writer = CheckpointWriter()
+    var rng: SplitMix64
+    var trainItems: [ImageFolder.Item], valItems: [ImageFolder.Item]
+    // After extractFeatures:
+    var engine: Engine?
+    var trainX: FeatureStore? = nil, trainY: [Int] = []
+    var decoded: [RGBImage] = []
+    var valX: [Float] = [], valY: [Int] = []
+    var classWeights: [Float]? = nil
+    var skipped: [SkippedFile] = []
+    var featureSeconds = 0.0
+    /// The shuffling RNG's state after the last epoch's shuffle (saved with a checkpoint).
+    var rngAfterShuffle: UInt64 = 0
+    var featureSize: Int
+
+    /// Prepares a run: checks the options and the output folder, reads the class folders (and splits off the
+    /// validation images), composes the model and initializes its trainable weights (seeded).
+    public init(basePath: String, dataDir: String, output: String, options o: FineTuneOptions) throws {
         self.basePath = basePath
         self.dataDir = dataDir
         self.output = output
-        self.options = options
-        self.log = log
-        self.progress = progress
-    }
-
-    public func run() throws -> FineTuneResult {
-        let o = options
+        self.options = o
         try TemporaryFile.checkWritable(output)
         guard o.epochs >= 1, o.batchSize >= 1, o.inputSize >= 32, o.inputSize <= 4096 else {
             throw TrainingError("epochs and batch size must be positive and the input size between 32 and 4096")
         }
         let base = try VGGMFile(path: basePath)
+        self.base = base
         // ---- data
         let train = try ImageFolder(root: dataDir)
         guard train.classNames.count >= 2 else {
@@ -90,6 +202,7 @@ public final class FineTuner {
         for (i, n) in train.counts.enumerated() where n == 0 {
             throw TrainingError("\(dataDir)/\(train.classNames[i]): class folder has no images (jpg, jpeg, png, bmp or gif)")
         }
+        classNames = train.classNames
         var rng = SplitMix64(seed: o.seed)
         var trainItems = train.items, valItems: [ImageFolder.Item] = []
         if let vd = o.validationDir {
@@ -99,7 +212,7 @@ public final class FineTuner {
             }
             valItems = val.items
         } else if o.validationSplit > 0 {
-            guard o.validationSplit < 1 else { throw TrainingError("--validation-split must be below 1") }
+            guard o.validationSplit < 1 else { throw FineTuneError(.validationSplit) { "\($0) must be below 1" } }
             var order = Array(trainItems.indices)
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
             let nVal = Int((Double(order.count) * o.validationSplit).rounded())
@@ -109,53 +222,67 @@ public final class FineTuner {
             valItems = order.suffix(nVal).map { trainItems[$0] }
             trainItems = order.prefix(order.count - nVal).map { trainItems[$0] }.sorted { $0.path < $1.path }
         }
+        self.rng = rng
+        self.trainItems = trainItems
+        self.valItems = valItems
 
         // ---- model
         let comp = try Composition(base: base.graph, size: o.inputSize, pooling: o.pooling, units: o.head, dropout: o.dropout,
                                    classes: train.classNames.count, trainableFrom: o.trainableFrom)
-        log(comp.analysis.summary(style: .keras2))
+        composition = comp
+        featureSize = comp.analysis.info(comp.cut)!.outputShape.dropFirst().map { $0! }.reduce(1, *)
         var initRNG = SplitMix64(seed: o.seed &+ 0x5EED)
-        let network = try Network(layers: comp.trainable, weights: { layer, weight in
+        network = try Network(layers: comp.trainable, weights: { layer, weight in
             if comp.headLayers.contains(layer) {
                 let spec = comp.analysis.info(layer)!.weights.first { $0.name == weight }!
                 return weight == "kernel" ? glorotUniform(shape: spec.shape, rng: &initRNG) : [Float](repeating: 0, count: spec.elementCount)
             }
-            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError("\(self.basePath): tensor '\(layer)/\(weight)' is missing") }
+            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError("\(basePath): tensor '\(layer)/\(weight)' is missing") }
             return v
         }, threads: o.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         network.rng = SplitMix64(seed: o.seed &+ 0xD5)
-        let optimizer = Optimizer(kind: o.optimizer, learningRate: o.learningRate, momentum: o.momentum)
-        let state = TrainingState(path: output)
-        var history: [EpochRecord] = []
-        var best = Double.infinity, bestEpoch: Int? = nil, wait = 0, startEpoch = 1
-        if o.resume {
-            guard FileManager.default.fileExists(atPath: output), let saved = try state.load() else {
-                throw TrainingError("\(output): --resume needs a checkpoint and its state (\(state.jsonPath)); none found")
-            }
-            let ckpt = try VGGMFile(path: output)
-            guard ckpt.manifest.provenance.created == saved.checkpoint else {
-                throw TrainingError("\(output): the saved training state (\(state.jsonPath)) belongs to another checkpoint (interrupted while saving?); start again without --resume")
-            }
-            for p in network.parameters {
-                guard let v = ckpt.floats(p.name), v.count == p.value.count else { throw TrainingError("\(output): checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
-                p.value = v
-            }
-            optimizer.restore(iterations: saved.iterations, m: saved.m, v: saved.v)
-            history = saved.history
-            best = saved.best
-            bestEpoch = saved.bestEpoch
-            wait = 0
-            startEpoch = saved.epoch + 1
-            rng = SplitMix64(seed: saved.rngState)
-            log("resuming after epoch \(saved.epoch) (best val_loss \(String(format: "%.4f", best)))")
-        }
+        optimizer = Optimizer(kind: o.optimizer, learningRate: o.learningRate, momentum: o.momentum)
+        state = TrainingState(path: output)
+    }
 
-        // ---- features of the frozen part, once
+    /// Continues a saved run: the checkpoint's weights, the optimizer's state, the history, the best score and
+    /// the shuffling RNG from the state beside `output`. Returns the last epoch of the saved run.
+    @discardableResult
+    public func resume() throws -> Int {
+        let output = self.output
+        guard FileManager.default.fileExists(atPath: output), let saved = try state.load() else {
+            let json = state.jsonPath
+            throw FineTuneError(.resume) { "\(output): \($0) needs a checkpoint and its state (\(json)); none found" }
+        }
+        let ckpt = try VGGMFile(path: output)
+        guard ckpt.manifest.provenance.created == saved.checkpoint else {
+            let json = state.jsonPath
+            throw FineTuneError(.resume) {
+                "\(output): the saved training state (\(json)) belongs to another checkpoint (interrupted while saving?); start again without \($0)"
+            }
+        }
+        for p in network.parameters {
+            guard let v = ckpt.floats(p.name), v.count == p.value.count else { throw TrainingError("\(output): checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
+            p.value = v
+        }
+        optimizer.restore(iterations: saved.iterations, m: saved.m, v: saved.v)
+        history = saved.history
+        best = saved.best
+        bestEpoch = saved.bestEpoch
+        firstEpoch = saved.epoch + 1
+        rng = SplitMix64(seed: saved.rngState)
+        return saved.epoch
+    }
+
+    /// Computes the frozen part's output once per image (kept in memory, or on disk and reused across runs
+    /// with `cacheDir`); with augmentation, decodes the training images instead (their features change every
+    /// epoch). `progress` gets (set, images done, images in the set) after each batch.
+    public func extractFeatures(progress: (FeatureSet, Int, Int) -> Void = { _, _, _ in }) throws -> FeatureReport {
+        let o = options
+        let comp = composition, base = self.base, featureSize = self.featureSize
         let engine = try Engine(model: base, threads: o.threads)
+        self.engine = engine
         let loader = ImageLoader(height: o.inputSize, width: o.inputSize, preprocessing: base.manifest.preprocessing)
-        let featureShape = comp.analysis.info(comp.cut)!.outputShape.dropFirst().map { $0! }
-        let featureSize = featureShape.reduce(1, *)
-        var skipped: [SkippedFile] = []
         let t0 = Date()
         let cacheable = o.augment.isEmpty
         let frozenLayers = comp.analysis.layers.map(\.layer.name).prefix { $0 != comp.cut } + [comp.cut]
@@ -168,7 +295,7 @@ public final class FineTuner {
             }
             return try FeatureStore(featureSize: featureSize, directory: nil, modelKey: modelKey)
         }
-        func extract(_ items: [ImageFolder.Item], what: String) throws -> (features: FeatureStore, labels: [Int]) {
+        func extract(_ items: [ImageFolder.Item], set: FeatureSet) throws -> (features: FeatureStore, labels: [Int]) {
             let st = try store(for: items.count)
             var labels: [Int] = []
             // Batches of 16 at 224x224 and above; larger for small inputs (same activation memory, better GEMMs).
@@ -194,16 +321,14 @@ public final class FineTuner {
                         labels.append(chunk[i].label)
                     }
                 }
-                progress?("features (\(what)): \(min(start + step, items.count))/\(items.count) images")
+                progress(set, min(start + step, items.count), items.count)
             }
             return (st, labels)
         }
         // Training images: features cached once, or (with augmentation) decoded once and passed through the
         // frozen layers again every epoch, each time differently augmented.
-        var trainX: FeatureStore? = nil, trainY: [Int] = []
-        var decoded: [RGBImage] = []
         if cacheable {
-            let (f, y) = try extract(trainItems, what: "training")
+            let (f, y) = try extract(trainItems, set: .training)
             trainX = f
             trainY = y
         } else {
@@ -213,129 +338,128 @@ public final class FineTuner {
                 }
             }
         }
-        let (valStore, valY) = try extract(valItems, what: "validation")
-        let valX = valStore.all()
-        let augmenter = Augmenter(o.augment)
-        let cut = comp.cut
-        /// Features of training images `idx` for this epoch.
-        func trainFeatures(_ idx: [Int], epoch: Int) throws -> [Float] {
-            if let trainX { return trainX.gather(idx) }
-            var batch = [Float](); batch.reserveCapacity(idx.count * o.inputSize * o.inputSize * 3)
-            for i in idx {
-                var img = ImageDecoder.resize(decoded[i], height: o.inputSize, width: o.inputSize)
-                var r = SplitMix64(seed: o.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9))
-                augmenter.apply(&img, height: o.inputSize, width: o.inputSize, rng: &r)
-                ImageDecoder.preprocess(&img, base.manifest.preprocessing)
-                batch += img
-            }
-            return try engine.run(Tensor(shape: [idx.count, o.inputSize, o.inputSize, 3], values: batch), outputs: [cut])[0].values
-        }
-        let featureSeconds = Date().timeIntervalSince(t0)
-        for (i, c) in train.classNames.enumerated() where !trainY.contains(i) {
+        let (valStore, y) = try extract(valItems, set: .validation)
+        valX = valStore.all()
+        valY = y
+        featureSeconds = Date().timeIntervalSince(t0)
+        for (i, c) in classNames.enumerated() where !trainY.contains(i) {
             throw TrainingError("\(dataDir)/\(c): no training image of this class could be read (\(skipped.count) file(s) skipped)")
         }
-        if !skipped.isEmpty { log("skipped \(skipped.count) file(s) that could not be read, e.g. \(skipped[0].path): \(skipped[0].reason)") }
-        if let trainX {
-            let where_ = trainX.directory.map { "on disk in \($0) (\(trainX.hits + valStore.hits) reused, \(trainX.misses + valStore.misses) computed)" } ?? "in memory"
-            log(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached %@",
-                       trainY.count, valY.count, comp.cut, featureSeconds, where_))
-        } else {
-            log(String(format: "augmenting (%@): %d training images pass through the frozen layers (up to '%@') every epoch; %d validation images cached (%.1f s)",
-                       o.augment.map(\.rawValue).sorted().joined(separator: ","), trainY.count, comp.cut, valY.count, featureSeconds))
-        }
-
         // ---- class weights
-        var classWeights: [Float]? = nil
         if o.balancedClassWeights {
-            var counts = [Int](repeating: 0, count: train.classNames.count)
+            var counts = [Int](repeating: 0, count: classNames.count)
             for y in trainY { counts[y] += 1 }
-            classWeights = counts.map { Float(trainY.count) / Float(train.classNames.count * max($0, 1)) }
+            classWeights = counts.map { Float(trainY.count) / Float(classNames.count * max($0, 1)) }
         }
+        let cache: FeatureReport.Cache
+        if let trainX {
+            cache = trainX.directory.map { .disk(directory: $0, reused: trainX.hits + valStore.hits, computed: trainX.misses + valStore.misses) } ?? .memory
+        } else {
+            cache = .augmented(o.augment)
+        }
+        return FeatureReport(trainImages: trainY.count, validationImages: valY.count, cut: comp.cut, seconds: featureSeconds,
+                             cache: cache, skipped: skipped)
+    }
 
-        // ---- epochs
-        let k = train.classNames.count
-        var stoppedEarly = false
-        let csv = output + ".history.csv"
-        let writer = CheckpointWriter()
-        defer { try? writer.wait() }
-        for epoch in startEpoch...max(startEpoch, o.epochs) where epoch <= o.epochs {
-            let start = Date()
-            var order = Array(0..<trainY.count)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
-            let rngAfterShuffle = rng.state
-            var lossSum = 0.0, correct = 0, seen = 0
-            let batches = (order.count + o.batchSize - 1) / o.batchSize
-            for b in 0..<batches {
-                let idx = Array(order[(b * o.batchSize)..<min(order.count, (b + 1) * o.batchSize)])
-                let x = try trainFeatures(idx, epoch: epoch)
-                let labels = idx.map { trainY[$0] }
-                let p = network.forward(x, n: idx.count, training: true)
-                let (loss, d) = Network.crossEntropy(p, labels: labels, classes: k, sampleWeights: classWeights.map { w in labels.map { w[$0] } })
-                guard loss.isFinite else {
-                    try writer.wait()
-                    throw TrainingError("loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower --lr)" +
-                                        (bestEpoch != nil ? "; \(output) holds the best checkpoint (epoch \(bestEpoch!))" : "; no checkpoint was written"))
-                }
-                network.backward(d, inputGradient: false)
-                optimizer.step(network.parameters)
-                lossSum += loss * Double(idx.count)
-                seen += idx.count
-                for (j, y) in labels.enumerated() where Self.argmax(p[(j * k)..<((j + 1) * k)]) == y { correct += 1 }
-                let elapsed = Date().timeIntervalSince(start)
-                let eta = elapsed / Double(b + 1) * Double(batches - b - 1)
-                progress?(Self.bar(epoch: epoch, epochs: o.epochs, batch: b + 1, batches: batches, loss: lossSum / Double(seen),
-                                   accuracy: Double(correct) / Double(seen), ips: Double(seen) / max(elapsed, 1e-9), eta: eta))
-            }
-            var rec = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),
-                                  valLoss: nil, valAccuracy: nil, seconds: 0)
-            if !valY.isEmpty {
-                var vp: [Float] = []
-                for s in stride(from: 0, to: valY.count, by: 64) {
-                    let e = min(valY.count, s + 64)
-                    vp += network.forward(Array(valX[(s * featureSize)..<(e * featureSize)]), n: e - s, training: false)
-                }
-                rec.valLoss = Network.crossEntropy(vp, labels: valY, classes: k).loss
-                rec.valAccuracy = Double(valY.enumerated().filter { Self.argmax(vp[($0.offset * k)..<(($0.offset + 1) * k)]) == $0.element }.count) / Double(valY.count)
-            }
-            rec.seconds = Date().timeIntervalSince(start)
-            history.append(rec)
-            log(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", epoch, o.epochs, rec.loss, rec.accuracy)
-                + (rec.valLoss.map { String(format: "  val_loss %.4f  val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
-                + String(format: "  (%.2f s)", rec.seconds))
-            try Self.writeHistory(history, to: csv)
-            let score = rec.valLoss ?? rec.loss
-            if score < best {
-                best = score
-                bestEpoch = epoch
-                wait = 0
-                // Written in the background while training goes on, from a snapshot (the arrays are copied on
-                // the next write to them). The model first, then its state, tagged with the model's creation
-                // stamp: a crash between the two leaves a state --resume recognises as not its checkpoint.
-                let weights = Dictionary(uniqueKeysWithValues: network.parameters.map { ($0.name, $0.value) })
-                let st = optimizer.state
-                let saved = TrainingState.Saved(epoch: epoch, best: best, bestEpoch: epoch, iterations: st.iterations, rngState: rngAfterShuffle,
-                                                history: history, m: st.m, v: st.v, checkpoint: "")
-                let names = train.classNames
-                try writer.submit {
-                    var s = saved
-                    s.checkpoint = try self.save(comp: comp, base: base, weights: weights, classNames: names)
-                    try state.save(s)
-                }
-                log("  saving \(output) (best \(rec.valLoss != nil ? "val_loss" : "loss") so far)")
-            } else {
-                wait += 1
-                if let p = o.patience, wait >= p {
-                    log("early stopping: \(rec.valLoss != nil ? "val_loss" : "loss") has not improved for \(p) epoch(s); \(output) holds epoch \(bestEpoch!)")
-                    stoppedEarly = true
-                    break
-                }
-            }
+    /// Features of training images `idx` for this epoch.
+    func trainFeatures(_ idx: [Int], epoch: Int) throws -> [Float] {
+        if let trainX { return trainX.gather(idx) }
+        let o = options
+        var batch = [Float](); batch.reserveCapacity(idx.count * o.inputSize * o.inputSize * 3)
+        let augmenter = Augmenter(o.augment)
+        for i in idx {
+            var img = ImageDecoder.resize(decoded[i], height: o.inputSize, width: o.inputSize)
+            var r = SplitMix64(seed: o.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9))
+            augmenter.apply(&img, height: o.inputSize, width: o.inputSize, rng: &r)
+            ImageDecoder.preprocess(&img, base.manifest.preprocessing)
+            batch += img
         }
+        return try engine!.run(Tensor(shape: [idx.count, o.inputSize, o.inputSize, 3], values: batch), outputs: [composition.cut])[0].values
+    }
+
+    /// Trains one epoch (shuffled, seeded) and validates; appends the record to `history`, rewrites the history
+    /// file (OUT.history.csv) and updates the best score. Returns the record and whether it is a new best (then
+    /// `saveCheckpoint` keeps it). Call after `extractFeatures`.
+    public func trainEpoch(_ epoch: Int, progress: (BatchProgress) -> Void = { _ in }) throws -> (record: EpochRecord, improved: Bool) {
+        precondition(engine != nil, "extractFeatures() comes before trainEpoch")
+        let o = options
+        let k = classNames.count
+        let start = Date()
+        var order = Array(0..<trainY.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        rngAfterShuffle = rng.state
+        var lossSum = 0.0, correct = 0, seen = 0
+        let batches = (order.count + o.batchSize - 1) / o.batchSize
+        for b in 0..<batches {
+            let idx = Array(order[(b * o.batchSize)..<min(order.count, (b + 1) * o.batchSize)])
+            let x = try trainFeatures(idx, epoch: epoch)
+            let labels = idx.map { trainY[$0] }
+            let p = network.forward(x, n: idx.count, training: true)
+            let (loss, d) = Network.crossEntropy(p, labels: labels, classes: k, sampleWeights: classWeights.map { w in labels.map { w[$0] } })
+            guard loss.isFinite else {
+                try writer.wait()
+                let kept = bestEpoch.map { "; \(output) holds the best checkpoint (epoch \($0))" } ?? "; no checkpoint was written"
+                throw FineTuneError(.learningRate) { "loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower \($0))" + kept }
+            }
+            network.backward(d, inputGradient: false)
+            optimizer.step(network.parameters)
+            lossSum += loss * Double(idx.count)
+            seen += idx.count
+            for (j, y) in labels.enumerated() where Self.argmax(p[(j * k)..<((j + 1) * k)]) == y { correct += 1 }
+            let elapsed = Date().timeIntervalSince(start)
+            let eta = elapsed / Double(b + 1) * Double(batches - b - 1)
+            progress(BatchProgress(epoch: epoch, epochs: o.epochs, batch: b + 1, batches: batches, loss: lossSum / Double(seen),
+                                   accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9), eta: eta))
+        }
+        var rec = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),
+                              valLoss: nil, valAccuracy: nil, seconds: 0)
+        if !valY.isEmpty {
+            var vp: [Float] = []
+            for s in stride(from: 0, to: valY.count, by: 64) {
+                let e = min(valY.count, s + 64)
+                vp += network.forward(Array(valX[(s * featureSize)..<(e * featureSize)]), n: e - s, training: false)
+            }
+            rec.valLoss = Network.crossEntropy(vp, labels: valY, classes: k).loss
+            rec.valAccuracy = Double(valY.enumerated().filter { Self.argmax(vp[($0.offset * k)..<(($0.offset + 1) * k)]) == $0.element }.count) / Double(valY.count)
+        }
+        rec.seconds = Date().timeIntervalSince(start)
+        history.append(rec)
+        try Self.writeHistory(history, to: output + ".history.csv")
+        let score = rec.valLoss ?? rec.loss
+        guard score < best else { return (rec, false) }
+        best = score
+        bestEpoch = epoch
+        return (rec, true)
+    }
+
+    /// Starts writing the current weights as the best checkpoint (in the background, while training goes on)
+    /// and then the state `resume()` reads. An error surfaces at the next call or at `finish()`.
+    public func saveCheckpoint() throws {
+        guard let epoch = history.last?.epoch else { return }
+        // From a snapshot (the arrays are copied on the next write to them). The model first, then its state,
+        // tagged with the model's creation stamp: a crash between the two leaves a state `resume()` recognises
+        // as not its checkpoint's.
+        let weights = Dictionary(uniqueKeysWithValues: network.parameters.map { ($0.name, $0.value) })
+        let st = optimizer.state
+        let saved = TrainingState.Saved(epoch: epoch, best: best, bestEpoch: epoch, iterations: st.iterations, rngState: rngAfterShuffle,
+                                        history: history, m: st.m, v: st.v, checkpoint: "")
+        let names = classNames, comp = composition, base = self.base, state = self.state
+        try writer.submit {
+            var s = saved
+            s.checkpoint = try self.save(comp: comp, base: base, weights: weights, classNames: names)
+            try state.save(s)
+        }
+    }
+
+    /// Waits for the checkpoint writes and sums up the run.
+    public func finish(stoppedEarly: Bool) throws -> FineTuneResult {
         try writer.wait()
-        return FineTuneResult(history: history, bestEpoch: bestEpoch, output: output, classNames: train.classNames,
+        return FineTuneResult(history: history, bestEpoch: bestEpoch, output: output, classNames: classNames,
                               trainImages: trainY.count, validationImages: valY.count, skipped: skipped,
                               featureSeconds: featureSeconds, stoppedEarly: stoppedEarly)
     }
+
+    deinit { try? writer.wait() }
 
     /// Writes the composed model (frozen tensors copied from the base, trained ones from the network).
     @discardableResult
@@ -372,13 +496,6 @@ public final class FineTuner {
         var best = row.startIndex
         for i in row.indices where row[i] > row[best] { best = i }
         return best - row.startIndex
-    }
-
-    static func bar(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, ips: Double, eta: Double) -> String {
-        let width = 24
-        let done = batches > 0 ? width * batch / batches : width
-        return String(format: "epoch %d/%d [%@%@] %d/%d  loss %.4f  accuracy %.4f  %.0f images/s  ETA %.0fs", epoch, epochs,
-                      String(repeating: "=", count: done), String(repeating: ".", count: width - done), batch, batches, loss, accuracy, ips, eta)
     }
 
     /// The history as Keras's CSVLogger writes it (columns in sorted order).
@@ -427,7 +544,7 @@ final class CheckpointWriter: @unchecked Sendable {
     }
 }
 
-/// The state saved beside a checkpoint so `--resume` continues from it: epoch, best score, optimizer
+/// The state saved beside a checkpoint so `FineTuneSession.resume()` continues from it: epoch, best score, optimizer
 /// iterations and slots, the shuffling RNG, the history.
 struct TrainingState {
     struct Saved {

@@ -307,6 +307,16 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Continue from the checkpoint at -o and its saved state.") var resume = false
     @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here, reused by later runs with the same base, size, preprocessing and images (default: in memory, or ~/.cache/vggtool/features when over 4 GB).", valueName: "DIR")) var cacheDir: String?
 
+    /// The flag that sets a fine-tuning setting, for the library's errors about one.
+    static func flag(_ setting: FineTuneSetting) -> String {
+        switch setting {
+        case .trainableFrom: return "--trainable-from"
+        case .validationSplit: return "--validation-split"
+        case .resume: return "--resume"
+        case .learningRate: return "--lr"
+        }
+    }
+
     func run() throws {
         try VGGToolCommand.guarded(writesFiles: true) {
             var o = FineTuneOptions()
@@ -343,13 +353,15 @@ struct Finetune: ParsableCommand {
             o.resume = resume
             o.cacheDir = cacheDir
             let tty = isatty(1) == 1
-            let progress: ((String) -> Void)? = tty ? { line in
-                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
-            } : nil
-            let tuner = FineTuner(basePath: base, dataDir: data, output: output, options: o, log: { line in
-                FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + line + "\n").utf8))
-            }, progress: progress)
-            let r = try tuner.run()
+            let report = FineTuneReport(
+                line: { FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + $0 + "\n").utf8)) },
+                status: tty ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
+            let r: FineTuneResult
+            do {
+                r = try fineTune(basePath: base, dataDir: data, output: output, options: o, events: report.show)
+            } catch let e as FineTuneError {
+                throw ToolError(message: e.message(naming: Self.flag(e.setting)))
+            }
             if let b = r.bestEpoch, let rec = r.history.first(where: { $0.epoch == b }) {
                 print("best epoch \(b): " + String(format: "loss %.4f accuracy %.4f", rec.loss, rec.accuracy)
                       + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
@@ -514,11 +526,9 @@ struct Demo: ParsableCommand {
             o.validationDir = val
             o.validationSplit = 0
             o.seed = seed
-            let ft = try FineTuner(basePath: out, dataDir: train, output: tuned, options: o, log: { line in
-                if !line.contains("____") && !line.contains("====") && !line.hasPrefix(" ") && !line.hasPrefix("Layer") && !line.hasPrefix("Model:") {
-                    print("   " + line)
-                }
-            }).run()
+            // The epoch lines only: the summary was shown above, checkpoints go to one file.
+            let report = FineTuneReport(line: { print("   " + $0) }, showsSummary: false, showsCheckpoints: false)
+            let ft = try fineTune(basePath: out, dataDir: train, output: tuned, options: o, events: report.show)
             print("   best epoch \(ft.bestEpoch ?? 0) -> \(tuned)")
             print("== vggtool evaluate \(tuned) --data \(val)")
             let e = try evaluate(modelPath: tuned, dataDir: val)
@@ -527,4 +537,57 @@ struct Demo: ParsableCommand {
     }
 
     func fileSize(_ p: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0 }
+}
+
+/// Shows a fine-tuning run's events as text: the composed model's summary, feature and epoch lines,
+/// checkpoints; `status` (on a terminal) gets a line redrawn in place (progress bars).
+struct FineTuneReport {
+    var line: (String) -> Void
+    var status: ((String) -> Void)? = nil
+    /// Shows the composed model's summary table.
+    var showsSummary = true
+    /// Shows the checkpoint lines ("  saving ...").
+    var showsCheckpoints = true
+
+    func show(_ event: FineTuneEvent) {
+        switch event {
+        case .composed(let analysis):
+            if showsSummary { line(analysis.summary(style: .keras2)) }
+        case .resumed(let epoch, let best):
+            line("resuming after epoch \(epoch) (best val_loss \(String(format: "%.4f", best)))")
+        case .extracting(let set, let done, let total):
+            status?("features (\(set.rawValue)): \(done)/\(total) images")
+        case .featuresReady(let f):
+            if let s = f.skipped.first { line("skipped \(f.skipped.count) file(s) that could not be read, e.g. \(s.path): \(s.reason)") }
+            switch f.cache {
+            case .augmented(let kinds):
+                line(String(format: "augmenting (%@): %d training images pass through the frozen layers (up to '%@') every epoch; %d validation images cached (%.1f s)",
+                            kinds.map(\.rawValue).sorted().joined(separator: ","), f.trainImages, f.cut, f.validationImages, f.seconds))
+            case .memory, .disk:
+                let place: String
+                if case .disk(let dir, let reused, let computed) = f.cache { place = "on disk in \(dir) (\(reused) reused, \(computed) computed)" } else { place = "in memory" }
+                line(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached %@",
+                            f.trainImages, f.validationImages, f.cut, f.seconds, place))
+            }
+        case .batch(let b):
+            status?(Self.bar(b))
+        case .epochEnded(let rec, let epochs):
+            line(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", rec.epoch, epochs, rec.loss, rec.accuracy)
+                 + (rec.valLoss.map { String(format: "  val_loss %.4f  val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
+                 + String(format: "  (%.2f s)", rec.seconds))
+        case .checkpointSaving(_, let path, let monitor):
+            if showsCheckpoints { line("  saving \(path) (best \(monitor.rawValue) so far)") }
+        case .stoppedEarly(let patience, let bestEpoch, let path, let monitor):
+            line("early stopping: \(monitor.rawValue) has not improved for \(patience) epoch(s); \(path) holds epoch \(bestEpoch)")
+        }
+    }
+
+    /// `epoch 2/10 [========........] 12/25  loss 0.1234  accuracy 0.9500  310 images/s  ETA 3s`
+    static func bar(_ b: BatchProgress) -> String {
+        let width = 24
+        let done = b.batches > 0 ? width * b.batch / b.batches : width
+        return String(format: "epoch %d/%d [%@%@] %d/%d  loss %.4f  accuracy %.4f  %.0f images/s  ETA %.0fs", b.epoch, b.epochs,
+                      String(repeating: "=", count: done), String(repeating: ".", count: width - done), b.batch, b.batches,
+                      b.loss, b.accuracy, b.imagesPerSecond, b.eta)
+    }
 }
