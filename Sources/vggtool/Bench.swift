@@ -1,0 +1,33 @@
+import ArgumentParser
+import VGGTool
+
+extension VGGToolCommand {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure inference speed and memory of a .vggm model on this machine.",
+            discussion: """
+            Runs seeded random input of the model's geometry (or --input-size) through the runtime: one warm-up \
+            batch, then at least 3 batches and 3 seconds. Reports images/s (median batch time), effective GFLOP/s \
+            (2 x the multiply-adds of a direct convolution, as Keras counts them) and peak resident memory.
+            """)
+
+        @Argument(help: "The .vggm file.") var model: String
+        @Option(help: "Input height and width (square), for models that accept any size.") var inputSize: Int?
+        @Option(help: "Images per batch.") var batch: Int = 1
+        @Option(help: "Worker threads (default: all cores).") var threads: Int?
+        @Flag(help: "Also time every layer.") var layers = false
+        @Flag(help: "Print JSON (keys images_per_second, gflops_per_second, peak_rss_bytes, ...).") var json = false
+
+        func validate() throws {
+            if let inputSize, inputSize < 1 { throw ValidationError("--input-size must be positive, got \(inputSize)") }
+            guard (1...4096).contains(batch) else { throw ValidationError("--batch must be between 1 and 4096, got \(batch)") }
+        }
+
+        func run() throws {
+            try VGGToolCommand.guarded {
+                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers)
+                print(json ? try r.json() : r.text())
+            }
+        }
+    }
+}

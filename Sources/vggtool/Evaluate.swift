@@ -1,0 +1,29 @@
+import ArgumentParser
+import VGGTool
+
+extension VGGToolCommand {
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Evaluate a classifier on a folder of images, one subfolder per class.",
+            discussion: """
+            Loss (categorical cross-entropy, as Keras), accuracy, top-k accuracy, the confusion matrix and \
+            per-class precision, recall and F1. Class folders are matched to the model's class names; files that \
+            cannot be decoded are reported and skipped with a count.
+            """)
+
+        @Argument(help: "The .vggm model.") var model: String
+        @Option(help: "Folder with one subfolder of images per class.") var data: String
+        @Option(help: "k of the top-k accuracy.") var topK: Int = 5
+        @OptionGroup var image: ImageOptions
+        @Option(help: "Images per batch.") var batchSize: Int = 16
+        @Flag(help: "Print JSON (keys loss, accuracy, top_k_accuracy, confusion_matrix, classes, per_class).") var json = false
+
+        func run() throws {
+            try VGGToolCommand.guarded {
+                let e = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
+                                     interpolation: image.interpolation)
+                print(json ? try e.json() : e.text())
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import ImageData
+import KerasImport
+import ModelFile
+import ModelGraph
+import Training
+import VGGTool
+
+// The library's choices as option values (`--dtype f16`, `--pooling avg`, ...): each lists its values in help.
+extension Architecture: ExpressibleByArgument {}
+extension TensorDType: ExpressibleByArgument {}
+extension SummaryStyle: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
+extension PreprocessingChoice: ExpressibleByArgument {}
+extension Interpolation: ExpressibleByArgument {}
+extension HeadPooling: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension Augmentation: ExpressibleByArgument {}
+
+/// A comma-separated list (`a,b,c`) of `Element` values; spaces around an element are ignored and empty
+/// elements dropped. A value that is not an `Element` makes the whole option invalid.
+struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    var elements: [Element]
+
+    init(_ elements: [Element]) { self.elements = elements }
+
+    init?(argument: String) {
+        var elements: [Element] = []
+        for part in argument.split(separator: ",") {
+            guard let e = Element(argument: part.trimmingCharacters(in: .whitespaces)) else { return nil }
+            elements.append(e)
+        }
+        self.elements = elements
+    }
+
+    var defaultValueDescription: String { elements.map(\.defaultValueDescription).joined(separator: ",") }
+}
+
+/// Options that say which architecture a weights-only file has and which input shape to use.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Built-in architecture for weights-only files: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")). Detected when unambiguous.")
+    var arch: Architecture?
+
+    @Option(name: .customLong("config"), help: "Keras model JSON (model.to_json()) giving the architecture of a weights-only file.")
+    var configPath: String?
+
+    @Option(help: ArgumentHelp("Input shape H,W,C replacing the model's (e.g. 250,250,3).", valueName: "H,W,C"))
+    var inputShape: CommaSeparated<Int>?
+
+    func validate() throws {
+        if let inputShape, inputShape.elements.count != 3 || !inputShape.elements.allSatisfy({ (1...(1 << 20)).contains($0) }) {
+            throw ValidationError("--input-shape must be three positive integers H,W,C, got '\(inputShape.defaultValueDescription)'")
+        }
+    }
+
+    /// The import options; reads the `--config` file.
+    func options() throws -> KerasFile.Options {
+        var json: String? = nil
+        if let configPath {
+            guard let data = FileManager.default.contents(atPath: configPath) else { throw ToolError(configPath, "cannot be read") }
+            json = String(decoding: data, as: UTF8.self)
+        }
+        return KerasFile.Options(architecture: arch, configJSON: json, inputShape: inputShape?.elements.map { $0 })
+    }
+}
+
+/// How images become the model's input: the square size (`--input-size`) and the resizing.
+struct ImageOptions: ParsableArguments {
+    @Option(help: "Input height and width (square), replacing or supplying the model's.")
+    var inputSize: Int?
+
+    @Option(help: "bilinear (image_dataset_from_directory) or nearest (load_img).")
+    var interpolation: Interpolation = .bilinear
+
+    func validate() throws {
+        if let inputSize, inputSize < 1 { throw ValidationError("--input-size must be positive, got \(inputSize)") }
+    }
+}

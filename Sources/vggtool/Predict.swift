@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import VGGTool
+
+extension VGGToolCommand {
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Classify images (or run a preprocessed .npy batch) with a .vggm model.",
+            discussion: """
+            Images (JPEG, PNG, BMP) are decoded, resized to the model's input size as Keras's \
+            image_dataset_from_directory does (bilinear, half-pixel centres, no antialias; --interpolation nearest \
+            for load_img's default) and preprocessed as the model records (caffe mode for VGG16). EXIF orientation \
+            is applied. Prints the top classes per image (class names from the model; the 1000 ImageNet names for \
+            1000-class VGG16/VGG19 tops). --output writes the raw outputs as NumPy float32 for any model, \
+            including feature maps of models without a top. Files that cannot be read are reported and skipped \
+            (exit status 1).
+            """)
+
+        @Argument(help: "The .vggm model.") var model: String
+        @Argument(help: "Image files.") var images: [String] = []
+        @Option(name: .customLong("input"), help: ArgumentHelp("A preprocessed float32 NHWC batch to run instead of images.", valueName: "X.npy")) var npyInput: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write the raw outputs here (NumPy float32).", valueName: "Y.npy")) var output: String?
+        @Option(help: "Classes to print per image.") var topK: Int = 5
+        @OptionGroup var image: ImageOptions
+        @Option(help: "Images per batch.") var batchSize: Int = 8
+
+        func validate() throws {
+            if images.isEmpty && npyInput == nil { throw ValidationError("no input: give image files or --input X.npy") }
+        }
+
+        func run() throws {
+            try VGGToolCommand.guarded(writesFiles: output != nil) {
+                let r = try predict(modelPath: model, images: images, npyInput: npyInput, inputSize: image.inputSize, batchSize: batchSize,
+                                    interpolation: image.interpolation, outputPath: output)
+                // One unreadable image among none readable: a single error line naming it; otherwise each skip
+                // is reported on its own line and the run ends with a count.
+                if r.skipped.count == 1 && r.inputs.isEmpty { throw ToolError(r.skipped[0].path, r.skipped[0].reason) }
+                for s in r.skipped { FileHandle.standardError.write(Data("vggtool: skipped \(s.path): \(s.reason)\n".utf8)) }
+                if let out = r.outputs {
+                    let perImage = out.count / max(out.shape[0], 1)
+                    for (i, name) in r.inputs.enumerated() {
+                        let row = out.values[(i * perImage)..<((i + 1) * perImage)]
+                        if out.shape.count == 2, let names = r.classNames, names.count == perImage {
+                            let top = VGGTool.topK(row, max(1, topK)).map { String(format: "%@ %.4f", names[$0.index], $0.value) }
+                            print("\(name): " + top.joined(separator: ", "))
+                        } else if out.shape.count == 2 {
+                            let top = VGGTool.topK(row, max(1, topK)).map { String(format: "[%d] %.4f", $0.index, $0.value) }
+                            print("\(name): " + top.joined(separator: ", "))
+                        } else {
+                            print("\(name): output \(out.shape.dropFirst().map(String.init).joined(separator: "x")) (min \(row.min()!), max \(row.max()!))")
+                        }
+                    }
+                    if let output { print("wrote \(output) (shape \(out.shape))") }
+                }
+                if !r.skipped.isEmpty {
+                    throw ToolError(message: "\(r.skipped.count) of \(r.skipped.count + r.inputs.count) image(s) could not be read")
+                }
+            }
+        }
+    }
+}
