@@ -125,10 +125,10 @@ public final class KerasFile {
             graph = try KerasConfig.parse(json: configText, file: path, kerasVersion: version)
         } else if let json = options.configJSON {
             graph = try KerasConfig.parse(json: json, file: path)
-            archSource = "--config"
+            archSource = "given config"
         } else {
             let arch: Architecture
-            if let a = options.architecture { arch = a; archSource = "--arch \(a.rawValue)" } else {
+            if let a = options.architecture { arch = a; archSource = "given \(a.rawValue)" } else {
                 arch = try KerasFile.detectArchitecture(h5: h5, layout: layout, file: path)
                 archSource = "detected \(arch.rawValue)"
                 notes.append("no architecture in the file: detected \(arch.rawValue) from its weights")
@@ -340,12 +340,12 @@ public final class KerasFile {
             for a in Architecture.allCases where a.convsPerBlock.reduce(0, +) == convs && (a.includesTop ? 3 : 0) == denses && convs + denses == withWeights.count {
                 return a
             }
-            throw ImportError(file: file, "weights-only file with \(convs) convolution and \(denses) dense layers matches no built-in architecture; give --arch or --config")
+            throw UnknownArchitectureError(file: file, weights: "with \(convs) convolution and \(denses) dense layers")
         default:
             let g = root.contains("model_weights") ? try wrap(file) { try root.group("model_weights") } : root
             weighted = try legacyLayers(g, file: file).filter { !$0.datasets.isEmpty }.map(\.key)
         }
         for a in Architecture.allCases where a.weightedLayerNames == weighted { return a }
-        throw ImportError(file: file, "weights-only file (layers \(weighted.prefix(3).joined(separator: ", "))\(weighted.count > 3 ? ", ..." : "")) matches no built-in architecture; give --arch NAME (\(Architecture.allCases.map(\.rawValue).joined(separator: ", "))) or --config model.json")
+        throw UnknownArchitectureError(file: file, weights: "(layers \(weighted.prefix(3).joined(separator: ", "))\(weighted.count > 3 ? ", ..." : ""))")
     }
 }

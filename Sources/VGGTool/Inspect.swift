@@ -189,7 +189,7 @@ public enum Inspector {
                      "  preprocessing: \(m.preprocessing.map { "\($0.mode) (\($0.channelOrder), mean \($0.mean))" } ?? "none")",
                      "  class names: \(m.classNames.map { "\($0.count)" } ?? "none")",
                      "  source: \(m.provenance.sourceFile) (\(m.provenance.sourceLayout), keras \(m.provenance.kerasVersion ?? "unknown"))",
-                     "  source sha256: \(m.provenance.sourceSHA256.isEmpty ? "(not recorded: converted with --no-source-hash)" : m.provenance.sourceSHA256)",
+                     "  source sha256: \(m.provenance.sourceSHA256.isEmpty ? "(not recorded: converted without hashing the source)" : m.provenance.sourceSHA256)",
                      "  converter: \(m.provenance.converter), \(m.provenance.created)",
                      "  tensors:"]
         var tensors: [[String: Any]] = []

@@ -34,7 +34,7 @@ public final class Predictor {
         channels = c
         classNames = outputClassNames(file)
         loader = ImageLoader(height: height, width: width, interpolation: interpolation, preprocessing: file.manifest.preprocessing)
-        if channels != 3 { throw ToolError(modelPath, "images give 3 channels, the model takes \(channels) (use --input with a .npy)") }
+        if channels != 3 { throw ToolError(modelPath, "images give 3 channels, the model takes \(channels) (run a preprocessed .npy batch instead)") }
     }
 
     /// Runs a preprocessed batch.
@@ -96,7 +96,7 @@ public func predict(modelPath: String, images: [String], npyInput: String?, inpu
         names = (0..<x.shape[0]).map { "\(npyInput)[\($0)]" }
         return try finishPrediction(names: names, parts: parts, classNames: outputClassNames(f), skipped: [], outputPath: outputPath)
     }
-    guard !images.isEmpty else { throw ToolError(message: "no input: give image files or --input X.npy") }
+    guard !images.isEmpty else { throw ToolError(message: "no input: give image files or a preprocessed .npy batch") }
     p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
     for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
         let chunk = Array(images[start..<min(images.count, start + max(1, batchSize))])

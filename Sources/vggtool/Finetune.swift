@@ -98,12 +98,7 @@ extension VGGToolCommand {
                 let report = FineTuneReport(
                     line: { FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + $0 + "\n").utf8)) },
                     status: tty ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
-                let r: FineTuneResult
-                do {
-                    r = try fineTune(basePath: base, dataDir: data, output: output, options: options, events: report.show)
-                } catch let e as FineTuneError {
-                    throw ToolError(message: e.message(naming: Self.flag(e.setting)))
-                }
+                let r = try fineTune(basePath: base, dataDir: data, output: output, options: options, events: report.show)
                 if let b = r.bestEpoch, let rec = r.history.first(where: { $0.epoch == b }) {
                     print("best epoch \(b): " + String(format: "loss %.4f accuracy %.4f", rec.loss, rec.accuracy)
                           + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")

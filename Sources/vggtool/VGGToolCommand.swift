@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import KerasImport
 import ModelFile
+import Training
 import VGGTool
 
 /// The root command: its subcommands, one per file in this folder, parse and check their options, call the
@@ -22,8 +24,17 @@ struct VGGToolCommand: ParsableCommand {
         HDF5Isolation.executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         if writesFiles { Interruption.install() }
         do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
-            FileHandle.standardError.write(Data("vggtool: error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("vggtool: error: \(message(for: error))\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// An error's one-line message, with this program's option names where the library names a concept.
+    static func message(for error: Error) -> String {
+        switch error {
+        case let e as UnknownArchitectureError: return e.message(architecture: "--arch NAME", config: "--config model.json")
+        case let e as FineTuneError: return e.message(naming: Finetune.flag(e.setting))
+        default: return "\(error)"
         }
     }
 }
