@@ -150,6 +150,8 @@ public struct FeatureReport: Sendable {
 public final class FineTuneSession {
     public let options: FineTuneOptions
     public let basePath: String, dataDir: String, output: String
+    /// The base's name as recorded in the tuned model's provenance.
+    public let baseName: String
     /// The class names (the training folder's subfolders), in label order.
     public let classNames: [String]
     public let composition: Composition
@@ -183,8 +185,16 @@ public final class FineTuneSession {
 
     /// Prepares a run: checks the options and the output folder, reads the class folders (and splits off the
     /// validation images), composes the model and initializes its trainable weights (seeded).
-    public init(basePath: String, dataDir: String, output: String, options o: FineTuneOptions) throws {
-        self.basePath = basePath
+    public convenience init(basePath: String, dataDir: String, output: String, options o: FineTuneOptions) throws {
+        try TemporaryFile.checkWritable(output)
+        try self.init(base: try VGGMFile(path: basePath), dataDir: dataDir, output: output, options: o)
+    }
+
+    /// Prepares a run on a base model already open. `baseName` is recorded as the tuned model's source
+    /// (default: the base file's name).
+    public init(base: VGGMFile, baseName: String? = nil, dataDir: String, output: String, options o: FineTuneOptions) throws {
+        self.basePath = base.path
+        self.baseName = baseName ?? URL(fileURLWithPath: base.path).lastPathComponent
         self.dataDir = dataDir
         self.output = output
         self.options = o
@@ -192,7 +202,6 @@ public final class FineTuneSession {
         guard o.epochs >= 1, o.batchSize >= 1, o.inputSize >= 32, o.inputSize <= 4096 else {
             throw TrainingError("epochs and batch size must be positive and the input size between 32 and 4096")
         }
-        let base = try VGGMFile(path: basePath)
         self.base = base
         // ---- data
         let train = try ImageFolder(root: dataDir)
@@ -237,7 +246,7 @@ public final class FineTuneSession {
                 let spec = comp.analysis.info(layer)!.weights.first { $0.name == weight }!
                 return weight == "kernel" ? glorotUniform(shape: spec.shape, rng: &initRNG) : [Float](repeating: 0, count: spec.elementCount)
             }
-            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError("\(basePath): tensor '\(layer)/\(weight)' is missing") }
+            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError("\(base.path): tensor '\(layer)/\(weight)' is missing") }
             return v
         }, threads: o.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         network.rng = SplitMix64(seed: o.seed &+ 0xD5)
@@ -485,7 +494,7 @@ public final class FineTuneSession {
         _ = try VGGMWriter.write(
             to: output, graph: comp.graph, inputShape: [options.inputSize, options.inputSize, 3], preprocessing: base.manifest.preprocessing,
             classNames: classNames,
-            provenance: Provenance(sourceFile: URL(fileURLWithPath: basePath).lastPathComponent, sourceSHA256: prov.sourceSHA256,
+            provenance: Provenance(sourceFile: baseName, sourceSHA256: prov.sourceSHA256,
                                    sourceLayout: "vggtool finetune of \(prov.sourceFile)", kerasVersion: prov.kerasVersion,
                                    converter: "vggtool finetune", created: created),
             tensors: payloads)

@@ -6,7 +6,12 @@ import Training
 /// each step to `events`; what to show of them is the caller's business.
 public func fineTune(basePath: String, dataDir: String, output: String, options: FineTuneOptions,
                      events: (FineTuneEvent) -> Void = { _ in }) throws -> FineTuneResult {
-    let session = try FineTuneSession(basePath: basePath, dataDir: dataDir, output: output, options: options)
+    try fineTune(try FineTuneSession(basePath: basePath, dataDir: dataDir, output: output, options: options), events: events)
+}
+
+/// Runs a prepared session to its end (see `fineTune(basePath:dataDir:output:options:events:)`).
+func fineTune(_ session: FineTuneSession, events: (FineTuneEvent) -> Void) throws -> FineTuneResult {
+    let options = session.options, output = session.output
     events(.composed(session.composition.analysis))
     if options.resume {
         let last = try session.resume()

@@ -4,6 +4,7 @@ import KerasImport
 import ModelFile
 import ModelGraph
 import Runtime
+import Training
 
 /// A Keras model, or a vggtool `.vggm` model, ready to inspect and run on the CPU: the library's front door.
 ///
@@ -135,6 +136,17 @@ public final class Model: @unchecked Sendable {
     public func evaluate(directory: URL, top: Int = 5, batchSize: Int = 16) throws -> Evaluation {
         try VGGTool.evaluate(predictor: try Predictor(file: file, engine: engine, inputSize: nil), modelPath: file.path,
                              dataDir: directory.path, batchSize: batchSize, topK: top)
+    }
+
+    /// Fine-tunes the classic transfer-learning recipe on `data` (one folder of images per class), as
+    /// `vggtool finetune` does: this model's convolutional part, frozen, at `options.inputSize`, under a new
+    /// head; the best checkpoint by validation loss is written to `output` (atomically, with the class
+    /// names and preprocessing; open it with `Model(contentsOf:)`). Progress is reported to `events`.
+    @discardableResult
+    public func fineTune(on data: URL, saveTo output: URL, options: FineTuneOptions = FineTuneOptions(),
+                         events: (FineTuneEvent) -> Void = { _ in }) throws -> FineTuneResult {
+        let session = try FineTuneSession(base: file, baseName: url.lastPathComponent, dataDir: data.path, output: output.path, options: options)
+        return try VGGTool.fineTune(session, events: events)
     }
 
     /// Converts a Keras file to `.vggm` at `destination` (atomically), as `vggtool convert` does.

@@ -2,6 +2,7 @@ import Foundation
 import ModelFile
 import Runtime
 import Testing
+import Training
 import VGGTool
 
 /// The library's front door: `Model(contentsOf:)` on Keras files and `.vggm` files, its summary, raw
@@ -48,6 +49,36 @@ import VGGTool
         } catch {
             #expect("\(error)".contains("truncated.jpg: corrupt or truncated JPEG"))
         }
+    }
+
+    /// Fine-tuning from a Keras file through the front door: the events arrive in order, the checkpoint
+    /// opens as a model with the folders' class names and the source's name, and it evaluates and
+    /// classifies images.
+    @Test func fineTunesFromAKerasFile() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = try Model(contentsOf: Self.kerasFile)
+        var options = FineTuneOptions()
+        options.inputSize = 32
+        options.head = [8]
+        options.epochs = 2
+        options.batchSize = 4
+        options.seed = 3
+        var epochsSeen: [Int] = []
+        let data = URL(fileURLWithPath: TestSupport.fixture("images/eval"))
+        let output = URL(fileURLWithPath: dir + "/tuned.vggm")
+        let result = try base.fineTune(on: data, saveTo: output, options: options) { event in
+            if case .epochEnded(let record, _) = event { epochsSeen.append(record.epoch) }
+        }
+        #expect(epochsSeen == [1, 2])
+        #expect(result.history.count == 2)
+        let tuned = try Model(contentsOf: output)
+        #expect(tuned.classNames == result.classNames)
+        #expect(tuned.file.manifest.provenance.sourceFile == "tiny_vgg16.tfkeras.full.h5")
+        let evaluation = try tuned.evaluate(directory: data)
+        #expect(evaluation.images == result.trainImages + result.validationImages)
+        let guess = try tuned.classify(imageAt: URL(fileURLWithPath: TestSupport.fixture("images/rgb.png")), top: 1)
+        #expect(guess.count == 1 && result.classNames.contains(guess[0].label ?? ""))
     }
 
     /// A missing file is an error naming it.
