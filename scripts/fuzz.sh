@@ -37,7 +37,7 @@ for h in "${harnesses[@]}"; do
   # Keras harness, where libhdf5's own hangs and crashes would otherwise end every run early).
   [ -n "${FUZZ_KEEP_GOING:-}" ] && limit+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   case $h in
-    vggm)   cp Fixtures/hostile/*.vggm Fixtures/tiny_vgg16.vggm "$seeds/" ;;
+    vggm)   cp Fixtures/hostile/*.vggm Fixtures/*.vggm "$seeds/" ;;
     config) cp Fixtures/*.config.json Fixtures/summaries/*.config.json "$seeds/" ;;
     npy)    cp Fixtures/goldens/*.npy Fixtures/hostile/*.npy "$seeds/" 2>/dev/null; find "$seeds" -size +64k -delete ;;
     keras)  cp Fixtures/*.h5 Fixtures/*.keras Fixtures/hostile/*.h5 Fixtures/hostile/*.keras "$seeds/"; find "$seeds" -size +128k -delete

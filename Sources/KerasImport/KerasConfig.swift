@@ -37,10 +37,12 @@ public enum KerasConfig {
     }
 }
 
-private struct Parser {
+struct Parser {
     let file: String
     /// The Keras major version that wrote the config (1, 2 or 3).
     let kerasMajor: Int
+    /// How deep inside nested models this config is (0: the file's model).
+    var depth = 0
 
     func err(_ object: String, _ message: String) -> ImportError { ImportError(file: file, object: object, message) }
 
@@ -77,22 +79,25 @@ private struct Parser {
         for (i, entry) in layerList.enumerated() {
             guard let dict = entry as? [String: Any] else { throw err("layer #\(i)", "layer entry is not an object") }
             let (lname, cls, cfg) = try header(dict, index: i)
+            let layerOp = try op(cls, cfg, layer: lname)
             if cls == "InputLayer" {
                 guard prev == nil else { throw err("layer '\(lname)'", "InputLayer in the middle of a Sequential model") }
-                layers.append(Layer(name: lname, op: try op(cls, cfg, layer: lname), inbound: []))
+                layers.append(Layer(name: lname, op: layerOp, inbound: []))
                 prev = lname
                 continue
             }
             if prev == nil {
-                // tf.keras: the first layer carries batch_input_shape; Keras names the implied input "<name>_input".
-                guard let shape = try config(cfg, layer: lname).batchShape() else {
+                // tf.keras: the first layer carries batch_input_shape (a nested model: its own input's shape);
+                // Keras names the implied input "<name>_input".
+                let nestedInput = layerOp.nestedModel.flatMap { m in m.graph.layer(named: m.graph.inputs[0])?.op.inputShape }
+                guard let shape = try config(cfg, layer: lname).batchShape() ?? nestedInput else {
                     throw err("layer '\(lname)'", "first layer of a Sequential model declares no input shape")
                 }
                 let inputName = lname + "_input"
                 layers.append(Layer(name: inputName, InputLayer(shape: shape), inbound: []))
                 prev = inputName
             }
-            layers.append(Layer(name: lname, op: try op(cls, cfg, layer: lname), inbound: [prev!], trainable: cfg["trainable"] as? Bool ?? true))
+            layers.append(Layer(name: lname, op: layerOp, inbound: [prev!], trainable: cfg["trainable"] as? Bool ?? true))
             prev = lname
         }
         guard let first = layers.first, let last = layers.last else { throw err("model config", "Sequential model has no layers") }
@@ -196,11 +201,13 @@ private struct Parser {
         return names
     }
 
+    /// `[node index, tensor index]` of an inbound reference: any node (a nested model's call in this model
+    /// is its node 1 in tf-keras; a layer called several times is refused where its nodes are read), the
+    /// first tensor only.
     func checkIndices(_ idx: [Any], layer: String, source: String) throws {
-        for v in idx {
-            guard let n = v as? NSNumber, n.intValue == 0 else {
-                throw err("layer '\(layer)'", "uses output \(idx) of '\(source)' (only the first output of the first call is supported)")
-            }
+        guard idx.allSatisfy({ ($0 as? NSNumber).map { $0.intValue >= 0 } ?? false }),
+              (idx.dropFirst().first as? NSNumber)?.intValue ?? 0 == 0 else {
+            throw err("layer '\(layer)'", "uses output \(idx) of '\(source)' (only a layer's first output is supported)")
         }
     }
 
@@ -222,19 +229,18 @@ private struct Parser {
         if let reg = dict["registered_name"] as? String, reg != cls {
             throw err(object, "is a custom class '\(reg)': custom code is not loaded")
         }
-        if ["Functional", "Sequential", "Model"].contains(cls) {
-            throw err(object, "is a nested model (\(cls)); nested models are not supported yet, save the outer model flattened")
-        }
         return (name, cls, cfg)
     }
 
     /// The layer's typed form, read by the layer type's Keras dialect.
     func op(_ cls: String, _ cfg: [String: Any], layer: String) throws -> LayerOp {
         guard let type = LayerOp.byKerasClassName[cls] else { throw err("layer '\(layer)'", "layer class '\(cls)' is not supported") }
-        return try type.init(keras: config(cfg, layer: layer)).op
+        var c = config(cfg, layer: layer)
+        c.className = cls
+        return try type.init(keras: c).op
     }
 
     func config(_ cfg: [String: Any], layer: String) -> KerasLayerConfig {
-        KerasLayerConfig(values: cfg, file: file, layer: layer, kerasMajor: kerasMajor)
+        KerasLayerConfig(values: cfg, file: file, layer: layer, kerasMajor: kerasMajor, className: nil, depth: depth)
     }
 }

@@ -265,16 +265,7 @@ public final class KerasFile {
     static func keras3Layers(_ root: HDF5Group, graph: ModelGraph, file: String) throws -> [StoredLayer] {
         guard root.contains("layers") else { throw ImportError(file: file, object: "/layers", "group is missing") }
         let layersGroup = try wrap(file) { try root.group("layers") }
-        // Auto names as Keras 3 assigns them to model.layers (Sequential models exclude the InputLayer).
-        var autoToName: [String: String] = [:]
-        var counters: [String: Int] = [:]
-        for layer in graph.layers {
-            if graph.isSequential, case .input = layer.op { continue }
-            let base = snakeCase(layer.op.className)
-            let n = counters[base, default: 0]
-            counters[base] = n + 1
-            autoToName[n == 0 ? base : "\(base)_\(n)"] = layer.name
-        }
+        let autoToName = keras3AutoNames(graph)
         var result: [StoredLayer] = []
         for link in try wrap(file, { try layersGroup.links() }) {
             guard case .hard(.group) = link.target else {
@@ -284,24 +275,79 @@ public final class KerasFile {
             guard lg.contains("vars") else { continue }
             let vars = try wrap(file) { try lg.group("vars") }
             let stated = try stringAttribute(vars, "name", file: file)
-            let entries = try wrap(file) { try vars.links() }
-            // vars/0, vars/1, ... in numeric order (HDF5 lists them alphabetically: 0, 1, 10, 2, ...).
-            var indexed: [(Int, String)] = []
-            for e in entries {
-                guard let i = Int(e.name), i >= 0, i < entries.count else {
-                    throw ImportError(file: file, object: "\(vars.fullPath)/\(e.name)", "unexpected entry (expected vars/0 ... vars/\(entries.count - 1))")
-                }
-                indexed.append((i, e.name))
+            let name = stated ?? autoToName[link.name]
+            var ds = try keras3Vars(vars, file: file)
+            // A nested model keeps its layers' variables in its own `layers` group, at any depth.
+            if let nested = name.flatMap({ graph.layer(named: $0) })?.op.nestedModel {
+                ds += try keras3NestedVars(lg, graph: nested.graph, file: file, depth: 1)
             }
-            indexed.sort { $0.0 < $1.0 }
-            var ds: [(String, HDF5Dataset)] = []
-            for (_, n) in indexed {
-                let d = try wrap(file) { try vars.dataset(n) }
-                ds.append((d.fullPath, d))
-            }
-            result.append(StoredLayer(key: link.name, name: stated ?? autoToName[link.name], datasets: ds))
+            result.append(StoredLayer(key: link.name, name: name, datasets: ds))
         }
         return result
+    }
+
+    /// Auto names as Keras 3 assigns them to a model's layers (per class, in layer order; a Sequential
+    /// model's InputLayer is not among its layers), mapped to the layers' names.
+    static func keras3AutoNames(_ graph: ModelGraph) -> [String: String] {
+        var autoToName: [String: String] = [:]
+        var counters: [String: Int] = [:]
+        for layer in graph.layers {
+            if graph.isSequential, layer.op.inputShape != nil { continue }
+            let base = snakeCase(layer.op.className)
+            let n = counters[base, default: 0]
+            counters[base] = n + 1
+            autoToName[n == 0 ? base : "\(base)_\(n)"] = layer.name
+        }
+        return autoToName
+    }
+
+    /// `vars/0`, `vars/1`, ... of one layer, in numeric order (HDF5 lists them alphabetically: 0, 1, 10, 2, ...).
+    static func keras3Vars(_ vars: HDF5Group, file: String) throws -> [(path: String, dataset: HDF5Dataset)] {
+        let entries = try wrap(file) { try vars.links() }
+        var indexed: [(Int, String)] = []
+        for e in entries {
+            guard let i = Int(e.name), i >= 0, i < entries.count else {
+                throw ImportError(file: file, object: "\(vars.fullPath)/\(e.name)", "unexpected entry (expected vars/0 ... vars/\(entries.count - 1))")
+            }
+            indexed.append((i, e.name))
+        }
+        indexed.sort { $0.0 < $1.0 }
+        var ds: [(String, HDF5Dataset)] = []
+        for (_, n) in indexed {
+            let d = try wrap(file) { try vars.dataset(n) }
+            ds.append((d.fullPath, d))
+        }
+        return ds
+    }
+
+    /// The variables of a nested model's layers (`<group>/layers/<auto name>/vars/<i>`), in the nested
+    /// graph's layer order, recursing into nested models within it. Groups are found by the `vars` group's
+    /// `name` attribute when Keras wrote one, else by Keras's auto name.
+    static func keras3NestedVars(_ g: HDF5Group, graph: ModelGraph, file: String, depth: Int) throws -> [(path: String, dataset: HDF5Dataset)] {
+        guard depth <= NestedModel.maxDepth else { throw ImportError(file: file, object: g.fullPath, "nests models more than \(NestedModel.maxDepth) deep") }
+        guard g.contains("layers") else { return [] }
+        let layersGroup = try wrap(file) { try g.group("layers") }
+        var groupOf: [String: HDF5Group] = [:]
+        let autoToName = keras3AutoNames(graph)
+        for link in try wrap(file, { try layersGroup.links() }) {
+            guard case .hard(.group) = link.target else {
+                throw ImportError(file: file, object: "\(layersGroup.fullPath)/\(link.name)", "is not a group (links are not followed)")
+            }
+            let lg = try wrap(file) { try layersGroup.group(link.name) }
+            var name = autoToName[link.name]
+            if lg.contains("vars"), let stated = try stringAttribute(try wrap(file) { try lg.group("vars") }, "name", file: file) { name = stated }
+            if let name {
+                guard groupOf[name] == nil else { throw ImportError(file: file, object: "\(layersGroup.fullPath)/\(link.name)", "holds a second layer named '\(name)'") }
+                groupOf[name] = lg
+            }
+        }
+        var ds: [(String, HDF5Dataset)] = []
+        for layer in graph.layers {
+            guard let lg = groupOf[layer.name] else { continue }  // a missing layer's weights are reported by the matcher
+            if lg.contains("vars") { ds += try keras3Vars(try wrap(file) { try lg.group("vars") }, file: file) }
+            if let nested = layer.op.nestedModel { ds += try keras3NestedVars(lg, graph: nested.graph, file: file, depth: depth + 1) }
+        }
+        return ds
     }
 
     /// Keras's `naming.to_snake_case` for class names: `MaxPooling2D` -> `max_pooling2d`, `ReLU` -> `re_lu`.

@@ -34,14 +34,20 @@ public enum KerasH5Writer {
         try setSplitting(weightsGroup, "layer_names", analysis.layers.map(\.layer.name), fixed: fixedLengthNames, limit: splitAttributesOver)
         for info in analysis.layers {
             let g = try weightsGroup.createGroup(info.layer.name)
-            let names = info.weights.map { "\(info.layer.name)/\($0.name):0" }
-            try setSplitting(g, "weight_names", names, fixed: fixedLengthNames, limit: splitAttributesOver)
-            if info.weights.isEmpty { continue }
-            let inner = try g.createGroup(info.layer.name)
-            for spec in info.weights {
+            // tf-keras names a variable by its own layer only: a nested model's weights sit in its group as
+            // `<inner layer>/<weight>:0` (however deep the inner layer is), others as `<layer>/<weight>:0`.
+            let nested = info.layer.op.nestedModel != nil
+            let stored = info.weights.map { spec -> (group: String, dataset: String) in
+                let parts = spec.name.split(separator: "/").map(String.init)
+                return nested ? (parts[parts.count - 2], parts[parts.count - 1] + ":0") : (info.layer.name, spec.name + ":0")
+            }
+            try setSplitting(g, "weight_names", stored.map { "\($0.group)/\($0.dataset)" }, fixed: fixedLengthNames, limit: splitAttributesOver)
+            var groups: [String: HDF5Group] = [:]
+            for (spec, place) in zip(info.weights, stored) {
                 let values = try weights(info.layer.name, spec)
                 precondition(values.count == spec.elementCount, "weight \(info.layer.name)/\(spec.name) has \(values.count) values")
-                try values.withUnsafeBufferPointer { _ = try inner.createDataset("\(spec.name):0", shape: spec.shape, data: $0) }
+                if groups[place.group] == nil { groups[place.group] = try g.createGroup(place.group) }
+                try values.withUnsafeBufferPointer { _ = try groups[place.group]!.createDataset(place.dataset, shape: spec.shape, data: $0) }
             }
         }
         try file.flush()
@@ -69,6 +75,14 @@ public enum KerasH5Writer {
 
     /// The graph as tf.keras 2.x `model.to_json()` would write it (Functional, or Sequential).
     public static func tfKerasConfigJSON(_ graph: ModelGraph, file: String = "model") throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: try tfKerasModel(graph, file: file), options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The graph as tf-keras 2.x's `model.get_config()` wrapped in `{"class_name", "config"}`; nested models
+    /// are entries holding their own config. A reader of a nested model reads its node 1 (node 0 is the
+    /// nested model's own, made when it was built).
+    static func tfKerasModel(_ graph: ModelGraph, file: String = "model") throws -> [String: Any] {
         var layers: [[String: Any]] = []
         for layer in graph.layers {
             var cfg: [String: Any]
@@ -81,7 +95,9 @@ public enum KerasH5Writer {
             var entry: [String: Any] = ["class_name": layer.op.className, "config": cfg]
             if !graph.isSequential {
                 entry["name"] = layer.name
-                entry["inbound_nodes"] = layer.inbound.isEmpty ? [] : [layer.inbound.map { [$0, 0, 0, [String: Any]()] as [Any] }]
+                entry["inbound_nodes"] = layer.inbound.isEmpty ? [] : [layer.inbound.map { src -> [Any] in
+                    [src, graph.layer(named: src)?.op.nestedModel != nil ? 1 : 0, 0, [String: Any]()]
+                }]
             }
             layers.append(entry)
         }
@@ -92,10 +108,9 @@ public enum KerasH5Writer {
             root = ["class_name": "Functional",
                     "config": ["name": graph.name, "trainable": true, "layers": layers,
                                "input_layers": graph.inputs.map { [$0, 0, 0] as [Any] },
-                               "output_layers": graph.outputs.map { [$0, 0, 0] as [Any] }],
+                               "output_layers": graph.outputs.map { [$0, graph.layer(named: $0)?.op.nestedModel != nil ? 1 : 0, 0] as [Any] }],
                     "keras_version": layoutKerasVersion, "backend": "tensorflow"]
         }
-        let data = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        return root
     }
 }

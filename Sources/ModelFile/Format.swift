@@ -6,7 +6,7 @@ import ModelGraph
 //
 //   [0, 64)               header (little-endian):
 //       0   8  magic 89 56 47 47 4D 0D 0A 1A ("\x89VGGM\r\n\x1a")
-//       8   2  major version (1)        10  2  minor version (0)
+//       8   2  major version (1)        10  2  minor version (0, or 1 for nested models)
 //      12   4  header size (64)
 //      16   8  data offset (64)         24  8  data length (bytes)
 //      32   8  manifest offset          40  8  manifest length (bytes)
@@ -99,7 +99,13 @@ public struct ModelManifest: Sendable {
 public enum VGGMFormat {
     public static let magic: [UInt8] = [0x89, 0x56, 0x47, 0x47, 0x4D, 0x0D, 0x0A, 0x1A]
     public static let major: UInt16 = 1
-    public static let minor: UInt16 = 0
+    /// The newest minor version this vggtool reads and writes. 1.1 added nested models (a layer of class
+    /// `Functional`, `Sequential` or `Model` holding its own graph); a file is written as 1.0 unless it
+    /// needs 1.1, so older readers keep reading what they can.
+    public static let minor: UInt16 = 1
+
+    /// The minor version a file holding `graph` is written as.
+    public static func minor(for graph: ModelGraph) -> UInt16 { graph.hasNestedModels ? 1 : 0 }
     public static let headerSize = 64
     public static let alignment = 64
     /// Caps checked on open.

@@ -123,7 +123,7 @@ public enum VGGMWriter {
         let manifestOffset = dataOffset + dataLength
         let fileLength = manifestOffset + manifestBytes.count
         try pwriteAll(fd, manifestBytes, at: manifestOffset, path: path)
-        let header = makeHeader(dataOffset: dataOffset, dataLength: dataLength, manifestOffset: manifestOffset,
+        let header = makeHeader(minor: VGGMFormat.minor(for: graph), dataOffset: dataOffset, dataLength: dataLength, manifestOffset: manifestOffset,
                                 manifestLength: manifestBytes.count, fileLength: fileLength,
                                 manifestCRC: manifestBytes.withUnsafeBytes { VGGMFormat.crc32c($0) })
         try pwriteAll(fd, header, at: 0, path: path)
@@ -134,10 +134,10 @@ public enum VGGMWriter {
     /// Raw copies go in slices of this size (checksummed while cached, written back as they complete).
     static let sliceBytes = 8 << 20
 
-    static func makeHeader(dataOffset: Int, dataLength: Int, manifestOffset: Int, manifestLength: Int, fileLength: Int, manifestCRC: UInt32) -> [UInt8] {
+    static func makeHeader(minor: UInt16 = 0, dataOffset: Int, dataLength: Int, manifestOffset: Int, manifestLength: Int, fileLength: Int, manifestCRC: UInt32) -> [UInt8] {
         var h = VGGMFormat.magic
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { h += $0 } }
-        put(VGGMFormat.major); put(VGGMFormat.minor); put(UInt32(VGGMFormat.headerSize))
+        put(VGGMFormat.major); put(minor); put(UInt32(VGGMFormat.headerSize))
         put(UInt64(dataOffset)); put(UInt64(dataLength))
         put(UInt64(manifestOffset)); put(UInt64(manifestLength))
         put(UInt64(fileLength)); put(manifestCRC)

@@ -36,6 +36,7 @@ public enum GraphCodec {
             throw DecodeError(object: "model", message: "needs name, sequential, inputs, outputs and layers")
         }
         guard layers.count <= maxLayers else { throw DecodeError(object: "model", message: "too many layers (\(layers.count))") }
+        try checkNesting(d, depth: 0)
         for (i, l) in layers.enumerated() {
             guard let ld = l as? [String: Any], let name = ld["name"] as? String, ld["class"] is String,
                   let cfg = ld["config"] as? [String: Any], ld["inbound"] is [String] else {
@@ -52,6 +53,18 @@ public enum GraphCodec {
             throw e
         } catch let e as DecodingError {
             throw describe(e, layers: layers)
+        }
+    }
+
+    /// Nested models may nest at most `NestedModel.maxDepth` deep.
+    static func checkNesting(_ graph: [String: Any], depth: Int) throws {
+        guard let layers = graph["layers"] as? [Any] else { return }
+        for case let l as [String: Any] in layers {
+            guard let model = (l["config"] as? [String: Any])?["model"] as? [String: Any] else { continue }
+            guard depth < NestedModel.maxDepth else {
+                throw DecodeError(object: "layer '\(l["name"] as? String ?? "?")'", message: "nests models more than \(NestedModel.maxDepth) deep")
+            }
+            try checkNesting(model, depth: depth + 1)
         }
     }
 
@@ -107,7 +120,7 @@ struct AnyLayerKind: Encodable {
 
 extension LayerOp {
     /// Layer types by Keras class name.
-    static let byClassName: [String: any LayerKind.Type] = Dictionary(uniqueKeysWithValues: kinds.map { ($0.className, $0) })
+    static let byClassName: [String: any LayerKind.Type] = Dictionary(uniqueKeysWithValues: kinds.flatMap { k in ([k.className] + k.aliases).map { ($0, k) } })
 
     /// Decodes the `config` of a layer of class `className`.
     static func decode(className: String, config: Decoder) throws -> LayerOp {

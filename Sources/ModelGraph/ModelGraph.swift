@@ -1,5 +1,5 @@
 /// A Keras model as a directed acyclic graph of layers, in Keras's layer order.
-public struct ModelGraph: Sendable, Equatable {
+public struct ModelGraph: Sendable, Hashable {
     public var name: String
     /// Layers in the order Keras lists them (`model.layers`); every layer's inbound layers come earlier.
     public var layers: [Layer]
@@ -33,7 +33,7 @@ public struct ModelGraph: Sendable, Equatable {
                 guard let j = index[src] else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' does not exist") }
                 guard j < i else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' comes later: the graph has a cycle or a forward reference") }
             }
-            switch type(of: layer.op.kind).arity {
+            switch layer.op.kind.arity {
             case .none:
                 guard layer.inbound.isEmpty else { throw GraphError.invalid(layer: layer.name, "an InputLayer has no inbound layers") }
             case .many:
@@ -78,7 +78,7 @@ public enum GraphError: Error, CustomStringConvertible, Sendable, Equatable {
 }
 
 /// Per-layer facts from shape inference.
-public struct LayerInfo: Sendable, Equatable {
+public struct LayerInfo: Sendable, Hashable {
     public var layer: Layer
     public var inputShapes: [Shape]
     public var outputShape: Shape
@@ -87,6 +87,8 @@ public struct LayerInfo: Sendable, Equatable {
     public var macs: Int
     /// Bytes of this layer's output per image (float32).
     public var activationBytes: Int
+    /// For a nested model: the analysis of its own layers.
+    public var nested: GraphAnalysis?
 
     /// Infers `layer`'s facts from its input shapes; throws `GraphError.shape` naming the layer.
     init(_ layer: Layer, inputs: [Shape]) throws {
@@ -97,16 +99,18 @@ public struct LayerInfo: Sendable, Equatable {
         }
         let elements = inference.output.dropFirst().reduce(1) { $0 * ($1 ?? 1) }
         self.init(layer: layer, inputShapes: inputs, outputShape: inference.output, weights: inference.weights, macs: inference.macs,
-                  activationBytes: elements * 4)
+                  activationBytes: elements * 4, nested: inference.nested)
     }
 
-    public init(layer: Layer, inputShapes: [Shape], outputShape: Shape, weights: [WeightSpec], macs: Int, activationBytes: Int) {
+    public init(layer: Layer, inputShapes: [Shape], outputShape: Shape, weights: [WeightSpec], macs: Int, activationBytes: Int,
+                nested: GraphAnalysis? = nil) {
         self.layer = layer
         self.inputShapes = inputShapes
         self.outputShape = outputShape
         self.weights = weights
         self.macs = macs
         self.activationBytes = activationBytes
+        self.nested = nested
     }
 
     public var params: Int { weights.reduce(0) { $0 + $1.elementCount } }
@@ -114,7 +118,7 @@ public struct LayerInfo: Sendable, Equatable {
 }
 
 /// The analysed graph: shapes, weights and costs of every layer.
-public struct GraphAnalysis: Sendable {
+public struct GraphAnalysis: Sendable, Hashable {
     public var graph: ModelGraph
     public var layers: [LayerInfo]
 

@@ -10,17 +10,19 @@ public enum SummaryStyle: String, Sendable, CaseIterable {
 }
 
 extension GraphAnalysis {
-    /// The text Keras prints for `model.summary()`, line for line, ending with a newline.
-    public func summary(style: SummaryStyle) -> String {
+    /// The text Keras prints for `model.summary()`, line for line, ending with a newline;
+    /// `expandNested` prints what `model.summary(expand_nested=True)` prints (nested models' layers under
+    /// their row).
+    public func summary(style: SummaryStyle, expandNested: Bool = false) -> String {
         switch style {
-        case .keras2: return Keras2Summary(self).render()
-        case .keras3: return Keras3Summary(self).render()
+        case .keras2: return Keras2Summary(self, expandNested: expandNested).render()
+        case .keras3: return Keras3Summary(self, expandNested: expandNested).render()
         }
     }
 
     /// Layers as Keras's summary lists them: a Sequential model omits its InputLayer.
     var summaryLayers: [LayerInfo] {
-        graph.isSequential ? layers.filter { if case .input = $0.layer.op { return false } else { return true } } : layers
+        graph.isSequential ? layers.filter { $0.layer.op.inputShape == nil } : layers
     }
 
     /// Weight bytes as Keras counts them (float32 variables: 4 bytes per parameter).
@@ -52,12 +54,14 @@ func thousands(_ n: Int) -> String {
 /// Port of tf-keras 2.x `layer_utils.print_summary` (no nesting, no trainable column).
 struct Keras2Summary {
     let analysis: GraphAnalysis
+    let expandNested: Bool
     let sequentialLike: Bool
     let lineLength: Int
     let positions: [Int]
 
-    init(_ analysis: GraphAnalysis) {
+    init(_ analysis: GraphAnalysis, expandNested: Bool = false) {
         self.analysis = analysis
+        self.expandNested = expandNested
         sequentialLike = analysis.isSequentialLike
         let length = sequentialLike ? 65 : 98
         let fractions = sequentialLike ? [0.45, 0.85, 1.0] : [0.3, 0.6, 0.70, 1.0]
@@ -65,7 +69,7 @@ struct Keras2Summary {
         positions = fractions.map { Int(Double(length) * $0) }
     }
 
-    func row(_ fields: [String], into out: inout [String]) {
+    func row(_ fields: [String], nestedLevel level: Int = 0, into out: inout [String]) {
         var left = fields.map { Array($0) }
         let breaks: [[Character]] = ["),", "},", "],", "',"].map { Array($0) }
         while left.contains(where: { !$0.isEmpty }) {
@@ -76,6 +80,7 @@ struct Keras2Summary {
                 let space = col != positions.count - 1 ? 2 : 0
                 var cutoff = end - start - space
                 if col != positions.count - 1 { cutoff -= 1 }
+                if col == 0 { cutoff -= level }
                 var fit = Array(left[col].prefix(max(0, cutoff)))
                 var candidates: [Int] = []
                 for b in breaks {
@@ -85,14 +90,14 @@ struct Keras2Summary {
                     cutoff = m
                     fit = Array(fit.prefix(m))
                 }
-                if col == 0 { line.append(" ") }
+                if col == 0 { line += Array(repeating: "|", count: level) + [" "] }
                 line += fit
                 if space > 0 { line += Array(repeating: " ", count: space) }
                 left[col] = Array(left[col].dropFirst(max(0, cutoff)))
-                let pad = positions[col] - line.count
+                let pad = positions[col] - line.count - (level > 0 && col == positions.count - 1 ? level : 0)
                 if pad > 0 { line += Array(repeating: " ", count: pad) }
             }
-            out.append(String(line))
+            out.append(String(line) + String(repeating: "|", count: level))
         }
     }
 
@@ -102,22 +107,37 @@ struct Keras2Summary {
         return nil
     }
 
+    /// tf-keras's `print_layer`: the row, then (expanded) the nested model's layers between borders, then
+    /// a spacer unless the row is the last of its nested model or was expanded.
+    func printLayer(_ info: LayerInfo, level: Int, isNestedLast: Bool, into out: inout [String]) {
+        let shape: String
+        if info.layer.op.inputShape != nil { shape = "[" + ShapeFormat.tuple(info.outputShape) + "]" } else { shape = ShapeFormat.tuple(info.outputShape) }
+        var fields = ["\(info.layer.name) (\(info.layer.op.className))", shape, String(info.params)]
+        if !sequentialLike {
+            // Layers inside a nested model have no connections in the outer model's graph.
+            fields.append("[" + (level > 0 ? [] : info.layer.inbound.map { "'\($0)[0][0]'" }).joined(separator: ", ") + "]")
+        }
+        row(fields, nestedLevel: level, into: &out)
+        var last = isNestedLast
+        if expandNested, let nested = info.nested, !nested.summaryLayers.isEmpty {
+            let inner = nested.summaryLayers
+            out.append(String(repeating: "|", count: level + 1) + String(repeating: "¯", count: lineLength - 2 * level - 2) + String(repeating: "|", count: level + 1))
+            for (i, l) in inner.enumerated() { printLayer(l, level: level + 1, isNestedLast: i == inner.count - 1, into: &out) }
+            out.append(String(repeating: "|", count: level) + String(repeating: "¯", count: lineLength - 2 * level) + String(repeating: "|", count: level))
+            last = true  // as tf-keras, whose loop leaves its flag set
+        }
+        if !last {
+            out.append(String(repeating: "|", count: level) + String(repeating: " ", count: lineLength - 2 * level) + String(repeating: "|", count: level))
+        }
+    }
+
     func render() -> String {
         var out: [String] = []
         out.append("Model: \"\(analysis.graph.name)\"")
         out.append(String(repeating: "_", count: lineLength))
         row(sequentialLike ? ["Layer (type)", "Output Shape", "Param #"] : ["Layer (type)", "Output Shape", "Param #", "Connected to"], into: &out)
         out.append(String(repeating: "=", count: lineLength))
-        for info in analysis.summaryLayers {
-            let shape: String
-            if case .input = info.layer.op { shape = "[" + ShapeFormat.tuple(info.outputShape) + "]" } else { shape = ShapeFormat.tuple(info.outputShape) }
-            var fields = ["\(info.layer.name) (\(info.layer.op.className))", shape, String(info.params)]
-            if !sequentialLike {
-                fields.append("[" + info.layer.inbound.map { "'\($0)[0][0]'" }.joined(separator: ", ") + "]")
-            }
-            row(fields, into: &out)
-            out.append(String(repeating: " ", count: lineLength))
-        }
+        for info in analysis.summaryLayers { printLayer(info, level: 0, isNestedLast: false, into: &out) }
         out.append(String(repeating: "=", count: lineLength))
         let a = analysis
         out.append("Total params: \(a.totalParams) (\(readableMemorySize(a.totalParams * 4, byteUnit: "Byte")))")
@@ -133,14 +153,16 @@ struct Keras2Summary {
 /// over-long words cut with an ellipsis.
 struct Keras3Summary {
     let analysis: GraphAnalysis
+    let expandNested: Bool
     let sequentialLike: Bool
     /// Cell widths inside the borders, including one space of padding either side. rich's column layout
     /// for Keras's positions ([0.45, 0.80, 1.0] of 88; [0.3, 0.56, 0.74, 1.0] of 108).
     let widths: [Int]
     let rightAligned: [Bool]
 
-    init(_ analysis: GraphAnalysis) {
+    init(_ analysis: GraphAnalysis, expandNested: Bool = false) {
         self.analysis = analysis
+        self.expandNested = expandNested
         sequentialLike = analysis.isSequentialLike
         widths = sequentialLike ? [38, 29, 17] : [31, 27, 17, 28]
         rightAligned = sequentialLike ? [false, false, true] : [false, false, true, false]
@@ -212,11 +234,19 @@ struct Keras3Summary {
         out.append(rule("┏", "━", "┳", "┓"))
         renderRow(sequentialLike ? ["Layer (type)", "Output Shape", "Param #"] : ["Layer (type)", "Output Shape", "Param #", "Connected to"], into: &out, vertical: "┃")
         out.append(rule("┡", "━", "╇", "┩"))
-        let layers = analysis.summaryLayers
-        for (i, info) in layers.enumerated() {
-            var cells = ["\(info.layer.name) (\(info.layer.op.className))", ShapeFormat.tuple(info.outputShape), thousands(info.params)]
+        // Keras's print_layer: a nested model's layers follow its row when expanded, prefixed by depth.
+        var layers: [(info: LayerInfo, level: Int)] = []
+        func add(_ info: LayerInfo, _ level: Int) {
+            layers.append((info, level))
+            if expandNested, let nested = info.nested { for l in nested.summaryLayers { add(l, level + 1) } }
+        }
+        for info in analysis.summaryLayers { add(info, 0) }
+        for (i, (info, level)) in layers.enumerated() {
+            let prefix = level > 0 ? String(repeating: "   ", count: level) + "└ " : ""
+            var cells = ["\(prefix)\(info.layer.name) (\(info.layer.op.className))", ShapeFormat.tuple(info.outputShape), thousands(info.params)]
             if !sequentialLike {
-                cells.append(info.layer.inbound.isEmpty ? "-" : info.layer.inbound.map { "\($0)[0][0]" }.joined(separator: ", "))
+                // Layers inside a nested model have no connections in the outer model's graph.
+                cells.append(info.layer.inbound.isEmpty || level > 0 ? "-" : info.layer.inbound.map { "\($0)[0][0]" }.joined(separator: ", "))
             }
             renderRow(cells, into: &out, vertical: "│")
             out.append(i == layers.count - 1 ? rule("└", "─", "┴", "┘") : rule("├", "─", "┼", "┤"))

@@ -59,6 +59,8 @@ public final class Engine: @unchecked Sendable {
     }
 
     public let model: VGGMFile
+    /// The model's graph as it runs: nested models replaced by their layers (`ModelGraph.flattened()`).
+    public let graph: ModelGraph
     public let options: Options
     /// Worker threads the engine splits work over.
     public let threads: Int
@@ -94,6 +96,7 @@ public final class Engine: @unchecked Sendable {
     /// An engine for `model` running as `options` say.
     public init(model: VGGMFile, options: Options) throws {
         self.model = model
+        self.graph = model.graph.flattened()
         self.options = options
         self.threads = max(1, options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         _ = Engine.blasCore
@@ -114,6 +117,10 @@ public final class Engine: @unchecked Sendable {
         self.owned = owned
         guard model.graph.inputs.count == 1 else {
             throw RuntimeError(file: model.path, "models with \(model.graph.inputs.count) inputs are not supported (one image input)")
+        }
+        // Refuse what cannot run before anything is asked of it.
+        for layer in graph.layers where layer.op.runtime == nil {
+            throw RuntimeError(file: model.path, layer: layer.name, "layer class \(layer.op.className) cannot be run by vggtool's runtime")
         }
     }
 
@@ -144,8 +151,8 @@ public final class Engine: @unchecked Sendable {
 
     /// The plan for one input geometry (built on first use, then cached).
     func plan(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> Plan {
-        let names = outputs ?? model.graph.outputs
-        for n in names where model.graph.layer(named: n) == nil {
+        let names = outputs ?? graph.outputs
+        for n in names where graph.layer(named: n) == nil {
             throw RuntimeError(file: model.path, "the model has no layer '\(n)'")
         }
         let key = PlanKey(batch: batch, height: height, width: width, channels: channels, outputs: names)

@@ -31,8 +31,8 @@ final class Plan {
         // Only the layers the requested outputs depend on (so a model with a top can run at another input
         // size up to its feature layers).
         var needed = Set(key.outputs)
-        for l in engine.model.graph.layers.reversed() where needed.contains(l.name) { needed.formUnion(l.inbound) }
-        var sub = engine.model.graph
+        for l in engine.graph.layers.reversed() where needed.contains(l.name) { needed.formUnion(l.inbound) }
+        var sub = engine.graph
         sub.layers = sub.layers.filter { needed.contains($0.name) }
         sub.outputs = key.outputs
         let graph: ModelGraph
@@ -80,7 +80,7 @@ final class Plan {
             let count = shapes[l.name]!.reduce(1, *)
             let uses = consumers[l.name] ?? 0
             var slot: Int
-            switch l.op.runtime.bufferUse {
+            switch l.op.runtime!.bufferUse {  // every layer has a kernel (checked by Engine.init)
             case .alias:
                 slot = slotOf[l.inbound[0]]!
                 placement[l.name] = .alias
@@ -96,7 +96,7 @@ final class Plan {
             for i in l.inbound { release(slotOf[i]!) }
             if uses == 0 { refs[slot] += 1; release(slot) }
             let inShape = l.inbound.first.flatMap { shapes[$0] } ?? []
-            scratchFloats = max(scratchFloats, l.op.runtime.scratchFloats(inShape: inShape, outShape: shapes[l.name]!, engine: engine))
+            scratchFloats = max(scratchFloats, l.op.runtime!.scratchFloats(inShape: inShape, outShape: shapes[l.name]!, engine: engine))
         }
 
         // ---- memory
@@ -124,7 +124,7 @@ final class Plan {
             let outShape = shapes[l.name]!
             if l.op.inputShape != nil { continue }
             if placement[l.name] == .alias { continue }
-            let kernel = l.op.runtime
+            let kernel = l.op.runtime!
             // Elementwise layers work in place; when their input is still needed, copy it first.
             if placement[l.name] == .fresh, kernel.bufferUse == .inPlace { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
             let context = StepContext(engine: engine, info: info, inputs: ins, out: out, outShape: outShape, scratch: scratch)

@@ -74,7 +74,10 @@ public struct Composition {
         // What is frozen.
         let cut: String
         if let from = trainableFrom {
-            guard let i = layers.firstIndex(where: { $0.name == from }) else {
+            // A layer inside a nested model may be named by its path (`vgg16/block5_conv1`) or, when no other
+            // layer has that name, by its own name (`block5_conv1`).
+            let bySuffix = layers.indices.filter { layers[$0].name.hasSuffix("/" + from) }
+            guard let i = layers.firstIndex(where: { $0.name == from }) ?? (bySuffix.count == 1 ? bySuffix[0] : nil) else {
                 throw FineTuneError(.trainableFrom) { [known = layers.filter { !head.contains($0.name) }.map(\.name).suffix(8).joined(separator: ", ")] in "\($0): the model has no layer '\(from)' (base layers: \(known), ...)" }
             }
             guard i > 0, layers[i].inbound.count == 1 else { throw FineTuneError(.trainableFrom) { "\($0): cannot train from '\(from)'" } }

@@ -31,8 +31,10 @@ final class FeatureStore {
         var text = "vggtool-features-1|size=\(size)|cut=\(cut)|"
         if let p = preprocessing { text += "pre=\(p.mode),\(p.channelOrder),\(p.mean),\(p.std)|" }
         let frozenSet = Set(frozen)
-        for l in base.graph.layers where frozenSet.contains(l.name) { text += "\(l.name):\(l.op)|" }
-        for t in base.manifest.tensors where frozenSet.contains(String(t.name.split(separator: "/").first ?? "")) {
+        // Frozen layers by their flattened names (`vgg16/block1_conv1` inside a nested model); a tensor
+        // belongs to the layer named by all but its last path component.
+        for l in base.graph.flattened().layers where frozenSet.contains(l.name) { text += "\(l.name):\(l.op)|" }
+        for t in base.manifest.tensors where frozenSet.contains(String(t.name[..<(t.name.lastIndex(of: "/") ?? t.name.startIndex)])) {
             text += "\(t.name):\(t.dtype.rawValue):\(t.shape):\(t.crc32c)|"
         }
         return Array(text.utf8).withUnsafeBytes { sha256Hex($0) }

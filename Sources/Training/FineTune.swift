@@ -236,7 +236,7 @@ public final class FineTuneSession {
         self.valItems = valItems
 
         // ---- model
-        let comp = try Composition(base: base.graph, size: o.inputSize, pooling: o.pooling, units: o.head, dropout: o.dropout,
+        let comp = try Composition(base: base.graph.flattened(), size: o.inputSize, pooling: o.pooling, units: o.head, dropout: o.dropout,
                                    classes: train.classNames.count, trainableFrom: o.trainableFrom)
         composition = comp
         featureSize = comp.analysis.info(comp.cut)!.outputShape.dropFirst().map { $0! }.reduce(1, *)

@@ -43,6 +43,7 @@ extension LayerOp {
         case .add(let l): l
         case .multiply(let l): l
         case .concatenate(let l): l
+        case .nested(let l): l
         }
     }
 
@@ -66,6 +67,10 @@ struct KerasLayerConfig {
     let layer: String
     /// The Keras major version that wrote the config (1, 2 or 3): settles `hard_sigmoid`.
     let kerasMajor: Int
+    /// The class name the file gives (`Convolution2D`, `Sequential`, ...).
+    var className: String? = nil
+    /// How deep inside nested models the layer is (0: in the file's model).
+    var depth = 0
 
     subscript(_ key: String) -> Any? {
         let v = values[key]

@@ -34,11 +34,14 @@ public struct Inference: Sendable, Equatable {
     public var weights: [WeightSpec]
     /// Multiply-accumulate operations per image (1 MAC = 2 FLOPs).
     public var macs: Int
+    /// For a nested model: the analysis of its own layers at these input shapes.
+    public var nested: GraphAnalysis?
 
-    public init(output: Shape, weights: [WeightSpec] = [], macs: Int = 0) {
+    public init(output: Shape, weights: [WeightSpec] = [], macs: Int = 0, nested: GraphAnalysis? = nil) {
         self.output = output
         self.weights = weights
         self.macs = macs
+        self.nested = nested
     }
 }
 
@@ -55,8 +58,14 @@ public struct LayerShapeError: Error, Sendable, Equatable {
 public protocol LayerKind: Sendable, Hashable, Codable {
     /// The Keras class name (`Conv2D`).
     static var className: String { get }
+    /// Other class names vggtool's JSON accepts for this type (none unless overridden).
+    static var aliases: [String] { get }
+    /// The Keras class name of this layer (the type's, unless one type stands for several classes).
+    var className: String { get }
     /// How many inbound layers the class takes (one unless overridden).
     static var arity: Arity { get }
+    /// How many inbound layers this layer takes (the class's, unless it depends on the configuration).
+    var arity: Arity { get }
     /// The activation applied to the layer's output, for layers that take one (`Dense`, `Conv2D`, ...).
     var outputActivation: Activation? { get }
     /// Infers the output shape, weights and MACs from the input shapes (batch first). Throws
@@ -67,7 +76,9 @@ public protocol LayerKind: Sendable, Hashable, Codable {
 }
 
 extension LayerKind {
+    public static var aliases: [String] { [] }
     public static var arity: Arity { .one }
+    public var arity: Arity { Self.arity }
     public var outputActivation: Activation? { nil }
     public var className: String { Self.className }
 }
@@ -96,6 +107,7 @@ public enum LayerOp: Sendable, Hashable {
     case add(Add)
     case multiply(Multiply)
     case concatenate(Concatenate)
+    case nested(NestedModel)
 
     /// The layer type behind the case (ModelGraph's dispatch point).
     public var kind: any LayerKind {
@@ -121,6 +133,7 @@ public enum LayerOp: Sendable, Hashable {
         case .add(let l): l
         case .multiply(let l): l
         case .concatenate(let l): l
+        case .nested(let l): l
         }
     }
 
@@ -130,7 +143,7 @@ public enum LayerOp: Sendable, Hashable {
         InputLayer.self, Conv2D.self, DepthwiseConv2D.self, SeparableConv2D.self, Dense.self, BatchNormalization.self,
         ActivationLayer.self, ReLU.self, LeakyReLU.self, Softmax.self, Dropout.self, Flatten.self, Reshape.self,
         MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self, ZeroPadding2D.self,
-        Add.self, Multiply.self, Concatenate.self,
+        Add.self, Multiply.self, Concatenate.self, NestedModel.self,
     ]
 
     /// The Keras class name.
@@ -140,7 +153,13 @@ public enum LayerOp: Sendable, Hashable {
     public var activation: Activation? { kind.outputActivation }
 
     /// True for layers that merge several inputs.
-    public var isMerge: Bool { type(of: kind).arity == .many }
+    public var isMerge: Bool { kind.arity == .many }
+
+    /// The nested model, for a layer that is one.
+    public var nestedModel: NestedModel? {
+        if case .nested(let m) = self { return m }
+        return nil
+    }
 
     /// The input shape (without batch) of an InputLayer; nil for other layers.
     public var inputShape: [Int?]? {
@@ -151,7 +170,7 @@ public enum LayerOp: Sendable, Hashable {
 
 /// A weight a layer owns: Keras's short name (`kernel`, `bias`, `gamma`, ...), its shape, and whether
 /// Keras trains it (BatchNormalization's moving statistics are never trained).
-public struct WeightSpec: Sendable, Equatable {
+public struct WeightSpec: Sendable, Hashable {
     public var name: String
     public var shape: [Int]
     public var trainable: Bool
@@ -167,7 +186,7 @@ public struct WeightSpec: Sendable, Equatable {
 
 /// A layer of the graph: name, computation, the names of the layers feeding it (one inbound node; the
 /// first output of each), and whether it is trainable.
-public struct Layer: Sendable, Equatable {
+public struct Layer: Sendable, Hashable {
     public var name: String
     public var op: LayerOp
     public var inbound: [String]

@@ -51,8 +51,9 @@ extension RuntimeKernel {
 }
 
 extension LayerOp {
-    /// The layer's forward step (the Runtime's dispatch point).
-    var runtime: any RuntimeKernel {
+    /// The layer's forward step (the Runtime's dispatch point); nil for layers the runtime does not run
+    /// as such (a nested model runs as its layers: `ModelGraph.flattened()`).
+    var runtime: (any RuntimeKernel)? {
         switch self {
         case .input(let l): l
         case .conv2D(let l): l
@@ -75,6 +76,7 @@ extension LayerOp {
         case .add(let l): l
         case .multiply(let l): l
         case .concatenate(let l): l
+        case .nested: nil
         }
     }
 }

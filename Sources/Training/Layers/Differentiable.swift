@@ -48,7 +48,7 @@ extension LayerOp {
         case .relu(let l): l.isPlain ? l : nil
         case .leakyReLU(let l): l
         case .input, .depthwiseConv2D, .separableConv2D, .batchNormalization, .softmax, .zeroPadding2D,
-             .add, .multiply, .concatenate:
+             .add, .multiply, .concatenate, .nested:
             nil
         }
     }
