@@ -12,6 +12,9 @@ public enum KerasLayout: String, Sendable {
     case legacyModel = "Keras HDF5 model (model.save .h5)"
     /// Keras 3 `save_weights('x.weights.h5')`: `layers/<auto name>/vars/<i>`.
     case keras3Weights = "Keras 3 weights (.weights.h5)"
+    /// Keras 3 `save_weights` of a subclassed model: `<attribute>/layers/<auto name>/vars/<i>` at any
+    /// depth, each `vars` group naming its layer; no top-level `layers` group.
+    case keras3AttributeWeights = "Keras 3 subclassed-model weights (.weights.h5, by attribute path)"
     /// Keras 3 `.keras` zip: config.json, metadata.json, model.weights.h5.
     case keras3Archive = "Keras 3 archive (.keras)"
 }
@@ -55,17 +58,21 @@ public final class KerasFile {
     private let h5: HDF5File
 
     /// Options for opening.
-    public struct Options {
+    public struct Options: Sendable {
         /// Built-in architecture for weights-only files (`nil`: detect when unambiguous).
         public var architecture: Architecture?
         /// A Keras JSON config (`model.to_json()`) to use for weights-only files.
         public var configJSON: String?
         /// Input shape (H, W, C) replacing the one in the config or the architecture's default.
         public var inputShape: [Int?]?
-        public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int?]? = nil) {
+        /// Leave out weights of layers the architecture does not have (listed in a note) instead of refusing
+        /// the file.
+        public var ignoreExtra: Bool
+        public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int?]? = nil, ignoreExtra: Bool = false) {
             self.architecture = architecture
             self.configJSON = configJSON
             self.inputShape = inputShape
+            self.ignoreExtra = ignoreExtra
         }
     }
 
@@ -110,6 +117,8 @@ public final class KerasFile {
                 layout = .legacyModel
             } else if KerasFile.hasLayerNames(root) {
                 layout = version == nil ? .kerasApplications : .legacyWeights
+            } else if root.contains("vars") {
+                layout = .keras3AttributeWeights
             } else {
                 throw ImportError(file: path, "HDF5 file holds no Keras model or weights (no 'layer_names', 'model_weights' or 'layers')")
             }
@@ -133,7 +142,7 @@ public final class KerasFile {
                 archSource = "detected \(arch.rawValue)"
                 notes.append("no architecture in the file: detected \(arch.rawValue) from its weights")
             }
-            graph = arch.graph(inputName: layout == .keras3Weights ? "input_layer" : "input_1")
+            graph = arch.graph(inputName: [.keras3Weights, .keras3AttributeWeights].contains(layout) ? "input_layer" : "input_1")
         }
         if let shape = options.inputShape {
             do { graph = try graph.withInputShape(shape) } catch let e as GraphError { throw ImportError(file: path, e.description) }
@@ -153,10 +162,20 @@ public final class KerasFile {
                 stored = try KerasFile.legacyLayers(g, file: path)
             case .kerasApplications, .legacyWeights:
                 stored = try KerasFile.legacyLayers(root, file: path)
+            case .keras3AttributeWeights:
+                stored = try KerasFile.attributeLayers(root, file: path)
             }
             // Byte copies straight from the file are only valid for a plain on-disk HDF5 file (no user block).
             let rawPath: String? = kind == .hdf5(signatureAtZero: true) ? path : nil
-            tensors = try WeightMatcher(file: path, analysis: analysis, stored: stored, rawPath: rawPath).match(notes: &notes)
+            // Attribute-path files store innermost layers: they are matched to the flattened graph's layers.
+            let matched: GraphAnalysis
+            if layout == .keras3AttributeWeights && graph.hasNestedModels {
+                do { matched = try graph.flattened().analyze() } catch let e as GraphError { throw ImportError(file: path, e.description) }
+            } else {
+                matched = analysis
+            }
+            tensors = try WeightMatcher(file: path, analysis: matched, stored: stored, rawPath: rawPath, ignoreExtra: options.ignoreExtra)
+                .match(notes: &notes)
         }
         self.h5 = h5
         self.layout = layout
@@ -286,6 +305,60 @@ public final class KerasFile {
         return result
     }
 
+    /// The innermost layers of a subclassed model's `.weights.h5`, in Keras's saving order: at each level a
+    /// model's `layers` list first (entries in the order Keras numbers them: `conv2d`, `conv2d_1`, ...,
+    /// `conv2d_10`), then its other attributes alphabetically (as Keras's `sorted(dir(...))`). Each group
+    /// with variables is one layer, named by its `vars` group's `name` attribute.
+    static func attributeLayers(_ root: HDF5Group, file: String) throws -> [StoredLayer] {
+        var result: [StoredLayer] = []
+        var visited = 0
+        func walk(_ g: HDF5Group, path: String, depth: Int) throws {
+            visited += 1
+            guard depth <= 64, visited <= 1_000_000 else { throw ImportError(file: file, object: g.fullPath, "nests groups too deep or too many") }
+            if g.contains("vars") {
+                let vars = try wrap(file) { try g.group("vars") }
+                let ds = try keras3Vars(vars, file: file)
+                if !ds.isEmpty {
+                    result.append(StoredLayer(key: path.isEmpty ? "/" : path, name: try stringAttribute(vars, "name", file: file), datasets: ds))
+                }
+            }
+            var children: [String] = []
+            for link in try wrap(file, { try g.links() }) where link.name != "vars" {
+                guard case .hard(.group) = link.target else {
+                    if case .hard = link.target { continue }  // datasets beside groups hold no layer
+                    throw ImportError(file: file, object: "\(g.fullPath == "/" ? "" : g.fullPath)/\(link.name)", "is not a group (links are not followed)")
+                }
+                children.append(link.name)
+            }
+            let ordered = (children.contains("layers") ? ["layers"] : []) + children.filter { $0 != "layers" }.sorted()
+            for name in ordered {
+                let child = try wrap(file) { try g.group(name) }
+                if name == "layers" {
+                    for entry in try wrap(file, { try child.links() }).map(\.name).sorted(by: autoNameOrder) {
+                        guard case .hard(.group) = try wrap(file, { try child.links() }).first(where: { $0.name == entry })!.target else {
+                            throw ImportError(file: file, object: "\(child.fullPath)/\(entry)", "is not a group (links are not followed)")
+                        }
+                        try walk(try wrap(file) { try child.group(entry) }, path: path + "/layers/" + entry, depth: depth + 1)
+                    }
+                } else {
+                    try walk(child, path: path + "/" + name, depth: depth + 1)
+                }
+            }
+        }
+        try walk(root, path: "", depth: 0)
+        return result
+    }
+
+    /// Keras's auto names in numbering order: by class, then by number (`conv2d` < `conv2d_2` < `conv2d_10`).
+    static func autoNameOrder(_ a: String, _ b: String) -> Bool {
+        func split(_ s: String) -> (String, Int) {
+            if let u = s.lastIndex(of: "_"), let n = Int(s[s.index(after: u)...]) { return (String(s[..<u]), n) }
+            return (s, 0)
+        }
+        let (ca, na) = split(a), (cb, nb) = split(b)
+        return ca != cb ? ca < cb : na < nb
+    }
+
     /// Auto names as Keras 3 assigns them to a model's layers (per class, in layer order; a Sequential
     /// model's InputLayer is not among its layers), mapped to the layers' names.
     static func keras3AutoNames(_ graph: ModelGraph) -> [String: String] {
@@ -387,6 +460,8 @@ public final class KerasFile {
                 return a
             }
             throw UnknownArchitectureError(file: file, weights: "with \(convs) convolution and \(denses) dense layers")
+        case .keras3AttributeWeights:
+            weighted = try attributeLayers(root, file: file).map { $0.name ?? $0.key }
         default:
             let g = root.contains("model_weights") ? try wrap(file) { try root.group("model_weights") } : root
             weighted = try legacyLayers(g, file: file).filter { !$0.datasets.isEmpty }.map(\.key)

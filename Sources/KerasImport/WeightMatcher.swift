@@ -11,6 +11,8 @@ struct WeightMatcher {
     let stored: [KerasFile.StoredLayer]
     /// The on-disk HDF5 file, when its datasets' bytes may be copied directly.
     let rawPath: String?
+    /// Leave out stored layers the model does not have (with a note) instead of refusing the file.
+    var ignoreExtra = false
 
     /// Size of `rawPath` in bytes.
     func rawFileSize() -> UInt64? {
@@ -30,14 +32,27 @@ struct WeightMatcher {
         let storedWithWeights = stored.filter { !$0.datasets.isEmpty }
         var byName: [String: KerasFile.StoredLayer] = [:]
         for s in storedWithWeights { if let n = s.name { byName[n] = s } }
+        // A layer inside a nested model (`vgg16/block1_conv1`) is found by its path or, when the file names
+        // layers without their model, by its own name if no other layer has it.
+        let ownNames = expected.map { String($0.layer.name.split(separator: "/").last ?? "") }
+        let uniqueOwn = Set(Dictionary(grouping: ownNames, by: { $0 }).filter { $0.value.count == 1 }.keys)
+        func storedName(_ info: LayerInfo, _ own: String) -> String? {
+            byName[info.layer.name] != nil ? info.layer.name : (uniqueOwn.contains(own) && byName[own] != nil ? own : nil)
+        }
+        let names = zip(expected, ownNames).map { storedName($0, $1) }
 
         var pairs: [(LayerInfo, KerasFile.StoredLayer)] = []
-        if expected.allSatisfy({ byName[$0.layer.name] != nil }) {
-            pairs = expected.map { ($0, byName[$0.layer.name]!) }
-            let used = Set(expected.map(\.layer.name))
+        if names.allSatisfy({ $0 != nil }) {
+            pairs = zip(expected, names).map { ($0, byName[$1!]!) }
+            let used = Set(names.compactMap { $0 })
             let unused = storedWithWeights.filter { !used.contains($0.name ?? "") }
             if !unused.isEmpty {
-                throw err("layer '\(unused[0].name ?? unused[0].key)'", "the file has weights for \(unused.count) layer(s) the model does not have: \(unused.map { "'\($0.name ?? $0.key)'" }.prefix(6).joined(separator: ", "))")
+                let list = unused.map { "'\($0.name ?? $0.key)'" }.prefix(6).joined(separator: ", ") + (unused.count > 6 ? ", ..." : "")
+                if ignoreExtra {
+                    notes.append("left out the weights of \(unused.count) layer(s) the model does not have: \(list)")
+                } else {
+                    throw err("layer '\(unused[0].name ?? unused[0].key)'", "the file has weights for \(unused.count) layer(s) the model does not have: \(list)")
+                }
             }
         } else if expected.count == storedWithWeights.count {
             pairs = Array(zip(expected, storedWithWeights))
@@ -46,8 +61,7 @@ struct WeightMatcher {
             }
         } else {
             // Name the first layer that cannot be matched, with shapes.
-            let missing = expected.filter { byName[$0.layer.name] == nil }
-            let first = missing.first ?? expected[0]
+            let first = zip(expected, names).first { $1 == nil }?.0 ?? expected[0]
             let shapes = first.weights.map { ShapeFormat.tuple($0.shape.map { Optional($0) }) }.joined(separator: ", ")
             let storedNames = storedWithWeights.map { $0.name ?? $0.key }
             throw err("layer '\(first.layer.name)'", "has no weights in the file (expects \(shapes)); the model has \(expected.count) layers with weights, the file \(storedWithWeights.count) (\(storedNames.prefix(6).joined(separator: ", "))\(storedNames.count > 6 ? ", ..." : ""))")
