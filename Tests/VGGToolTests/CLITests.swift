@@ -18,7 +18,7 @@ import VGGTool
         let s = try CLI.run(["summary", out])
         let golden2 = try TestSupport.golden("tiny_vgg16.keras2.txt")
         #expect(s.status == 0 && s.stdout == golden2)
-        let s3 = try CLI.run(["summary", out, "--style", "keras3"])
+        let s3 = try CLI.run(["summary", out, "--style", "keras3"], env: ["COLUMNS": "200"])  // Keras's default width
         #expect(s3.stdout == (try TestSupport.golden("tiny_vgg16.keras3.txt")))
         let j = try CLI.run(["summary", out, "--json"])
         let obj = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any]

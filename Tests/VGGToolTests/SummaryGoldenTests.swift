@@ -51,7 +51,11 @@ import VGGTool
     }
 
     @Test func rich_wrapping_matches_rich() {
-        #expect(Keras3Summary.wrap("branch_a[0][0], branch_b[0][0]", width: 26) == ["branch_a[0][0],", "branch_b[0][0]"])
-        #expect(Keras3Summary.wrap("probs_with_a_rather_long_layer_name (Dense)", width: 29) == ["probs_with_a_rather_long_lay…", "(Dense)"])
+        // A cell's lines, left-justified (padded to the width); more in Keras3SummaryWidthTests.
+        func cell(_ text: String, _ width: Int) -> [String] {
+            RichText.wrap(text, width: width, justify: .left, fold: false).map { String($0.reversed().drop { $0 == " " }.reversed()) }
+        }
+        #expect(cell("branch_a[0][0], branch_b[0][0]", 26) == ["branch_a[0][0],", "branch_b[0][0]"])
+        #expect(cell("probs_with_a_rather_long_layer_name (Dense)", 29) == ["probs_with_a_rather_long_lay…", "(Dense)"])
     }
 }
