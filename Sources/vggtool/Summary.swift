@@ -24,7 +24,7 @@ extension VGGToolCommand {
 
         @Argument(help: "A .vggm, .h5 or .keras file.") var model: String
         @Option(help: "keras2 (tf-keras 2.x text table) or keras3 (Keras 3 box table).") var style: SummaryStyle = .keras2
-        @Option(help: ArgumentHelp("Console width for --style keras3, as COLUMNS=N gives Keras (default: COLUMNS, else the terminal, else 80).",
+        @Option(help: ArgumentHelp("Console width for --style keras3: the table Keras prints with COLUMNS set to it (default: COLUMNS, else the terminal, else 80).",
                                    valueName: "columns"))
         var width: Int?
         @OptionGroup var modelOptions: ModelOptions
