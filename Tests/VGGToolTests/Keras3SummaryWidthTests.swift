@@ -10,41 +10,51 @@ import Glibc
 
 /// Keras 3 summaries sized to the console as Keras 3.15 + rich 15 size them: goldens printed by the real Keras
 /// into a pipe with COLUMNS set (Fixtures/summaries/<model>.keras3.w<N>.txt, or .error.txt where Keras refuses
-/// the width), with COLUMNS unset (.pipe.txt) and with a 50-column terminal on stdin (.pipe-tty50.txt); made by
-/// scripts/fixtures/gen_summary_widths.py.
+/// the width), with COLUMNS unset (.pipe.txt) and with a 50-column terminal on stdin (.pipe-tty50.txt); the nested
+/// models with expand_nested=True (<model>.keras3.expanded.*); made by scripts/fixtures/gen_summary_widths.py.
 @Suite struct Keras3SummaryWidthTests {
-    static let models = ["tiny_vgg16", "layers_zoo", "branching", "leaky_relu"]
+    /// Model and whether its nested models are expanded, as gen_summary_widths.py's CASES.
+    static let cases: [(model: String, expandNested: Bool)] = [
+        ("tiny_vgg16", false), ("layers_zoo", false), ("branching", false), ("leaky_relu", false),
+        ("nested_seq", true), ("nested_func", true), ("nested_branch", true), ("nested_deep", true),
+    ]
     static let widths = [24, 30, 40, 60, 80, 100, 200]
 
     static func analysis(_ model: String) throws -> GraphAnalysis {
         try loadAnalysis(path: TestSupport.fixture("\(model).keras3.keras"), options: .init())
     }
 
-    static func goldenPath(_ name: String) -> String { TestSupport.fixture("summaries/\(name)") }
+    static func golden(_ model: String, _ expandNested: Bool, _ suffix: String) -> String {
+        "\(model).keras3\(expandNested ? ".expanded" : "").\(suffix)"
+    }
 
-    @Test(arguments: models, widths)
-    func everyModelAtEveryWidthMatchesKeras(model: String, columns: Int) throws {
-        let analysis = try Self.analysis(model)
-        let errorGolden = Self.goldenPath("\(model).keras3.w\(columns).error.txt")
+    @Test(arguments: cases, widths)
+    func everyModelAtEveryWidthMatchesKeras(model: (model: String, expandNested: Bool), columns: Int) throws {
+        let analysis = try Self.analysis(model.model)
+        let console = SummaryConsole(columns: columns)
+        let errorGolden = TestSupport.fixture("summaries/" + Self.golden(model.model, model.expandNested, "w\(columns).error.txt"))
         if FileManager.default.fileExists(atPath: errorGolden) {
             #expect(try String(contentsOfFile: errorGolden, encoding: .utf8) == "Insufficient console width to print summary.\n")
-            #expect(throws: SummaryWidthError.self) { try analysis.summary(style: .keras3, console: .init(columns: columns)) }
+            #expect(throws: SummaryWidthError.self) { try analysis.summary(style: .keras3, console: console, expandNested: model.expandNested) }
         } else {
-            let text = try analysis.summary(style: .keras3, console: .init(columns: columns))
-            #expect(text == (try TestSupport.golden("\(model).keras3.w\(columns).txt")))
+            let text = try analysis.summary(style: .keras3, console: console, expandNested: model.expandNested)
+            #expect(text == (try TestSupport.golden(Self.golden(model.model, model.expandNested, "w\(columns).txt"))))
         }
     }
 
-    @Test(arguments: models)
-    func pipesAndTerminalsMatchKeras(model: String) throws {
-        let analysis = try Self.analysis(model)
+    @Test(arguments: cases)
+    func pipesAndTerminalsMatchKeras(model: (model: String, expandNested: Bool)) throws {
+        let analysis = try Self.analysis(model.model)
+        func summary(_ console: SummaryConsole) throws -> String {
+            try analysis.summary(style: .keras3, console: console, expandNested: model.expandNested)
+        }
         // A pipe: 80 columns for Keras and rich alike.
-        #expect(try analysis.summary(style: .keras3, console: .pipe) == (try TestSupport.golden("\(model).keras3.pipe.txt")))
+        #expect(try summary(.pipe) == (try TestSupport.golden(Self.golden(model.model, model.expandNested, "pipe.txt"))))
         // stdout a pipe, stdin a 50-column terminal: Keras's table is 76 wide, rich crops it and wraps to 50.
         let tty50 = SummaryConsole(columns: 80, richWidth: 50)
-        #expect(try analysis.summary(style: .keras3, console: tty50) == (try TestSupport.golden("\(model).keras3.pipe-tty50.txt")))
+        #expect(try summary(tty50) == (try TestSupport.golden(Self.golden(model.model, model.expandNested, "pipe-tty50.txt"))))
         // A wide console gives Keras's defaults, the existing goldens; tf-keras 2 ignores the console.
-        #expect(try analysis.summary(style: .keras3, console: .init(columns: 200)) == analysis.summary(style: .keras3))
+        #expect(try summary(.wide) == analysis.summary(style: .keras3, expandNested: model.expandNested))
         #expect(try analysis.summary(style: .keras2, console: .init(columns: 30)) == analysis.summary(style: .keras2))
     }
 
@@ -107,6 +117,12 @@ import Glibc
         let r = try Self.run(Self.summary(model), columns: String(columns))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == (try TestSupport.golden("\(model).keras3.w\(columns).txt")))
+    }
+
+    @Test func nestedModelsExpandAtAnyWidth() throws {
+        let r = try Self.run(Self.summary("nested_deep") + ["--expand-nested"], columns: "40")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == (try TestSupport.golden("nested_deep.keras3.expanded.w40.txt")))
     }
 
     @Test(arguments: ["tiny_vgg16", "branching"])
