@@ -78,8 +78,9 @@ public final class HDF5File {
     deinit { H5Fclose(id) }
 
     /// Opens an existing file read-only. Checks the HDF5 signature first, so a non-HDF5 file gives a
-    /// plain message rather than libhdf5's.
-    public static func open(path: String) throws -> HDF5File {
+    /// plain message rather than libhdf5's, then runs `checkStructure` unless `checkStructure` is false (the
+    /// caller has run it: vggtool runs it beside its isolated parse).
+    public static func open(path: String, checkStructure: Bool = true) throws -> HDF5File {
         HDF5Library.ensure()
         guard FileManager.default.fileExists(atPath: path) else {
             throw HDF5Error("open", object: path, message: "no such file")
@@ -89,7 +90,7 @@ public final class HDF5File {
             _ = HDF5Library.lastMessage()
             throw HDF5Error("open", object: path, message: "not an HDF5 file (no HDF5 signature)")
         }
-        if !structureChecked.withLock({ $0.contains(path) }) { try checkStructure(path: path) }
+        if checkStructure { try HDF5File.checkStructure(path: path) }
         let fid = H5Fopen(path, vgg_H5F_ACC_RDONLY(), vgg_H5P_DEFAULT())
         try HDF5Library.check(fid, "open", object: path)
         return HDF5File(id: fid, path: path)
@@ -111,13 +112,6 @@ public final class HDF5File {
         try HDF5Library.check(fid, "open", object: label)
         return HDF5File(id: fid, path: label, image: image)
     }
-
-    /// Files whose structural check (`checkStructure`) is done or run elsewhere; see `skipStructureCheck`.
-    static let structureChecked = Mutex<Set<String>>([])
-
-    /// Makes `open(path:)` skip `checkStructure` for `path`: the caller has run it (vggtool runs it beside its
-    /// isolated parse) or does not want it.
-    public static func skipStructureCheck(for path: String) { structureChecked.withLock { _ = $0.insert(path) } }
 
     /// Structural checks libhdf5 lacks, run by `open(path:)` before libhdf5 reads anything beyond the
     /// superblock: for now, every global heap collection (see GlobalHeapCheck). Reads the whole file in 4 MB

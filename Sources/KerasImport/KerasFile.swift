@@ -68,11 +68,16 @@ public final class KerasFile {
         /// Leave out weights of layers the architecture does not have (listed in a note) instead of refusing
         /// the file.
         public var ignoreExtra: Bool
-        public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int?]? = nil, ignoreExtra: Bool = false) {
+        /// Run `HDF5File.checkStructure` before libhdf5 opens an HDF5 file. False when the caller has run it
+        /// (vggtool runs it beside its isolated probe, `HDF5Isolation`).
+        public var checkStructure: Bool
+        public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int?]? = nil, ignoreExtra: Bool = false,
+                    checkStructure: Bool = true) {
             self.architecture = architecture
             self.configJSON = configJSON
             self.inputShape = inputShape
             self.ignoreExtra = ignoreExtra
+            self.checkStructure = checkStructure
         }
     }
 
@@ -106,7 +111,7 @@ public final class KerasFile {
             }
             layout = .keras3Archive
         case .hdf5:
-            do { h5 = try HDF5File.open(path: path) } catch let e as HDF5Error { throw ImportError(file: path, e.message) }
+            do { h5 = try HDF5File.open(path: path, checkStructure: options.checkStructure) } catch let e as HDF5Error { throw ImportError(file: path, e.message) }
             let root = try KerasFile.wrap(path) { try h5.root() }
             version = try KerasFile.stringAttribute(root, "keras_version", file: path)
             backend = try KerasFile.stringAttribute(root, "backend", file: path)

@@ -38,10 +38,11 @@ public enum PreprocessingChoice: String, CaseIterable, Sendable {
 }
 
 /// Converts any Keras model or weights file to `.vggm`. The source's SHA-256 is computed on the second
-/// core while the tensors are copied.
+/// core while the tensors are copied. With `isolation`, libhdf5 parses the file's structure in a child
+/// process first (`HDF5Isolation`).
 public func convert(input: String, output: String, options: KerasFile.Options, dtype: TensorDType = .f32,
                     preprocessing: PreprocessingChoice = .auto, classNames: [String]? = nil,
-                    hashSource: Bool = true) throws -> ConvertReport {
+                    hashSource: Bool = true, isolation: HDF5Isolation? = nil) throws -> ConvertReport {
     let start = Date()
     if let problem = InputFile.notRegular(input) { throw ToolError(input, problem) }
     let hashBox = HashBox()
@@ -54,8 +55,7 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
     // Never leave the hashing thread running past this function (exit would tear libcrypto down under it).
     defer { hashBox.cancel(); group.wait() }
 
-    try HDF5Isolation.probe(input, options: options)
-    let model = try KerasFile(path: input, options: options)
+    let model = try KerasFile(path: input, options: try isolation?.probe(input, options: options) ?? options)
     let analysis = try model.graph.analyze()
     let inputShape = model.graph.layers.compactMap(\.op.inputShape).first ?? []
     let payloads = model.tensors.map { t in TensorPayload(name: t.name, shape: t.shape, rawLocation: t.rawLocation, fill: t.read) }
@@ -99,15 +99,15 @@ public func defaultOutputPath(for input: String) -> String {
     return base + ".vggm"
 }
 
-/// Any model file vggtool reads, opened for its graph: `.vggm` (validated) or a Keras file.
-public func loadAnalysis(path: String, options: KerasFile.Options) throws -> GraphAnalysis {
+/// Any model file vggtool reads, opened for its graph: `.vggm` (validated) or a Keras file (parsed in a child
+/// process first with `isolation`).
+public func loadAnalysis(path: String, options: KerasFile.Options, isolation: HDF5Isolation? = nil) throws -> GraphAnalysis {
     if isVGGM(path) {
         let file = try VGGMFile(path: path)
         guard let shape = options.inputShape else { return file.analysis }
         return try analyzed(file.graph.withInputShape(shape), file: path)
     }
-    try HDF5Isolation.probe(path, options: options)
-    let model = try KerasFile.graphOnly(path: path, options: options)
+    let model = try KerasFile.graphOnly(path: path, options: try isolation?.probe(path, options: options) ?? options)
     return try analyzed(model.graph, file: path)
 }
 

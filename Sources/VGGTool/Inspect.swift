@@ -51,15 +51,17 @@ public struct TensorStats: Sendable {
 public enum Inspector {
     public static let maxStatBytes = 4 << 30
 
-    /// Returns (text, json object).
-    public static func inspect(path: String) throws -> (String, [String: Any]) {
+    /// Returns (text, json object). With `isolation`, libhdf5 parses the file's structure in a child process
+    /// first (`HDF5Isolation`).
+    public static func inspect(path: String, isolation: HDF5Isolation? = nil) throws -> (String, [String: Any]) {
         if isVGGM(path) { return try inspectVGGM(path) }
         if let problem = InputFile.notRegular(path) { throw ToolError(path, problem) }
-        try HDF5Isolation.probe(path, options: .init())  // a libhdf5 crash on the structure becomes an error
+        // A libhdf5 crash on the structure becomes an error; after a clean probe the structural check is done.
+        let checkStructure = try isolation?.probe(path, options: .init()).checkStructure ?? true
         let head = (FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 4) }) ?? Data()
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try inspectZip(path) }
         let file: HDF5File
-        do { file = try HDF5File.open(path: path) } catch let e as HDF5Error { throw ToolError(path, e.message) }
+        do { file = try HDF5File.open(path: path, checkStructure: checkStructure) } catch let e as HDF5Error { throw ToolError(path, e.message) }
         var lines: [String] = ["\(path): HDF5"]
         let tree = try hdf5Tree(file, label: path, lines: &lines)
         return (lines.joined(separator: "\n") + "\n", ["file": path, "format": "hdf5", "root": tree])

@@ -4,29 +4,40 @@ import HDF5
 import KerasImport
 import ModelGraph
 
-/// Runs libhdf5's parsing of an untrusted Keras file in a child process first, under memory and CPU
+/// How to parse an untrusted Keras file's HDF5 structure in a child process first, under memory and CPU
 /// limits, so that a crash or runaway inside libhdf5 on a malformed file becomes a one-line error instead of
 /// taking vggtool down. The child (`vggtool _probe`) walks everything the import reads except tensor data:
 /// the file's structure, attributes, config and every weight dataset's header. Only when it exits cleanly
-/// does the parent parse the file itself. Enabled by the `vggtool` executable (which sets `executable`);
-/// library callers parse in process. `VGGTOOL_NO_ISOLATION=1` turns it off.
-public enum HDF5Isolation {
-    /// The vggtool binary to run as the probe; nil = no isolation.
-    nonisolated(unsafe) public static var executable: String?
-    /// Limits for the probe.
-    public static let memoryBytes: UInt64 = 4 << 30
-    /// The probe walks metadata only: full VGG16 with top takes about 30 ms (release build), so 10 s of CPU
-    /// is generous; SIGXCPU comes at this soft limit, SIGKILL 2 s later.
-    public static let cpuSeconds: UInt64 = 10
-    /// Wall-clock limit: a probe blocked rather than spinning (a stalled file system) is killed after this.
-    public static let wallSeconds: Double = 60
+/// does the parent parse the file itself.
+///
+/// The `vggtool` executable builds one for itself and passes it to `convert`, `loadAnalysis` and
+/// `Inspector.inspect`; library callers pass none (the default) and parse in process.
+public struct HDF5Isolation: Sendable {
+    /// The vggtool binary to run as the probe (`executable _probe FILE`).
+    public var executable: String
+    /// Address-space limit of the probe, in bytes (`ulimit -v`); nil for none (sanitizer builds reserve
+    /// terabytes of shadow address space).
+    public var memoryBytes: UInt64?
+    /// CPU limit of the probe, in seconds. The probe walks metadata only: full VGG16 with top takes about
+    /// 30 ms (release build), so 10 s is generous; SIGXCPU comes at this soft limit, SIGKILL 2 s later.
+    public var cpuSeconds: UInt64
+    /// Wall-clock limit, in seconds: a probe blocked rather than spinning (a stalled file system) is killed
+    /// after this.
+    public var wallSeconds: Double
 
-    /// Probes `path` in a child process when isolation is on. Throws a one-line error when the child dies by
-    /// a signal or exceeds its limits; returns normally when it exits with any status (an ordinary import
-    /// error is then reported by the in-process parse, with the same message).
-    public static func probe(_ path: String, options: KerasFile.Options) throws {
-        guard let exe = executable, ProcessInfo.processInfo.environment["VGGTOOL_NO_ISOLATION"] == nil else { return }
-        if InputFile.notRegular(path) != nil { return }  // nothing for libhdf5 to parse; the import refuses it
+    public init(executable: String, memoryBytes: UInt64? = 4 << 30, cpuSeconds: UInt64 = 10, wallSeconds: Double = 60) {
+        self.executable = executable
+        self.memoryBytes = memoryBytes
+        self.cpuSeconds = cpuSeconds
+        self.wallSeconds = wallSeconds
+    }
+
+    /// Probes `path` in a child process. Throws a one-line error when the child dies by a signal or exceeds
+    /// its limits; returns normally when it exits with any status (an ordinary import error is then reported
+    /// by the in-process parse, with the same message). Returns the options for that parse: after a clean
+    /// probe, the structural check that ran beside it is not repeated.
+    public func probe(_ path: String, options: KerasFile.Options) throws -> KerasFile.Options {
+        if InputFile.notRegular(path) != nil { return options }  // nothing for libhdf5 to parse; the import refuses it
         var args = ["_probe", path]
         if let a = options.architecture { args += ["--arch", a.rawValue] }
         var configFile: String?
@@ -37,10 +48,9 @@ public enum HDF5Isolation {
             args += ["--config", p]
         }
         defer { if let configFile { try? FileManager.default.removeItem(atPath: configFile) } }
-        // ulimit -v (KB) and -t (CPU seconds, soft then hard), then exec the probe; its output is not needed. (Sanitizer builds
-        // reserve terabytes of shadow address space: VGGTOOL_PROBE_NO_MEMORY_LIMIT drops the -v limit there.)
-        let memory = ProcessInfo.processInfo.environment["VGGTOOL_PROBE_NO_MEMORY_LIMIT"] == nil ? "ulimit -v \(memoryBytes / 1024); " : ""
-        let argv = ["/bin/sh", "-c", "exec >/dev/null 2>&1; \(memory)ulimit -S -t \(cpuSeconds); ulimit -H -t \(cpuSeconds + 2); exec \"$0\" \"$@\"", exe] + args
+        // ulimit -v (KB) and -t (CPU seconds, soft then hard), then exec the probe; its output is not needed.
+        let memory = memoryBytes.map { "ulimit -v \($0 / 1024); " } ?? ""
+        let argv = ["/bin/sh", "-c", "exec >/dev/null 2>&1; \(memory)ulimit -S -t \(cpuSeconds); ulimit -H -t \(cpuSeconds + 2); exec \"$0\" \"$@\"", executable] + args
         // The Swift runtime's crash backtracer is of no use in the probe (its output is discarded), slow, and
         // itself crashes under AddressSanitizer (which then turns the probe's signal into exit status 1).
         var environment = ProcessInfo.processInfo.environment
@@ -52,7 +62,7 @@ public enum HDF5Isolation {
         let scan = StructureScan(path)
         defer { scan.cancel() }
         guard let status = try? ChildProcess.run(argv, environment: environment, timeout: wallSeconds, stop: { scan.failure != nil }) else {
-            return  // cannot isolate: parse in process (with the structural checks)
+            return options  // cannot isolate: parse in process (with the structural checks)
         }
         // (Only a failed probe consults the scan, so a file libhdf5 parses cleanly is accepted every time.)
         if status.signal != nil || (status.code ?? 0) > 128, let failure = scan.finish() { throw ToolError(path, failure) }
@@ -65,13 +75,17 @@ public enum HDF5Isolation {
         if let code = status.code, code > 128 {
             throw ToolError(path, "the isolated HDF5 parser failed hard (status \(code)) while reading the file's structure: the file is malformed or hostile; refused")
         }
-        if status.code == 0 { HDF5File.skipStructureCheck(for: path) }
+        var parse = options
+        if status.code == 0 { parse.checkStructure = false }
+        return parse
     }
 
-    /// The probe's work, in the child: everything the import reads except tensor data.
+    /// The probe's work, in the child: everything the import reads except tensor data. The parent runs the
+    /// structural checks alongside, so the child skips them.
     public static func runProbe(_ path: String, options: KerasFile.Options) throws {
         if ProcessInfo.processInfo.environment["VGGTOOL_PROBE_SIMULATE_CRASH"] != nil { abort() }  // for tests
-        HDF5File.skipStructureCheck(for: path)  // the parent runs it, alongside
+        var options = options
+        options.checkStructure = false
         _ = try KerasFile(path: path, options: options)
     }
 }

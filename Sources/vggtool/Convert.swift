@@ -30,7 +30,8 @@ extension VGGToolCommand {
                 var options = try modelOptions.options()
                 options.ignoreExtra = ignoreExtra
                 let r = try convert(input: model, output: output ?? defaultOutputPath(for: model), options: options,
-                                    dtype: dtype, preprocessing: preprocessing, classNames: classNames?.elements, hashSource: !noSourceHash)
+                                    dtype: dtype, preprocessing: preprocessing, classNames: classNames?.elements, hashSource: !noSourceHash,
+                                    isolation: VGGToolCommand.isolation)
                 print("layout:     \(r.layout)\(r.kerasVersion.map { ", keras_version \($0)" } ?? "")")
                 print("graph:      \(r.architectureSource)")
                 print("layers:     \(r.layers)")

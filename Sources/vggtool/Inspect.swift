@@ -13,7 +13,7 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded {
-                let (text, object) = try Inspector.inspect(path: file)
+                let (text, object) = try Inspector.inspect(path: file, isolation: VGGToolCommand.isolation)
                 if json {
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
                     print(String(decoding: data, as: UTF8.self))

@@ -43,7 +43,7 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded {
-                let analysis = try loadAnalysis(path: model, options: try modelOptions.options())
+                let analysis = try loadAnalysis(path: model, options: try modelOptions.options(), isolation: VGGToolCommand.isolation)
                 if json {
                     print(summaryJSON(analysis))
                     return

@@ -17,11 +17,20 @@ struct VGGToolCommand: ParsableCommand {
                       Finetune.self, Dataset.self, Demo.self, Probe.self]
     )
 
-    /// Runs a command's body, printing an error as one line on stderr and exiting with status 1. Untrusted
-    /// HDF5 files are first parsed by this binary in an isolated child process (see `HDF5Isolation`). A body
+    /// Untrusted HDF5 files are first parsed by this binary in an isolated child process (see `HDF5Isolation`);
+    /// the commands that read Keras files pass this. `VGGTOOL_NO_ISOLATION=1` turns it off;
+    /// `VGGTOOL_PROBE_NO_MEMORY_LIMIT=1` drops the probe's address-space limit (sanitizer builds reserve
+    /// terabytes of shadow address space).
+    static let isolation: HDF5Isolation? = {
+        let env = ProcessInfo.processInfo.environment
+        guard env["VGGTOOL_NO_ISOLATION"] == nil else { return nil }
+        return HDF5Isolation(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+                             memoryBytes: env["VGGTOOL_PROBE_NO_MEMORY_LIMIT"] == nil ? 4 << 30 : nil)
+    }()
+
+    /// Runs a command's body, printing an error as one line on stderr and exiting with status 1. A body
     /// that `writesFiles` runs with the interruption handler installed (see `Interruption`).
     static func guarded(writesFiles: Bool = false, _ body: () throws -> Void) throws {
-        HDF5Isolation.executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         if writesFiles { Interruption.install() }
         do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
             FileHandle.standardError.write(Data("vggtool: error: \(message(for: error))\n".utf8))
