@@ -22,6 +22,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Child processes (the isolated HDF5 probe; the tests' runs of the built binary). See docs/architecture.md.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         // System library: libhdf5 (serial) through pkg-config, with a shim for its macros and globals.
@@ -50,7 +53,9 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["ModelGraph", "ModelFile", "CKernels", "CBLAS"]),
         .target(name: "ImageData", dependencies: ["ModelFile", "CImage", "CZlib"]),
         .target(name: "Training", dependencies: ["ModelGraph", "ModelFile", "Runtime", "ImageData", "CKernels", "CBLAS"]),
-        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "CVGGSupport", "CCrypto"]),
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "CVGGSupport", "CCrypto",
+                                                .product(name: "Subprocess", package: "swift-subprocess"),
+                                                .product(name: "SystemPackage", package: "swift-system")]),
         .executableTarget(
             name: "vggtool",
             dependencies: [

@@ -4,8 +4,6 @@
 #include <fcntl.h>
 #include "vgg_support.h"
 #include <string.h>
-#include <spawn.h>
-#include <signal.h>
 
 static uint32_t table[8][256];
 static int table_ready = 0;
@@ -112,29 +110,6 @@ long vgg_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *of
 
 int vgg_start_writeback(int fd, long long offset, long long count) {
     return sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE);
-}
-
-int vgg_spawn(int *pid, const char *path, char *const argv[], char *const envp[]) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    int rc = posix_spawn_file_actions_init(&actions);
-    if (rc) return rc;
-    rc = posix_spawnattr_init(&attr);
-    if (rc) { posix_spawn_file_actions_destroy(&actions); return rc; }
-    sigset_t empty, defaults;
-    sigemptyset(&empty);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    if (!rc) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (!rc) rc = posix_spawnattr_setsigmask(&attr, &empty);
-    if (!rc) rc = posix_spawnattr_setsigdefault(&attr, &defaults);
-    if (!rc) rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t child = 0;
-    if (!rc) rc = posix_spawn(&child, path, &actions, &attr, argv, envp);
-    if (!rc) *pid = (int)child;
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    return rc;
 }
 
 const void *vgg_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {

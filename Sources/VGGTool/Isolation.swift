@@ -1,8 +1,9 @@
-import CVGGSupport
 import Foundation
 import HDF5
 import KerasImport
 import ModelGraph
+import Subprocess
+import SystemPackage
 
 /// How to parse an untrusted Keras file's HDF5 structure in a child process first, under memory and CPU
 /// limits, so that a crash or runaway inside libhdf5 on a malformed file becomes a one-line error instead of
@@ -61,7 +62,7 @@ public struct HDF5Isolation: Sendable {
         // the scan is cancelled: libhdf5 got through the file, and the parse that follows skips the scan.
         let scan = StructureScan(path)
         defer { scan.cancel() }
-        guard let status = try? ChildProcess.run(argv, environment: environment, timeout: wallSeconds, stop: { scan.failure != nil }) else {
+        guard let status = try? ChildProcess.runBlocking(argv, environment: environment, timeout: wallSeconds, stop: { scan.failure != nil }) else {
             return options  // cannot isolate: parse in process (with the structural checks)
         }
         // (Only a failed probe consults the scan, so a file libhdf5 parses cleanly is accepted every time.)
@@ -90,8 +91,9 @@ public struct HDF5Isolation: Sendable {
     }
 }
 
-/// A child process run to its end: posix_spawn + waitpid, not Foundation's Process (whose exit monitoring can
-/// miss a child's end, e.g. under AddressSanitizer). The child inherits no descriptors besides 0, 1 and 2.
+/// A child process run to its end, through swift-subprocess (posix_spawn, exit monitored with a pidfd), not
+/// Foundation's Process (whose exit monitoring can miss a child's end, e.g. under AddressSanitizer). The
+/// child inherits descriptors 0, 1 and 2 and no others, its signal dispositions reset and mask cleared.
 public enum ChildProcess {
     public struct Status: Sendable, Equatable {
         /// The exit code, when the child exited.
@@ -105,40 +107,97 @@ public enum ChildProcess {
 
     /// Runs `argv[0]` (an absolute path) with `argv` and `environment`, and waits for it to end; after
     /// `timeout` seconds of wall-clock time, or as soon as `stop` returns true (polled every 2 ms), kills it
-    /// (SIGKILL, reported as its signal).
+    /// (SIGKILL, reported as its signal). Cancelling the calling task kills it too.
     public static func run(_ argv: [String], environment: [String: String], timeout: Double? = nil,
-                           stop: (() -> Bool)? = nil) throws -> Status {
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        var cenv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in cargs + cenv { free(p) } }
-        var pid: Int32 = 0
-        let rc = vgg_spawn(&pid, argv[0], &cargs, &cenv)
-        guard rc == 0 else { throw ToolError(argv[0], "cannot start a child process: \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        var timedOut = false
-        let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
-        while true {
-            let r = waitpid(pid, &status, deadline == nil && stop == nil ? 0 : WNOHANG)
-            if r == pid { break }
-            if r < 0 {
-                guard errno == EINTR else { throw ToolError(argv[0], "cannot wait for a child process: \(String(cString: strerror(errno)))") }
-                continue
+                           stop: (@Sendable () -> Bool)? = nil) async throws -> Status {
+        enum Outcome: Sendable { case ended(TerminationStatus), late, stopped }
+        let inherited = (input: FileDescriptor.standardInput, output: FileDescriptor.standardOutput, error: FileDescriptor.standardError)
+        let outcome: (TerminationStatus, timedOut: Bool)
+        do {
+            outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
+                group.addTask {
+                    .ended(try await Subprocess.run(
+                        .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
+                        // NUL-terminated: swift-subprocess 1.0.2 strdup()s each raw entry as it is, so without
+                        // the terminator it reads past the bytes (children saw other variables' tails).
+                        environment: .custom(environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }),
+                        input: .fileDescriptor(inherited.input, closeAfterSpawningProcess: false),
+                        output: .fileDescriptor(inherited.output, closeAfterSpawningProcess: false),
+                        error: .fileDescriptor(inherited.error, closeAfterSpawningProcess: false)).terminationStatus)
+                }
+                if timeout != nil || stop != nil {
+                    // The watchdog: when it returns first, cancelling the run kills the child (SIGKILL).
+                    group.addTask {
+                        let deadline = timeout.map { ContinuousClock.now + .nanoseconds(Int64($0 * 1e9)) }
+                        while true {
+                            if let deadline, ContinuousClock.now >= deadline { return .late }
+                            if stop?() == true { return .stopped }
+                            if stop == nil, let deadline { try await Task.sleep(until: deadline) } else { try await Task.sleep(for: .milliseconds(2)) }
+                        }
+                    }
+                }
+                var timedOut = false
+                while let next = try await group.next() {
+                    switch next {
+                    case .ended(let status):
+                        group.cancelAll()
+                        return (status, timedOut)
+                    case .late:
+                        timedOut = true
+                        group.cancelAll()
+                    case .stopped:
+                        group.cancelAll()
+                    }
+                }
+                throw CancellationError()  // unreachable: the run always ends the group
             }
-            let late = deadline.map { DispatchTime.now().uptimeNanoseconds >= $0 } ?? false
-            if late || stop?() == true {
-                kill(pid, SIGKILL)
-                timedOut = late
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                break
-            }
-            usleep(2_000)
+        } catch let error as SubprocessError {
+            throw ToolError(argv[0], "cannot run a child process: \(error)")
         }
-        let signal = status & 0x7F
-        return signal == 0 ? Status(code: (status >> 8) & 0xFF, signal: nil) : Status(code: nil, signal: signal, timedOut: timedOut)
+        switch outcome.0 {
+        case .exited(let code): return Status(code: code, signal: nil)
+        case .signaled(let signal): return Status(code: nil, signal: signal, timedOut: outcome.timedOut)
+        }
+    }
+
+    /// `run`, blocking the calling thread until the child ends. For synchronous callers on a thread of their
+    /// own (the `vggtool` executable's main thread): the child is run and watched by tasks on Swift's
+    /// cooperative pool, so a caller blocking a thread of that pool could starve them. Such a caller (one
+    /// inside a task, off the main thread) gets an error instead of a hang; it should `await run`.
+    public static func runBlocking(_ argv: [String], environment: [String: String], timeout: Double? = nil,
+                                   stop: (@Sendable () -> Bool)? = nil) throws -> Status {
+        if !Thread.isMainThread, withUnsafeCurrentTask(body: { $0 != nil }) {
+            throw ToolError(argv[0], "cannot wait for a child process by blocking a thread of Swift's cooperative pool (call the async ChildProcess.run)")
+        }
+        let completion = Completion<Status>()
+        Task.detached {
+            do { completion.finish(.success(try await run(argv, environment: environment, timeout: timeout, stop: stop))) } catch {
+                completion.finish(.failure(error))
+            }
+        }
+        return try completion.wait()
     }
 }
 
-/// HDF5File.checkStructure on a background thread, cancellable, its failure readable from any thread.
+/// A result handed from a task to a thread waiting for it.
+private final class Completion<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<Value, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    func finish(_ result: Result<Value, any Error>) {
+        lock.withLock { self.result = result }
+        done.signal()
+    }
+
+    func wait() throws -> Value {
+        done.wait()
+        return try lock.withLock { result! }.get()
+    }
+}
+
+/// HDF5File.checkStructure on a thread of its own (not Dispatch's pool, which Swift's cooperative pool shares
+/// threads with on Linux: the probe's run waits for it), cancellable, its failure readable from any thread.
 final class StructureScan: @unchecked Sendable {
     private let lock = NSLock()
     private var _failure: String?
@@ -146,12 +205,12 @@ final class StructureScan: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(_ path: String) {
-        DispatchQueue.global().async {
+        Thread {
             do { try HDF5File.checkStructure(path: path, cancelled: { self.lock.withLock { self.cancelled } }) } catch let e as HDF5Error {
                 self.lock.withLock { self._failure = e.message }
             } catch {}
             self.done.signal()
-        }
+        }.start()
     }
 
     /// The scan's message once it has found the file corrupt.

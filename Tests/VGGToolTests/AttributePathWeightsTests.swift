@@ -54,15 +54,15 @@ import VGGTool
 
     /// `vggtool convert --ignore-extra` on the built binary: refused without it (one line, exit 1, nothing
     /// written), converted with it and the note printed.
-    @Test func ignoreExtraOnTheCommandLine() throws {
+    @Test func ignoreExtraOnTheCommandLine() async throws {
         let dir = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let aux = TestSupport.fixture("subclassed_tiny_vgg16_aux.keras3.weights.h5")
         let args = ["convert", aux, "--config", TestSupport.fixture("tiny_vgg16.config.json"), "-o", dir + "/a.vggm"]
-        let refused = try CLI.run(args)
+        let refused = try await CLI.run(args)
         #expect(refused.status == 1 && refused.stderr == "vggtool: error: \(aux): layer 'aux': the file has weights for 1 layer(s) the model does not have: 'aux'\n")
         #expect(TestSupport.files(in: dir).isEmpty)
-        let converted = try CLI.run(args + ["--ignore-extra"])
+        let converted = try await CLI.run(args + ["--ignore-extra"])
         #expect(converted.status == 0, "\(converted.stderr)")
         #expect(converted.stdout.contains("note:       left out the weights of 1 layer(s) the model does not have: 'aux'"))
         #expect(TestSupport.files(in: dir) == ["a.vggm"])

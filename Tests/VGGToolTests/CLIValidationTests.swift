@@ -6,32 +6,32 @@ import Training
 /// Options are parsed and checked before any work: a bad value fails with ArgumentParser's usage error
 /// (exit status 64) naming the option and the subcommand's usage; the libraries name concepts, not flags.
 @Suite(.serialized) struct CLIValidationTests {
-    @Test func badOptionValuesFailBeforeAnyWork() throws {
-        func usageError(_ args: [String], _ words: String) throws {
-            let r = try CLI.run(args)
+    @Test func badOptionValuesFailBeforeAnyWork() async throws {
+        func usageError(_ args: [String], _ words: String) async throws {
+            let r = try await CLI.run(args)
             #expect(r.status == 64, "\(args): \(r.status) \(r.stderr)")
             #expect(r.stderr.hasPrefix("Error: ") && r.stderr.contains(words), "\(args): \(r.stderr)")
             #expect(r.stderr.contains("Usage: vggtool \(args[0])"), "\(args): \(r.stderr)")
         }
         let model = TestSupport.fixture("tiny_vgg16.keras3.keras")
-        try usageError(["summary", model, "--input-shape", "0,1"], "--input-shape must be three positive integers H,W,C, got '0,1'")
-        try usageError(["summary", model, "--input-shape", "a,b,c"], "The value 'a,b,c' is invalid for '--input-shape <H,W,C>'")
+        try await usageError(["summary", model, "--input-shape", "0,1"], "--input-shape must be three positive integers H,W,C, got '0,1'")
+        try await usageError(["summary", model, "--input-shape", "a,b,c"], "The value 'a,b,c' is invalid for '--input-shape <H,W,C>'")
         // Nothing is read before the options are checked: the files need not exist.
         let ft = ["finetune", "/nonexistent/base.vggm", "--data", "/nonexistent", "-o", "/nonexistent/out.vggm"]
-        try usageError(ft + ["--head", "1,a"], "The value '1,a' is invalid for '--head <n,n,...>'")
-        try usageError(ft + ["--head", "8,0"], "--head must be positive integers like 1024,1024,4096")
-        try usageError(ft + ["--augment", "flip,bad"], "The value 'flip,bad' is invalid for '--augment <a,b,...>'")
-        try usageError(ft + ["--class-weight", "even"], "Please provide one of 'balanced'")
-        try usageError(ft + ["--validation-split", "1"], "--validation-split must be at least 0 and below 1")
-        try usageError(ft + ["--epochs", "0"], "--epochs must be positive")
-        try usageError(ft + ["--input-size", "16"], "--input-size must be between 32 and 4096")
-        try usageError(ft + ["--dropout", "1"], "--dropout must be at least 0 and below 1")
-        try usageError(["predict", "/nonexistent/m.vggm"], "no input: give image files or --input X.npy")
-        try usageError(["predict", "/nonexistent/m.vggm", "x.png", "--input-size", "0"], "--input-size must be positive")
-        try usageError(["bench", "/nonexistent/m.vggm", "--batch", "0"], "--batch must be between 1 and 4096")
-        try usageError(["dataset", "mnist", "-o", "/nonexistent"], "Please provide one of 'fashion-mnist'")
-        try usageError(["dataset", "fashion-mnist", "-o", "/nonexistent", "--classes", "Trouser,Hat"], "--classes: unknown class 'Hat'")
-        try usageError(["dataset", "fashion-mnist", "-o", "/nonexistent", "--split", "test"], "Please provide one of 'train' and 't10k'")
+        try await usageError(ft + ["--head", "1,a"], "The value '1,a' is invalid for '--head <n,n,...>'")
+        try await usageError(ft + ["--head", "8,0"], "--head must be positive integers like 1024,1024,4096")
+        try await usageError(ft + ["--augment", "flip,bad"], "The value 'flip,bad' is invalid for '--augment <a,b,...>'")
+        try await usageError(ft + ["--class-weight", "even"], "Please provide one of 'balanced'")
+        try await usageError(ft + ["--validation-split", "1"], "--validation-split must be at least 0 and below 1")
+        try await usageError(ft + ["--epochs", "0"], "--epochs must be positive")
+        try await usageError(ft + ["--input-size", "16"], "--input-size must be between 32 and 4096")
+        try await usageError(ft + ["--dropout", "1"], "--dropout must be at least 0 and below 1")
+        try await usageError(["predict", "/nonexistent/m.vggm"], "no input: give image files or --input X.npy")
+        try await usageError(["predict", "/nonexistent/m.vggm", "x.png", "--input-size", "0"], "--input-size must be positive")
+        try await usageError(["bench", "/nonexistent/m.vggm", "--batch", "0"], "--batch must be between 1 and 4096")
+        try await usageError(["dataset", "mnist", "-o", "/nonexistent"], "Please provide one of 'fashion-mnist'")
+        try await usageError(["dataset", "fashion-mnist", "-o", "/nonexistent", "--classes", "Trouser,Hat"], "--classes: unknown class 'Hat'")
+        try await usageError(["dataset", "fashion-mnist", "-o", "/nonexistent", "--split", "test"], "Please provide one of 'train' and 't10k'")
     }
 
     @Test func librarySettingErrorsNameTheConceptAndTheCommandItsFlag() {

@@ -27,11 +27,11 @@ import Testing
 
     /// Paths that are not regular files (a FIFO blocks its opener until a writer appears; /dev/zero never ends)
     /// are refused by every reader with one line, before anything is opened.
-    @Test func nonRegularFilesAreRefusedWithoutBlocking() throws {
+    @Test func nonRegularFilesAreRefusedWithoutBlocking() async throws {
         let dir = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let model = dir + "/tiny.vggm"
-        #expect(try CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model]).status == 0)
+        #expect(try await CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model]).status == 0)
         let fifo = dir + "/pipe.h5"
         try #require(mkfifo(fifo, 0o600) == 0)
         for (path, words) in [(fifo, "FIFO"), ("/dev/zero", "device"), (dir, "directory")] {
@@ -39,7 +39,7 @@ import Testing
                                         ["predict", path, TestSupport.fixture("images/gray.jpg")], ["predict", model, path],
                                         ["predict", model, "--input", path]]
             for args in commands {
-                let r = try CLI.run(args, timeout: 30)
+                let r = try await CLI.run(args, timeout: 30)
                 #expect(!r.timedOut, "\(args): hung")
                 #expect(r.status == 1 && r.stderr.hasPrefix("vggtool: error: \(path): ") && r.stderr.contains(words), "\(args): \(r.stderr)")
                 #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(args): \(r.stderr)")
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test(arguments: cases.map(\.file))
-    func hostileFile(_ name: String) throws {
+    func hostileFile(_ name: String) async throws {
         let c = Self.cases.first { $0.file == name }!
         let dir = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -63,18 +63,17 @@ import Testing
         case "verify": args = ["verify", file]
         default:
             let model = dir + "/tiny.vggm"
-            let conv = try CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model])
+            let conv = try await CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model])
             #expect(conv.status == 0)
             before = ["tiny.vggm"]
             args = c.command == "predict-input" ? ["predict", model, "--input", file, "-o", dir + "/y.npy"] : ["predict", model, file]
         }
         let hostileBefore = TestSupport.files(in: TestSupport.fixture("hostile"))
-        let start = Date()
         // (Sanitizer runs reserve terabytes of shadow memory: no address-space limit there.)
         let limit = ProcessInfo.processInfo.environment["VGGTOOL_TEST_NO_ULIMIT"] == nil ? 4 << 20 : nil
         let bound = c.seconds ?? 10
-        let r = try CLI.run(args, cwd: dir, memoryKB: limit, timeout: bound * 3)
-        let seconds = Date().timeIntervalSince(start)
+        let r = try await CLI.run(args, cwd: dir, memoryKB: limit, timeout: bound * 3)
+        let seconds = r.seconds
         #expect(!r.signaled, "\(name): killed by a signal\(r.timedOut ? " (hung: killed after \(bound * 3) s)" : "")")
         #expect(seconds < bound, "\(name): took \(seconds) s")
         if let accept = c.accept {

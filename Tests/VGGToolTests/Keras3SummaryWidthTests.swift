@@ -91,7 +91,7 @@ import Glibc
 @Suite(.serialized) struct Keras3SummaryWidthCLITests {
     /// Runs the binary with stdout and stderr to files, stdin from `stdin`, and exactly `environment`'s COLUMNS
     /// and LINES (unset when absent), so the test runner's terminal does not leak in.
-    static func run(_ args: [String], columns: String?, stdin: String = "/dev/null") throws -> CLI.Result {
+    static func run(_ args: [String], columns: String?, stdin: String = "/dev/null") async throws -> CLI.Result {
         let scratch = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var environment = ProcessInfo.processInfo.environment
@@ -101,7 +101,7 @@ import Glibc
         environment["VGGTOOL_TEST_OUT"] = scratch + "/stdout"
         environment["VGGTOOL_TEST_ERR"] = scratch + "/stderr"
         let script = "exec \"$0\" \"$@\" <\"$VGGTOOL_TEST_IN\" >\"$VGGTOOL_TEST_OUT\" 2>\"$VGGTOOL_TEST_ERR\""
-        let status = try ChildProcess.run(["/bin/sh", "-c", script, CLI.binary] + args, environment: environment, timeout: 120)
+        let status = try await ChildProcess.run(["/bin/sh", "-c", script, CLI.binary] + args, environment: environment, timeout: 120)
         let out = FileManager.default.contents(atPath: scratch + "/stdout") ?? Data()
         let err = FileManager.default.contents(atPath: scratch + "/stderr") ?? Data()
         return CLI.Result(status: status.signal ?? status.code ?? -1, stdout: String(decoding: out, as: UTF8.self),
@@ -113,31 +113,31 @@ import Glibc
     }
 
     @Test(arguments: ["tiny_vgg16", "branching"], [30, 40, 60, 80, 100, 200])
-    func pipeWithColumnsMatchesKeras(model: String, columns: Int) throws {
-        let r = try Self.run(Self.summary(model), columns: String(columns))
+    func pipeWithColumnsMatchesKeras(model: String, columns: Int) async throws {
+        let r = try await Self.run(Self.summary(model), columns: String(columns))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == (try TestSupport.golden("\(model).keras3.w\(columns).txt")))
     }
 
-    @Test func nestedModelsExpandAtAnyWidth() throws {
-        let r = try Self.run(Self.summary("nested_deep") + ["--expand-nested"], columns: "40")
+    @Test func nestedModelsExpandAtAnyWidth() async throws {
+        let r = try await Self.run(Self.summary("nested_deep") + ["--expand-nested"], columns: "40")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == (try TestSupport.golden("nested_deep.keras3.expanded.w40.txt")))
     }
 
     @Test(arguments: ["tiny_vgg16", "branching"])
-    func plainPipeIs80ColumnsAndWidthOptionIsColumns(model: String) throws {
-        let pipe = try Self.run(Self.summary(model), columns: nil)
+    func plainPipeIs80ColumnsAndWidthOptionIsColumns(model: String) async throws {
+        let pipe = try await Self.run(Self.summary(model), columns: nil)
         #expect(pipe.status == 0, "\(pipe.stderr)")
         #expect(pipe.stdout == (try TestSupport.golden("\(model).keras3.pipe.txt")))
         // COLUMNS that Python cannot read as a positive number is ignored by both.
-        #expect(try Self.run(Self.summary(model), columns: "wide").stdout == pipe.stdout)
+        #expect(try await Self.run(Self.summary(model), columns: "wide").stdout == pipe.stdout)
         // --width N is COLUMNS=N, whatever the environment says.
-        let width = try Self.run(Self.summary(model) + ["--width", "40"], columns: "200")
+        let width = try await Self.run(Self.summary(model) + ["--width", "40"], columns: "200")
         #expect(width.stdout == (try TestSupport.golden("\(model).keras3.w40.txt")))
     }
 
-    @Test func terminalOnStdinNarrowsRichOnly() throws {
+    @Test func terminalOnStdinNarrowsRichOnly() async throws {
         // stdout a file, stdin a 50-column terminal: Keras's table is 76 wide (shutil looks at stdout), rich's
         // console 50 (it looks at stdin first), so the table is cropped and the other lines wrapped at 50.
         // A pseudo-terminal through /dev/ptmx (posix_openpt and friends are not visible from Swift's Glibc):
@@ -151,23 +151,23 @@ import Glibc
         var size = winsize(ws_row: 24, ws_col: 50, ws_xpixel: 0, ws_ypixel: 0)
         try #require(ioctl(master, UInt(TIOCSWINSZ), &size) == 0)
         for model in ["tiny_vgg16", "branching"] {
-            let r = try Self.run(Self.summary(model), columns: nil, stdin: slave)
+            let r = try await Self.run(Self.summary(model), columns: nil, stdin: slave)
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout == (try TestSupport.golden("\(model).keras3.pipe-tty50.txt")))
         }
     }
 
-    @Test func tooNarrowIsOneLineErrorAndBadWidthsAreUsageErrors() throws {
-        let narrow = try Self.run(Self.summary("branching"), columns: "24")
+    @Test func tooNarrowIsOneLineErrorAndBadWidthsAreUsageErrors() async throws {
+        let narrow = try await Self.run(Self.summary("branching"), columns: "24")
         #expect(narrow.status == 1 && narrow.stdout.isEmpty)
         #expect(narrow.stderr == "vggtool: error: insufficient console width to print the Keras 3 summary: a line length "
                 + "of 20 gives columns of 6, 5, 3 characters (Keras needs at least 4 each)\n")
-        let zero = try Self.run(Self.summary("tiny_vgg16") + ["--width", "0"], columns: nil)
+        let zero = try await Self.run(Self.summary("tiny_vgg16") + ["--width", "0"], columns: nil)
         #expect(zero.status == 64 && zero.stderr.contains("--width must be at least 1"))
-        let keras2 = try Self.run(["summary", TestSupport.fixture("tiny_vgg16.keras3.keras"), "--width", "40"], columns: nil)
+        let keras2 = try await Self.run(["summary", TestSupport.fixture("tiny_vgg16.keras3.keras"), "--width", "40"], columns: nil)
         #expect(keras2.status == 64 && keras2.stderr.contains("--width applies to --style keras3"))
         // tf-keras 2 tables do not follow the console.
-        let k2 = try Self.run(["summary", TestSupport.fixture("tiny_vgg16.keras3.keras")], columns: "30")
+        let k2 = try await Self.run(["summary", TestSupport.fixture("tiny_vgg16.keras3.keras")], columns: "30")
         #expect(k2.stdout == (try TestSupport.golden("tiny_vgg16.keras2.txt")))
     }
 }

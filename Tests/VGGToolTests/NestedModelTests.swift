@@ -107,8 +107,8 @@ import VGGTool
     }
 
     /// `vggtool summary --expand-nested` on the built binary.
-    @Test func summaryCommandExpandsNested() throws {
-        let r = try CLI.run(["summary", TestSupport.fixture("nested_deep.keras3.keras"), "--style", "keras3", "--expand-nested"],
+    @Test func summaryCommandExpandsNested() async throws {
+        let r = try await CLI.run(["summary", TestSupport.fixture("nested_deep.keras3.keras"), "--style", "keras3", "--expand-nested"],
                            env: ["COLUMNS": "200"])  // Keras's default width (a pipe is 80 columns)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == (try TestSupport.golden("nested_deep.keras3.expanded.txt")))

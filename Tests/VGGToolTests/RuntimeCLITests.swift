@@ -4,18 +4,18 @@ import Testing
 
 /// predict, evaluate and bench on the built binary, and their bad inputs.
 @Suite(.serialized) struct RuntimeCLITests {
-    static func tinyModel() throws -> (dir: String, model: String) {
+    static func tinyModel() async throws -> (dir: String, model: String) {
         let dir = try TestSupport.tempDir()
         let model = dir + "/tiny.vggm"
-        let c = try CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model, "--class-names", "a,b,c,d,e"])
+        let c = try await CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model, "--class-names", "a,b,c,d,e"])
         #expect(c.status == 0, "\(c.stderr)")
         return (dir, model)
     }
 
-    @Test func predictImagesAndNpy() throws {
-        let (dir, model) = try Self.tinyModel()
+    @Test func predictImagesAndNpy() async throws {
+        let (dir, model) = try await Self.tinyModel()
         let img = TestSupport.fixture("images/rgb.jpg")
-        let p = try CLI.run(["predict", model, img, TestSupport.fixture("images/rgb.png"), "--top-k", "2", "-o", dir + "/y.npy"])
+        let p = try await CLI.run(["predict", model, img, TestSupport.fixture("images/rgb.png"), "--top-k", "2", "-o", dir + "/y.npy"])
         #expect(p.status == 0, "\(p.stderr)")
         let lines = p.stdout.split(separator: "\n")
         #expect(lines.first?.hasPrefix("\(img): ") == true && lines.first!.split(separator: ",").count == 2, "\(p.stdout)")
@@ -23,7 +23,7 @@ import Testing
         #expect(y.shape == [2, 5])
         // The same images through --input give the same outputs.
         let x = try NumPy.read(path: TestSupport.fixture("goldens/tiny_vgg16.input.npy"))
-        let q = try CLI.run(["predict", model, "--input", TestSupport.fixture("goldens/tiny_vgg16.input.npy"), "-o", dir + "/z.npy"])
+        let q = try await CLI.run(["predict", model, "--input", TestSupport.fixture("goldens/tiny_vgg16.input.npy"), "-o", dir + "/z.npy"])
         #expect(q.status == 0, "\(q.stderr)")
         let z = try NumPy.read(path: dir + "/z.npy")
         let golden = try NumPy.read(path: TestSupport.fixture("goldens/tiny_vgg16.tfkeras.output.npy"))
@@ -31,10 +31,10 @@ import Testing
         #expect(zip(z.values, golden.values).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
-    @Test func predictBadInputs() throws {
-        let (dir, model) = try Self.tinyModel()
-        func fails(_ args: [String], _ words: String) throws {
-            let r = try CLI.run(args)
+    @Test func predictBadInputs() async throws {
+        let (dir, model) = try await Self.tinyModel()
+        func fails(_ args: [String], _ words: String) async throws {
+            let r = try await CLI.run(args)
             #expect(r.status != 0, "\(args) succeeded")
             #expect(r.stderr.contains(words) && r.stderr.hasSuffix("\n"), "\(args): \(r.stderr)")
         }
@@ -43,40 +43,40 @@ import Testing
         let at = (0..<100).first { f64[$0] == UInt8(ascii: "<") && f64[$0 + 1] == UInt8(ascii: "f") && f64[$0 + 2] == UInt8(ascii: "4") }!
         f64[at + 2] = UInt8(ascii: "8")
         try Data(f64).write(to: URL(fileURLWithPath: dir + "/f64.npy"))
-        try fails(["predict", model, "--input", dir + "/f64.npy"], "dtype is <f8")
+        try await fails(["predict", model, "--input", dir + "/f64.npy"], "dtype is <f8")
         var lie = NumPy.encode(Tensor(shape: [2, 32, 32, 3], values: [Float](repeating: 0, count: 6144)))
         lie.removeLast(100)
         try Data(lie).write(to: URL(fileURLWithPath: dir + "/lie.npy"))
-        try fails(["predict", model, "--input", dir + "/lie.npy"], "needs 24576 bytes of data, the file has 24476")
+        try await fails(["predict", model, "--input", dir + "/lie.npy"], "needs 24576 bytes of data, the file has 24476")
         try Data("\u{93}NUMPY garbage".utf8).write(to: URL(fileURLWithPath: dir + "/bad.npy"))
-        try fails(["predict", model, "--input", dir + "/bad.npy"], "bad.npy")
+        try await fails(["predict", model, "--input", dir + "/bad.npy"], "bad.npy")
         let four = NumPy.encode(Tensor(shape: [1, 32, 32, 4], values: [Float](repeating: 0, count: 4096)))
         try Data(four).write(to: URL(fileURLWithPath: dir + "/four.npy"))
-        try fails(["predict", model, "--input", dir + "/four.npy"], "has 4 channels, the model takes 3")
+        try await fails(["predict", model, "--input", dir + "/four.npy"], "has 4 channels, the model takes 3")
         // Too small for the network, a corrupt image, an output folder that does not exist.
-        try fails(["predict", model, TestSupport.fixture("images/rgb.jpg"), "--input-size", "4"], "too small")
-        try fails(["predict", model, TestSupport.fixture("images/truncated.jpg")], "truncated.jpg: corrupt or truncated JPEG")
-        try fails(["predict", model, TestSupport.fixture("images/rgb.jpg"), "-o", dir + "/missing/y.npy"], "does not exist")
+        try await fails(["predict", model, TestSupport.fixture("images/rgb.jpg"), "--input-size", "4"], "too small")
+        try await fails(["predict", model, TestSupport.fixture("images/truncated.jpg")], "truncated.jpg: corrupt or truncated JPEG")
+        try await fails(["predict", model, TestSupport.fixture("images/rgb.jpg"), "-o", dir + "/missing/y.npy"], "does not exist")
         #expect(!FileManager.default.fileExists(atPath: dir + "/missing"))
     }
 
-    @Test func evaluateAndBench() throws {
-        let (dir, model) = try Self.tinyModel()
+    @Test func evaluateAndBench() async throws {
+        let (dir, model) = try await Self.tinyModel()
         // Class names recorded a..e, the folders are class_0..: refused by name.
-        let wrong = try CLI.run(["evaluate", model, "--data", TestSupport.fixture("images/eval")])
+        let wrong = try await CLI.run(["evaluate", model, "--data", TestSupport.fixture("images/eval")])
         #expect(wrong.status != 0 && wrong.stderr.contains("class folder 'class_0' is not one of the model's classes"))
         let plain = dir + "/plain.vggm"
-        #expect(try CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", plain]).status == 0)
-        let e = try CLI.run(["evaluate", plain, "--data", TestSupport.fixture("images/eval"), "--json"])
+        #expect(try await CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", plain]).status == 0)
+        let e = try await CLI.run(["evaluate", plain, "--data", TestSupport.fixture("images/eval"), "--json"])
         #expect(e.status == 0, "\(e.stderr)")
         let obj = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
         #expect((obj["confusion_matrix"] as? [[Int]])?.count == 5)
-        let t = try CLI.run(["evaluate", plain, "--data", TestSupport.fixture("images/eval")])
+        let t = try await CLI.run(["evaluate", plain, "--data", TestSupport.fixture("images/eval")])
         #expect(t.stdout.contains("confusion matrix") && t.stdout.contains("precision"))
         // Empty folder; a class without readable images.
         let empty = dir + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        let r = try CLI.run(["evaluate", plain, "--data", empty])
+        let r = try await CLI.run(["evaluate", plain, "--data", empty])
         #expect(r.status != 0 && r.stderr.contains("no class subfolders"))
 
         // Five class folders, one of which holds only unreadable files: named, with the skip count.
@@ -86,15 +86,15 @@ import Testing
             let src = c == 3 ? "images/text.jpg" : "images/rgb.png"
             try FileManager.default.copyItem(atPath: TestSupport.fixture(src), toPath: partial + "/k\(c)/" + (src as NSString).lastPathComponent)
         }
-        let p = try CLI.run(["evaluate", plain, "--data", partial])
+        let p = try await CLI.run(["evaluate", plain, "--data", partial])
         #expect(p.status != 0 && p.stderr.contains("k3: no image in this class folder could be read (1 file(s) skipped)"), "\(p.stderr)")
 
-        let b = try CLI.run(["bench", plain, "--batch", "2", "--json"])
+        let b = try await CLI.run(["bench", plain, "--batch", "2", "--json"])
         #expect(b.status == 0, "\(b.stderr)")
         let bench = try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as! [String: Any]
         #expect((bench["images_per_second"] as? Double ?? 0) > 0 && (bench["peak_rss_bytes"] as? Int ?? 0) > 0)
         #expect(bench["gflops_per_second"] != nil)
-        let l = try CLI.run(["bench", plain, "--layers"])
+        let l = try await CLI.run(["bench", plain, "--layers"])
         #expect(l.stdout.contains("block1_conv1") && l.stdout.contains("images/s"))
     }
 }

@@ -55,13 +55,34 @@ enum CLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String; var signaled = false; var timedOut = false }
+    /// `seconds`: the child's own wall-clock time (not counting the wait for a slot, below).
+    struct Result { var status: Int32; var stdout: String; var stderr: String; var signaled = false; var timedOut = false; var seconds = 0.0 }
+
+    /// At most one run of the binary per core at a time: the tests are async, so nothing else bounds how many
+    /// start together (the hostile corpus alone would start 151), and a run's time should be its own, as the
+    /// corpus's time bounds assume.
+    static let slots = Slots(ProcessInfo.processInfo.activeProcessorCount)
+
+    actor Slots {
+        private var free: Int
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+        init(_ count: Int) { free = max(1, count) }
+
+        func acquire() async {
+            if free > 0 { free -= 1; return }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        func release() {
+            if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+        }
+    }
 
     /// Runs the binary; with `memoryKB`, under that address-space limit (ulimit -v). Spawned through /bin/sh by
-    /// ChildProcess (Foundation's Process can miss a child's exit under AddressSanitizer and hang). The child's
-    /// stdout and stderr go to temporary files (no pipe to fill up). A run past `timeout` seconds is killed, so
-    /// a hang fails its test instead of stalling the suite.
-    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:], timeout: Double = 600) throws -> Result {
+    /// ChildProcess (swift-subprocess; Foundation's Process can miss a child's exit under AddressSanitizer and
+    /// hang). The child's stdout and stderr go to temporary files (no pipe to fill up). A run past `timeout`
+    /// seconds is killed, so a hang fails its test instead of stalling the suite.
+    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:], timeout: Double = 600) async throws -> Result {
         let scratch = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
@@ -73,10 +94,18 @@ enum CLI {
         var environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         environment["VGGTOOL_TEST_OUT"] = outPath
         environment["VGGTOOL_TEST_ERR"] = errPath
-        let status = try ChildProcess.run(argv, environment: environment, timeout: timeout)
+        await slots.acquire()
+        let start = Date()
+        let status: ChildProcess.Status
+        do { status = try await ChildProcess.run(argv, environment: environment, timeout: timeout) } catch {
+            await slots.release()
+            throw error
+        }
+        let seconds = Date().timeIntervalSince(start)
+        await slots.release()
         let o = FileManager.default.contents(atPath: outPath) ?? Data()
         let e = FileManager.default.contents(atPath: errPath) ?? Data()
         return Result(status: status.signal ?? status.code ?? -1, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
-                      signaled: status.signal != nil, timedOut: status.timedOut)
+                      signaled: status.signal != nil, timedOut: status.timedOut, seconds: seconds)
     }
 }

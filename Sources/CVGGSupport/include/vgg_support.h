@@ -18,11 +18,6 @@ long vgg_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *of
 /// sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE): starts writing dirty pages back without
 /// waiting, so the final fsync has less left to do. Returns 0 or -1 (errno set).
 int vgg_start_writeback(int fd, long long offset, long long count);
-/// posix_spawn(path, argv, envp) with every inherited descriptor above 2 closed in the child (libhdf5 and
-/// others open files without O_CLOEXEC; an inherited descriptor would keep, for example, an HDF5 file lock
-/// alive for as long as the child runs), an empty signal mask and SIGPIPE at its default. Returns 0 and sets
-/// *pid, or an errno value.
-int vgg_spawn(int *pid, const char *path, char *const argv[], char *const envp[]);
 /// memmem(3) (a GNU extension, so wrapped here).
 const void *vgg_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
 #endif
