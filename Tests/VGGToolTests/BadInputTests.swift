@@ -168,6 +168,24 @@ import VGGTool
         #expect(importError(try temp("t.keras", Array(data.prefix(data.count - 30)))) != nil)
     }
 
+    /// Offsets past the end of the archive and a missing end record are refused with one line, at once (the
+    /// cases where ZIPFoundation 0.9.20's in-memory reader traps or scans the whole file: docs/architecture.md).
+    @Test func zipOffsetsPastTheEndAndMissingEndRecordsAreRefused() throws {
+        let archive = zip("config.json", Array("{}".utf8))
+        let end = archive.count - 22, central = end - (46 + "config.json".utf8.count)
+        var local = archive  // the entry's local header offset (central directory entry, byte 42) past the end
+        local.replaceSubrange((central + 42)..<(central + 46), with: [0x00, 0x00, 0x98, 0x00])
+        let e = importError(try temp("local.keras", local))
+        #expect(e?.contains("zip entry 'config.json'") == true && e?.contains("local header at offset 9961472") == true, "\(e ?? "accepted")")
+        var directory = archive  // the central directory's offset (end record, byte 16) past the end
+        directory.replaceSubrange((end + 16)..<(end + 20), with: [0x00, 0x00, 0x98, 0x00])
+        #expect(importError(try temp("cd.keras", directory))?.contains("lies outside the file") == true)
+        let start = Date()
+        let noEnd = importError(try temp("noend.keras", [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 16 << 20)))
+        #expect(noEnd?.contains("no end-of-central-directory record") == true, "\(noEnd ?? "accepted")")
+        #expect(Date().timeIntervalSince(start) < 2)
+    }
+
     @Test func hdf5ExternalLinksAreRefusedNotFollowed() throws {
         let dir = try TestSupport.tempDir()
         let target = dir + "/target.h5"
