@@ -33,12 +33,17 @@ public struct HDF5Isolation: Sendable {
         self.wallSeconds = wallSeconds
     }
 
-    /// Probes `path` in a child process. Throws a one-line error when the child dies by a signal or exceeds
+    /// Probes `path` in a child process, blocking the calling thread meanwhile: call it from a thread of your
+    /// own (as the `vggtool` commands, on the main thread), not from Swift's cooperative pool, where it throws
+    /// (`ChildProcess.runBlocking`). Throws a one-line error when the child dies by a signal or exceeds
     /// its limits; returns normally when it exits with any status (an ordinary import error is then reported
     /// by the in-process parse, with the same message). Returns the options for that parse: after a clean
     /// probe, the structural check that ran beside it is not repeated.
     public func probe(_ path: String, options: KerasFile.Options) throws -> KerasFile.Options {
         if InputFile.notRegular(path) != nil { return options }  // nothing for libhdf5 to parse; the import refuses it
+        guard ChildProcess.canBlock else {
+            throw ToolError(path, "cannot isolate libhdf5's parse while blocking a thread of Swift's cooperative pool: call from a thread of your own, or without isolation")
+        }
         var args = ["_probe", path]
         if let a = options.architecture { args += ["--arch", a.rawValue] }
         var configFile: String?
@@ -160,13 +165,17 @@ public enum ChildProcess {
         }
     }
 
+    /// False on a thread of Swift's cooperative pool (inside a task, off the main thread), where `runBlocking`
+    /// refuses to wait.
+    public static var canBlock: Bool { Thread.isMainThread || withUnsafeCurrentTask(body: { $0 == nil }) }
+
     /// `run`, blocking the calling thread until the child ends. For synchronous callers on a thread of their
     /// own (the `vggtool` executable's main thread): the child is run and watched by tasks on Swift's
     /// cooperative pool, so a caller blocking a thread of that pool could starve them. Such a caller (one
     /// inside a task, off the main thread) gets an error instead of a hang; it should `await run`.
     public static func runBlocking(_ argv: [String], environment: [String: String], timeout: Double? = nil,
                                    stop: (@Sendable () -> Bool)? = nil) throws -> Status {
-        if !Thread.isMainThread, withUnsafeCurrentTask(body: { $0 != nil }) {
+        guard canBlock else {
             throw ToolError(argv[0], "cannot wait for a child process by blocking a thread of Swift's cooperative pool (call the async ChildProcess.run)")
         }
         let completion = Completion<Status>()

@@ -97,6 +97,17 @@ import VGGTool
             Thread { done.resume(returning: try? ChildProcess.runBlocking(["/bin/sh", "-c", "exit 3"], environment: env)) }.start()
         }
         #expect(blocking == .init(code: 3, signal: nil))
+        // So does the isolated probe, given explicitly by the caller: it refuses the pool rather than parse
+        // without isolation, and from a thread of its own it runs the binary (after a clean probe the parse
+        // skips the structural check that ran beside it).
+        let noLimit = ProcessInfo.processInfo.environment["VGGTOOL_PROBE_NO_MEMORY_LIMIT"] != nil  // sanitizer runs
+        let isolation = HDF5Isolation(executable: CLI.binary, memoryBytes: noLimit ? nil : 4 << 30)
+        let model = TestSupport.fixture("tiny_vgg16.tfkeras.full.h5")
+        #expect(throws: ToolError.self) { _ = try isolation.probe(model, options: .init()) }
+        let probed = await withCheckedContinuation { done in
+            Thread { done.resume(returning: try? isolation.probe(model, options: .init()).checkStructure) }.start()
+        }
+        #expect(probed == false)
     }
 
     @Test func errorsAreOneLineWithNonZeroStatusAndNoOutputFile() async throws {
