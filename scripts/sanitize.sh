@@ -16,5 +16,6 @@ export VGGTOOL_TEST_NO_ULIMIT=1 VGGTOOL_PROBE_NO_MEMORY_LIMIT=1   # the sanitize
 # libhdf5 crash in the isolated probe (a corpus case) must end it by the signal, as in a normal build, not
 # by the sanitizer's report and exit status 1.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:handle_segv=0}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:handle_segv=0}
+# (scripts/tsan-suppressions.txt: a dependency's Synchronization.Mutex, which TSan cannot see.)
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:handle_segv=0:suppressions=$PWD/scripts/tsan-suppressions.txt}
 swift test --skip-build --sanitize="$kind" --build-path "$path" "${@:2}"
