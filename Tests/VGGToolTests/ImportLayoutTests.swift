@@ -11,12 +11,6 @@ import VGGTool
 @Suite struct ImportLayoutTests {
     static let reference = "tiny_vgg16.tfkeras.full.h5"
 
-    func tensors(_ f: VGGMFile) -> [String: [UInt32]] {
-        var d: [String: [UInt32]] = [:]
-        for t in f.manifest.tensors { d[t.name] = f.floats(t.name)!.map(\.bitPattern) }
-        return d
-    }
-
     @Test(arguments: [
         ("tiny_vgg16.tfkeras.full.h5", KerasLayout.legacyModel, false),
         ("tiny_vgg16.tfkeras.legacy_weights.h5", .legacyWeights, true),
@@ -39,7 +33,7 @@ import VGGTool
         #expect(model.tensors.count == 14)
         let converted = try TestSupport.convertAndOpen(TestSupport.fixture(file), options: options)
         let expected = try TestSupport.convertAndOpen(TestSupport.fixture(Self.reference))
-        #expect(tensors(converted) == tensors(expected))
+        #expect(TestSupport.tensorBits(converted) == TestSupport.tensorBits(expected))
         #expect(converted.verifyTensors().isEmpty)
         #expect(converted.manifest.preprocessing == .caffe)
     }
@@ -88,7 +82,7 @@ import VGGTool
         _ = try convert(input: TestSupport.fixture(Self.reference), output: out, options: .init(), hashSource: false)
         let f = try VGGMFile(path: out)
         #expect(f.manifest.provenance.sourceSHA256 == "")
-        #expect(tensors(f) == tensors(try TestSupport.convertAndOpen(TestSupport.fixture(Self.reference))))
+        #expect(TestSupport.tensorBits(f) == TestSupport.tensorBits(try TestSupport.convertAndOpen(TestSupport.fixture(Self.reference))))
     }
 
     @Test func tensorsHoldKerasShapesAndNames() throws {

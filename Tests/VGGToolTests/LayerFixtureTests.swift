@@ -24,15 +24,15 @@ import VGGTool
     func everyLayerMatchesTFKeras(model: String, path: String) throws {
         let engine = try Engine(model: try TestSupport.convertAndOpen(TestSupport.fixture("\(model).tfkeras.full.h5")),
                                 options: .init(winograd: path == "winograd", winogradMinChannels: 1))
-        let x = try RuntimeTests.golden("\(model).input.npy")
+        let x = try TestSupport.tensor("\(model).input.npy")
         let listing = try String(contentsOfFile: TestSupport.fixture("goldens/\(model).layers.txt"), encoding: .utf8)
         let layers = listing.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
         let outputs = try engine.run(x, outputs: layers)
-        let expected = try RuntimeTests.golden("\(model).tfkeras.layers.npy").values
+        let expected = try TestSupport.tensor("\(model).tfkeras.layers.npy").values
         try #require(outputs.reduce(0) { $0 + $1.count } == expected.count)
         var at = 0
         for (layer, out) in zip(layers, outputs) {
-            let err = RuntimeTests.relativeError(out.values[...], expected[at..<(at + out.count)])
+            let err = TestSupport.relativeError(out.values[...], expected[at..<(at + out.count)])
             #expect(err < 1e-4, "\(model) layer \(layer) \(out.shape): relative error \(err)")
             at += out.count
         }
@@ -42,9 +42,9 @@ import VGGTool
     @Test(arguments: models)
     func keras3FileMatchesKeras3(model: String) throws {
         let engine = try Engine(model: try TestSupport.convertAndOpen(TestSupport.fixture("\(model).keras3.keras")))
-        let y = try engine.run(try RuntimeTests.golden("\(model).input.npy"))[0]
-        let expected = try RuntimeTests.golden("\(model).keras3.output.npy")
+        let y = try engine.run(try TestSupport.tensor("\(model).input.npy"))[0]
+        let expected = try TestSupport.tensor("\(model).keras3.output.npy")
         #expect(y.shape == expected.shape)
-        #expect(RuntimeTests.relativeError(y.values[...], expected.values[...]) < 1e-4)
+        #expect(TestSupport.relativeError(y.values[...], expected.values[...]) < 1e-4)
     }
 }

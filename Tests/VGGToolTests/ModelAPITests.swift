@@ -17,10 +17,10 @@ import VGGTool
         #expect(Set(TestSupport.files(in: NSTemporaryDirectory())).subtracting(before).filter { $0.contains("vggtool-model") }.isEmpty)
         #expect(model.summary(style: .keras2) == (try TestSupport.golden("tiny_vgg16.keras2.txt")))
         #expect(model.inputShape == [32, 32, 3])
-        let y = try model.predict(try RuntimeTests.golden("tiny_vgg16.input.npy"))[0]
-        let expected = try RuntimeTests.golden("tiny_vgg16.tfkeras.output.npy")
+        let y = try model.predict(try TestSupport.tensor("tiny_vgg16.input.npy"))[0]
+        let expected = try TestSupport.tensor("tiny_vgg16.tfkeras.output.npy")
         #expect(y.shape == expected.shape)
-        #expect(RuntimeTests.relativeError(y.values[...], expected.values[...]) < 1e-4)
+        #expect(TestSupport.relativeError(y.values[...], expected.values[...]) < 1e-4)
     }
 
     /// A `.vggm` opens the same way; classifications are the outputs' top classes, most likely first, with

@@ -28,7 +28,7 @@ import VGGTool
     /// config), the model computes what Keras computed; the file keeps the nesting as format 1.1.
     @Test(arguments: models)
     func convertsAndRunsAsKeras(model: String) throws {
-        let x = try RuntimeTests.golden("\(model).input.npy")
+        let x = try TestSupport.tensor("\(model).input.npy")
         let config = try String(contentsOfFile: TestSupport.fixture("\(model).keras3.config.json"), encoding: .utf8)
         for (file, golden, options) in [("tfkeras.full.h5", "tfkeras", KerasFile.Options()), ("keras3.keras", "keras3", .init()),
                                          ("keras3.weights.h5", "keras3", .init(configJSON: config))] {
@@ -37,9 +37,9 @@ import VGGTool
             let minor = try FileHandle(forReadingFrom: URL(fileURLWithPath: vggm.path)).readToEnd()!.dropFirst(10).prefix(2)
             #expect(Array(minor) == [1, 0], "\(model).\(file): written as 1.\(Array(minor))")
             let y = try Engine(model: vggm).run(x)[0]
-            let expected = try RuntimeTests.golden("\(model).\(golden).output.npy")
+            let expected = try TestSupport.tensor("\(model).\(golden).output.npy")
             #expect(y.shape == expected.shape)
-            #expect(RuntimeTests.relativeError(y.values[...], expected.values[...]) < 1e-4, "\(model).\(file)")
+            #expect(TestSupport.relativeError(y.values[...], expected.values[...]) < 1e-4, "\(model).\(file)")
         }
     }
 
@@ -80,7 +80,7 @@ import VGGTool
         let back = try TestSupport.convertAndOpen(dir + "/deep.h5")
         let original = try VGGMFile(path: vggm)
         #expect(back.graph == original.graph)
-        let x = try RuntimeTests.golden("nested_deep.input.npy")
+        let x = try TestSupport.tensor("nested_deep.input.npy")
         #expect(try Engine(model: back).run(x) == (try Engine(model: original).run(x)))
     }
 

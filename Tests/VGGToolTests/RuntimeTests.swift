@@ -7,15 +7,6 @@ import VGGTool
 /// The runtime against what the real Keras (tf-keras 2.17 `predict`) computed for the same weights and
 /// inputs (Fixtures/goldens, made by scripts/fixtures/gen_goldens.py).
 @Suite struct RuntimeTests {
-    /// Largest |a - b| relative to the largest |b| (outputs near zero do not make the check meaningless).
-    static func relativeError(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
-        precondition(a.count == b.count)
-        let scale = max(b.map { abs($0) }.max() ?? 0, 1e-30)
-        return zip(a, b).map { abs($0 - $1) }.max()! / scale
-    }
-
-    static func golden(_ name: String) throws -> Tensor { try NumPy.read(path: TestSupport.fixture("goldens/\(name)")) }
-
     /// Every layer's output of each fixture model equals tf-keras's within 1e-4 (relative to the layer's
     /// largest value), on both convolution paths (Winograd is forced on for small channel counts).
     @Test(arguments: [("tiny_vgg16", "winograd"), ("tiny_vgg16", "im2col"), ("layers_zoo", "winograd"), ("branching", "winograd"),
@@ -24,24 +15,23 @@ import VGGTool
         let model = try TestSupport.convertAndOpen(TestSupport.fixture("\(name).tfkeras.full.h5"))
         let engine = try Engine(model: model, options: .init(winograd: path != "im2col", cacheWinogradKernels: path != "winograd-uncached",
                                                              winogradMinChannels: 1))
-        let x = try Self.golden("\(name).input.npy")
+        let x = try TestSupport.tensor("\(name).input.npy")
         let listing = try String(contentsOfFile: TestSupport.fixture("goldens/\(name).layers.txt"), encoding: .utf8)
         let layers = listing.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
         let outputs = try engine.run(x, outputs: layers)
-        let expected = try Self.golden("\(name).tfkeras.layers.npy").values
-        #expect(outputs.reduce(0) { $0 + $1.count } == expected.count)
+        let expected = try TestSupport.tensor("\(name).tfkeras.layers.npy").values
+        try #require(outputs.reduce(0) { $0 + $1.count } == expected.count, "\(name): the layers' outputs and the golden differ in size")
         var at = 0
         for (layer, out) in zip(layers, outputs) {
-            guard at + out.count <= expected.count else { break }
-            let err = Self.relativeError(out.values[...], expected[at..<(at + out.count)])
+            let err = TestSupport.relativeError(out.values[...], expected[at..<(at + out.count)])
             #expect(err < 1e-4, "\(name) layer \(layer) \(out.shape): relative error \(err)")
             at += out.count
         }
         // The model's own output, through the normal path.
         let y = try engine.run(x)[0]
-        let final = try Self.golden("\(name).tfkeras.output.npy")
+        let final = try TestSupport.tensor("\(name).tfkeras.output.npy")
         #expect(y.shape == final.shape)
-        #expect(Self.relativeError(y.values[...], final.values[...]) < 1e-4)
+        #expect(TestSupport.relativeError(y.values[...], final.values[...]) < 1e-4)
     }
 
     /// Full-size VGG16 with the top at 224x224 (seeded weights written by vggtool's own writer, as the demo
@@ -60,11 +50,11 @@ import VGGTool
             i += 1
         } } } }
         let out = try engine.run(Tensor(shape: [2, 224, 224, 3], values: x), outputs: ["predictions", "block5_pool"])
-        let probs = try Self.golden("vgg16_seed16.tfkeras.output.npy")
-        let features = try Self.golden("vgg16_seed16.block5_pool.tfkeras.output.npy")
+        let probs = try TestSupport.tensor("vgg16_seed16.tfkeras.output.npy")
+        let features = try TestSupport.tensor("vgg16_seed16.block5_pool.tfkeras.output.npy")
         #expect(out[0].shape == [2, 1000] && out[1].shape == [2, 7, 7, 512])
-        #expect(Self.relativeError(out[0].values[...], probs.values[...]) < 1e-4)
-        #expect(Self.relativeError(out[1].values[...], features.values[...]) < 1e-4)
+        #expect(TestSupport.relativeError(out[0].values[...], probs.values[...]) < 1e-4)
+        #expect(TestSupport.relativeError(out[1].values[...], features.values[...]) < 1e-4)
     }
 
     @Test func plannedMemoryIsReusedAcrossLayers() throws {

@@ -3,6 +3,7 @@ import HDF5
 import KerasImport
 import ModelFile
 import ModelGraph
+import Runtime
 import VGGTool
 
 /// Paths and helpers shared by the tests.
@@ -34,6 +35,27 @@ enum TestSupport {
         try String(contentsOfFile: fixture(name), encoding: .utf8)
     }
 
+    /// A NumPy array from Fixtures/goldens (inputs, and what Keras or ONNX Runtime computed).
+    static func tensor(_ name: String) throws -> Tensor { try NumPy.read(path: fixture("goldens/\(name)")) }
+
+    /// Largest |a - b| relative to the largest |b| (outputs near zero do not make the check meaningless).
+    /// The arrays must have the same length.
+    static func relativeError(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
+        precondition(a.count == b.count, "comparing \(a.count) values with \(b.count)")
+        let scale = max(b.map { abs($0) }.max() ?? 0, 1e-30)
+        return zip(a, b).map { abs($0 - $1) }.max()! / scale
+    }
+
+    /// Every tensor of a `.vggm` by name, as float32 bit patterns, for bit-for-bit comparisons.
+    static func tensorBits(_ file: VGGMFile) -> [String: [UInt32]] {
+        var d: [String: [UInt32]] = [:]
+        for t in file.manifest.tensors { d[t.name] = file.floats(t.name)!.map(\.bitPattern) }
+        return d
+    }
+
+    /// `tensorBits` of the `.vggm` at `path`.
+    static func tensorBits(_ path: String) throws -> [String: [UInt32]] { tensorBits(try VGGMFile(path: path)) }
+
     static func files(in dir: String) -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
     }
@@ -49,11 +71,22 @@ enum TestSupport {
 
 /// Runs the built `vggtool` binary.
 enum CLI {
-    static var binary: String {
+    /// The `vggtool` of the same build as the tests: beside the test bundle in the build directory
+    /// (`.build/<triple>/debug/`), never another configuration's or a stale copy; `VGGTOOL_TEST_BINARY`
+    /// overrides it (the sanitizer runs).
+    static let binary: String = {
         if let b = ProcessInfo.processInfo.environment["VGGTOOL_TEST_BINARY"] { return b }
-        let candidates = [".build/debug/vggtool", ".build/release/vggtool"].map { TestSupport.root.appendingPathComponent($0).path }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
-    }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // The test executable sits in the build directory, or inside a bundle there (…/X.xctest/Contents/MacOS).
+        while dir.path != "/" && !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("vggtool").path) {
+            if dir.lastPathComponent.hasSuffix(".build") || dir.path == TestSupport.root.path { break }
+            dir.deleteLastPathComponent()
+        }
+        let path = dir.appendingPathComponent("vggtool").path
+        precondition(FileManager.default.isExecutableFile(atPath: path),
+                     "no vggtool binary beside the tests (\(CommandLine.arguments[0])): build it with `swift build --build-tests`")
+        return path
+    }()
 
     /// `seconds`: the child's own time, from just before the binary is exec'd to its last write to stdout or
     /// stderr, taken from file times. Not the time until this process sees the exit: that is late whenever
