@@ -1,6 +1,6 @@
 /// Keras `Conv2D`: a 2-D convolution over NHWC input with an HWIO kernel `(kh, kw, in, filters)` and an
 /// optional bias `(filters)`, then `activation`.
-public struct Conv2D: LayerKind {
+public struct Conv2D: Convolution2D {
     public static let className = "Conv2D"
     public var filters: Int
     public var kernel: Size2D
@@ -21,8 +21,6 @@ public struct Conv2D: LayerKind {
         self.useBias = useBias
     }
 
-    /// The sliding window (kernel, strides, dilation, padding).
-    public var window: Window2D { Window2D(size: kernel, strides: strides, dilation: dilation, padding: padding) }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
@@ -33,8 +31,6 @@ public struct Conv2D: LayerKind {
         return Inference(output: [nil, oh, ow, filters], weights: weights,
                          macs: (oh ?? 0) * (ow ?? 0) * filters * kernel.area * c)
     }
-
-    public var outputActivation: Activation? { activation }
 
     public var op: LayerOp { .conv2D(self) }
 

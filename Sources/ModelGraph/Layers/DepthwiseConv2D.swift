@@ -1,6 +1,6 @@
 /// Keras `DepthwiseConv2D`: each input channel convolved with its own `depthMultiplier` filters; kernel
 /// `(kh, kw, in, multiplier)`, bias `(in * multiplier)`; output channel `c * multiplier + m`.
-public struct DepthwiseConv2D: LayerKind {
+public struct DepthwiseConv2D: Convolution2D {
     public static let className = "DepthwiseConv2D"
     public var kernel: Size2D
     public var strides: Size2D
@@ -21,7 +21,6 @@ public struct DepthwiseConv2D: LayerKind {
         self.useBias = useBias
     }
 
-    public var window: Window2D { Window2D(size: kernel, strides: strides, dilation: dilation, padding: padding) }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
@@ -32,8 +31,6 @@ public struct DepthwiseConv2D: LayerKind {
         if useBias { weights.append(WeightSpec(name: "bias", shape: [c * m])) }
         return Inference(output: [nil, oh, ow, c * m], weights: weights, macs: (oh ?? 0) * (ow ?? 0) * c * m * kernel.area)
     }
-
-    public var outputActivation: Activation? { activation }
 
     public var op: LayerOp { .depthwiseConv2D(self) }
 

@@ -1,6 +1,6 @@
 /// Keras `SeparableConv2D`: a depthwise convolution (kernel `(kh, kw, in, multiplier)`) then a pointwise
 /// one (kernel `(1, 1, in * multiplier, filters)`), bias `(filters)`, then `activation`.
-public struct SeparableConv2D: LayerKind {
+public struct SeparableConv2D: Convolution2D {
     public static let className = "SeparableConv2D"
     public var filters: Int
     public var kernel: Size2D
@@ -23,7 +23,6 @@ public struct SeparableConv2D: LayerKind {
         self.useBias = useBias
     }
 
-    public var window: Window2D { Window2D(size: kernel, strides: strides, dilation: dilation, padding: padding) }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
@@ -37,8 +36,6 @@ public struct SeparableConv2D: LayerKind {
         return Inference(output: [nil, oh, ow, filters], weights: weights,
                          macs: (oh ?? 0) * (ow ?? 0) * (c * m * kernel.area + c * m * filters))
     }
-
-    public var outputActivation: Activation? { activation }
 
     public var op: LayerOp { .separableConv2D(self) }
 
