@@ -31,6 +31,17 @@ import Testing
         NestedModel(graph: ModelGraph(name: "inner", layers: [Layer(name: "i", InputLayer(shape: [5]), inbound: []),
                                                               Layer(name: "d", Dense(units: 3, activation: .tanh), inbound: ["i"], trainable: false)],
                                       inputs: ["i"], outputs: ["d"], isSequential: true)).op,
+        GaussianNoise(stddev: 0.2).op,
+        GaussianDropout(rate: 0.3).op,
+        SpatialDropout2D(rate: 0.4).op,
+        ActivityRegularization(l1: 0.01, l2: 0.02).op,
+        ELU(alpha: 0.7).op,
+        ThresholdedReLU(theta: 0.5).op,
+        Rescaling(scale: 0.5, offset: -1).op,
+        Subtract().op,
+        Average().op,
+        Maximum().op,
+        Minimum().op,
     ]
 
     @Test func kindsListEveryTypeOnce() {

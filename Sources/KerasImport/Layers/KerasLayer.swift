@@ -44,6 +44,17 @@ extension LayerOp {
         case .multiply(let l): l
         case .concatenate(let l): l
         case .nested(let l): l
+        case .gaussianNoise(let l): l
+        case .gaussianDropout(let l): l
+        case .spatialDropout2D(let l): l
+        case .activityRegularization(let l): l
+        case .elu(let l): l
+        case .thresholdedReLU(let l): l
+        case .rescaling(let l): l
+        case .subtract(let l): l
+        case .average(let l): l
+        case .maximum(let l): l
+        case .minimum(let l): l
         }
     }
 

@@ -108,6 +108,17 @@ public enum LayerOp: Sendable, Hashable {
     case multiply(Multiply)
     case concatenate(Concatenate)
     case nested(NestedModel)
+    case gaussianNoise(GaussianNoise)
+    case gaussianDropout(GaussianDropout)
+    case spatialDropout2D(SpatialDropout2D)
+    case activityRegularization(ActivityRegularization)
+    case elu(ELU)
+    case thresholdedReLU(ThresholdedReLU)
+    case rescaling(Rescaling)
+    case subtract(Subtract)
+    case average(Average)
+    case maximum(Maximum)
+    case minimum(Minimum)
 
     /// The layer type behind the case (ModelGraph's dispatch point).
     public var kind: any LayerKind {
@@ -134,6 +145,17 @@ public enum LayerOp: Sendable, Hashable {
         case .multiply(let l): l
         case .concatenate(let l): l
         case .nested(let l): l
+        case .gaussianNoise(let l): l
+        case .gaussianDropout(let l): l
+        case .spatialDropout2D(let l): l
+        case .activityRegularization(let l): l
+        case .elu(let l): l
+        case .thresholdedReLU(let l): l
+        case .rescaling(let l): l
+        case .subtract(let l): l
+        case .average(let l): l
+        case .maximum(let l): l
+        case .minimum(let l): l
         }
     }
 
@@ -144,6 +166,8 @@ public enum LayerOp: Sendable, Hashable {
         ActivationLayer.self, ReLU.self, LeakyReLU.self, Softmax.self, Dropout.self, Flatten.self, Reshape.self,
         MaxPooling2D.self, AveragePooling2D.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self, ZeroPadding2D.self,
         Add.self, Multiply.self, Concatenate.self, NestedModel.self,
+        GaussianNoise.self, GaussianDropout.self, SpatialDropout2D.self, ActivityRegularization.self,
+        ELU.self, ThresholdedReLU.self, Rescaling.self, Subtract.self, Average.self, Maximum.self, Minimum.self,
     ]
 
     /// The Keras class name.

@@ -28,6 +28,41 @@ public struct Multiply: ElementwiseMerge {
     public var op: LayerOp { .multiply(self) }
 }
 
+/// Keras `Subtract`: the first input minus the second (exactly two inputs).
+public struct Subtract: ElementwiseMerge {
+    public static let className = "Subtract"
+    public init() {}
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        guard inputs.count == 2 else { throw LayerShapeError("Subtract takes exactly 2 inputs, it is given \(inputs.count)") }
+        guard inputs[0] == inputs[1] else {
+            throw LayerShapeError("inputs must have equal shapes, got \(inputs.map(ShapeFormat.tuple).joined(separator: ", "))")
+        }
+        return Inference(output: inputs[0])
+    }
+    public var op: LayerOp { .subtract(self) }
+}
+
+/// Keras `Average`: the elementwise mean.
+public struct Average: ElementwiseMerge {
+    public static let className = "Average"
+    public init() {}
+    public var op: LayerOp { .average(self) }
+}
+
+/// Keras `Maximum`: the elementwise maximum.
+public struct Maximum: ElementwiseMerge {
+    public static let className = "Maximum"
+    public init() {}
+    public var op: LayerOp { .maximum(self) }
+}
+
+/// Keras `Minimum`: the elementwise minimum.
+public struct Minimum: ElementwiseMerge {
+    public static let className = "Minimum"
+    public init() {}
+    public var op: LayerOp { .minimum(self) }
+}
+
 /// Keras `Concatenate` along `axis` (counted with the batch as axis 0; -1 = last).
 public struct Concatenate: LayerKind {
     public static let className = "Concatenate"

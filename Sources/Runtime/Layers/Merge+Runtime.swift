@@ -29,6 +29,36 @@ extension Multiply: RuntimeKernel {
     }
 }
 
+extension Subtract: RuntimeKernel {
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
+        mergeStep(ctx) { o, s, n in for i in 0..<n { o[i] -= s[i] } }
+    }
+}
+
+extension Average: RuntimeKernel {
+    /// The sum of the inputs in order, then divided by their count (as Keras).
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
+        let sum = mergeStep(ctx) { o, s, n in for i in 0..<n { o[i] += s[i] } }
+        let out = ctx.out, count = ctx.outCount, k = Float(ctx.inputs.count)
+        return {
+            try sum()
+            for i in 0..<count { out[i] /= k }
+        }
+    }
+}
+
+extension Maximum: RuntimeKernel {
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
+        mergeStep(ctx) { o, s, n in for i in 0..<n { o[i] = Swift.max(o[i], s[i]) } }
+    }
+}
+
+extension Minimum: RuntimeKernel {
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
+        mergeStep(ctx) { o, s, n in for i in 0..<n { o[i] = Swift.min(o[i], s[i]) } }
+    }
+}
+
 extension Concatenate: RuntimeKernel {
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
         let out = ctx.out, shape = ctx.outShape, ins = ctx.inputs

@@ -48,7 +48,8 @@ extension LayerOp {
         case .relu(let l): l.isPlain ? l : nil
         case .leakyReLU(let l): l
         case .input, .depthwiseConv2D, .separableConv2D, .batchNormalization, .softmax, .zeroPadding2D,
-             .add, .multiply, .concatenate, .nested:
+             .add, .multiply, .concatenate, .nested, .gaussianNoise, .gaussianDropout, .spatialDropout2D, .activityRegularization,
+             .elu, .thresholdedReLU, .rescaling, .subtract, .average, .maximum, .minimum:
             nil
         }
     }
