@@ -88,7 +88,9 @@ struct WeightMatcher {
                     throw err(obj, "shape mismatch: file has \(ShapeFormat.tuple(actual.map { Optional($0) })), model expects \(ShapeFormat.tuple(spec.shape.map { Optional($0) }))")
                 }
                 let type = try KerasFile.wrap(file) { try ds.typeInfo() }
-                guard type.typeClass == .float, [2, 4, 8].contains(type.size) else {
+                // A non-trainable scalar statistic (Normalization's sample count) may be an integer.
+                let integerCount = spec.shape.isEmpty && !spec.trainable && type.typeClass == .integer && type.size <= 8
+                guard (type.typeClass == .float && [2, 4, 8].contains(type.size)) || integerCount else {
                     throw err(obj, "has type \(type); only float16, float32 and float64 weights are supported")
                 }
                 let storage = try KerasFile.wrap(file) { try ds.storage() }

@@ -115,6 +115,10 @@ public struct LayerInfo: Sendable, Hashable {
 
     public var params: Int { weights.reduce(0) { $0 + $1.elementCount } }
     public var trainableParams: Int { layer.trainable ? weights.filter(\.trainable).reduce(0) { $0 + $1.elementCount } : 0 }
+    /// Bytes of all the layer's weights as Keras holds them.
+    public var weightBytes: Int { weights.reduce(0) { $0 + $1.byteCount } }
+    /// Bytes of the weights that train.
+    public var trainableBytes: Int { layer.trainable ? weights.filter(\.trainable).reduce(0) { $0 + $1.byteCount } : 0 }
 }
 
 /// The analysed graph: shapes, weights and costs of every layer.
@@ -125,6 +129,12 @@ public struct GraphAnalysis: Sendable, Hashable {
     public var totalParams: Int { layers.reduce(0) { $0 + $1.params } }
     public var trainableParams: Int { layers.reduce(0) { $0 + $1.trainableParams } }
     public var nonTrainableParams: Int { totalParams - trainableParams }
+    /// Bytes of all weights as Keras holds them (4 per float32 parameter).
+    public var totalBytes: Int { layers.reduce(0) { $0 + $1.weightBytes } }
+    /// Bytes of the trainable weights.
+    public var trainableBytes: Int { layers.reduce(0) { $0 + $1.trainableBytes } }
+    /// Bytes of the weights that do not train.
+    public var nonTrainableBytes: Int { totalBytes - trainableBytes }
     public var totalMACs: Int { layers.reduce(0) { $0 + $1.macs } }
 
     public func info(_ name: String) -> LayerInfo? { layers.first { $0.layer.name == name } }

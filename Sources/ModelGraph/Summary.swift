@@ -81,8 +81,6 @@ extension GraphAnalysis {
         graph.isSequential ? layers.filter { $0.layer.op.inputShape == nil } : layers
     }
 
-    /// Weight bytes as Keras counts them (float32 variables: 4 bytes per parameter).
-    var totalBytes: Int { totalParams * 4 }
 }
 
 /// Python's `"{:.2f} {unit}".format(...)` over 1024-steps, as both Keras versions print sizes.
@@ -196,9 +194,9 @@ struct Keras2Summary {
         for info in analysis.summaryLayers { printLayer(info, level: 0, isNestedLast: false, into: &out) }
         out.append(String(repeating: "=", count: lineLength))
         let a = analysis
-        out.append("Total params: \(a.totalParams) (\(readableMemorySize(a.totalParams * 4, byteUnit: "Byte")))")
-        out.append("Trainable params: \(a.trainableParams) (\(readableMemorySize(a.trainableParams * 4, byteUnit: "Byte")))")
-        out.append("Non-trainable params: \(a.nonTrainableParams) (\(readableMemorySize(a.nonTrainableParams * 4, byteUnit: "Byte")))")
+        out.append("Total params: \(a.totalParams) (\(readableMemorySize(a.totalBytes, byteUnit: "Byte")))")
+        out.append("Trainable params: \(a.trainableParams) (\(readableMemorySize(a.trainableBytes, byteUnit: "Byte")))")
+        out.append("Non-trainable params: \(a.nonTrainableParams) (\(readableMemorySize(a.nonTrainableBytes, byteUnit: "Byte")))")
         out.append(String(repeating: "_", count: lineLength))
         return out.joined(separator: "\n") + "\n"
     }
@@ -361,9 +359,9 @@ struct Keras3Summary {
         func text(_ line: String) { out += RichText.wrap(line, width: richWidth, justify: .default, fold: true) }
         text("Model: \"\(a.graph.name)\"")
         out += table.map { String($0.prefix(richWidth)) }  // Console.print crops to the console
-        text(" Total params: \(thousands(a.totalParams)) (\(readableMemorySize(a.totalParams * 4, byteUnit: "B")))")
-        text(" Trainable params: \(thousands(a.trainableParams)) (\(readableMemorySize(a.trainableParams * 4, byteUnit: "B")))")
-        text(" Non-trainable params: \(thousands(a.nonTrainableParams)) (\(readableMemorySize(a.nonTrainableParams * 4, byteUnit: "B")))")
+        text(" Total params: \(thousands(a.totalParams)) (\(readableMemorySize(a.totalBytes, byteUnit: "B")))")
+        text(" Trainable params: \(thousands(a.trainableParams)) (\(readableMemorySize(a.trainableBytes, byteUnit: "B")))")
+        text(" Non-trainable params: \(thousands(a.nonTrainableParams)) (\(readableMemorySize(a.nonTrainableBytes, byteUnit: "B")))")
         return out.joined(separator: "\n") + "\n"
     }
 }

@@ -42,6 +42,13 @@ import Testing
         Average().op,
         Maximum().op,
         Minimum().op,
+        UpSampling2D(size: Size2D(2, 3), interpolation: .bilinear).op,
+        Cropping2D(top: 1, bottom: 0, left: 2, right: 3).op,
+        Permute(dims: [3, 1, 2]).op,
+        Conv2DTranspose(filters: 4, kernel: 3, strides: 2, padding: .same, outputPadding: Size2D(1, 1), activation: .tanh, useBias: false).op,
+        LayerNormalization(epsilon: 1e-5, center: false, scale: true).op,
+        Normalization(invert: true).op,
+        PReLU(sharedAxes: [1, 2]).op,
     ]
 
     @Test func kindsListEveryTypeOnce() {

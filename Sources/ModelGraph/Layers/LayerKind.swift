@@ -119,6 +119,13 @@ public enum LayerOp: Sendable, Hashable {
     case average(Average)
     case maximum(Maximum)
     case minimum(Minimum)
+    case upSampling2D(UpSampling2D)
+    case cropping2D(Cropping2D)
+    case permute(Permute)
+    case conv2DTranspose(Conv2DTranspose)
+    case layerNormalization(LayerNormalization)
+    case normalization(Normalization)
+    case pReLU(PReLU)
 
     /// The layer type behind the case (ModelGraph's dispatch point).
     public var kind: any LayerKind {
@@ -156,6 +163,13 @@ public enum LayerOp: Sendable, Hashable {
         case .average(let l): l
         case .maximum(let l): l
         case .minimum(let l): l
+        case .upSampling2D(let l): l
+        case .cropping2D(let l): l
+        case .permute(let l): l
+        case .conv2DTranspose(let l): l
+        case .layerNormalization(let l): l
+        case .normalization(let l): l
+        case .pReLU(let l): l
         }
     }
 
@@ -168,6 +182,7 @@ public enum LayerOp: Sendable, Hashable {
         Add.self, Multiply.self, Concatenate.self, NestedModel.self,
         GaussianNoise.self, GaussianDropout.self, SpatialDropout2D.self, ActivityRegularization.self,
         ELU.self, ThresholdedReLU.self, Rescaling.self, Subtract.self, Average.self, Maximum.self, Minimum.self,
+        UpSampling2D.self, Cropping2D.self, Permute.self, Conv2DTranspose.self, LayerNormalization.self, Normalization.self, PReLU.self,
     ]
 
     /// The Keras class name.
@@ -198,14 +213,20 @@ public struct WeightSpec: Sendable, Hashable {
     public var name: String
     public var shape: [Int]
     public var trainable: Bool
+    /// Bytes per element in Keras (4 for float32 variables; 8 for an int64 counter such as
+    /// Normalization's `count`): what Keras's summary counts as the weights' memory.
+    public var bytesPerElement: Int
 
-    public init(name: String, shape: [Int], trainable: Bool = true) {
+    public init(name: String, shape: [Int], trainable: Bool = true, bytesPerElement: Int = 4) {
         self.name = name
         self.shape = shape
         self.trainable = trainable
+        self.bytesPerElement = bytesPerElement
     }
 
     public var elementCount: Int { shape.reduce(1, *) }
+    /// Bytes Keras holds for the weight.
+    public var byteCount: Int { elementCount * bytesPerElement }
 }
 
 /// A layer of the graph: name, computation, the names of the layers feeding it (one inbound node; the

@@ -43,7 +43,8 @@ public struct NestedModel: LayerKind {
         var weights: [WeightSpec] = []
         for info in analysis.layers {
             for w in info.weights {
-                weights.append(WeightSpec(name: "\(info.layer.name)/\(w.name)", shape: w.shape, trainable: w.trainable && info.layer.trainable))
+                weights.append(WeightSpec(name: "\(info.layer.name)/\(w.name)", shape: w.shape, trainable: w.trainable && info.layer.trainable,
+                                          bytesPerElement: w.bytesPerElement))
             }
         }
         return Inference(output: analysis.info(graph.outputs[0])!.outputShape, weights: weights, macs: analysis.totalMACs, nested: analysis)

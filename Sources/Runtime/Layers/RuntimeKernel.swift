@@ -88,6 +88,13 @@ extension LayerOp {
         case .average(let l): l
         case .maximum(let l): l
         case .minimum(let l): l
+        case .upSampling2D(let l): l
+        case .cropping2D(let l): l
+        case .permute(let l): l
+        case .conv2DTranspose(let l): l
+        case .layerNormalization(let l): l
+        case .normalization(let l): l
+        case .pReLU(let l): l
         }
     }
 }

@@ -49,7 +49,8 @@ extension LayerOp {
         case .leakyReLU(let l): l
         case .input, .depthwiseConv2D, .separableConv2D, .batchNormalization, .softmax, .zeroPadding2D,
              .add, .multiply, .concatenate, .nested, .gaussianNoise, .gaussianDropout, .spatialDropout2D, .activityRegularization,
-             .elu, .thresholdedReLU, .rescaling, .subtract, .average, .maximum, .minimum:
+             .elu, .thresholdedReLU, .rescaling, .subtract, .average, .maximum, .minimum, .upSampling2D, .cropping2D, .permute,
+             .conv2DTranspose, .layerNormalization, .normalization, .pReLU:
             nil
         }
     }

@@ -1,0 +1,89 @@
+/// Keras's upsampling and cropping layers for images (channels_last).
+
+/// How `UpSampling2D` fills the new pixels.
+public enum UpsamplingInterpolation: String, Sendable, Hashable, Codable, CaseIterable {
+    case nearest, bilinear, bicubic, area, lanczos3, lanczos5, gaussian
+    case mitchellCubic = "mitchellcubic"
+}
+
+/// Keras `UpSampling2D`: each image enlarged by integer factors; 'nearest' repeats pixels, 'bilinear'
+/// interpolates as `tf.image.resize` (half-pixel centres, no antialiasing).
+public struct UpSampling2D: LayerKind {
+    public static let className = "UpSampling2D"
+    public var size: Size2D
+    public var interpolation: UpsamplingInterpolation
+
+    public init(size: Size2D = 2, interpolation: UpsamplingInterpolation = .nearest) {
+        self.size = size
+        self.interpolation = interpolation
+    }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let (h, w, c) = try ShapeCheck.spatial(inputs[0])
+        guard size.height >= 1, size.width >= 1, size.height <= 1 << 16, size.width <= 1 << 16 else {
+            throw LayerShapeError("upsampling size \(size) must be positive")
+        }
+        return Inference(output: [nil, h.map { $0 * size.height }, w.map { $0 * size.width }, c])
+    }
+
+    public var op: LayerOp { .upSampling2D(self) }
+}
+
+/// Keras `Cropping2D`: rows and columns removed at each edge.
+public struct Cropping2D: LayerKind {
+    public static let className = "Cropping2D"
+    public var top: Int
+    public var bottom: Int
+    public var left: Int
+    public var right: Int
+
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        self.top = top
+        self.bottom = bottom
+        self.left = left
+        self.right = right
+    }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let (h, w, c) = try ShapeCheck.spatial(inputs[0])
+        let all = [top, bottom, left, right]
+        guard all.allSatisfy({ $0 >= 0 && $0 <= maxDimension }) else { throw LayerShapeError("cropping \(all) must not be negative") }
+        if let h, h - top - bottom < 1 { throw LayerShapeError("cropping \(top)+\(bottom) rows leaves nothing of \(h)") }
+        if let w, w - left - right < 1 { throw LayerShapeError("cropping \(left)+\(right) columns leaves nothing of \(w)") }
+        return Inference(output: [nil, h.map { $0 - top - bottom }, w.map { $0 - left - right }, c])
+    }
+
+    public var op: LayerOp { .cropping2D(self) }
+
+    enum CodingKeys: String, CodingKey { case cropping }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let p = try c.decode([Int].self, forKey: .cropping)
+        guard p.count == 4 else { throw DecodingError.dataCorruptedError(forKey: .cropping, in: c, debugDescription: "expected [top, bottom, left, right]") }
+        self.init(top: p[0], bottom: p[1], left: p[2], right: p[3])
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode([top, bottom, left, right], forKey: .cropping)
+    }
+}
+
+/// Keras `Permute`: the non-batch axes reordered; `dims` is a permutation of 1...rank-1.
+public struct Permute: LayerKind {
+    public static let className = "Permute"
+    public var dims: [Int]
+
+    public init(dims: [Int]) { self.dims = dims }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let input = inputs[0]
+        guard dims.sorted() == Array(1..<input.count) else {
+            throw LayerShapeError("dims \(dims) are not a permutation of the input's axes 1...\(input.count - 1)")
+        }
+        return Inference(output: [nil] + dims.map { input[$0] })
+    }
+
+    public var op: LayerOp { .permute(self) }
+}

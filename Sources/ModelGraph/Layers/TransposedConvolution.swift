@@ -1,0 +1,58 @@
+/// Keras `Conv2DTranspose` (channels_last): the gradient of a convolution, enlarging the image. Kernel
+/// `(kh, kw, filters, in)` (output channels before input channels, unlike Conv2D), bias `(filters)`.
+/// Output size per axis: 'valid' (in - 1) * stride + kernel, 'same' in * stride.
+public struct Conv2DTranspose: LayerKind {
+    public static let className = "Conv2DTranspose"
+    public var filters: Int
+    public var kernel: Size2D
+    public var strides: Size2D
+    public var padding: Padding
+    public var dilation: Size2D
+    /// Keras's `output_padding`; nil = inferred (none).
+    public var outputPadding: Size2D?
+    public var activation: Activation
+    public var useBias: Bool
+
+    public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, dilation: Size2D = 1,
+                outputPadding: Size2D? = nil, activation: Activation = .linear, useBias: Bool = true) {
+        self.filters = filters
+        self.kernel = kernel
+        self.strides = strides
+        self.padding = padding
+        self.dilation = dilation
+        self.outputPadding = outputPadding
+        self.activation = activation
+        self.useBias = useBias
+    }
+
+    public var outputActivation: Activation? { activation }
+
+    /// Keras's `deconv_output_length` for one axis.
+    public static func outputLength(_ size: Int, kernel: Int, stride: Int, dilation: Int, padding: Padding, outputPadding: Int?) -> Int {
+        let k = (kernel - 1) * dilation + 1
+        guard let op = outputPadding else {
+            return padding == .valid ? size * stride + max(k - stride, 0) : size * stride
+        }
+        let pad = padding == .same ? k / 2 : 0
+        return (size - 1) * stride + k - 2 * pad + op
+    }
+
+    public func infer(_ inputs: [Shape]) throws -> Inference {
+        let (h, w, c) = try ShapeCheck.spatial(inputs[0])
+        try ShapeCheck.positive(filters, "filters")
+        try Window2D(size: kernel, strides: strides, dilation: dilation, padding: padding).check()
+        let oh = h.map { Self.outputLength($0, kernel: kernel.height, stride: strides.height, dilation: dilation.height, padding: padding, outputPadding: outputPadding?.height) }
+        let ow = w.map { Self.outputLength($0, kernel: kernel.width, stride: strides.width, dilation: dilation.width, padding: padding, outputPadding: outputPadding?.width) }
+        if let oh, oh < 1 { throw LayerShapeError("output height \(oh) is not positive") }
+        if let ow, ow < 1 { throw LayerShapeError("output width \(ow) is not positive") }
+        var weights = [WeightSpec(name: "kernel", shape: [kernel.height, kernel.width, filters, c])]
+        if useBias { weights.append(WeightSpec(name: "bias", shape: [filters])) }
+        return Inference(output: [nil, oh, ow, filters], weights: weights, macs: (h ?? 0) * (w ?? 0) * kernel.area * c * filters)
+    }
+
+    public var op: LayerOp { .conv2DTranspose(self) }
+
+    enum CodingKeys: String, CodingKey {
+        case filters, kernel = "kernel_size", strides, padding, dilation = "dilation_rate", outputPadding = "output_padding", activation, useBias = "use_bias"
+    }
+}

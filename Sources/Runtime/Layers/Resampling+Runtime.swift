@@ -1,0 +1,99 @@
+import Foundation
+import ModelGraph
+
+extension UpSampling2D: RuntimeKernel {
+    /// 'nearest' repeats pixels; 'bilinear' interpolates as TensorFlow's ResizeBilinear with half-pixel
+    /// centres (the same coordinates, clamping and lerp order, in float32). Output rows split across threads.
+    func makeStep(_ c: StepContext) throws -> () throws -> Void {
+        let s = c.inShape, o = c.outShape
+        let (n, h, w, ch, oh, ow) = (s[0], s[1], s[2], s[3], o[1], o[2])
+        let x = UnsafeSendable(c.x), out = UnsafeSendable(c.out), engine = c.engine
+        switch interpolation {
+        case .nearest:
+            let sh = size.height, sw = size.width
+            return {
+                engine.parallelRanges(n * oh) { a, b in
+                    for r in a..<b {
+                        let (b0, y) = (r / oh, r % oh)
+                        let src = x.value + ((b0 * h + y / sh) * w) * ch
+                        let dst = out.value + r * ow * ch
+                        for xo in 0..<ow { (dst + xo * ch).update(from: src + (xo / sw) * ch, count: ch) }
+                    }
+                }
+            }
+        case .bilinear:
+            let ys = Self.weights(h, oh), xs = Self.weights(w, ow)
+            return {
+                engine.parallelRanges(n * oh) { a, b in
+                    for r in a..<b {
+                        let (b0, y) = (r / oh, r % oh)
+                        let top = x.value + (b0 * h + ys[y].lower) * w * ch, bot = x.value + (b0 * h + ys[y].upper) * w * ch
+                        let yl = ys[y].lerp
+                        let dst = out.value + r * ow * ch
+                        for xo in 0..<ow {
+                            let l = xs[xo].lower * ch, rr = xs[xo].upper * ch, xl = xs[xo].lerp
+                            for k in 0..<ch {
+                                let t = top[l + k] + (top[rr + k] - top[l + k]) * xl
+                                let bt = bot[l + k] + (bot[rr + k] - bot[l + k]) * xl
+                                dst[xo * ch + k] = t + (bt - t) * yl
+                            }
+                        }
+                    }
+                }
+            }
+        default:
+            throw RuntimeError(file: engine.model.path, layer: c.name, "UpSampling2D with '\(interpolation.rawValue)' interpolation cannot be run (nearest and bilinear can)")
+        }
+    }
+
+    /// TensorFlow's `compute_interpolation_weights` with half-pixel centres.
+    static func weights(_ inSize: Int, _ outSize: Int) -> [(lower: Int, upper: Int, lerp: Float)] {
+        let scale = Float(inSize) / Float(outSize)
+        return (0..<outSize).map { i in
+            let v = (Float(i) + 0.5) * scale - 0.5
+            let f = v.rounded(.down)
+            return (max(Int(f), 0), min(Int(v.rounded(.up)), inSize - 1), v - f)
+        }
+    }
+}
+
+extension Cropping2D: RuntimeKernel {
+    func makeStep(_ c: StepContext) throws -> () throws -> Void {
+        let s = c.inShape, o = c.outShape
+        let (w, ch, oh, ow) = (s[2], s[3], o[1], o[2])
+        let h = s[1], rows = s[0] * oh, top = top, left = left
+        let x = UnsafeSendable(c.x), out = UnsafeSendable(c.out), engine = c.engine
+        return {
+            engine.parallelRanges(rows) { a, b in
+                for r in a..<b {
+                    let (b0, y) = (r / oh, r % oh)
+                    (out.value + r * ow * ch).update(from: x.value + ((b0 * h + y + top) * w + left) * ch, count: ow * ch)
+                }
+            }
+        }
+    }
+}
+
+extension Permute: RuntimeKernel {
+    /// A transpose of the non-batch axes: each output element gathered from its source position.
+    func makeStep(_ c: StepContext) throws -> () throws -> Void {
+        let inShape = Array(c.inShape.dropFirst()), outShape = Array(c.outShape.dropFirst())
+        var inStrides = [Int](repeating: 1, count: inShape.count)
+        for i in stride(from: inShape.count - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * inShape[i + 1] }
+        let srcStride = dims.map { inStrides[$0 - 1] }  // stride in the input of each output axis
+        let per = inShape.reduce(1, *), n = c.inShape[0]
+        let x = UnsafeSendable(c.x), out = UnsafeSendable(c.out), engine = c.engine
+        return {
+            engine.parallelRanges(n * per, minChunk: 1 << 12) { a, b in
+                for i in a..<b {
+                    var rest = i % per, src = (i / per) * per
+                    for k in stride(from: outShape.count - 1, through: 0, by: -1) {
+                        src += (rest % outShape[k]) * srcStride[k]
+                        rest /= outShape[k]
+                    }
+                    out.value[i] = x.value[src]
+                }
+            }
+        }
+    }
+}
