@@ -343,7 +343,7 @@ public final class FineTuneSession {
         } else {
             for item in trainItems {
                 do { decoded.append(try ImageDecoder.decode(path: item.path)); trainY.append(item.label) } catch let e as ImageError {
-                    skipped.append(SkippedFile(path: item.path, reason: e.reason))
+                    skipped.append(SkippedFile(path: item.path, reason: e.reason, kind: e.kind))
                 }
             }
         }
