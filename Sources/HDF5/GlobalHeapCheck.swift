@@ -58,7 +58,7 @@ enum GlobalHeapCheck {
                 guard collection.withUnsafeMutableBytes({ read(at, $0) }) == Int(size) else { continue }
                 try collection.withUnsafeBytes { c in
                     try walk(c, headerSize: headerSize, objectHeaderSize: objectHeaderSize, length: length) { why in
-                        HDF5Error("check", object: label,
+                        HDF5Error("check", object: label, kind: .corrupt,
                                   message: "global heap collection at byte \(at) is corrupt: \(why); refused before libhdf5 reads it")
                     }
                 }

@@ -83,12 +83,12 @@ public final class HDF5File {
     public static func open(path: String, checkStructure: Bool = true) throws -> HDF5File {
         HDF5Library.ensure()
         guard FileManager.default.fileExists(atPath: path) else {
-            throw HDF5Error("open", object: path, message: "no such file")
+            throw HDF5Error("open", object: path, kind: .noSuchFile, message: "no such file")
         }
         let isHDF5 = H5Fis_hdf5(path)
         if isHDF5 <= 0 {
             _ = HDF5Library.lastMessage()
-            throw HDF5Error("open", object: path, message: "not an HDF5 file (no HDF5 signature)")
+            throw HDF5Error("open", object: path, kind: .notHDF5, message: "not an HDF5 file (no HDF5 signature)")
         }
         if checkStructure { try HDF5File.checkStructure(path: path) }
         let fid = H5Fopen(path, vgg_H5F_ACC_RDONLY(), vgg_H5P_DEFAULT())
@@ -302,16 +302,16 @@ public final class HDF5Group: HDF5AttributeHolder {
     /// external links are never followed) and refusing `.`/`..` components.
     private func checkedHardPath(_ path: String, expect: HDF5ObjectKind) throws -> (parent: HDF5Group, leaf: String) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        guard !parts.isEmpty else { throw HDF5Error("open", object: childPath(path), message: "empty path") }
+        guard !parts.isEmpty else { throw HDF5Error("open", object: childPath(path), kind: .invalidPath, message: "empty path") }
         var group: HDF5Group = self
         for (i, part) in parts.enumerated() {
             if part == "." || part == ".." {
-                throw HDF5Error("open", object: childPath(path), message: "path component '\(part)' is not allowed")
+                throw HDF5Error("open", object: childPath(path), kind: .invalidPath, message: "path component '\(part)' is not allowed")
             }
             let exists = H5Lexists(group.objectID, part, vgg_H5P_DEFAULT())
             if exists <= 0 {
                 _ = HDF5Library.lastMessage()
-                throw HDF5Error("open", object: group.childPath(part), message: "no such object")
+                throw HDF5Error("open", object: group.childPath(part), kind: .noSuchObject, message: "no such object")
             }
             let target = try group.linkTarget(part)
             let isLast = i == parts.count - 1
@@ -321,13 +321,13 @@ public final class HDF5Group: HDF5AttributeHolder {
                 if isLast { return (group, part) }
                 group = try HDF5Group(file: file, parentID: group.objectID, name: part, fullPath: group.childPath(part))
             case .hard(let kind):
-                throw HDF5Error("open", object: group.childPath(part), message: "is a \(kind.rawValue), expected a \(want.rawValue)")
+                throw HDF5Error("open", object: group.childPath(part), kind: .wrongObjectType(expected: want, found: kind), message: "is a \(kind.rawValue), expected a \(want.rawValue)")
             case .soft(let to):
-                throw HDF5Error("open", object: group.childPath(part), message: "soft link to '\(to)' refused (links are not followed)")
+                throw HDF5Error("open", object: group.childPath(part), kind: .linkRefused(target), message: "soft link to '\(to)' refused (links are not followed)")
             case .external(let f, let p):
-                throw HDF5Error("open", object: group.childPath(part), message: "external link to '\(f):\(p)' refused")
+                throw HDF5Error("open", object: group.childPath(part), kind: .linkRefused(target), message: "external link to '\(f):\(p)' refused")
             case .other(let t):
-                throw HDF5Error("open", object: group.childPath(part), message: "user-defined link type \(t) refused")
+                throw HDF5Error("open", object: group.childPath(part), kind: .linkRefused(target), message: "user-defined link type \(t) refused")
             }
         }
         fatalError("unreachable")
@@ -411,7 +411,7 @@ public final class HDF5Dataset: HDF5AttributeHolder {
         defer { H5Sclose(sid) }
         let rank = H5Sget_simple_extent_ndims(sid)
         try HDF5Library.check(rank, "read dataspace", object: fullPath)
-        if rank > 32 { throw HDF5Error("read dataspace", object: fullPath, message: "rank \(rank) exceeds 32") }
+        if rank > 32 { throw HDF5Error("read dataspace", object: fullPath, kind: .tooLarge, message: "rank \(rank) exceeds 32") }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         try HDF5Library.check(H5Sget_simple_extent_dims(sid, &dims, nil), "read dataspace", object: fullPath)
         return dims.map { UInt64($0) }
@@ -530,7 +530,7 @@ public final class HDF5Attribute {
         // An empty list is stored by h5py as a float64 array of length 0.
         if try elementCount() == 0 { return [] }
         guard H5Tget_class(tid) == H5T_STRING else {
-            throw HDF5Error("read attribute", object: where_, message: "expected strings, found \(HDF5TypeInfo(type: tid))")
+            throw HDF5Error("read attribute", object: where_, kind: .unexpectedType, message: "expected strings, found \(HDF5TypeInfo(type: tid))")
         }
         let count = try elementCount()
         if H5Tis_variable_str(tid) > 0 {
@@ -550,7 +550,7 @@ public final class HDF5Attribute {
         let width = H5Tget_size(tid)
         let total = width.multipliedReportingOverflow(by: count)
         guard !total.overflow, total.partialValue <= 256 << 20 else {
-            throw HDF5Error("read attribute", object: where_, message: "string data too large (\(count) x \(width) bytes)")
+            throw HDF5Error("read attribute", object: where_, kind: .tooLarge, message: "string data too large (\(count) x \(width) bytes)")
         }
         var bytes = [UInt8](repeating: 0, count: max(1, total.partialValue))
         try HDF5Library.check(H5Aread(id, tid, &bytes), "read attribute", object: where_)
@@ -565,10 +565,10 @@ public final class HDF5Attribute {
     public func readDoubles() throws -> [Double] {
         let info = try typeInfo()
         guard info.typeClass == .float || info.typeClass == .integer else {
-            throw HDF5Error("read attribute", object: where_, message: "expected numbers, found \(info)")
+            throw HDF5Error("read attribute", object: where_, kind: .unexpectedType, message: "expected numbers, found \(info)")
         }
         let count = try elementCount()
-        guard count <= 1 << 24 else { throw HDF5Error("read attribute", object: where_, message: "too many elements (\(count))") }
+        guard count <= 1 << 24 else { throw HDF5Error("read attribute", object: where_, kind: .tooLarge, message: "too many elements (\(count))") }
         var values = [Double](repeating: 0, count: count)
         try HDF5Library.check(H5Aread(id, vgg_H5T_NATIVE_DOUBLE(), &values), "read attribute", object: where_)
         return values

@@ -1,18 +1,51 @@
 import CHDF5
 import Synchronization
 
-/// An HDF5 failure: the operation, the object path it concerned and libhdf5's innermost message.
-public struct HDF5Error: Error, CustomStringConvertible, Sendable {
+/// An HDF5 failure: the operation, the object path it concerned (the file's path for `open`), what kind of
+/// failure it was and libhdf5's innermost message. `description` is one line naming the object.
+public struct HDF5Error: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, in terms a caller can switch on.
+    public enum Kind: Sendable, Equatable {
+        /// The file does not exist.
+        case noSuchFile
+        /// The file has no HDF5 signature.
+        case notHDF5
+        /// A path component does not exist in its group.
+        case noSuchObject
+        /// A path that vggtool never resolves (empty, or with a `.` or `..` component).
+        case invalidPath
+        /// The object exists but is of another kind (a dataset where a group was expected, ...).
+        case wrongObjectType(expected: HDF5ObjectKind, found: HDF5ObjectKind)
+        /// A soft, external or user-defined link, refused: links are never followed.
+        case linkRefused(HDF5LinkTarget)
+        /// An attribute holds another type than the one asked for (numbers where strings were expected, ...).
+        case unexpectedType
+        /// A size over vggtool's caps (rank, element count, string bytes).
+        case tooLarge
+        /// The file's structure is corrupt in a way vggtool checks before libhdf5 reads it (global heap).
+        case corrupt
+        /// libhdf5 itself reported the failure (its message is `message`).
+        case library
+    }
+
+    /// What went wrong.
+    public var kind: Kind
+    /// The operation that failed (`open`, `read attribute`, ...).
     public var operation: String
+    /// The HDF5 object path (or the file's path, or an in-memory image's label) it concerned.
     public var object: String
+    /// libhdf5's innermost message, or vggtool's own reason.
     public var message: String
 
-    public init(_ operation: String, object: String, message: String) {
+    /// An error of `kind` from `operation` on `object`; `message` says why.
+    public init(_ operation: String, object: String, kind: Kind, message: String) {
+        self.kind = kind
         self.operation = operation
         self.object = object
         self.message = message
     }
 
+    /// `'object': operation failed (message)`.
     public var description: String {
         let what = object.isEmpty ? "" : "'\(object)': "
         return "\(what)\(operation) failed" + (message.isEmpty ? "" : " (\(message))")
@@ -53,7 +86,7 @@ enum HDF5Library {
     /// Checks an `herr_t` / `hid_t` style status: negative means failure.
     @discardableResult
     static func check<T: BinaryInteger>(_ status: T, _ operation: @autoclosure () -> String, object: @autoclosure () -> String) throws -> T {
-        if status < 0 { throw HDF5Error(operation(), object: object(), message: lastMessage()) }
+        if status < 0 { throw HDF5Error(operation(), object: object(), kind: .library, message: lastMessage()) }
         return status
     }
 }

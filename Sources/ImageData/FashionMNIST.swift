@@ -19,11 +19,11 @@ public struct FashionMNIST: Sendable {
         let imgPath = "\(directory)/\(split)-images-idx3-ubyte.gz", lblPath = "\(directory)/\(split)-labels-idx1-ubyte.gz"
         let img = try Self.gunzip(imgPath), lbl = try Self.gunzip(lblPath)
         func be32(_ d: [UInt8], _ o: Int) -> Int { Int(d[o]) << 24 | Int(d[o + 1]) << 16 | Int(d[o + 2]) << 8 | Int(d[o + 3]) }
-        guard img.count >= 16, be32(img, 0) == 0x0803 else { throw ImageError(imgPath, "not an IDX image file (magic 0x00000803)") }
-        guard lbl.count >= 8, be32(lbl, 0) == 0x0801 else { throw ImageError(lblPath, "not an IDX label file (magic 0x00000801)") }
+        guard img.count >= 16, be32(img, 0) == 0x0803 else { throw ImageError(imgPath, .corrupt, "not an IDX image file (magic 0x00000803)") }
+        guard lbl.count >= 8, be32(lbl, 0) == 0x0801 else { throw ImageError(lblPath, .corrupt, "not an IDX label file (magic 0x00000801)") }
         let n = be32(img, 4), r = be32(img, 8), c = be32(img, 12)
-        guard r > 0, c > 0, r <= 4096, c <= 4096, n >= 0, img.count == 16 + n * r * c else { throw ImageError(imgPath, "IDX header disagrees with the data size") }
-        guard be32(lbl, 4) == n, lbl.count == 8 + n else { throw ImageError(lblPath, "label count disagrees with \(imgPath)") }
+        guard r > 0, c > 0, r <= 4096, c <= 4096, n >= 0, img.count == 16 + n * r * c else { throw ImageError(imgPath, .corrupt, "IDX header disagrees with the data size") }
+        guard be32(lbl, 4) == n, lbl.count == 8 + n else { throw ImageError(lblPath, .corrupt, "label count disagrees with \(imgPath)") }
         images = Array(img[16...])
         labels = Array(lbl[8...])
         rows = r
@@ -32,11 +32,11 @@ public struct FashionMNIST: Sendable {
 
     static func gunzip(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ImageError(path, "cannot be read (is the Debian package dataset-fashion-mnist installed?)")
+            throw ImageError(path, .unreadable, "cannot be read (is the Debian package dataset-fashion-mnist installed?)")
         }
         var out = [UInt8]()
         var stream = z_stream()
-        guard vgg_inflate_init_gzip(&stream) == Z_OK else { throw ImageError(path, "cannot start gunzip") }
+        guard vgg_inflate_init_gzip(&stream) == Z_OK else { throw ImageError(path, .system, "cannot start gunzip") }
         defer { inflateEnd(&stream) }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var status: Int32 = Z_OK
@@ -49,12 +49,12 @@ public struct FashionMNIST: Sendable {
                     stream.avail_out = uInt(dst.count)
                     return inflate(&stream, Z_NO_FLUSH)
                 }
-                guard status == Z_OK || status == Z_STREAM_END else { throw ImageError(path, "corrupt gzip data") }
+                guard status == Z_OK || status == Z_STREAM_END else { throw ImageError(path, .corrupt, "corrupt gzip data") }
                 out += chunk[0..<(chunk.count - Int(stream.avail_out))]
-                guard out.count <= 1 << 30 else { throw ImageError(path, "decompresses to over 1 GB") }
+                guard out.count <= 1 << 30 else { throw ImageError(path, .tooLarge, "decompresses to over 1 GB") }
             } while status != Z_STREAM_END && (stream.avail_in > 0 || stream.avail_out == 0)
         }
-        guard status == Z_STREAM_END else { throw ImageError(path, "truncated gzip data") }
+        guard status == Z_STREAM_END else { throw ImageError(path, .corrupt, "truncated gzip data") }
         return out
     }
 
@@ -76,12 +76,12 @@ public struct FashionMNIST: Sendable {
                 var len = 0
                 var err = [CChar](repeating: 0, count: 256)
                 guard vgg_encode_png(px, Int32(cols), Int32(rows), 1, &out, &len, &err) == 0, let out else {
-                    throw ImageError(dir, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                    throw ImageError(dir, .cannotWrite, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
                 }
                 defer { free(out) }
                 let file = dir + String(format: "/%05d.png", i)
                 do { try Data(bytes: out, count: len).write(to: URL(fileURLWithPath: file), options: .atomic) } catch {
-                    throw ImageError(file, "cannot be written (\((error as NSError).localizedDescription))")
+                    throw ImageError(file, .cannotWrite, "cannot be written (\((error as NSError).localizedDescription))")
                 }
                 taken += 1
                 written += 1

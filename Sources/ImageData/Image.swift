@@ -16,12 +16,49 @@ public struct RGBImage: Sendable {
     }
 }
 
-/// An image file that could not be read: the file and why.
-public struct ImageError: Error, CustomStringConvertible, Sendable {
+/// An image file (or image folder, or dataset file) that could not be used: the path, what kind of problem
+/// it is and why. `description` is `path: reason`.
+public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, in terms a caller can switch on; `reason` says it in words.
+    public enum Kind: Sendable, Equatable {
+        /// The file or folder does not exist, is not a regular file, or cannot be read.
+        case unreadable
+        /// The file is empty.
+        case empty
+        /// A format or variant vggtool does not decode (GIF, compressed or 16-bit BMP, an unusual PNG layout,
+        /// anything not JPEG, PNG or BMP).
+        case unsupportedFormat
+        /// The data is corrupt or truncated (the decoder's reason, a bad palette, a bad IDX or gzip stream).
+        case corrupt
+        /// The file or the image it declares is over vggtool's limits (`ImageDecoder.maxFileBytes`,
+        /// `ImageDecoder.maxPixels`, 1 GB decompressed).
+        case tooLarge
+        /// A dataset folder has no class subfolders.
+        case noClassFolders
+        /// An output image cannot be encoded or written.
+        case cannotWrite
+        /// A library call failed for a reason that is not the file's (out of memory, zlib's set-up).
+        case system
+    }
+
+    /// The image file, folder or dataset file.
     public var path: String
+    /// What kind of problem it is.
+    public var kind: Kind
+    /// Why, in words.
     public var reason: String
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
-    public init(_ path: String, _ reason: String) { self.path = path; self.reason = reason }
+    /// An error of `kind` about `path`, with `reason` saying why.
+    public init(_ path: String, _ kind: Kind, _ reason: String) { self.path = path; self.kind = kind; self.reason = reason }
+
+    /// The kind of a failure the C decoders (`vgg_decode_jpeg`, `vgg_decode_png`) report by message.
+    static func decoderKind(_ reason: String) -> Kind {
+        if reason.contains("over the limit of") { return .tooLarge }
+        if reason.hasPrefix("unsupported ") { return .unsupportedFormat }
+        if reason == "out of memory" { return .system }
+        return .corrupt
+    }
 }
 
 public enum Interpolation: String, Sendable, CaseIterable {
@@ -42,26 +79,29 @@ public enum ImageDecoder {
 
     public static func decode(path: String) throws -> RGBImage {
         let url = URL(fileURLWithPath: path)
-        if let problem = InputFile.notRegular(path) { throw ImageError(path, problem) }
+        if let problem = InputFile.notRegular(path) { throw ImageError(path, .unreadable, problem) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
-            throw ImageError(path, "no such file")
+            throw ImageError(path, .unreadable, "no such file")
         }
         let attrs = try? FileManager.default.attributesOfItem(atPath: path)
-        if let size = attrs?[.size] as? Int, size > maxFileBytes { throw ImageError(path, "file is over \(maxFileBytes >> 20) MB") }
+        if let size = attrs?[.size] as? Int, size > maxFileBytes { throw ImageError(path, .tooLarge, "file is over \(maxFileBytes >> 20) MB") }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw ImageError(path, "cannot be read") }
+        do { data = try Data(contentsOf: url) } catch { throw ImageError(path, .unreadable, "cannot be read") }
         return try decode(data: data, path: path)
     }
 
     /// Decodes by content (not by extension): JPEG, PNG or BMP.
     public static func decode(data: Data, path: String) throws -> RGBImage {
         let bytes = [UInt8](data)
-        guard !bytes.isEmpty else { throw ImageError(path, "empty file") }
+        guard !bytes.isEmpty else { throw ImageError(path, .empty, "empty file") }
         var img = vgg_image()
         defer { vgg_image_free(&img) }
         func finish(_ status: Int32) throws -> RGBImage {
-            guard status == 0 else { throw ImageError(path, withUnsafeBytes(of: img.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }) }
+            guard status == 0 else {
+                let reason = withUnsafeBytes(of: img.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                throw ImageError(path, ImageError.decoderKind(reason), reason)
+            }
             let n = Int(img.width) * Int(img.height) * 3
             return RGBImage(width: Int(img.width), height: Int(img.height), pixels: Array(UnsafeBufferPointer(start: img.rgb, count: n)))
         }
@@ -71,8 +111,8 @@ public enum ImageDecoder {
         }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try finish(vgg_decode_png(bytes, bytes.count, maxPixels, &img)) }
         if bytes.starts(with: Array("BM".utf8)) { return try BMP.decode(bytes, path: path) }
-        if bytes.starts(with: Array("GIF8".utf8)) { throw ImageError(path, "GIF images are not supported (convert to PNG)") }
-        throw ImageError(path, "not a JPEG, PNG or BMP image")
+        if bytes.starts(with: Array("GIF8".utf8)) { throw ImageError(path, .unsupportedFormat, "GIF images are not supported (convert to PNG)") }
+        throw ImageError(path, .unsupportedFormat, "not a JPEG, PNG or BMP image")
     }
 
     /// Applies an EXIF orientation (1-8) so the image is upright.
@@ -145,24 +185,24 @@ enum BMP {
     static func decode(_ b: [UInt8], path: String) throws -> RGBImage {
         func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
         func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
-        guard b.count >= 54 else { throw ImageError(path, "truncated BMP header") }
+        guard b.count >= 54 else { throw ImageError(path, .corrupt, "truncated BMP header") }
         let dataOffset = u32(10), headerSize = u32(14)
-        guard headerSize >= 40, 14 + headerSize <= b.count else { throw ImageError(path, "unsupported BMP header (size \(headerSize))") }
+        guard headerSize >= 40, 14 + headerSize <= b.count else { throw ImageError(path, .unsupportedFormat, "unsupported BMP header (size \(headerSize))") }
         let w = Int(Int32(truncatingIfNeeded: UInt32(u32(18)))), hRaw = Int(Int32(truncatingIfNeeded: UInt32(u32(22))))
         let bpp = u16(28), compression = u32(30)
         let h = abs(hRaw), topDown = hRaw < 0
-        guard w > 0, h > 0 else { throw ImageError(path, "BMP has no pixels (\(w)x\(hRaw))") }
-        guard w * h <= ImageDecoder.maxPixels else { throw ImageError(path, "declares \(w)x\(h) pixels, over the limit of \(ImageDecoder.maxPixels)") }
-        guard compression == 0 || (compression == 3 && bpp == 32) else { throw ImageError(path, "compressed BMPs are not supported") }
-        guard [8, 24, 32].contains(bpp) else { throw ImageError(path, "\(bpp)-bit BMPs are not supported") }
+        guard w > 0, h > 0 else { throw ImageError(path, .corrupt, "BMP has no pixels (\(w)x\(hRaw))") }
+        guard w * h <= ImageDecoder.maxPixels else { throw ImageError(path, .tooLarge, "declares \(w)x\(h) pixels, over the limit of \(ImageDecoder.maxPixels)") }
+        guard compression == 0 || (compression == 3 && bpp == 32) else { throw ImageError(path, .unsupportedFormat, "compressed BMPs are not supported") }
+        guard [8, 24, 32].contains(bpp) else { throw ImageError(path, .unsupportedFormat, "\(bpp)-bit BMPs are not supported") }
         let rowBytes = (w * bpp + 31) / 32 * 4
-        guard dataOffset >= 14 + headerSize, dataOffset + rowBytes * h <= b.count else { throw ImageError(path, "truncated BMP pixel data") }
+        guard dataOffset >= 14 + headerSize, dataOffset + rowBytes * h <= b.count else { throw ImageError(path, .corrupt, "truncated BMP pixel data") }
         var palette: [UInt8] = []
         if bpp == 8 {
             var colors = u32(46)
             if colors == 0 { colors = 256 }
             let at = 14 + headerSize
-            guard colors <= 256, at + colors * 4 <= dataOffset else { throw ImageError(path, "bad BMP palette") }
+            guard colors <= 256, at + colors * 4 <= dataOffset else { throw ImageError(path, .corrupt, "bad BMP palette") }
             for i in 0..<colors { palette += [b[at + i * 4 + 2], b[at + i * 4 + 1], b[at + i * 4]] }
         }
         var out = [UInt8](repeating: 0, count: w * h * 3)
@@ -173,7 +213,7 @@ enum BMP {
                 switch bpp {
                 case 8:
                     let i = Int(b[row + x])
-                    guard i * 3 + 2 < palette.count else { throw ImageError(path, "BMP pixel uses colour \(i) outside the palette") }
+                    guard i * 3 + 2 < palette.count else { throw ImageError(path, .corrupt, "BMP pixel uses colour \(i) outside the palette") }
                     out[d] = palette[i * 3]; out[d + 1] = palette[i * 3 + 1]; out[d + 2] = palette[i * 3 + 2]
                 default:
                     let s = row + x * (bpp / 8)

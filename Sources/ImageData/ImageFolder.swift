@@ -18,7 +18,7 @@ public struct ImageFolder: Sendable {
         self.root = root
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-            throw ImageError(root, "no such folder")
+            throw ImageError(root, .unreadable, "no such folder")
         }
         let fm = FileManager.default
         let entries = (try? fm.contentsOfDirectory(atPath: root)) ?? []
@@ -26,7 +26,7 @@ public struct ImageFolder: Sendable {
             var d: ObjCBool = false
             return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &d) && d.boolValue
         }.sorted { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }
-        guard !classes.isEmpty else { throw ImageError(root, "has no class subfolders (expected one folder of images per class)") }
+        guard !classes.isEmpty else { throw ImageError(root, .noClassFolders, "has no class subfolders (expected one folder of images per class)") }
         var items: [Item] = []
         for (label, name) in classes.enumerated() {
             let dir = root + "/" + name
@@ -57,7 +57,10 @@ public struct ImageFolder: Sendable {
 public struct SkippedFile: Sendable {
     public var path: String
     public var reason: String
-    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// The image error's kind, when the file failed with an `ImageError`.
+    public var kind: ImageError.Kind?
+    /// A file skipped for `reason` (of `kind`, when it is an `ImageError`).
+    public init(path: String, reason: String, kind: ImageError.Kind? = nil) { self.path = path; self.reason = reason; self.kind = kind }
 }
 
 /// Loads images as a preprocessed NHWC float batch for a model.
@@ -101,7 +104,7 @@ public struct ImageLoader: Sendable {
             case .success(let v): values.append(v)
             case .failure(let e):
                 values.append(nil)
-                skipped.append(SkippedFile(path: paths[i], reason: (e as? ImageError)?.reason ?? "\(e)"))
+                skipped.append(SkippedFile(path: paths[i], reason: (e as? ImageError)?.reason ?? "\(e)", kind: (e as? ImageError)?.kind))
             }
         }
         return (values, skipped)

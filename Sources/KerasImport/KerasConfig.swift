@@ -18,7 +18,7 @@ public enum KerasConfig {
     public static func parse(json text: String, file: String, kerasVersion: String? = nil) throws -> ModelGraph {
         guard let data = text.data(using: .utf8),
               let root = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
-            throw ImportError(file: file, object: "model config", "is not valid JSON")
+            throw ImportError(file: file, object: "model config", .malformed, "is not valid JSON")
         }
         return try parse(object: root, file: file, kerasVersion: kerasVersion)
     }
@@ -44,7 +44,12 @@ struct Parser {
     /// How deep inside nested models this config is (0: the file's model).
     var depth = 0
 
-    func err(_ object: String, _ message: String) -> ImportError { ImportError(file: file, object: object, message) }
+    /// An `ImportError` of `kind` about `object`.
+    func err(_ object: String, _ kind: ImportError.Kind, _ message: String) -> ImportError {
+        ImportError(file: file, object: object, kind, message)
+    }
+    /// A malformed config: `object` and what is wrong with it.
+    func err(_ object: String, _ message: String) -> ImportError { err(object, .malformed, message) }
 
     func model(_ root: Any) throws -> ModelGraph {
         guard let top = root as? [String: Any] else { throw err("model config", "expected a JSON object at the top") }
@@ -66,14 +71,14 @@ struct Parser {
         case "":
             throw err("model config", "has no 'class_name'")
         default:
-            throw err("model config", "model class '\(className)' is not supported (expected Sequential, Functional or Model)")
+            throw err("model config", .unsupported, "model class '\(className)' is not supported (expected Sequential, Functional or Model)")
         }
     }
 
     // MARK: Sequential
 
     func sequential(name: String, layerList: [Any]) throws -> ModelGraph {
-        guard layerList.count <= KerasConfig.maxLayers else { throw err("model config", "too many layers (\(layerList.count))") }
+        guard layerList.count <= KerasConfig.maxLayers else { throw err("model config", .tooLarge, "too many layers (\(layerList.count))") }
         var layers: [Layer] = []
         var prev: String? = nil
         for (i, entry) in layerList.enumerated() {
@@ -102,14 +107,14 @@ struct Parser {
         }
         guard let first = layers.first, let last = layers.last else { throw err("model config", "Sequential model has no layers") }
         let graph = ModelGraph(name: name, layers: layers, inputs: [first.name], outputs: [last.name], isSequential: true)
-        do { try graph.validate() } catch let e as GraphError { throw err("model config", e.description) }
+        do { try graph.validate() } catch let e as GraphError { throw err("model config", .graph(e), e.description) }
         return graph
     }
 
     // MARK: Functional
 
     func functional(name: String, layerList: [Any], config: [String: Any]) throws -> ModelGraph {
-        guard layerList.count <= KerasConfig.maxLayers else { throw err("model config", "too many layers (\(layerList.count))") }
+        guard layerList.count <= KerasConfig.maxLayers else { throw err("model config", .tooLarge, "too many layers (\(layerList.count))") }
         var layers: [Layer] = []
         for (i, entry) in layerList.enumerated() {
             guard let dict = entry as? [String: Any] else { throw err("layer #\(i)", "layer entry is not an object") }
@@ -123,7 +128,7 @@ struct Parser {
         let inputs = try endpoints(config["input_layers"], what: "input_layers")
         let outputs = try endpoints(config["output_layers"], what: "output_layers")
         let graph = ModelGraph(name: name, layers: layers, inputs: inputs, outputs: outputs, isSequential: false)
-        do { try graph.validate() } catch let e as GraphError { throw err("model config", e.description) }
+        do { try graph.validate() } catch let e as GraphError { throw err("model config", .graph(e), e.description) }
         return graph
     }
 
@@ -169,7 +174,7 @@ struct Parser {
     func inboundLayers(_ value: Any?, layer: String) throws -> [String] {
         guard let nodes = value as? [Any], !nodes.isEmpty else { return [] }
         guard nodes.count == 1 else {
-            throw err("layer '\(layer)'", "is called \(nodes.count) times (shared layers are not supported)")
+            throw err("layer '\(layer)'", .unsupported, "is called \(nodes.count) times (shared layers are not supported)")
         }
         var names: [String] = []
         if let keras2 = nodes[0] as? [Any] {
@@ -207,7 +212,7 @@ struct Parser {
     func checkIndices(_ idx: [Any], layer: String, source: String) throws {
         guard idx.allSatisfy({ ($0 as? NSNumber).map { $0.intValue >= 0 } ?? false }),
               (idx.dropFirst().first as? NSNumber)?.intValue ?? 0 == 0 else {
-            throw err("layer '\(layer)'", "uses output \(idx) of '\(source)' (only a layer's first output is supported)")
+            throw err("layer '\(layer)'", .unsupported, "uses output \(idx) of '\(source)' (only a layer's first output is supported)")
         }
     }
 
@@ -221,20 +226,20 @@ struct Parser {
         guard let cls = dict["class_name"] as? String else { throw err("layer '\(name)'", "has no class_name") }
         let object = "layer '\(name)'"
         if ["Lambda", "TFOpLambda", "SlicingOpLambda"].contains(cls) {
-            throw err(object, "is a \(cls) layer: it carries Python code, which vggtool never runs")
+            throw err(object, .refused(.pythonCode(className: cls)), "is a \(cls) layer: it carries Python code, which vggtool never runs")
         }
         if let module = dict["module"] as? String, !(module == "keras" || module.hasPrefix("keras.")) {
-            throw err(object, "class '\(cls)' comes from module '\(module)', outside Keras: custom code is not loaded")
+            throw err(object, .refused(.foreignModule(className: cls, module: module)), "class '\(cls)' comes from module '\(module)', outside Keras: custom code is not loaded")
         }
         if let reg = dict["registered_name"] as? String, reg != cls {
-            throw err(object, "is a custom class '\(reg)': custom code is not loaded")
+            throw err(object, .refused(.customClass(reg)), "is a custom class '\(reg)': custom code is not loaded")
         }
         return (name, cls, cfg)
     }
 
     /// The layer's typed form, read by the layer type's Keras dialect.
     func op(_ cls: String, _ cfg: [String: Any], layer: String) throws -> LayerOp {
-        guard let type = LayerOp.byKerasClassName[cls] else { throw err("layer '\(layer)'", "layer class '\(cls)' is not supported") }
+        guard let type = LayerOp.byKerasClassName[cls] else { throw err("layer '\(layer)'", .unsupportedLayerClass(cls), "layer class '\(cls)' is not supported") }
         var c = config(cfg, layer: layer)
         c.className = cls
         return try type.init(keras: c).op

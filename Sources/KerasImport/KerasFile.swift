@@ -98,20 +98,20 @@ public final class KerasFile {
         switch kind {
         case .zip:
             let zip = try ZipArchive(path: path)
-            guard zip.entry("config.json") != nil else { throw ImportError(file: path, object: "zip entry 'config.json'", "is missing: not a .keras archive") }
+            guard zip.entry("config.json") != nil else { throw ImportError(file: path, object: "zip entry 'config.json'", .notKerasFile, "is missing: not a .keras archive") }
             configText = String(decoding: try zip.read("config.json", maxSize: ZipArchive.maxJSONEntrySize), as: UTF8.self)
             if zip.entry("metadata.json") != nil,
                let meta = try? JSONSerialization.jsonObject(with: Data(try zip.read("metadata.json", maxSize: ZipArchive.maxJSONEntrySize))) as? [String: Any] {
                 version = meta["keras_version"] as? String
             }
-            guard let w = zip.entry("model.weights.h5") else { throw ImportError(file: path, object: "zip entry 'model.weights.h5'", "is missing") }
+            guard let w = zip.entry("model.weights.h5") else { throw ImportError(file: path, object: "zip entry 'model.weights.h5'", .malformed, "is missing") }
             let image = try zip.read(w.name)
             do { h5 = try HDF5File.open(image: image, label: "\(path):model.weights.h5") } catch let e as HDF5Error {
-                throw ImportError(file: path, object: "zip entry 'model.weights.h5'", "is not a readable HDF5 file (\(e.message))")
+                throw ImportError(file: path, object: "zip entry 'model.weights.h5'", ImportError.Kind(e.kind), "is not a readable HDF5 file (\(e.message))")
             }
             layout = .keras3Archive
         case .hdf5:
-            do { h5 = try HDF5File.open(path: path, checkStructure: options.checkStructure) } catch let e as HDF5Error { throw ImportError(file: path, e.message) }
+            do { h5 = try HDF5File.open(path: path, checkStructure: options.checkStructure) } catch let e as HDF5Error { throw ImportError(file: path, ImportError.Kind(e.kind), e.message) }
             let root = try KerasFile.wrap(path) { try h5.root() }
             version = try KerasFile.stringAttribute(root, "keras_version", file: path)
             backend = try KerasFile.stringAttribute(root, "backend", file: path)
@@ -125,11 +125,11 @@ public final class KerasFile {
             } else if root.contains("vars") {
                 layout = .keras3AttributeWeights
             } else {
-                throw ImportError(file: path, "HDF5 file holds no Keras model or weights (no 'layer_names', 'model_weights' or 'layers')")
+                throw ImportError(file: path, .notKerasFile, "HDF5 file holds no Keras model or weights (no 'layer_names', 'model_weights' or 'layers')")
             }
         }
         if backend == "theano" {
-            throw ImportError(file: path, object: "attribute 'backend'", "Theano-ordered kernels (backend 'theano') are not supported; convert the file with Keras first")
+            throw ImportError(file: path, object: "attribute 'backend'", .unsupported, "Theano-ordered kernels (backend 'theano') are not supported; convert the file with Keras first")
         }
 
         // The graph: from the file, else --config, else --arch, else detection.
@@ -150,10 +150,10 @@ public final class KerasFile {
             graph = arch.graph(inputName: [.keras3Weights, .keras3AttributeWeights].contains(layout) ? "input_layer" : "input_1")
         }
         if let shape = options.inputShape {
-            do { graph = try graph.withInputShape(shape) } catch let e as GraphError { throw ImportError(file: path, e.description) }
+            do { graph = try graph.withInputShape(shape) } catch let e as GraphError { throw ImportError(file: path, .graph(e), e.description) }
         }
         let analysis: GraphAnalysis
-        do { analysis = try graph.analyze() } catch let e as GraphError { throw ImportError(file: path, e.description) }
+        do { analysis = try graph.analyze() } catch let e as GraphError { throw ImportError(file: path, .graph(e), e.description) }
 
         var tensors: [TensorSource] = []
         if matchWeights {
@@ -175,7 +175,7 @@ public final class KerasFile {
             // Attribute-path files store innermost layers: they are matched to the flattened graph's layers.
             let matched: GraphAnalysis
             if layout == .keras3AttributeWeights && graph.hasNestedModels {
-                do { matched = try graph.flattened().analyze() } catch let e as GraphError { throw ImportError(file: path, e.description) }
+                do { matched = try graph.flattened().analyze() } catch let e as GraphError { throw ImportError(file: path, .graph(e), e.description) }
             } else {
                 matched = analysis
             }
@@ -203,11 +203,11 @@ public final class KerasFile {
     enum Kind: Equatable { case hdf5(signatureAtZero: Bool), zip }
 
     static func sniff(_ path: String) throws -> Kind {
-        if let problem = InputFile.notRegular(path) { throw ImportError(file: path, problem) }
+        if let problem = InputFile.notRegular(path) { throw ImportError(file: path, .unreadable, problem) }
         guard let fh = FileHandle(forReadingAtPath: path) else {
             var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw ImportError(file: path, "is a directory") }
-            throw ImportError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot be opened for reading" : "no such file")
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw ImportError(file: path, .unreadable, "is a directory") }
+            throw ImportError(file: path, .unreadable, FileManager.default.fileExists(atPath: path) ? "cannot be opened for reading" : "no such file")
         }
         defer { try? fh.close() }
         let head = (try? fh.read(upToCount: 8)) ?? Data()
@@ -222,14 +222,20 @@ public final class KerasFile {
             if let d = try? fh.read(upToCount: 8), d.elementsEqual(sig) { return .hdf5(signatureAtZero: false) }
             offset *= 2
         }
-        if head.isEmpty { throw ImportError(file: path, "is empty") }
-        throw ImportError(file: path, "is not a Keras model file (neither HDF5 nor a .keras zip archive)")
+        if head.isEmpty { throw ImportError(file: path, .notKerasFile, "is empty") }
+        throw ImportError(file: path, .notKerasFile, "is not a Keras model file (neither HDF5 nor a .keras zip archive)")
     }
 
     static func wrap<T>(_ file: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as HDF5Error {
-            throw ImportError(file: file, object: e.object, "\(e.operation) failed" + (e.message.isEmpty ? "" : ": \(e.message)"))
+            throw ImportError(file: file, object: e.object, ImportError.Kind(e.kind), "\(e.operation) failed" + (e.message.isEmpty ? "" : ": \(e.message)"))
         }
+    }
+
+    /// How a link where a group was expected is classified: a dataset is malformed structure, a link is refused.
+    static func nonGroup(_ target: HDF5LinkTarget) -> ImportError.Kind {
+        if case .hard = target { return .malformed }
+        return .refused(.link)
     }
 
     static func hasLayerNames(_ g: HDF5Group) -> Bool { g.hasAttribute("layer_names") || g.hasAttribute("layer_names0") }
@@ -265,14 +271,14 @@ public final class KerasFile {
 
     static func legacyLayers(_ g: HDF5Group, file: String) throws -> [StoredLayer] {
         guard let names = try stringList(g, "layer_names", file: file) else {
-            throw ImportError(file: file, object: g.fullPath, "has no 'layer_names' attribute")
+            throw ImportError(file: file, object: g.fullPath, .malformed, "has no 'layer_names' attribute")
         }
         var result: [StoredLayer] = []
         var seen = Set<String>()
         for name in names {
-            guard seen.insert(name).inserted else { throw ImportError(file: file, object: "attribute 'layer_names'", "names layer '\(name)' twice") }
+            guard seen.insert(name).inserted else { throw ImportError(file: file, object: "attribute 'layer_names'", .malformed, "names layer '\(name)' twice") }
             guard g.contains(name) else {
-                throw ImportError(file: file, object: "attribute 'layer_names'", "names layer '\(name)' but there is no group '\(g.fullPath == "/" ? "" : g.fullPath + "/")\(name)'")
+                throw ImportError(file: file, object: "attribute 'layer_names'", .malformed, "names layer '\(name)' but there is no group '\(g.fullPath == "/" ? "" : g.fullPath + "/")\(name)'")
             }
             let lg = try wrap(file) { try g.group(name) }
             let weightNames = try stringList(lg, "weight_names", file: file) ?? []
@@ -287,13 +293,13 @@ public final class KerasFile {
     }
 
     static func keras3Layers(_ root: HDF5Group, graph: ModelGraph, file: String) throws -> [StoredLayer] {
-        guard root.contains("layers") else { throw ImportError(file: file, object: "/layers", "group is missing") }
+        guard root.contains("layers") else { throw ImportError(file: file, object: "/layers", .malformed, "group is missing") }
         let layersGroup = try wrap(file) { try root.group("layers") }
         let autoToName = keras3AutoNames(graph)
         var result: [StoredLayer] = []
         for link in try wrap(file, { try layersGroup.links() }) {
             guard case .hard(.group) = link.target else {
-                throw ImportError(file: file, object: "/layers/\(link.name)", "is not a group (links are not followed)")
+                throw ImportError(file: file, object: "/layers/\(link.name)", nonGroup(link.target), "is not a group (links are not followed)")
             }
             let lg = try wrap(file) { try layersGroup.group(link.name) }
             guard lg.contains("vars") else { continue }
@@ -319,7 +325,7 @@ public final class KerasFile {
         var visited = 0
         func walk(_ g: HDF5Group, path: String, depth: Int) throws {
             visited += 1
-            guard depth <= 64, visited <= 1_000_000 else { throw ImportError(file: file, object: g.fullPath, "nests groups too deep or too many") }
+            guard depth <= 64, visited <= 1_000_000 else { throw ImportError(file: file, object: g.fullPath, .tooLarge, "nests groups too deep or too many") }
             if g.contains("vars") {
                 let vars = try wrap(file) { try g.group("vars") }
                 let ds = try keras3Vars(vars, file: file)
@@ -331,7 +337,7 @@ public final class KerasFile {
             for link in try wrap(file, { try g.links() }) where link.name != "vars" {
                 guard case .hard(.group) = link.target else {
                     if case .hard = link.target { continue }  // datasets beside groups hold no layer
-                    throw ImportError(file: file, object: "\(g.fullPath == "/" ? "" : g.fullPath)/\(link.name)", "is not a group (links are not followed)")
+                    throw ImportError(file: file, object: "\(g.fullPath == "/" ? "" : g.fullPath)/\(link.name)", nonGroup(link.target), "is not a group (links are not followed)")
                 }
                 children.append(link.name)
             }
@@ -340,8 +346,9 @@ public final class KerasFile {
                 let child = try wrap(file) { try g.group(name) }
                 if name == "layers" {
                     for entry in try wrap(file, { try child.links() }).map(\.name).sorted(by: autoNameOrder) {
-                        guard case .hard(.group) = try wrap(file, { try child.links() }).first(where: { $0.name == entry })!.target else {
-                            throw ImportError(file: file, object: "\(child.fullPath)/\(entry)", "is not a group (links are not followed)")
+                        let target = try wrap(file, { try child.links() }).first(where: { $0.name == entry })!.target
+                        guard case .hard(.group) = target else {
+                            throw ImportError(file: file, object: "\(child.fullPath)/\(entry)", nonGroup(target), "is not a group (links are not followed)")
                         }
                         try walk(try wrap(file) { try child.group(entry) }, path: path + "/layers/" + entry, depth: depth + 1)
                     }
@@ -385,7 +392,7 @@ public final class KerasFile {
         var indexed: [(Int, String)] = []
         for e in entries {
             guard let i = Int(e.name), i >= 0, i < entries.count else {
-                throw ImportError(file: file, object: "\(vars.fullPath)/\(e.name)", "unexpected entry (expected vars/0 ... vars/\(entries.count - 1))")
+                throw ImportError(file: file, object: "\(vars.fullPath)/\(e.name)", .malformed, "unexpected entry (expected vars/0 ... vars/\(entries.count - 1))")
             }
             indexed.append((i, e.name))
         }
@@ -402,20 +409,20 @@ public final class KerasFile {
     /// graph's layer order, recursing into nested models within it. Groups are found by the `vars` group's
     /// `name` attribute when Keras wrote one, else by Keras's auto name.
     static func keras3NestedVars(_ g: HDF5Group, graph: ModelGraph, file: String, depth: Int) throws -> [(path: String, dataset: HDF5Dataset)] {
-        guard depth <= NestedModel.maxDepth else { throw ImportError(file: file, object: g.fullPath, "nests models more than \(NestedModel.maxDepth) deep") }
+        guard depth <= NestedModel.maxDepth else { throw ImportError(file: file, object: g.fullPath, .tooLarge, "nests models more than \(NestedModel.maxDepth) deep") }
         guard g.contains("layers") else { return [] }
         let layersGroup = try wrap(file) { try g.group("layers") }
         var groupOf: [String: HDF5Group] = [:]
         let autoToName = keras3AutoNames(graph)
         for link in try wrap(file, { try layersGroup.links() }) {
             guard case .hard(.group) = link.target else {
-                throw ImportError(file: file, object: "\(layersGroup.fullPath)/\(link.name)", "is not a group (links are not followed)")
+                throw ImportError(file: file, object: "\(layersGroup.fullPath)/\(link.name)", nonGroup(link.target), "is not a group (links are not followed)")
             }
             let lg = try wrap(file) { try layersGroup.group(link.name) }
             var name = autoToName[link.name]
             if lg.contains("vars"), let stated = try stringAttribute(try wrap(file) { try lg.group("vars") }, "name", file: file) { name = stated }
             if let name {
-                guard groupOf[name] == nil else { throw ImportError(file: file, object: "\(layersGroup.fullPath)/\(link.name)", "holds a second layer named '\(name)'") }
+                guard groupOf[name] == nil else { throw ImportError(file: file, object: "\(layersGroup.fullPath)/\(link.name)", .malformed, "holds a second layer named '\(name)'") }
                 groupOf[name] = lg
             }
         }
@@ -464,7 +471,7 @@ public final class KerasFile {
             for a in Architecture.allCases where a.convsPerBlock.reduce(0, +) == convs && (a.includesTop ? 3 : 0) == denses && convs + denses == withWeights.count {
                 return a
             }
-            throw UnknownArchitectureError(file: file, weights: "with \(convs) convolution and \(denses) dense layers")
+            throw UnknownArchitectureError(file: file, evidence: .layerCounts(convolutions: convs, dense: denses))
         case .keras3AttributeWeights:
             weighted = try attributeLayers(root, file: file).map { $0.name ?? $0.key }
         default:
@@ -472,6 +479,6 @@ public final class KerasFile {
             weighted = try legacyLayers(g, file: file).filter { !$0.datasets.isEmpty }.map(\.key)
         }
         for a in Architecture.allCases where a.weightedLayerNames == weighted { return a }
-        throw UnknownArchitectureError(file: file, weights: "(layers \(weighted.prefix(3).joined(separator: ", "))\(weighted.count > 3 ? ", ..." : ""))")
+        throw UnknownArchitectureError(file: file, evidence: .layerNames(weighted))
     }
 }

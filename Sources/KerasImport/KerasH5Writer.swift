@@ -87,7 +87,7 @@ public enum KerasH5Writer {
         for layer in graph.layers {
             var cfg: [String: Any]
             do { cfg = try layer.op.keras.tfKerasConfig() } catch let e as InexpressibleInKeras {
-                throw ImportError(file: file, object: "layer '\(layer.name)'", e.message)
+                throw ImportError(file: file, object: "layer '\(layer.name)'", .inexpressible, e.message)
             }
             cfg["name"] = layer.name
             if layer.op.inputShape == nil { cfg["trainable"] = layer.trainable }  // InputLayer takes no 'trainable'

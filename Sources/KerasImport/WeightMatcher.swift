@@ -24,7 +24,10 @@ struct WeightMatcher {
     /// Largest tensor accepted: 2^32 elements (16 GB of float32).
     static let maxElements = 1 << 32
 
-    func err(_ object: String, _ message: String) -> ImportError { ImportError(file: file, object: object, message) }
+    /// An `ImportError` of `kind` about `object` in the file.
+    func err(_ object: String, _ kind: ImportError.Kind, _ message: String) -> ImportError {
+        ImportError(file: file, object: object, kind, message)
+    }
 
     func match(notes: inout [String]) throws -> [TensorSource] {
         let expected = analysis.layers.filter { !$0.weights.isEmpty }
@@ -51,7 +54,7 @@ struct WeightMatcher {
                 if ignoreExtra {
                     notes.append("left out the weights of \(unused.count) layer(s) the model does not have: \(list)")
                 } else {
-                    throw err("layer '\(unused[0].name ?? unused[0].key)'", "the file has weights for \(unused.count) layer(s) the model does not have: \(list)")
+                    throw err("layer '\(unused[0].name ?? unused[0].key)'", .extraWeights(layers: unused.map { $0.name ?? $0.key }), "the file has weights for \(unused.count) layer(s) the model does not have: \(list)")
                 }
             }
         } else if expected.count == storedWithWeights.count {
@@ -64,7 +67,7 @@ struct WeightMatcher {
             let first = zip(expected, names).first { $1 == nil }?.0 ?? expected[0]
             let shapes = first.weights.map { ShapeFormat.tuple($0.shape.map { Optional($0) }) }.joined(separator: ", ")
             let storedNames = storedWithWeights.map { $0.name ?? $0.key }
-            throw err("layer '\(first.layer.name)'", "has no weights in the file (expects \(shapes)); the model has \(expected.count) layers with weights, the file \(storedWithWeights.count) (\(storedNames.prefix(6).joined(separator: ", "))\(storedNames.count > 6 ? ", ..." : ""))")
+            throw err("layer '\(first.layer.name)'", .missingWeights(layer: first.layer.name), "has no weights in the file (expects \(shapes)); the model has \(expected.count) layers with weights, the file \(storedWithWeights.count) (\(storedNames.prefix(6).joined(separator: ", "))\(storedNames.count > 6 ? ", ..." : ""))")
         }
 
         var result: [TensorSource] = []
@@ -72,7 +75,7 @@ struct WeightMatcher {
         for (info, s) in pairs {
             let lname = info.layer.name
             guard s.datasets.count == info.weights.count else {
-                throw err("layer '\(lname)'", "file has \(s.datasets.count) weight(s) at '\(s.key)', the model expects \(info.weights.count) (\(info.weights.map(\.name).joined(separator: ", ")))")
+                throw err("layer '\(lname)'", .weightCountMismatch(layer: lname, expected: info.weights.count, actual: s.datasets.count), "file has \(s.datasets.count) weight(s) at '\(s.key)', the model expects \(info.weights.count) (\(info.weights.map(\.name).joined(separator: ", ")))")
             }
             for (spec, (path, ds)) in zip(info.weights, s.datasets) {
                 let obj = "layer '\(lname)' weight '\(spec.name)' (dataset '\(path)')"
@@ -80,24 +83,24 @@ struct WeightMatcher {
                 var count: UInt64 = 1
                 for d in shape {
                     let (p, o) = count.multipliedReportingOverflow(by: d)
-                    guard !o, p <= UInt64(WeightMatcher.maxElements) else { throw err(obj, "declares \(shape) elements, over the cap of 2^32") }
+                    guard !o, p <= UInt64(WeightMatcher.maxElements) else { throw err(obj, .tooLarge, "declares \(shape) elements, over the cap of 2^32") }
                     count = p
                 }
                 let actual = shape.map { Int($0) }
                 guard actual == spec.shape else {
-                    throw err(obj, "shape mismatch: file has \(ShapeFormat.tuple(actual.map { Optional($0) })), model expects \(ShapeFormat.tuple(spec.shape.map { Optional($0) }))")
+                    throw err(obj, .weightShapeMismatch(layer: lname, weight: spec.name, expected: spec.shape, actual: actual), "shape mismatch: file has \(ShapeFormat.tuple(actual.map { Optional($0) })), model expects \(ShapeFormat.tuple(spec.shape.map { Optional($0) }))")
                 }
                 let type = try KerasFile.wrap(file) { try ds.typeInfo() }
                 // A non-trainable scalar statistic (Normalization's sample count) may be an integer.
                 let integerCount = spec.shape.isEmpty && !spec.trainable && type.typeClass == .integer && type.size <= 8
                 guard (type.typeClass == .float && [2, 4, 8].contains(type.size)) || integerCount else {
-                    throw err(obj, "has type \(type); only float16, float32 and float64 weights are supported")
+                    throw err(obj, .unsupported, "has type \(type); only float16, float32 and float64 weights are supported")
                 }
                 let storage = try KerasFile.wrap(file) { try ds.storage() }
-                if storage.layout == .virtual { throw err(obj, "is a virtual dataset (refused: it reads other files)") }
-                if storage.externalFiles > 0 { throw err(obj, "uses external storage files (refused)") }
+                if storage.layout == .virtual { throw err(obj, .refused(.virtualDataset), "is a virtual dataset (refused: it reads other files)") }
+                if storage.externalFiles > 0 { throw err(obj, .refused(.externalStorage), "uses external storage files (refused)") }
                 for f in storage.filters where ![1, 2, 3].contains(f.id) {
-                    throw err(obj, "uses HDF5 filter \(f.id) ('\(f.name)'); only gzip, shuffle and fletcher32 are supported and plugins are never loaded")
+                    throw err(obj, .refused(.filter(id: f.id)), "uses HDF5 filter \(f.id) ('\(f.name)'); only gzip, shuffle and fletcher32 are supported and plugins are never loaded")
                 }
                 if type.size != 4 || type.bigEndian {
                     converted[type.description, default: 0] += 1

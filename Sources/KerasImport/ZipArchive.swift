@@ -31,7 +31,7 @@ public struct ZipArchive {
     public init(path: String) throws {
         self.path = path
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw ImportError(file: path, "cannot be read (\(error.localizedDescription))")
+            throw ImportError(file: path, .unreadable, "cannot be read (\(error.localizedDescription))")
         }
         entries = try ZipArchive.parse(data, path: path)
     }
@@ -40,7 +40,8 @@ public struct ZipArchive {
     static func u32(_ d: Data, _ o: Int) -> Int { u16(d, o) | u16(d, o + 2) << 16 }
 
     static func parse(_ d: Data, path: String) throws -> [Entry] {
-        func bad(_ what: String) -> ImportError { ImportError(file: path, object: "zip", what) }
+        func bad(_ kind: ImportError.Kind, _ what: String) -> ImportError { ImportError(file: path, object: "zip", kind, what) }
+        func bad(_ what: String) -> ImportError { bad(.malformed, what) }
         let n = d.count
         guard n >= 22 else { throw bad("file too small for a zip archive") }
         // End of central directory: scan back over at most the 64 KB comment.
@@ -55,7 +56,7 @@ public struct ZipArchive {
         let count = u16(d, eocd + 10)
         let cdSize = u32(d, eocd + 12)
         let cdOffset = u32(d, eocd + 16)
-        guard count != 0xFFFF, cdOffset != 0xFFFF_FFFF else { throw bad("zip64 archives are not supported") }
+        guard count != 0xFFFF, cdOffset != 0xFFFF_FFFF else { throw bad(.unsupported, "zip64 archives are not supported") }
         guard cdOffset + cdSize <= eocd else { throw bad("central directory (offset \(cdOffset), \(cdSize) bytes) lies outside the file") }
         var entries: [Entry] = []
         var names = Set<String>()
@@ -71,16 +72,16 @@ public struct ZipArchive {
             let name = String(decoding: d[(d.startIndex + p + 46)..<(d.startIndex + p + 46 + nameLen)], as: UTF8.self)
             let parts = name.split(separator: "/", omittingEmptySubsequences: false)
             if name.hasPrefix("/") || name.hasPrefix("\\") || parts.contains("..") || name.contains("\\") || name.contains(":") {
-                throw ImportError(file: path, object: "zip entry '\(name)'", "unsafe path (absolute or with '..')")
+                throw ImportError(file: path, object: "zip entry '\(name)'", .refused(.unsafePath), "unsafe path (absolute or with '..')")
             }
-            guard names.insert(name).inserted else { throw ImportError(file: path, object: "zip entry '\(name)'", "appears twice") }
-            if flags & 1 != 0 { throw ImportError(file: path, object: "zip entry '\(name)'", "is encrypted") }
+            guard names.insert(name).inserted else { throw ImportError(file: path, object: "zip entry '\(name)'", .malformed, "appears twice") }
+            if flags & 1 != 0 { throw ImportError(file: path, object: "zip entry '\(name)'", .unsupported, "is encrypted") }
             guard localOffset + 30 <= n, u32(d, localOffset) == 0x04034b50 else {
-                throw ImportError(file: path, object: "zip entry '\(name)'", "local header at offset \(localOffset) is missing or corrupt")
+                throw ImportError(file: path, object: "zip entry '\(name)'", .malformed, "local header at offset \(localOffset) is missing or corrupt")
             }
             let dataOffset = localOffset + 30 + u16(d, localOffset + 26) + u16(d, localOffset + 28)
             guard dataOffset + csize <= n else {
-                throw ImportError(file: path, object: "zip entry '\(name)'", "data (\(csize) bytes at offset \(dataOffset)) extends past the end of the file")
+                throw ImportError(file: path, object: "zip entry '\(name)'", .malformed, "data (\(csize) bytes at offset \(dataOffset)) extends past the end of the file")
             }
             entries.append(Entry(name: name, method: method, compressedSize: csize, size: usize, dataOffset: dataOffset))
             p += 46 + nameLen + extraLen + commentLen
@@ -93,21 +94,21 @@ public struct ZipArchive {
     /// The entry's bytes. Stored entries are copied out; deflated ones inflated, refusing output beyond the
     /// declared size (or `maxEntrySize`).
     public func read(_ name: String, maxSize: Int = ZipArchive.maxEntrySize) throws -> [UInt8] {
-        guard let e = entry(name) else { throw ImportError(file: path, object: "zip entry '\(name)'", "is missing from the archive") }
+        guard let e = entry(name) else { throw ImportError(file: path, object: "zip entry '\(name)'", .malformed, "is missing from the archive") }
         let obj = "zip entry '\(name)'"
-        guard e.size <= maxSize else { throw ImportError(file: path, object: obj, "declares \(e.size) bytes, over the cap of \(maxSize) bytes") }
+        guard e.size <= maxSize else { throw ImportError(file: path, object: obj, .tooLarge, "declares \(e.size) bytes, over the cap of \(maxSize) bytes") }
         if e.method == 8, e.size > e.compressedSize * ZipArchive.maxDeflateRatio + 4096 {
-            throw ImportError(file: path, object: obj, "declares \(e.size) bytes from \(e.compressedSize) compressed, more than deflate can produce (a compression bomb?)")
+            throw ImportError(file: path, object: obj, .tooLarge, "declares \(e.size) bytes from \(e.compressedSize) compressed, more than deflate can produce (a compression bomb?)")
         }
         let src = data[(data.startIndex + e.dataOffset)..<(data.startIndex + e.dataOffset + e.compressedSize)]
         switch e.method {
         case 0:
-            guard e.compressedSize == e.size else { throw ImportError(file: path, object: obj, "stored entry sizes disagree") }
+            guard e.compressedSize == e.size else { throw ImportError(file: path, object: obj, .malformed, "stored entry sizes disagree") }
             return [UInt8](src)
         case 8:
             var out = [UInt8](repeating: 0, count: e.size)
             var stream = z_stream()
-            guard vgg_inflate_init_raw(&stream) == Z_OK else { throw ImportError(file: path, object: obj, "cannot start inflating") }
+            guard vgg_inflate_init_raw(&stream) == Z_OK else { throw ImportError(file: path, object: obj, .malformed, "cannot start inflating") }
             defer { inflateEnd(&stream) }
             let status: Int32 = src.withUnsafeBytes { inBuf in
                 out.withUnsafeMutableBytes { outBuf in
@@ -119,11 +120,11 @@ public struct ZipArchive {
                 }
             }
             guard status == Z_STREAM_END, Int(stream.total_out) == e.size else {
-                throw ImportError(file: path, object: obj, status == Z_BUF_ERROR ? "inflates to more than its declared \(e.size) bytes" : "deflate data is corrupt")
+                throw ImportError(file: path, object: obj, status == Z_BUF_ERROR ? .tooLarge : .malformed, status == Z_BUF_ERROR ? "inflates to more than its declared \(e.size) bytes" : "deflate data is corrupt")
             }
             return out
         default:
-            throw ImportError(file: path, object: obj, "compression method \(e.method) is not supported (stored or deflate)")
+            throw ImportError(file: path, object: obj, .unsupported, "compression method \(e.method) is not supported (stored or deflate)")
         }
     }
 }

@@ -120,17 +120,69 @@ public enum VGGMFormat {
     static func alignUp(_ x: Int) -> Int { (x + alignment - 1) / alignment * alignment }
 }
 
-/// A problem with a `.vggm` file: the file, the object at fault (header field, tensor, layer) and why.
-public struct ModelFileError: Error, CustomStringConvertible, Sendable {
+/// A problem with a `.vggm` file: the file, the object at fault (header field, tensor, layer), what kind of
+/// problem it is and why. `description` is the one-line message the CLI prints.
+public struct ModelFileError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, in terms a caller can switch on; `message` says it in words.
+    public enum Kind: Sendable, Equatable {
+        /// The file does not exist, is not a regular file, or cannot be opened, stat'ed or mapped.
+        case unreadable
+        /// The file does not start with the `.vggm` magic.
+        case notVGGM
+        /// The format's major version is not the one this vggtool reads.
+        case unsupportedVersion(major: Int, minor: Int)
+        /// The format's minor version is newer than this vggtool's.
+        case newerVersion(major: Int, minor: Int)
+        /// A CRC-32C over `object` (the header, the manifest) differs from the stored one.
+        case checksumMismatch(stored: UInt32, computed: UInt32)
+        /// The file is shorter than its header or than its length field says.
+        case truncated
+        /// A section or tensor lies (partly) outside the file or the data section.
+        case outOfBounds
+        /// Tensor `object` overlaps the named tensor.
+        case overlap(with: String)
+        /// A header field holds an impossible value (header size, offsets, trailing data).
+        case malformedHeader
+        /// The manifest is malformed: not JSON, keys missing or mistyped, tensor entries inconsistent.
+        case malformedManifest
+        /// A count or size over the format's caps (tensors, manifest bytes).
+        case tooLarge
+        /// The manifest's model graph is invalid or its shapes do not fit (the `GraphError` names the layer).
+        case invalidGraph(GraphError)
+        /// A layer's weight has no tensor in the file.
+        case missingTensor(layer: String, weight: String)
+        /// A tensor's shape differs from its layer's weight.
+        case tensorShapeMismatch(tensor: String, expected: [Int], actual: [Int])
+        /// A tensor that belongs to no layer of the model.
+        case unusedTensor(String)
+        /// The output cannot be written: its folder is missing or not writable, or a write, fsync or rename
+        /// failed.
+        case cannotWrite
+        /// The source of a tensor copy (or of a hash) could not be read as far as it should.
+        case cannotReadSource
+        /// A system or library call failed for a reason that is not the file's (starting SHA-256).
+        case system
+        /// The caller cancelled the work.
+        case cancelled
+    }
+
+    /// The `.vggm` file (or the file being hashed or written).
     public var file: String
+    /// The object at fault (`header`, `manifest`, `tensor 'fc1/kernel'`), empty for the file.
     public var object: String
+    /// What kind of problem it is.
+    public var kind: Kind
+    /// What is wrong, in words.
     public var message: String
 
-    public init(file: String, object: String = "", _ message: String) {
+    /// An error of `kind` about `object` in `file`, with `message` saying what is wrong.
+    public init(file: String, object: String = "", _ kind: Kind, _ message: String) {
         self.file = file
         self.object = object
+        self.kind = kind
         self.message = message
     }
 
+    /// `file: object: message` (the object left out when empty).
     public var description: String { object.isEmpty ? "\(file): \(message)" : "\(file): \(object): \(message)" }
 }

@@ -21,7 +21,7 @@ enum ManifestCodec {
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws -> ModelManifest {
-        func bad(_ object: String, _ m: String) -> ModelFileError { ModelFileError(file: file, object: object, m) }
+        func bad(_ object: String, _ m: String) -> ModelFileError { ModelFileError(file: file, object: object, .malformedManifest, m) }
         let data = Data(bytes)
         guard let any = try? JSONSerialization.jsonObject(with: data), let root = any as? [String: Any] else {
             throw bad("manifest", "is not valid JSON")
@@ -53,7 +53,7 @@ enum ManifestCodec {
             throw bad("manifest model \(e.object)", e.message)
         }
         guard let list = root["tensors"] as? [Any] else { throw bad("manifest", "has no 'tensors' list") }
-        guard list.count <= VGGMFormat.maxTensors else { throw bad("manifest", "declares \(list.count) tensors, over the cap of \(VGGMFormat.maxTensors)") }
+        guard list.count <= VGGMFormat.maxTensors else { throw ModelFileError(file: file, object: "manifest", .tooLarge, "declares \(list.count) tensors, over the cap of \(VGGMFormat.maxTensors)") }
         var tensors: [TensorEntry] = []
         tensors.reserveCapacity(list.count)
         for (i, item) in list.enumerated() {

@@ -26,20 +26,20 @@ public final class VGGMFile: @unchecked Sendable {
     /// present with the shapes the graph implies and no tensor is unused.
     public init(path: String) throws {
         self.path = path
-        func bad(_ object: String, _ m: String) -> ModelFileError { ModelFileError(file: path, object: object, m) }
-        if let problem = InputFile.notRegular(path) { throw ModelFileError(file: path, problem) }
+        func bad(_ object: String, _ kind: ModelFileError.Kind, _ m: String) -> ModelFileError { ModelFileError(file: path, object: object, kind, m) }
+        if let problem = InputFile.notRegular(path) { throw ModelFileError(file: path, .unreadable, problem) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // O_NONBLOCK: a FIFO swapped in after the check cannot block the open
         guard fd >= 0 else {
-            throw ModelFileError(file: path, errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))")
+            throw ModelFileError(file: path, .unreadable, errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ModelFileError(file: path, "cannot stat") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelFileError(file: path, "is not a regular file") }
+        guard fstat(fd, &st) == 0 else { throw ModelFileError(file: path, .unreadable, "cannot stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelFileError(file: path, .unreadable, "is not a regular file") }
         let size = Int(st.st_size)
-        guard size >= VGGMFormat.headerSize else { throw bad("header", "file is \(size) bytes, shorter than the \(VGGMFormat.headerSize)-byte header") }
+        guard size >= VGGMFormat.headerSize else { throw bad("header", .truncated, "file is \(size) bytes, shorter than the \(VGGMFormat.headerSize)-byte header") }
         guard let map = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else {
-            throw ModelFileError(file: path, "cannot map: \(String(cString: strerror(errno)))")
+            throw ModelFileError(file: path, .unreadable, "cannot map: \(String(cString: strerror(errno)))")
         }
         let base = UnsafeRawPointer(map)
         var ok = false
@@ -47,73 +47,73 @@ public final class VGGMFile: @unchecked Sendable {
 
         // Header.
         let header = UnsafeRawBufferPointer(start: base, count: VGGMFormat.headerSize)
-        guard Array(header[0..<8]) == VGGMFormat.magic else { throw bad("header", "bad magic: not a .vggm file") }
+        guard Array(header[0..<8]) == VGGMFormat.magic else { throw bad("header", .notVGGM, "bad magic: not a .vggm file") }
         func u16(_ o: Int) -> UInt16 { UInt16(header[o]) | UInt16(header[o + 1]) << 8 }
         func u32(_ o: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(header[o + $1]) << (8 * UInt32($1)) } }
         func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(header[o + $1]) << (8 * UInt64($1)) } }
         let storedCRC = u32(60)
         let crc = VGGMFormat.crc32c(UnsafeRawBufferPointer(rebasing: header[0..<60]))
-        guard crc == storedCRC else { throw bad("header", String(format: "checksum mismatch (stored %08x, computed %08x)", storedCRC, crc)) }
+        guard crc == storedCRC else { throw bad("header", .checksumMismatch(stored: storedCRC, computed: crc), String(format: "checksum mismatch (stored %08x, computed %08x)", storedCRC, crc)) }
         let major = u16(8), minor = u16(10)
-        guard major == VGGMFormat.major else { throw bad("header", "format version \(major).\(minor) is not supported (this vggtool reads \(VGGMFormat.major).x)") }
-        guard minor <= VGGMFormat.minor else { throw bad("header", "format version \(major).\(minor) is newer than this vggtool (\(VGGMFormat.major).\(VGGMFormat.minor))") }
-        guard u32(12) == UInt32(VGGMFormat.headerSize) else { throw bad("header", "header size \(u32(12)), expected \(VGGMFormat.headerSize)") }
+        guard major == VGGMFormat.major else { throw bad("header", .unsupportedVersion(major: Int(major), minor: Int(minor)), "format version \(major).\(minor) is not supported (this vggtool reads \(VGGMFormat.major).x)") }
+        guard minor <= VGGMFormat.minor else { throw bad("header", .newerVersion(major: Int(major), minor: Int(minor)), "format version \(major).\(minor) is newer than this vggtool (\(VGGMFormat.major).\(VGGMFormat.minor))") }
+        guard u32(12) == UInt32(VGGMFormat.headerSize) else { throw bad("header", .malformedHeader, "header size \(u32(12)), expected \(VGGMFormat.headerSize)") }
         let limit = UInt64(size)
         let dOff = u64(16), dLen = u64(24), mOff = u64(32), mLen = u64(40), fLen = u64(48)
-        guard fLen == limit else { throw bad("header", "file length field says \(fLen) bytes, the file has \(size)" + (fLen < limit ? " (trailing data)" : " (truncated)")) }
-        guard dOff == UInt64(VGGMFormat.headerSize) else { throw bad("header", "data offset \(dOff), expected \(VGGMFormat.headerSize)") }
-        guard dLen <= limit, dOff + dLen <= limit, dLen % UInt64(VGGMFormat.alignment) == 0 else { throw bad("header", "data section (offset \(dOff), \(dLen) bytes) does not fit the file") }
-        guard mOff == dOff + dLen else { throw bad("header", "manifest offset \(mOff) does not follow the data section (\(dOff + dLen))") }
+        guard fLen == limit else { throw bad("header", fLen < limit ? .malformedHeader : .truncated, "file length field says \(fLen) bytes, the file has \(size)" + (fLen < limit ? " (trailing data)" : " (truncated)")) }
+        guard dOff == UInt64(VGGMFormat.headerSize) else { throw bad("header", .malformedHeader, "data offset \(dOff), expected \(VGGMFormat.headerSize)") }
+        guard dLen <= limit, dOff + dLen <= limit, dLen % UInt64(VGGMFormat.alignment) == 0 else { throw bad("header", .outOfBounds, "data section (offset \(dOff), \(dLen) bytes) does not fit the file") }
+        guard mOff == dOff + dLen else { throw bad("header", .malformedHeader, "manifest offset \(mOff) does not follow the data section (\(dOff + dLen))") }
         guard mLen <= UInt64(VGGMFormat.maxManifestBytes), mLen <= limit, mOff <= limit - mLen, mOff + mLen == fLen else {
-            throw bad("header", "manifest (offset \(mOff), \(mLen) bytes) does not fit the file or exceeds the \(VGGMFormat.maxManifestBytes >> 20) MB cap")
+            throw bad("header", mLen > UInt64(VGGMFormat.maxManifestBytes) ? .tooLarge : .outOfBounds, "manifest (offset \(mOff), \(mLen) bytes) does not fit the file or exceeds the \(VGGMFormat.maxManifestBytes >> 20) MB cap")
         }
         let manifestBytes = UnsafeRawBufferPointer(start: base + Int(mOff), count: Int(mLen))
         let mCRC = VGGMFormat.crc32c(manifestBytes)
-        guard mCRC == u32(56) else { throw bad("manifest", String(format: "checksum mismatch (stored %08x, computed %08x)", u32(56), mCRC)) }
+        guard mCRC == u32(56) else { throw bad("manifest", .checksumMismatch(stored: u32(56), computed: mCRC), String(format: "checksum mismatch (stored %08x, computed %08x)", u32(56), mCRC)) }
         let manifest = try ManifestCodec.decode(manifestBytes, file: path)
 
         // Tensors: sizes, bounds, alignment, overlaps, names.
         var index: [String: Int] = [:]
         for (i, t) in manifest.tensors.enumerated() {
             let obj = "tensor '\(t.name)'"
-            guard !t.name.isEmpty, index.updateValue(i, forKey: t.name) == nil else { throw bad(obj, "name is empty or repeated") }
+            guard !t.name.isEmpty, index.updateValue(i, forKey: t.name) == nil else { throw bad(obj, .malformedManifest, "name is empty or repeated") }
             var count = 1
             for d in t.shape {
                 let (p, o) = count.multipliedReportingOverflow(by: d)
-                guard !o else { throw bad(obj, "shape \(t.shape) overflows") }
+                guard !o else { throw bad(obj, .malformedManifest, "shape \(t.shape) overflows") }
                 count = p
             }
             let (bytes, o) = count.multipliedReportingOverflow(by: t.dtype.size)
-            guard !o, bytes == t.length else { throw bad(obj, "length \(t.length) does not equal shape \(t.shape) x \(t.dtype.size) bytes") }
-            guard t.offset % VGGMFormat.alignment == 0 else { throw bad(obj, "offset \(t.offset) is not \(VGGMFormat.alignment)-byte aligned") }
+            guard !o, bytes == t.length else { throw bad(obj, .malformedManifest, "length \(t.length) does not equal shape \(t.shape) x \(t.dtype.size) bytes") }
+            guard t.offset % VGGMFormat.alignment == 0 else { throw bad(obj, .malformedManifest, "offset \(t.offset) is not \(VGGMFormat.alignment)-byte aligned") }
             let (end, o2) = t.offset.addingReportingOverflow(t.length)
-            guard !o2, end <= Int(dLen) else { throw bad(obj, "bytes [\(t.offset), \(t.offset &+ t.length)) lie outside the data section (\(dLen) bytes)") }
+            guard !o2, end <= Int(dLen) else { throw bad(obj, .outOfBounds, "bytes [\(t.offset), \(t.offset &+ t.length)) lie outside the data section (\(dLen) bytes)") }
         }
         let sorted = manifest.tensors.sorted { $0.offset < $1.offset }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.offset + a.length > b.offset {
-            throw bad("tensor '\(b.name)'", "overlaps tensor '\(a.name)'")
+            throw bad("tensor '\(b.name)'", .overlap(with: a.name), "overlaps tensor '\(a.name)'")
         }
 
         // Graph and weights agree.
         let analysis: GraphAnalysis
-        do { analysis = try manifest.graph.analyze() } catch let e as GraphError { throw bad("model", e.description) }
+        do { analysis = try manifest.graph.analyze() } catch let e as GraphError { throw bad("model", .invalidGraph(e), e.description) }
         var used = Set<String>()
         for info in analysis.layers {
             for w in info.weights {
                 let name = "\(info.layer.name)/\(w.name)"
-                guard let i = index[name] else { throw bad("layer '\(info.layer.name)'", "weight '\(w.name)' \(ShapeFormat.tuple(w.shape.map { Optional($0) })) has no tensor") }
+                guard let i = index[name] else { throw bad("layer '\(info.layer.name)'", .missingTensor(layer: info.layer.name, weight: w.name), "weight '\(w.name)' \(ShapeFormat.tuple(w.shape.map { Optional($0) })) has no tensor") }
                 let t = manifest.tensors[i]
                 guard t.shape == w.shape else {
-                    throw bad("tensor '\(name)'", "shape \(ShapeFormat.tuple(t.shape.map { Optional($0) })) does not match the layer's \(ShapeFormat.tuple(w.shape.map { Optional($0) }))")
+                    throw bad("tensor '\(name)'", .tensorShapeMismatch(tensor: name, expected: w.shape, actual: t.shape), "shape \(ShapeFormat.tuple(t.shape.map { Optional($0) })) does not match the layer's \(ShapeFormat.tuple(w.shape.map { Optional($0) }))")
                 }
                 used.insert(name)
             }
         }
         if let extra = manifest.tensors.first(where: { !used.contains($0.name) }) {
-            throw bad("tensor '\(extra.name)'", "belongs to no layer of the model")
+            throw bad("tensor '\(extra.name)'", .unusedTensor(extra.name), "belongs to no layer of the model")
         }
         let inputs = manifest.graph.layers.compactMap(\.op.inputShape)
-        guard inputs.first == manifest.inputShape else { throw bad("manifest", "input_shape does not match the graph's input") }
+        guard inputs.first == manifest.inputShape else { throw bad("manifest", .malformedManifest, "input_shape does not match the graph's input") }
 
         self.manifest = manifest
         self.analysis = analysis

@@ -65,7 +65,7 @@ public enum VGGMWriter {
         let temp = try TemporaryFile(destination: path)
         defer { temp.discard() }
         let fd = temp.fd
-        let fail = { (what: String) -> ModelFileError in ModelFileError(file: path, "\(what) failed: \(String(cString: strerror(errno)))") }
+        let fail = { (what: String) -> ModelFileError in ModelFileError(file: path, .cannotWrite, "\(what) failed: \(String(cString: strerror(errno)))") }
         guard ftruncate(fd, off_t(dataOffset + dataLength)) == 0 else { throw fail("allocating \(dataOffset + dataLength) bytes") }
 
         var scratch: [Float] = []
@@ -78,7 +78,7 @@ public enum VGGMWriter {
             if dtype == .f32, let raw = t.rawLocation, let src = try sources.map(raw.path, destination: path) {
                 // Same bytes as decoding would give: copy in-kernel, checksum from the source mapping.
                 guard raw.offset >= 0, raw.offset <= src.length, e.length <= src.length - raw.offset else {
-                    throw ModelFileError(file: path, object: "tensor '\(t.name)'", "source bytes lie outside '\(raw.path)'")
+                    throw ModelFileError(file: path, object: "tensor '\(t.name)'", .cannotReadSource, "source bytes lie outside '\(raw.path)'")
                 }
                 // In slices: copy in-kernel, checksum the slice while it is still in cache, and start its
                 // writeback so the disk works while the next slice is copied (the final fsync is short).
@@ -157,7 +157,7 @@ public enum VGGMWriter {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ModelFileError(file: path, "write failed: \(String(cString: strerror(errno)))")
+                throw ModelFileError(file: path, .cannotWrite, "write failed: \(String(cString: strerror(errno)))")
             }
             done += n
         }
@@ -186,12 +186,12 @@ func copyRange(from src: Int32, at srcOffset: Int, to dst: Int32, at dstOffset: 
         let n = vgg_copy_file_range(src, &inOff, dst, &outOff, left)
         if n > 0 { left -= n; continue }
         if n < 0 && errno == EINTR { continue }
-        if n == 0 { throw ModelFileError(file: path, "source ended early while copying") }
+        if n == 0 { throw ModelFileError(file: path, .cannotReadSource, "source ended early while copying") }
         // Not supported between these files: plain reads and writes.
         var buf = [UInt8](repeating: 0, count: min(left, 8 << 20))
         while left > 0 {
             let r = buf.withUnsafeMutableBytes { pread(src, $0.baseAddress, min(left, $0.count), off_t(inOff)) }
-            guard r > 0 else { throw ModelFileError(file: path, "read failed while copying: \(String(cString: strerror(errno)))") }
+            guard r > 0 else { throw ModelFileError(file: path, .cannotReadSource, "read failed while copying: \(String(cString: strerror(errno)))") }
             try buf.withUnsafeBytes { try VGGMWriter.pwriteAll(dst, UnsafeRawBufferPointer(rebasing: $0[0..<r]), at: Int(outOff), path: path) }
             inOff += Int64(r); outOff += Int64(r); left -= r
         }
@@ -252,14 +252,14 @@ public final class TemporaryFile: @unchecked Sendable {
         let dir = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelFileError(file: destination, "output directory '\(dir)' does not exist")
+            throw ModelFileError(file: destination, .cannotWrite, "output directory '\(dir)' does not exist")
         }
         let candidate = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         registry.register(candidate)
         let fd = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             registry.unregister(candidate)
-            throw ModelFileError(file: destination, "cannot create a file in '\(dir)': \(String(cString: strerror(errno)))")
+            throw ModelFileError(file: destination, .cannotWrite, "cannot create a file in '\(dir)': \(String(cString: strerror(errno)))")
         }
         self.path = candidate
         self.fd = fd
@@ -271,9 +271,9 @@ public final class TemporaryFile: @unchecked Sendable {
         let dir = URL(fileURLWithPath: destination).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelFileError(file: destination, "output folder '\(dir)' does not exist")
+            throw ModelFileError(file: destination, .cannotWrite, "output folder '\(dir)' does not exist")
         }
-        guard FileManager.default.isWritableFile(atPath: dir) else { throw ModelFileError(file: destination, "output folder '\(dir)' is not writable") }
+        guard FileManager.default.isWritableFile(atPath: dir) else { throw ModelFileError(file: destination, .cannotWrite, "output folder '\(dir)' is not writable") }
     }
 
     /// Writes `bytes` to `destination` atomically (temporary file, fsync, rename).
@@ -286,9 +286,9 @@ public final class TemporaryFile: @unchecked Sendable {
 
     /// fsync, close, rename over the destination, fsync the directory.
     public func commit() throws {
-        guard fsync(fd) == 0 else { throw ModelFileError(file: destination, "fsync failed: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw ModelFileError(file: destination, .cannotWrite, "fsync failed: \(String(cString: strerror(errno)))") }
         guard rename(path, destination) == 0 else {
-            throw ModelFileError(file: destination, "cannot replace the file: \(String(cString: strerror(errno)))")
+            throw ModelFileError(file: destination, .cannotWrite, "cannot replace the file: \(String(cString: strerror(errno)))")
         }
         committed = true
         registry.unregister(path)

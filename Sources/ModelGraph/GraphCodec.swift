@@ -17,11 +17,44 @@ public enum GraphCodec {
         return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    /// Why a JSON graph was refused: the object at fault (`model`, `layer 'fc1'`) and what is wrong.
-    public struct DecodeError: Error, CustomStringConvertible, Sendable {
+    /// Why a JSON graph was refused: the object at fault (`model`, `layer 'fc1'`), what kind of problem it is
+    /// and what is wrong. `description` is `object: message`.
+    public struct DecodeError: Error, CustomStringConvertible, Sendable, Equatable {
+        /// What went wrong, in terms a caller can switch on. Keys are dotted paths inside the object's
+        /// `config` (`kernel_size.[0]`), empty for the object itself.
+        public enum Kind: Sendable, Equatable {
+            /// The document's structure is wrong (not an object, required entries missing).
+            case malformed
+            /// A count, depth or integer over vggtool's caps.
+            case tooLarge
+            /// A layer config holds a non-finite number.
+            case nonFiniteNumber
+            /// A layer of a class vggtool does not know (its class name).
+            case unknownClass(String)
+            /// A required key is missing.
+            case missingKey(String)
+            /// A key holds a value of the wrong type.
+            case wrongType(key: String)
+            /// A key holds null.
+            case nullValue(key: String)
+            /// A key holds a value its layer type refuses.
+            case invalidValue(key: String)
+        }
+
+        /// The object at fault (`model`, `layer 'fc1'`, `layer #3`).
         public var object: String
+        /// What kind of problem it is.
+        public var kind: Kind
+        /// What is wrong, in words.
         public var message: String
+        /// `object: message`.
         public var description: String { "\(object): \(message)" }
+
+        init(object: String, _ kind: Kind, message: String) {
+            self.object = object
+            self.kind = kind
+            self.message = message
+        }
     }
 
     /// Largest layer count accepted.
@@ -30,17 +63,17 @@ public enum GraphCodec {
     /// Decodes a graph from a parsed JSON object. `sourceKerasMajor` is the Keras major version the model
     /// came from (older files stored Keras 3's `hard_sigmoid` under that name).
     public static func decode(_ value: Any, sourceKerasMajor: Int = 2) throws -> ModelGraph {
-        guard let d = value as? [String: Any] else { throw DecodeError(object: "model", message: "is not an object") }
+        guard let d = value as? [String: Any] else { throw DecodeError(object: "model", .malformed, message: "is not an object") }
         guard d["name"] is String, d["sequential"] is Bool, d["inputs"] is [String], d["outputs"] is [String],
               let layers = d["layers"] as? [Any] else {
-            throw DecodeError(object: "model", message: "needs name, sequential, inputs, outputs and layers")
+            throw DecodeError(object: "model", .malformed, message: "needs name, sequential, inputs, outputs and layers")
         }
-        guard layers.count <= maxLayers else { throw DecodeError(object: "model", message: "too many layers (\(layers.count))") }
+        guard layers.count <= maxLayers else { throw DecodeError(object: "model", .tooLarge, message: "too many layers (\(layers.count))") }
         try checkNesting(d, depth: 0)
         for (i, l) in layers.enumerated() {
             guard let ld = l as? [String: Any], let name = ld["name"] as? String, ld["class"] is String,
                   let cfg = ld["config"] as? [String: Any], ld["inbound"] is [String] else {
-                throw DecodeError(object: "layer #\(i)", message: "needs name, class, config and inbound")
+                throw DecodeError(object: "layer #\(i)", .malformed, message: "needs name, class, config and inbound")
             }
             try checkNumbers(cfg, layer: name)
         }
@@ -62,7 +95,7 @@ public enum GraphCodec {
         for case let l as [String: Any] in layers {
             guard let model = (l["config"] as? [String: Any])?["model"] as? [String: Any] else { continue }
             guard depth < NestedModel.maxDepth else {
-                throw DecodeError(object: "layer '\(l["name"] as? String ?? "?")'", message: "nests models more than \(NestedModel.maxDepth) deep")
+                throw DecodeError(object: "layer '\(l["name"] as? String ?? "?")'", .tooLarge, message: "nests models more than \(NestedModel.maxDepth) deep")
             }
             try checkNesting(model, depth: depth + 1)
         }
@@ -72,9 +105,9 @@ public enum GraphCodec {
     static func checkNumbers(_ value: Any, layer: String) throws {
         if let n = value as? NSNumber {
             let v = n.doubleValue
-            guard v.isFinite else { throw DecodeError(object: "layer '\(layer)'", message: "config holds a non-finite number") }
+            guard v.isFinite else { throw DecodeError(object: "layer '\(layer)'", .nonFiniteNumber, message: "config holds a non-finite number") }
             if v == v.rounded(), abs(v) > Double(maxDimension) {
-                throw DecodeError(object: "layer '\(layer)'", message: "config holds the integer \(n), out of range")
+                throw DecodeError(object: "layer '\(layer)'", .tooLarge, message: "config holds the integer \(n), out of range")
             }
         } else if let a = value as? [Any] {
             for x in a { try checkNumbers(x, layer: layer) }
@@ -83,16 +116,24 @@ public enum GraphCodec {
         }
     }
 
+    /// How `LayerOp.decode` starts its message for a class it does not know (`unknown class 'X'`).
+    static let unknownClassPrefix = "unknown class '"
+
     /// A one-line message naming the layer and the key from a decoding failure.
     static func describe(_ e: DecodingError, layers: [Any]) -> DecodeError {
         let path: [CodingKey]
         let why: String
+        let kind: (String) -> DecodeError.Kind
         switch e {
-        case .keyNotFound(let key, let c): path = c.codingPath + [key]; why = "is missing"
-        case .typeMismatch(_, let c): path = c.codingPath; why = "has the wrong type"
-        case .valueNotFound(_, let c): path = c.codingPath; why = "is null"
-        case .dataCorrupted(let c): path = c.codingPath; why = c.debugDescription.isEmpty ? "is malformed" : c.debugDescription
-        @unknown default: return DecodeError(object: "model", message: "\(e)")
+        case .keyNotFound(let key, let c): path = c.codingPath + [key]; why = "is missing"; kind = { .missingKey($0) }
+        case .typeMismatch(_, let c): path = c.codingPath; why = "has the wrong type"; kind = { .wrongType(key: $0) }
+        case .valueNotFound(_, let c): path = c.codingPath; why = "is null"; kind = { .nullValue(key: $0) }
+        case .dataCorrupted(let c):
+            path = c.codingPath
+            why = c.debugDescription.isEmpty ? "is malformed" : c.debugDescription
+            let unknown = why.hasPrefix(unknownClassPrefix) && why.hasSuffix("'") ? String(why.dropFirst(unknownClassPrefix.count).dropLast()) : nil
+            kind = { key in unknown.map { .unknownClass($0) } ?? .invalidValue(key: key) }
+        @unknown default: return DecodeError(object: "model", .malformed, message: "\(e)")
         }
         var object = "model"
         var rest = path[...]
@@ -103,7 +144,7 @@ public enum GraphCodec {
             if rest.first?.stringValue == "config" { rest = rest.dropFirst() }
         }
         let key = rest.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        return DecodeError(object: object, message: key.isEmpty ? why : "'\(key)' \(why)")
+        return DecodeError(object: object, kind(key), message: key.isEmpty ? why : "'\(key)' \(why)")
     }
 }
 
@@ -125,7 +166,7 @@ extension LayerOp {
     /// Decodes the `config` of a layer of class `className`.
     static func decode(className: String, config: Decoder) throws -> LayerOp {
         guard let type = byClassName[className] else {
-            throw DecodingError.dataCorrupted(.init(codingPath: config.codingPath, debugDescription: "unknown class '\(className)'"))
+            throw DecodingError.dataCorrupted(.init(codingPath: config.codingPath, debugDescription: "\(GraphCodec.unknownClassPrefix)\(className)'"))
         }
         return try type.init(from: config).op
     }

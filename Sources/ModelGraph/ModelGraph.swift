@@ -65,10 +65,30 @@ public struct ModelGraph: Sendable, Hashable {
     }
 }
 
+/// A graph vggtool cannot use: the layer at fault and why. Callers switch on the case; `description` is one
+/// line, `layer 'name': why`.
 public enum GraphError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The graph's structure is invalid at `layer` (a duplicate or empty name, a missing or later inbound
+    /// layer, a wrong input count, no input or output, a new input shape of another rank).
     case invalid(layer: String, String)
+    /// `layer`'s inputs do not fit it (its `LayerShapeError`'s message), or its output is too large.
     case shape(layer: String, String)
 
+    /// The layer at fault.
+    public var layer: String {
+        switch self {
+        case .invalid(let layer, _), .shape(let layer, _): return layer
+        }
+    }
+
+    /// Why, in words.
+    public var message: String {
+        switch self {
+        case .invalid(_, let why), .shape(_, let why): return why
+        }
+    }
+
+    /// `layer 'name': why`.
     public var description: String {
         switch self {
         case .invalid(let layer, let why): return "layer '\(layer)': \(why)"

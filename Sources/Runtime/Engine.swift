@@ -17,12 +17,51 @@ public struct Tensor: Sendable, Equatable {
     public var count: Int { values.count }
 }
 
-/// A runtime failure: the model file, the layer at fault (when there is one) and why.
-public struct RuntimeError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(file: String, layer: String? = nil, _ message: String) {
-        description = "\(file): " + (layer.map { "layer '\($0)': " } ?? "") + message
+/// A runtime failure: the model file, the layer at fault (when there is one), what kind of failure it is and
+/// why. `description` is one line: `file: layer 'name': message`.
+public struct RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, in terms a caller can switch on; `message` says it in words.
+    public enum Kind: Sendable, Equatable {
+        /// The model has this many inputs; the runtime runs models with one image input.
+        case unsupportedInputCount(Int)
+        /// A layer of this Keras class has no runtime kernel (the layer is `layer`).
+        case unsupportedLayer(className: String)
+        /// The input is not a batch of images (N, H, W, C) with positive sizes: its shape.
+        case badInputShape([Int])
+        /// The input's size does not fit the model (the `GraphError` names the layer where it stops fitting).
+        case inputDoesNotFit(height: Int, width: Int, channels: Int, GraphError)
+        /// The input buffer holds `actual` values where the plan expects `expected`.
+        case inputCountMismatch(expected: Int, actual: Int)
+        /// An output was asked of a layer the model does not have.
+        case noSuchLayer(String)
+        /// A layer's weight is missing from the model file.
+        case missingWeight(layer: String, weight: String)
+        /// A layer's configuration cannot be run at this input (a softmax axis out of range).
+        case invalidLayerConfig
+        /// The layer's class runs, but not with this setting (bicubic upsampling, a dilated transposed
+        /// convolution): the setting, in Keras's words.
+        case unsupportedSetting(String)
     }
+
+    /// The model file.
+    public var file: String
+    /// The layer at fault, when there is one.
+    public var layer: String?
+    /// What kind of failure it is.
+    public var kind: Kind
+    /// Why, in words.
+    public var message: String
+
+    /// A failure of `kind` running `file` (at `layer`, when given), with `message` saying why.
+    public init(file: String, layer: String? = nil, _ kind: Kind, _ message: String) {
+        self.file = file
+        self.layer = layer
+        self.kind = kind
+        self.message = message
+    }
+
+    /// `file: layer 'name': message` (without the layer when there is none).
+    public var description: String { "\(file): " + (layer.map { "layer '\($0)': " } ?? "") + message }
 }
 
 /// Executes a `.vggm` model on the CPU. Weights are used in place from the file's mapping (float32), or
@@ -116,11 +155,11 @@ public final class Engine: @unchecked Sendable {
         self.weights = w
         self.owned = owned
         guard model.graph.inputs.count == 1 else {
-            throw RuntimeError(file: model.path, "models with \(model.graph.inputs.count) inputs are not supported (one image input)")
+            throw RuntimeError(file: model.path, .unsupportedInputCount(model.graph.inputs.count), "models with \(model.graph.inputs.count) inputs are not supported (one image input)")
         }
         // Refuse what cannot run before anything is asked of it.
         for layer in graph.layers where layer.op.runtime == nil {
-            throw RuntimeError(file: model.path, layer: layer.name, "layer class \(layer.op.className) cannot be run by vggtool's runtime")
+            throw RuntimeError(file: model.path, layer: layer.name, .unsupportedLayer(className: layer.op.className), "layer class \(layer.op.className) cannot be run by vggtool's runtime")
         }
     }
 
@@ -134,14 +173,14 @@ public final class Engine: @unchecked Sendable {
     /// the named layers (running only what they depend on, e.g. `["block5_pool"]` for VGG16's features).
     public func run(_ input: Tensor, outputs: [String]? = nil) throws -> [Tensor] {
         guard input.shape.count == 4 else {
-            throw RuntimeError(file: model.path, "input must be a batch of images (N, H, W, C), got \(input.shape)")
+            throw RuntimeError(file: model.path, .badInputShape(input.shape), "input must be a batch of images (N, H, W, C), got \(input.shape)")
         }
         return try input.values.withUnsafeBufferPointer { try run(input: $0, shape: input.shape, outputs: outputs) }
     }
 
     public func run(input: UnsafeBufferPointer<Float>, shape: [Int], outputs: [String]? = nil) throws -> [Tensor] {
         guard shape.count == 4, shape.allSatisfy({ $0 >= 1 }) else {
-            throw RuntimeError(file: model.path, "input must be a batch of images (N, H, W, C), got \(shape)")
+            throw RuntimeError(file: model.path, .badInputShape(shape), "input must be a batch of images (N, H, W, C), got \(shape)")
         }
         lock.lock()
         defer { lock.unlock() }
@@ -153,7 +192,7 @@ public final class Engine: @unchecked Sendable {
     func plan(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> Plan {
         let names = outputs ?? graph.outputs
         for n in names where graph.layer(named: n) == nil {
-            throw RuntimeError(file: model.path, "the model has no layer '\(n)'")
+            throw RuntimeError(file: model.path, .noSuchLayer(n), "the model has no layer '\(n)'")
         }
         let key = PlanKey(batch: batch, height: height, width: width, channels: channels, outputs: names)
         if let p = plans[key] { return p }
@@ -177,7 +216,7 @@ public final class Engine: @unchecked Sendable {
 
     func weight(_ layer: String, _ name: String) throws -> UnsafePointer<Float> {
         guard let p = weights["\(layer)/\(name)"] else {
-            throw RuntimeError(file: model.path, layer: layer, "weight '\(name)' is missing from the file")
+            throw RuntimeError(file: model.path, layer: layer, .missingWeight(layer: layer, weight: name), "weight '\(name)' is missing from the file")
         }
         return p
     }

@@ -8,24 +8,61 @@ public enum NumPy {
     /// Largest array read (elements): 1 G floats.
     public static let maxElements = 1 << 30
 
-    public struct FormatError: Error, CustomStringConvertible, Sendable {
-        public var description: String
-        init(_ path: String, _ why: String) { description = "\(path): \(why)" }
+    /// A `.npy` file that cannot be used: the file, what kind of problem it is and why. `description` is
+    /// `path: reason`.
+    public struct FormatError: Error, CustomStringConvertible, Sendable, Equatable {
+        /// What went wrong, in terms a caller can switch on; `reason` says it in words.
+        public enum Kind: Sendable, Equatable {
+            /// The file does not exist, is not a regular file, or cannot be read.
+            case unreadable
+            /// The file does not start with NumPy's magic.
+            case notNumPy
+            /// A format version other than 1.0, 2.0 and 3.0 (major, minor).
+            case unsupportedVersion(major: Int, minor: Int)
+            /// The header is cut short.
+            case truncated
+            /// The header lacks a field or holds an invalid dimension.
+            case malformedHeader
+            /// The array's dtype (its `descr`, e.g. `<f8`) is not little-endian float32.
+            case unsupportedDType(String)
+            /// The array is Fortran-ordered.
+            case fortranOrder
+            /// The shape holds more elements than `NumPy.maxElements`.
+            case tooLarge
+            /// The data holds `actual` bytes where the shape needs `expected`.
+            case dataSizeMismatch(expected: Int, actual: Int)
+        }
+
+        /// The `.npy` file.
+        public var path: String
+        /// What kind of problem it is.
+        public var kind: Kind
+        /// Why, in words.
+        public var reason: String
+
+        init(_ path: String, _ kind: Kind, _ why: String) {
+            self.path = path
+            self.kind = kind
+            self.reason = why
+        }
+
+        /// `path: reason`.
+        public var description: String { "\(path): \(reason)" }
     }
 
     /// Reads a float32 array; `path` names the file in errors.
     public static func read(path: String) throws -> Tensor {
-        if let problem = InputFile.notRegular(path) { throw FormatError(path, problem) }
+        if let problem = InputFile.notRegular(path) { throw FormatError(path, .unreadable, problem) }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw FormatError(path, "cannot be read (\((error as NSError).localizedDescription))")
+            throw FormatError(path, .unreadable, "cannot be read (\((error as NSError).localizedDescription))")
         }
         return try parse(data, path: path)
     }
 
     public static func parse(_ data: Data, path: String) throws -> Tensor {
         let bytes = [UInt8](data.prefix(12))
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw FormatError(path, "not a NumPy .npy file (bad magic)") }
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw FormatError(path, .notNumPy, "not a NumPy .npy file (bad magic)") }
         let major = bytes[6]
         let headerLength: Int, headerStart: Int
         switch major {
@@ -33,41 +70,41 @@ public enum NumPy {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw FormatError(path, "truncated .npy header") }
+            guard bytes.count >= 12 else { throw FormatError(path, .truncated, "truncated .npy header") }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
         default:
-            throw FormatError(path, ".npy format version \(major).\(bytes[7]) is not supported")
+            throw FormatError(path, .unsupportedVersion(major: Int(major), minor: Int(bytes[7])), ".npy format version \(major).\(bytes[7]) is not supported")
         }
-        guard headerLength <= 1 << 20, data.count >= headerStart + headerLength else { throw FormatError(path, "truncated .npy header") }
+        guard headerLength <= 1 << 20, data.count >= headerStart + headerLength else { throw FormatError(path, headerLength > 1 << 20 ? .malformedHeader : .truncated, "truncated .npy header") }
         let header = String(decoding: data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)], as: UTF8.self)
         guard let descr = field("descr", in: header), let fortran = field("fortran_order", in: header),
               let shapeText = field("shape", in: header) else {
-            throw FormatError(path, "the .npy header lacks 'descr', 'fortran_order' or 'shape': \(header.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw FormatError(path, .malformedHeader, "the .npy header lacks 'descr', 'fortran_order' or 'shape': \(header.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let dtype = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
         guard dtype == "<f4" else {
-            throw FormatError(path, "dtype is \(dtype), expected float32 little-endian ('<f4'); convert with x.astype('<f4')")
+            throw FormatError(path, .unsupportedDType(dtype), "dtype is \(dtype), expected float32 little-endian ('<f4'); convert with x.astype('<f4')")
         }
-        guard fortran == "False" else { throw FormatError(path, "Fortran-ordered arrays are not supported (save a C-ordered array)") }
+        guard fortran == "False" else { throw FormatError(path, .fortranOrder, "Fortran-ordered arrays are not supported (save a C-ordered array)") }
         let inner = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() "))
         var shape: [Int] = []
         for part in inner.split(separator: ",") {
             let t = part.trimmingCharacters(in: .whitespaces)
             if t.isEmpty { continue }
-            guard let d = Int(t), d >= 0 else { throw FormatError(path, "bad dimension '\(t)' in shape \(shapeText)") }
+            guard let d = Int(t), d >= 0 else { throw FormatError(path, .malformedHeader, "bad dimension '\(t)' in shape \(shapeText)") }
             shape.append(d)
         }
         var count = 1
         for d in shape {
             let (p, o) = count.multipliedReportingOverflow(by: d)
-            guard !o, p <= maxElements else { throw FormatError(path, "shape \(shapeText) is too large (over \(maxElements) elements)") }
+            guard !o, p <= maxElements else { throw FormatError(path, .tooLarge, "shape \(shapeText) is too large (over \(maxElements) elements)") }
             count = p
         }
         let start = headerStart + headerLength
         let available = data.count - start
         guard available == count * 4 else {
-            throw FormatError(path, "shape \(shapeText) needs \(count * 4) bytes of data, the file has \(available)")
+            throw FormatError(path, .dataSizeMismatch(expected: count * 4, actual: available), "shape \(shapeText) needs \(count * 4) bytes of data, the file has \(available)")
         }
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { dst in

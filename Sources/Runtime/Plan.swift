@@ -41,7 +41,7 @@ final class Plan {
             graph = try sub.withInputShape([key.height, key.width, key.channels])
             analysis = try graph.analyze()
         } catch let e as GraphError {
-            throw RuntimeError(file: file, "input of \(key.height)x\(key.width)x\(key.channels): \(e.description)")
+            throw RuntimeError(file: file, .inputDoesNotFit(height: key.height, width: key.width, channels: key.channels, e), "input of \(key.height)x\(key.width)x\(key.channels): \(e.description)")
         }
         let n = key.batch
         let layers = analysis.layers
@@ -144,7 +144,7 @@ final class Plan {
 
     func execute(engine: Engine, input: UnsafeBufferPointer<Float>) throws -> [Tensor] {
         guard input.count == inputCount else {
-            throw RuntimeError(file: engine.model.path, "input has \(input.count) values, the plan expects \(inputCount)")
+            throw RuntimeError(file: engine.model.path, .inputCountMismatch(expected: inputCount, actual: input.count), "input has \(input.count) values, the plan expects \(inputCount)")
         }
         buffers[inputSlot].update(from: input.baseAddress!, count: inputCount)
         engine.resetTimes()

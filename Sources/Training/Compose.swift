@@ -23,7 +23,7 @@ public struct Composition {
     /// after each, and a softmax Dense of `classes`. `trainableFrom` names the first base layer to train.
     public init(base: ModelGraph, size: Int, pooling: HeadPooling, units: [Int], dropout: Double, classes: Int,
                 trainableFrom: String?) throws {
-        guard base.inputs.count == 1 else { throw TrainingError("the base must have one input") }
+        guard base.inputs.count == 1 else { throw TrainingError(.unsuitableModel, "the base must have one input") }
         // The base's feature layer: the last layer that still has a spatial (4-D) output in a plain chain
         // from the input (for VGG16 with or without top: block5_pool).
         let baseAnalysis: GraphAnalysis
@@ -35,7 +35,7 @@ public struct Composition {
         for info in baseAnalysis.layers {
             if info.outputShape.count == 4 { feature = info.layer.name } else if info.layer.op.inputShape == nil { break }
         }
-        guard let baseOutput = feature else { throw TrainingError("the base has no convolutional feature layer") }
+        guard let baseOutput = feature else { throw TrainingError(.unsuitableModel, "the base has no convolutional feature layer") }
         var layers: [Layer] = []
         var needed = Set([baseOutput])
         for l in base.layers.reversed() where needed.contains(l.name) { needed.formUnion(l.inbound) }
@@ -64,11 +64,11 @@ public struct Composition {
         case .max: add("global_max_pooling2d", GlobalMaxPooling2D())
         }
         for u in units {
-            guard u >= 1 else { throw TrainingError("head layer sizes must be positive, got \(u)") }
+            guard u >= 1 else { throw TrainingError(.invalidSetting(.headUnits), "head layer sizes must be positive, got \(u)") }
             add("dense", Dense(units: u, activation: .relu))
             if dropout > 0 { add("dropout", Dropout(rate: dropout)) }
         }
-        guard classes >= 2 else { throw TrainingError("need at least 2 classes, got \(classes)") }
+        guard classes >= 2 else { throw TrainingError(.invalidSetting(.classCount), "need at least 2 classes, got \(classes)") }
         add("dense", Dense(units: classes, activation: .softmax))
 
         // What is frozen.
@@ -78,9 +78,9 @@ public struct Composition {
             // layer has that name, by its own name (`block5_conv1`).
             let bySuffix = layers.indices.filter { layers[$0].name.hasSuffix("/" + from) }
             guard let i = layers.firstIndex(where: { $0.name == from }) ?? (bySuffix.count == 1 ? bySuffix[0] : nil) else {
-                throw FineTuneError(.trainableFrom) { [known = layers.filter { !head.contains($0.name) }.map(\.name).suffix(8).joined(separator: ", ")] in "\($0): the model has no layer '\(from)' (base layers: \(known), ...)" }
+                throw FineTuneError(.trainableFrom, .noSuchLayer(from)) { [known = layers.filter { !head.contains($0.name) }.map(\.name).suffix(8).joined(separator: ", ")] in "\($0): the model has no layer '\(from)' (base layers: \(known), ...)" }
             }
-            guard i > 0, layers[i].inbound.count == 1 else { throw FineTuneError(.trainableFrom) { "\($0): cannot train from '\(from)'" } }
+            guard i > 0, layers[i].inbound.count == 1 else { throw FineTuneError(.trainableFrom, .cannotTrainFrom(from)) { "\($0): cannot train from '\(from)'" } }
             cut = layers[i].inbound[0]
         } else {
             cut = baseOutput
@@ -98,7 +98,7 @@ public struct Composition {
         for (j, info) in tail.enumerated() {
             let expected = j == 0 ? cut : tail[j - 1].layer.name
             guard info.layer.inbound == [expected] else {
-                throw TrainingError("layer '\(info.layer.name)': only a chain of layers can be trained (it reads \(info.layer.inbound))")
+                throw TrainingError(.unsuitableModel, layer: info.layer.name, "layer '\(info.layer.name)': only a chain of layers can be trained (it reads \(info.layer.inbound))")
             }
         }
         self.graph = graph

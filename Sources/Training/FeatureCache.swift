@@ -21,7 +21,7 @@ final class FeatureStore {
         self.modelKey = modelKey
         if let directory {
             do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw TrainingError("\(directory): cannot create the feature cache folder")
+                throw TrainingError(.cannotWrite, file: directory, "cannot create the feature cache folder")
             }
         }
     }
@@ -61,7 +61,7 @@ final class FeatureStore {
         let path = entryPath(imageKey: imageKey)
         let data = f.withUnsafeBytes { Data($0) }
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw TrainingError("\(path): cannot write to the feature cache (\((error as NSError).localizedDescription))")
+            throw TrainingError(.cannotWrite, file: path, "cannot write to the feature cache (\((error as NSError).localizedDescription))")
         }
         mapped.append(try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))
         misses += 1

@@ -72,19 +72,52 @@ public enum FineTuneSetting: Sendable, CaseIterable {
 }
 
 /// An error caused by (or curable through) one fine-tuning setting: one line naming the file or layer at
-/// fault and the setting, by its concept (`description`) or by the caller's name for it.
-public struct FineTuneError: Error, CustomStringConvertible, Sendable {
+/// fault and the setting, by its concept (`description`) or by the caller's name for it. `kind` says what
+/// went wrong; two errors are equal when their setting, kind, file and description are.
+public struct FineTuneError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, in terms a caller can switch on.
+    public enum Kind: Sendable, Equatable {
+        /// The setting's value is out of range (a validation split of 1 or more).
+        case outOfRange
+        /// The first trainable layer names no layer of the model.
+        case noSuchLayer(String)
+        /// Training cannot start at this layer (the input, or a layer with several inputs).
+        case cannotTrainFrom(String)
+        /// Resuming, but there is no checkpoint with its saved state (`file` is the checkpoint).
+        case noCheckpoint
+        /// Resuming, but the saved state belongs to another checkpoint (`file`).
+        case stateMismatch
+        /// The loss became infinite or NaN (the value; a NaN payload never compares equal) at this epoch and
+        /// batch (both from 1).
+        case nonFiniteLoss(loss: Double, epoch: Int, batch: Int)
+    }
+
+    /// The setting at fault, or the one that cures the failure.
     public let setting: FineTuneSetting
+    /// What went wrong.
+    public let kind: Kind
+    /// The file at fault, when there is one.
+    public let file: String?
     private let render: @Sendable (String) -> String
 
-    /// `message` builds the text around the setting's name.
-    public init(_ setting: FineTuneSetting, _ message: @escaping @Sendable (_ settingName: String) -> String) {
+    /// An error of `kind` about `setting` (and `file`); `message` builds the text around the setting's name.
+    public init(_ setting: FineTuneSetting, _ kind: Kind, file: String? = nil,
+                _ message: @escaping @Sendable (_ settingName: String) -> String) {
         self.setting = setting
+        self.kind = kind
+        self.file = file
         self.render = message
     }
 
+    /// The message with `name` for the setting (a command line's flag).
     public func message(naming name: String) -> String { render(name) }
+    /// The message naming the setting by its concept.
     public var description: String { render(setting.concept) }
+
+    /// Equal setting, kind, file and message.
+    public static func == (a: FineTuneError, b: FineTuneError) -> Bool {
+        a.setting == b.setting && a.kind == b.kind && a.file == b.file && a.description == b.description
+    }
 }
 
 /// What a fine-tuning run reports while it works; the caller decides what to show (the library never prints).
@@ -200,16 +233,16 @@ public final class FineTuneSession {
         self.options = o
         try TemporaryFile.checkWritable(output)
         guard o.epochs >= 1, o.batchSize >= 1, o.inputSize >= 32, o.inputSize <= 4096 else {
-            throw TrainingError("epochs and batch size must be positive and the input size between 32 and 4096")
+            throw TrainingError(.invalidSetting(o.epochs < 1 ? .epochs : o.batchSize < 1 ? .batchSize : .inputSize), "epochs and batch size must be positive and the input size between 32 and 4096")
         }
         self.base = base
         // ---- data
         let train = try ImageFolder(root: dataDir)
         guard train.classNames.count >= 2 else {
-            throw TrainingError("\(dataDir): needs at least two class folders, found \(train.classNames.count) (\(train.classNames.joined(separator: ", ")))")
+            throw TrainingError(.tooFewClasses(train.classNames), file: dataDir, "needs at least two class folders, found \(train.classNames.count) (\(train.classNames.joined(separator: ", ")))")
         }
         for (i, n) in train.counts.enumerated() where n == 0 {
-            throw TrainingError("\(dataDir)/\(train.classNames[i]): class folder has no images (jpg, jpeg, png, bmp or gif)")
+            throw TrainingError(.emptyClassFolder, file: "\(dataDir)/\(train.classNames[i])", "class folder has no images (jpg, jpeg, png, bmp or gif)")
         }
         classNames = train.classNames
         var rng = SplitMix64(seed: o.seed)
@@ -217,16 +250,16 @@ public final class FineTuneSession {
         if let vd = o.validationDir {
             let val = try ImageFolder(root: vd)
             guard val.classNames == train.classNames else {
-                throw TrainingError("\(vd): class folders \(val.classNames) differ from the training folder's \(train.classNames)")
+                throw TrainingError(.classFoldersDiffer(training: train.classNames, validation: val.classNames), file: vd, "class folders \(val.classNames) differ from the training folder's \(train.classNames)")
             }
             valItems = val.items
         } else if o.validationSplit > 0 {
-            guard o.validationSplit < 1 else { throw FineTuneError(.validationSplit) { "\($0) must be below 1" } }
+            guard o.validationSplit < 1 else { throw FineTuneError(.validationSplit, .outOfRange) { "\($0) must be below 1" } }
             var order = Array(trainItems.indices)
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
             let nVal = Int((Double(order.count) * o.validationSplit).rounded())
             guard nVal >= 1, order.count - nVal >= 1 else {
-                throw TrainingError("\(dataDir): \(order.count) images are too few for a validation split of \(o.validationSplit)")
+                throw TrainingError(.tooFewImages(order.count), file: dataDir, "\(order.count) images are too few for a validation split of \(o.validationSplit)")
             }
             valItems = order.suffix(nVal).map { trainItems[$0] }
             trainItems = order.prefix(order.count - nVal).map { trainItems[$0] }.sorted { $0.path < $1.path }
@@ -246,7 +279,7 @@ public final class FineTuneSession {
                 let spec = comp.analysis.info(layer)!.weights.first { $0.name == weight }!
                 return weight == "kernel" ? glorotUniform(shape: spec.shape, rng: &initRNG) : [Float](repeating: 0, count: spec.elementCount)
             }
-            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError("\(base.path): tensor '\(layer)/\(weight)' is missing") }
+            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError(.missingTensor("\(layer)/\(weight)"), file: base.path, layer: layer, "tensor '\(layer)/\(weight)' is missing") }
             return v
         }, threads: o.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         network.rng = SplitMix64(seed: o.seed &+ 0xD5)
@@ -261,17 +294,17 @@ public final class FineTuneSession {
         let output = self.output
         guard FileManager.default.fileExists(atPath: output), let saved = try state.load() else {
             let json = state.jsonPath
-            throw FineTuneError(.resume) { "\(output): \($0) needs a checkpoint and its state (\(json)); none found" }
+            throw FineTuneError(.resume, .noCheckpoint, file: output) { "\(output): \($0) needs a checkpoint and its state (\(json)); none found" }
         }
         let ckpt = try VGGMFile(path: output)
         guard ckpt.manifest.provenance.created == saved.checkpoint else {
             let json = state.jsonPath
-            throw FineTuneError(.resume) {
+            throw FineTuneError(.resume, .stateMismatch, file: output) {
                 "\(output): the saved training state (\(json)) belongs to another checkpoint (interrupted while saving?); start again without \($0)"
             }
         }
         for p in network.parameters {
-            guard let v = ckpt.floats(p.name), v.count == p.value.count else { throw TrainingError("\(output): checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
+            guard let v = ckpt.floats(p.name), v.count == p.value.count else { throw TrainingError(.checkpointMismatch(parameter: p.name), file: output, "checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
             p.value = v
         }
         optimizer.restore(iterations: saved.iterations, m: saved.m, v: saved.v)
@@ -343,7 +376,7 @@ public final class FineTuneSession {
         } else {
             for item in trainItems {
                 do { decoded.append(try ImageDecoder.decode(path: item.path)); trainY.append(item.label) } catch let e as ImageError {
-                    skipped.append(SkippedFile(path: item.path, reason: e.reason))
+                    skipped.append(SkippedFile(path: item.path, reason: e.reason, kind: e.kind))
                 }
             }
         }
@@ -352,7 +385,7 @@ public final class FineTuneSession {
         valY = y
         featureSeconds = Date().timeIntervalSince(t0)
         for (i, c) in classNames.enumerated() where !trainY.contains(i) {
-            throw TrainingError("\(dataDir)/\(c): no training image of this class could be read (\(skipped.count) file(s) skipped)")
+            throw TrainingError(.unreadableClass(skipped: skipped.count), file: "\(dataDir)/\(c)", "no training image of this class could be read (\(skipped.count) file(s) skipped)")
         }
         // ---- class weights
         if o.balancedClassWeights {
@@ -408,7 +441,7 @@ public final class FineTuneSession {
             guard loss.isFinite else {
                 try writer.wait()
                 let kept = bestEpoch.map { "; \(output) holds the best checkpoint (epoch \($0))" } ?? "; no checkpoint was written"
-                throw FineTuneError(.learningRate) { "loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower \($0))" + kept }
+                throw FineTuneError(.learningRate, .nonFiniteLoss(loss: loss, epoch: epoch, batch: b + 1)) { "loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower \($0))" + kept }
             }
             network.backward(d, inputGradient: false)
             optimizer.step(network.parameters)
@@ -480,7 +513,7 @@ public final class FineTuneSession {
                 if let values = trained[name] {
                     payloads.append(TensorPayload(name: name, shape: w.shape) { dst in _ = dst.update(from: values) })
                 } else {
-                    guard let e = base.entry(name) else { throw TrainingError("\(basePath): tensor '\(name)' is missing") }
+                    guard let e = base.entry(name) else { throw TrainingError(.missingTensor(name), file: basePath, layer: info.layer.name, "tensor '\(name)' is missing") }
                     let raw = e.dtype == .f32 ? (path: base.path, offset: base.dataOffset + e.offset) : nil
                     payloads.append(TensorPayload(name: name, shape: w.shape, rawLocation: raw) { dst in
                         let v = base.floats(name)!
@@ -585,10 +618,10 @@ struct TrainingState {
               let epoch = j["epoch"] as? Int, let best = j["best"] as? Double, let bestEpoch = j["best_epoch"] as? Int,
               let iterations = j["iterations"] as? Int, let rng = (j["rng_state"] as? String).flatMap(UInt64.init),
               let ms = j["m_sizes"] as? [Int], let vs = j["v_sizes"] as? [Int], let h = j["history"] as? [[String: Any]] else {
-            throw TrainingError("\(jsonPath): not a vggtool training state")
+            throw TrainingError(.invalidState, file: jsonPath, "not a vggtool training state")
         }
         let slots = try NumPy.read(path: slotsPath).values
-        guard slots.count == ms.reduce(0, +) + vs.reduce(0, +) else { throw TrainingError("\(slotsPath): size disagrees with \(jsonPath)") }
+        guard slots.count == ms.reduce(0, +) + vs.reduce(0, +) else { throw TrainingError(.invalidState, file: slotsPath, "size disagrees with \(jsonPath)") }
         var at = 0
         func take(_ sizes: [Int]) -> [[Float]] { sizes.map { n in defer { at += n }; return Array(slots[at..<(at + n)]) } }
         let m = take(ms), v = take(vs)

@@ -20,10 +20,70 @@ public final class Parameter {
     }
 }
 
-/// A training failure naming what is at fault.
-public struct TrainingError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ message: String) { description = message }
+/// A training failure: what kind it is, the file or folder at fault and the layer (when there are such), and
+/// a one-line `description` naming them (`file: message`, or the message alone).
+public struct TrainingError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A setting of the recipe that was out of range.
+    public enum Setting: Sendable, Equatable {
+        case epochs, batchSize, inputSize
+        /// A head layer's size (units).
+        case headUnits
+        /// The number of classes.
+        case classCount
+    }
+
+    /// What went wrong, in terms a caller can switch on; `message` says it in words.
+    public enum Kind: Sendable, Equatable {
+        /// A setting out of range.
+        case invalidSetting(Setting)
+        /// The data folder (`file`) has fewer than two class folders: the ones it has.
+        case tooFewClasses([String])
+        /// A class folder (`file`) holds no images.
+        case emptyClassFolder
+        /// The validation folder's (`file`) class folders differ from the training folder's.
+        case classFoldersDiffer(training: [String], validation: [String])
+        /// The data folder holds too few images (this many) for the validation split.
+        case tooFewImages(Int)
+        /// No training image of a class (its folder is `file`) could be read; `skipped` files in all were.
+        case unreadableClass(skipped: Int)
+        /// A layer that has no backward pass (its Keras class name): freeze it.
+        case untrainableLayer(className: String)
+        /// A layer whose activation cannot be trained in its place.
+        case untrainableActivation(String)
+        /// A layer trainable in general but not in this configuration (a Dense layer on an N-D input).
+        case unsupportedLayerSetup
+        /// The model does not fit the recipe (one input, a convolutional feature layer, a chain ending in
+        /// softmax, something to train).
+        case unsuitableModel
+        /// A tensor the model needs is missing from the file (`file`): its name.
+        case missingTensor(String)
+        /// The checkpoint (`file`) lacks a parameter or holds it in another shape: the parameter's name.
+        case checkpointMismatch(parameter: String)
+        /// The saved training state (`file`) is not one vggtool wrote, or disagrees with its slots.
+        case invalidState
+        /// The feature cache (`file`) cannot be created or written.
+        case cannotWrite
+    }
+
+    /// What kind of failure it is.
+    public var kind: Kind
+    /// The file or folder at fault, when there is one.
+    public var file: String?
+    /// The layer at fault, when there is one.
+    public var layer: String?
+    /// What is wrong, in words (without the file).
+    public var message: String
+
+    /// A failure of `kind` about `file` and `layer` (when given), `message` saying what is wrong.
+    public init(_ kind: Kind, file: String? = nil, layer: String? = nil, _ message: String) {
+        self.kind = kind
+        self.file = file
+        self.layer = layer
+        self.message = message
+    }
+
+    /// `file: message`, or the message alone.
+    public var description: String { file.map { "\($0): \(message)" } ?? message }
 }
 
 /// The trainable tail of a model: a chain of layers (each feeding only the next) with forward passes that
@@ -51,28 +111,28 @@ public final class Network {
 
     /// `layers` in order, with their analysed shapes (from `GraphAnalysis`) and initial weights by Keras name.
     public init(layers: [LayerInfo], weights: (String, String) throws -> [Float], threads: Int) throws {
-        guard let first = layers.first else { throw TrainingError("nothing to train") }
+        guard let first = layers.first else { throw TrainingError(.unsuitableModel, "nothing to train") }
         inputShape = first.inputShapes[0].dropFirst().map { $0 ?? 1 }
         self.threads = max(1, threads)
         for (i, info) in layers.enumerated() {
             let l = info.layer
             guard let layer = l.op.differentiable else {
-                throw TrainingError("layer '\(l.name)' (\(l.op.className)) cannot be trained; freeze it (train from a later layer)")
+                throw TrainingError(.untrainableLayer(className: l.op.className), layer: l.name, "layer '\(l.name)' (\(l.op.className)) cannot be trained; freeze it (train from a later layer)")
             }
             let inS = info.inputShapes[0].dropFirst().map { $0 ?? 1 }, outS = info.outputShape.dropFirst().map { $0 ?? 1 }
             if case .dense = l.op, inS.count != 1 {
-                throw TrainingError("layer '\(l.name)': training a Dense layer on a \(inS.count + 1)-D input is not supported")
+                throw TrainingError(.unsupportedLayerSetup, layer: l.name, "layer '\(l.name)': training a Dense layer on a \(inS.count + 1)-D input is not supported")
             }
             let params = try info.weights.map { Parameter(name: "\(l.name)/\($0.name)", shape: $0.shape, value: try weights(l.name, $0.name)) }
             let node = TrainingNode(name: l.name, layer: layer, activation: layer.trainingActivation, inShape: inS, outShape: outS, params: params)
             let allowed = Self.trainableActivations + (i == layers.count - 1 ? [.softmax] : [])
             guard allowed.contains(node.activation) else {
-                throw TrainingError("layer '\(l.name)': activation '\(node.activation.kerasName)' cannot be trained here (supported: \(allowed.map(\.kerasName).joined(separator: ", ")))")
+                throw TrainingError(.untrainableActivation(node.activation.kerasName), layer: l.name, "layer '\(l.name)': activation '\(node.activation.kerasName)' cannot be trained here (supported: \(allowed.map(\.kerasName).joined(separator: ", ")))")
             }
             nodes.append(node)
         }
         guard nodes.last?.activation == .softmax else {
-            throw TrainingError("the model must end in a softmax layer for categorical cross-entropy, '\(nodes.last!.name)' does not")
+            throw TrainingError(.unsuitableModel, layer: nodes.last!.name, "the model must end in a softmax layer for categorical cross-entropy, '\(nodes.last!.name)' does not")
         }
     }
 

@@ -65,10 +65,10 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
     let file = try VGGMFile(path: modelPath)
     let engine = try Engine(model: file, options: .init(threads: threads, timeLayers: layers))
     let declared = file.manifest.inputShape
-    guard declared.count == 3 else { throw ToolError(modelPath, "the model's input is not an image (H, W, C)") }
+    guard declared.count == 3 else { throw ToolError(modelPath, .notAnImageModel, "the model's input is not an image (H, W, C)") }
     let h = inputSize ?? declared[0] ?? 224, w = inputSize ?? declared[1] ?? 224
-    guard let c = declared[2] else { throw ToolError(modelPath, "the model's input has no fixed channel count") }
-    guard batch >= 1, batch <= 4096 else { throw ToolError(modelPath, "batch must be between 1 and 4096") }
+    guard let c = declared[2] else { throw ToolError(modelPath, .notAnImageModel, "the model's input has no fixed channel count") }
+    guard batch >= 1, batch <= 4096 else { throw ToolError(modelPath, .invalidSetting, "batch must be between 1 and 4096") }
     let shape = [batch, h, w, c]
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15
     var values = [Float](repeating: 0, count: shape.reduce(1, *))
@@ -79,7 +79,7 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
     let input = Tensor(shape: shape, values: values)
     let analysis: GraphAnalysis
     do { analysis = try file.graph.withInputShape([h, w, c]).analyze() } catch let e as GraphError {
-        throw ToolError(modelPath, "input of \(h)x\(w)x\(c): \(e.description)")
+        throw ToolError(modelPath, .invalidGraph(e), "input of \(h)x\(w)x\(c): \(e.description)")
     }
     _ = try engine.run(input)  // warm-up (builds the plan, touches the weights)
     var times: [Double] = []

@@ -44,7 +44,7 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
                     preprocessing: PreprocessingChoice = .auto, classNames: [String]? = nil,
                     hashSource: Bool = true, isolation: HDF5Isolation? = nil) throws -> ConvertReport {
     let start = Date()
-    if let problem = InputFile.notRegular(input) { throw ToolError(input, problem) }
+    if let problem = InputFile.notRegular(input) { throw ToolError(input, .unreadable, problem) }
     let hashBox = HashBox()
     let group = DispatchGroup()
     if hashSource {
@@ -60,7 +60,7 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
     let inputShape = model.graph.layers.compactMap(\.op.inputShape).first ?? []
     let payloads = model.tensors.map { t in TensorPayload(name: t.name, shape: t.shape, rawLocation: t.rawLocation, fill: t.read) }
     if let classNames, let last = analysis.info(model.graph.outputs[0])?.outputShape.last, let n = last, n != classNames.count {
-        throw ToolError(input, "\(classNames.count) class names given, the model outputs \(n) values")
+        throw ToolError(input, .classNamesMismatch(given: classNames.count, outputs: n), "\(classNames.count) class names given, the model outputs \(n) values")
     }
     let provenance = { () throws -> Provenance in
         group.wait()  // the hash runs on the other core while the tensors are copied
@@ -112,7 +112,7 @@ public func loadAnalysis(path: String, options: KerasFile.Options, isolation: HD
 }
 
 func analyzed(_ graph: ModelGraph, file: String) throws -> GraphAnalysis {
-    do { return try graph.analyze() } catch let e as GraphError { throw ToolError(file, e.description) }
+    do { return try graph.analyze() } catch let e as GraphError { throw ToolError(file, .invalidGraph(e), e.description) }
 }
 
 /// True when the file starts with the `.vggm` magic.

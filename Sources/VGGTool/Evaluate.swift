@@ -109,28 +109,28 @@ public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, 
 /// `evaluate` with a predictor already made.
 func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchSize: Int, topK: Int) throws -> Evaluation {
     let folder = try ImageFolder(root: dataDir)
-    guard !folder.items.isEmpty else { throw ToolError(dataDir, "has no images (jpg, jpeg, png, bmp or gif) in its class folders") }
+    guard !folder.items.isEmpty else { throw ToolError(dataDir, .noImages, "has no images (jpg, jpeg, png, bmp or gif) in its class folders") }
     let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape
-    guard units?.count == 2, let k = units?[1] ?? nil else { throw ToolError(modelPath, "is not a classifier (its output is not (batch, classes))") }
+    guard units?.count == 2, let k = units?[1] ?? nil else { throw ToolError(modelPath, .notAClassifier, "is not a classifier (its output is not (batch, classes))") }
     // Map folder labels to output indices.
     var mapping: [Int]
     if let names = p.file.manifest.classNames {
         mapping = []
         for c in folder.classNames {
             guard let i = names.firstIndex(of: c) else {
-                throw ToolError(dataDir, "class folder '\(c)' is not one of the model's classes (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", ..." : ""))")
+                throw ToolError(dataDir, .unknownClass(c), "class folder '\(c)' is not one of the model's classes (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", ..." : ""))")
             }
             mapping.append(i)
         }
     } else {
         guard folder.classNames.count == k else {
-            throw ToolError(dataDir, "has \(folder.classNames.count) class folders, the model outputs \(k) classes and records no class names")
+            throw ToolError(dataDir, .classCountMismatch(folders: folder.classNames.count, outputs: k), "has \(folder.classNames.count) class folders, the model outputs \(k) classes and records no class names")
         }
         mapping = Array(0..<k)
     }
     let classes = p.file.manifest.classNames ?? folder.classNames
     for (i, n) in folder.counts.enumerated() where n == 0 {
-        throw ToolError(dataDir + "/" + folder.classNames[i], "class folder has no images")
+        throw ToolError(dataDir + "/" + folder.classNames[i], .emptyClassFolder, "class folder has no images")
     }
     var probs: [Float] = []
     var labels: [Int] = []
@@ -147,7 +147,7 @@ func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchS
     }
     let perClass = Dictionary(grouping: labels, by: { $0 })
     for (i, c) in folder.classNames.enumerated() where perClass[mapping[i]] == nil {
-        throw ToolError(dataDir + "/" + c, "no image in this class folder could be read (\(skipped.count) file(s) skipped)")
+        throw ToolError(dataDir + "/" + c, .unreadableClass(skipped: skipped.count), "no image in this class folder could be read (\(skipped.count) file(s) skipped)")
     }
     return Evaluation(classes: classes, probabilities: probs, labels: labels, topK: topK, skipped: skipped)
 }

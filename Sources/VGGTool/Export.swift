@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import KerasImport
 import ModelFile
 import ModelGraph
@@ -46,7 +47,11 @@ public func export(model path: String, to format: ExportFormat, output: String) 
             try KerasH5Writer.write(path: temp.path, graph: file.graph, layout: .fullModel) { layer, spec in
                 file.floats("\(layer)/\(spec.name)") ?? []
             }
-        } catch let e as CustomStringConvertible { throw ToolError(output, "\(e)") }
+        } catch let e as ImportError {
+            throw ToolError(output, .cannotWrite, "\(e)")
+        } catch let e as HDF5Error {
+            throw ToolError(output, .hdf5(e.kind), "\(e)")
+        } catch let e as CustomStringConvertible { throw ToolError(output, .cannotWrite, "\(e)") }
         try temp.commit()
         return Int((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0)
     }

@@ -55,13 +55,13 @@ public enum Inspector {
     /// first (`HDF5Isolation`).
     public static func inspect(path: String, isolation: HDF5Isolation? = nil) throws -> (String, [String: Any]) {
         if isVGGM(path) { return try inspectVGGM(path) }
-        if let problem = InputFile.notRegular(path) { throw ToolError(path, problem) }
+        if let problem = InputFile.notRegular(path) { throw ToolError(path, .unreadable, problem) }
         // A libhdf5 crash on the structure becomes an error; after a clean probe the structural check is done.
         let checkStructure = try isolation?.probe(path, options: .init()).checkStructure ?? true
         let head = (FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 4) }) ?? Data()
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try inspectZip(path) }
         let file: HDF5File
-        do { file = try HDF5File.open(path: path, checkStructure: checkStructure) } catch let e as HDF5Error { throw ToolError(path, e.message) }
+        do { file = try HDF5File.open(path: path, checkStructure: checkStructure) } catch let e as HDF5Error { throw ToolError(path, .hdf5(e.kind), e.message) }
         var lines: [String] = ["\(path): HDF5"]
         let tree = try hdf5Tree(file, label: path, lines: &lines)
         return (lines.joined(separator: "\n") + "\n", ["file": path, "format": "hdf5", "root": tree])
@@ -69,7 +69,7 @@ public enum Inspector {
 
     static func inspectZip(_ path: String) throws -> (String, [String: Any]) {
         let zip: ZipArchive
-        do { zip = try ZipArchive(path: path) } catch let e as ImportError { throw ToolError(message: e.description) }
+        zip = try ZipArchive(path: path)
         var lines = ["\(path): zip archive (.keras)"]
         var entries: [[String: Any]] = []
         var json: [String: Any] = ["file": path, "format": "zip"]
@@ -84,7 +84,7 @@ public enum Inspector {
                 let file = try HDF5File.open(image: image, label: "\(path):model.weights.h5")
                 lines.append("model.weights.h5:")
                 json["model.weights.h5"] = try hdf5Tree(file, label: path, lines: &lines)
-            } catch let e as ImportError { throw ToolError(message: e.description) } catch let e as HDF5Error { throw ToolError(path, "model.weights.h5: \(e)") }
+            } catch let e as HDF5Error { throw ToolError(path, .hdf5(e.kind), "model.weights.h5: \(e)") }
         }
         return (lines.joined(separator: "\n") + "\n", json)
     }
@@ -93,7 +93,7 @@ public enum Inspector {
         do {
             let root = try file.root()
             return try group(root, depth: 0, lines: &lines)
-        } catch let e as HDF5Error { throw ToolError(label, e.description) }
+        } catch let e as HDF5Error { throw ToolError(label, .hdf5(e.kind), e.description) }
     }
 
     static func attributes(_ holder: HDF5AttributeHolder, indent: String, lines: inout [String]) throws -> [String: Any] {

@@ -42,7 +42,7 @@ public struct HDF5Isolation: Sendable {
     public func probe(_ path: String, options: KerasFile.Options) throws -> KerasFile.Options {
         if InputFile.notRegular(path) != nil { return options }  // nothing for libhdf5 to parse; the import refuses it
         guard ChildProcess.canBlock else {
-            throw ToolError(path, "cannot isolate libhdf5's parse while blocking a thread of Swift's cooperative pool: call from a thread of your own, or without isolation")
+            throw ToolError(path, .cannotRunChild, "cannot isolate libhdf5's parse while blocking a thread of Swift's cooperative pool: call from a thread of your own, or without isolation")
         }
         var args = ["_probe", path]
         if let a = options.architecture { args += ["--arch", a.rawValue] }
@@ -71,15 +71,17 @@ public struct HDF5Isolation: Sendable {
             return options  // cannot isolate: parse in process (with the structural checks)
         }
         // (Only a failed probe consults the scan, so a file libhdf5 parses cleanly is accepted every time.)
-        if status.signal != nil || (status.code ?? 0) > 128, let failure = scan.finish() { throw ToolError(path, failure) }
+        if status.signal != nil || (status.code ?? 0) > 128, let failure = scan.finish() { throw ToolError(path, .refusedByProbe(.corrupt), failure) }
         if let signal = status.signal {
             let what = status.timedOut ? "did not finish within \(Int(wallSeconds)) s"
                 : signal == SIGXCPU ? "took over \(cpuSeconds) s of CPU" : signal == SIGKILL ? "was killed (memory or time limit)" : "crashed (signal \(signal))"
-            throw ToolError(path, "the isolated HDF5 parser \(what) while reading the file's structure: the file is malformed or hostile; refused")
+            let failure: ToolError.ProbeFailure = status.timedOut ? .timedOut
+                : signal == SIGXCPU ? .cpuLimit : signal == SIGKILL ? .killed : .crashed(signal: signal)
+            throw ToolError(path, .refusedByProbe(failure), "the isolated HDF5 parser \(what) while reading the file's structure: the file is malformed or hostile; refused")
         }
         // The shell reports 128 + N when the exec'd probe died of signal N after a failed exec path.
         if let code = status.code, code > 128 {
-            throw ToolError(path, "the isolated HDF5 parser failed hard (status \(code)) while reading the file's structure: the file is malformed or hostile; refused")
+            throw ToolError(path, .refusedByProbe(.failedHard(status: code)), "the isolated HDF5 parser failed hard (status \(code)) while reading the file's structure: the file is malformed or hostile; refused")
         }
         var parse = options
         if status.code == 0 { parse.checkStructure = false }
@@ -157,7 +159,7 @@ public enum ChildProcess {
                 throw CancellationError()  // unreachable: the run always ends the group
             }
         } catch let error as SubprocessError {
-            throw ToolError(argv[0], "cannot run a child process: \(error)")
+            throw ToolError(argv[0], .cannotRunChild, "cannot run a child process: \(error)")
         }
         switch outcome.0 {
         case .exited(let code): return Status(code: code, signal: nil)
@@ -176,7 +178,7 @@ public enum ChildProcess {
     public static func runBlocking(_ argv: [String], environment: [String: String], timeout: Double? = nil,
                                    stop: (@Sendable () -> Bool)? = nil) throws -> Status {
         guard canBlock else {
-            throw ToolError(argv[0], "cannot wait for a child process by blocking a thread of Swift's cooperative pool (call the async ChildProcess.run)")
+            throw ToolError(argv[0], .cannotRunChild, "cannot wait for a child process by blocking a thread of Swift's cooperative pool (call the async ChildProcess.run)")
         }
         let completion = Completion<Status>()
         Task.detached {

@@ -120,7 +120,7 @@ public final class Model: @unchecked Sendable {
             let chunk = urls[start..<min(urls.count, start + max(1, batchSize))]
             let pixels = try chunk.map { try predictor.loader.load($0.path) }
             let y = try predictor.run(Tensor(shape: [chunk.count, predictor.height, predictor.width, 3], values: pixels.flatMap { $0 }))
-            guard y.shape.count == 2 else { throw ToolError(file.path, "is not a classifier (its output is \(y.shape), not (batch, classes))") }
+            guard y.shape.count == 2 else { throw ToolError(file.path, .notAClassifier, "is not a classifier (its output is \(y.shape), not (batch, classes))") }
             let k = y.shape[1]
             for i in 0..<chunk.count {
                 results.append(topK(y.values[(i * k)..<((i + 1) * k)], top).map {

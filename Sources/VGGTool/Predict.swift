@@ -27,21 +27,21 @@ public final class Predictor {
         self.engine = engine
         let declared = file.manifest.inputShape
         guard declared.count == 3, let c = declared[2] else {
-            throw ToolError(modelPath, "the model's input is not an image (H, W, C), it is \(ShapeFormat.tuple([nil] + declared))")
+            throw ToolError(modelPath, .notAnImageModel, "the model's input is not an image (H, W, C), it is \(ShapeFormat.tuple([nil] + declared))")
         }
         height = inputSize ?? declared[0] ?? 224
         width = inputSize ?? declared[1] ?? 224
         channels = c
         classNames = outputClassNames(file)
         loader = ImageLoader(height: height, width: width, interpolation: interpolation, preprocessing: file.manifest.preprocessing)
-        if channels != 3 { throw ToolError(modelPath, "images give 3 channels, the model takes \(channels) (run a preprocessed .npy batch instead)") }
+        if channels != 3 { throw ToolError(modelPath, .notAnImageModel, "images give 3 channels, the model takes \(channels) (run a preprocessed .npy batch instead)") }
     }
 
     /// Runs a preprocessed batch.
     public func run(_ x: Tensor) throws -> Tensor {
-        guard x.shape.count == 4 else { throw ToolError(file.path, "input must be (N, H, W, C), got \(x.shape)") }
+        guard x.shape.count == 4 else { throw ToolError(file.path, .badInputShape(x.shape), "input must be (N, H, W, C), got \(x.shape)") }
         if let c = file.manifest.inputShape.last ?? nil, x.shape[3] != c {
-            throw ToolError(file.path, "input has \(x.shape[3]) channels, the model takes \(c)")
+            throw ToolError(file.path, .badInputShape(x.shape), "input has \(x.shape[3]) channels, the model takes \(c)")
         }
         return try engine.run(x)[0]
     }
@@ -87,16 +87,16 @@ public func predict(modelPath: String, images: [String], npyInput: String?, inpu
     if let npyInput {
         let x = try NumPy.read(path: npyInput)
         let f = try VGGMFile(path: modelPath)
-        guard x.shape.count == 4 else { throw ToolError(npyInput, "expected a batch of images (N, H, W, C), the array is \(x.shape)") }
+        guard x.shape.count == 4 else { throw ToolError(npyInput, .badInputShape(x.shape), "expected a batch of images (N, H, W, C), the array is \(x.shape)") }
         if let c = f.manifest.inputShape.last ?? nil, x.shape[3] != c {
-            throw ToolError(npyInput, "has \(x.shape[3]) channels, the model takes \(c)")
+            throw ToolError(npyInput, .badInputShape(x.shape), "has \(x.shape[3]) channels, the model takes \(c)")
         }
         let engine = try Engine(model: f)
         parts = [try engine.run(x)[0]]
         names = (0..<x.shape[0]).map { "\(npyInput)[\($0)]" }
         return try finishPrediction(names: names, parts: parts, classNames: outputClassNames(f), skipped: [], outputPath: outputPath)
     }
-    guard !images.isEmpty else { throw ToolError(message: "no input: give image files or a preprocessed .npy batch") }
+    guard !images.isEmpty else { throw ToolError(.noInput, message: "no input: give image files or a preprocessed .npy batch") }
     p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
     for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
         let chunk = Array(images[start..<min(images.count, start + max(1, batchSize))])

@@ -44,7 +44,7 @@ extension VGGToolCommand {
                 print("== vggtool verify \(out)")
                 let f = try VGGMFile(path: out)
                 let bad = f.verifyTensors()
-                guard bad.isEmpty else { throw ToolError(out, "verification failed: \(bad)") }
+                guard bad.isEmpty else { throw ToolError(out, .checksumMismatch(tensors: bad), "verification failed: \(bad)") }
                 print("   OK: \(f.manifest.tensors.count) tensors, every checksum matches (\(String(format: "%.2f", Date().timeIntervalSince(t))) s)")
 
                 // Real images: Fashion-MNIST from Debian's dataset-fashion-mnist, written as a user's folder would be.

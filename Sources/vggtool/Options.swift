@@ -58,7 +58,7 @@ struct ModelOptions: ParsableArguments {
     func options() throws -> KerasFile.Options {
         var json: String? = nil
         if let configPath {
-            guard let data = FileManager.default.contents(atPath: configPath) else { throw ToolError(configPath, "cannot be read") }
+            guard let data = FileManager.default.contents(atPath: configPath) else { throw ToolError(configPath, .unreadable, "cannot be read") }
             json = String(decoding: data, as: UTF8.self)
         }
         return KerasFile.Options(architecture: arch, configJSON: json, inputShape: inputShape?.elements.map { $0 })

@@ -34,7 +34,9 @@ extension VGGToolCommand {
                                     interpolation: image.interpolation, outputPath: output)
                 // One unreadable image among none readable: a single error line naming it; otherwise each skip
                 // is reported on its own line and the run ends with a count.
-                if r.skipped.count == 1 && r.inputs.isEmpty { throw ToolError(r.skipped[0].path, r.skipped[0].reason) }
+                if r.skipped.count == 1 && r.inputs.isEmpty {
+                    throw ToolError(r.skipped[0].path, .unreadableImages(skipped: 1, total: 1), r.skipped[0].reason)
+                }
                 for s in r.skipped { FileHandle.standardError.write(Data("vggtool: skipped \(s.path): \(s.reason)\n".utf8)) }
                 if let out = r.outputs {
                     let perImage = out.count / max(out.shape[0], 1)
@@ -53,7 +55,7 @@ extension VGGToolCommand {
                     if let output { print("wrote \(output) (shape \(out.shape))") }
                 }
                 if !r.skipped.isEmpty {
-                    throw ToolError(message: "\(r.skipped.count) of \(r.skipped.count + r.inputs.count) image(s) could not be read")
+                    throw ToolError(.unreadableImages(skipped: r.skipped.count, total: r.skipped.count + r.inputs.count), message: "\(r.skipped.count) of \(r.skipped.count + r.inputs.count) image(s) could not be read")
                 }
             }
         }

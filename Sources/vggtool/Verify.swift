@@ -17,7 +17,7 @@ extension VGGToolCommand {
                 let f = try VGGMFile(path: model)
                 let bad = f.verifyTensors()
                 guard bad.isEmpty else {
-                    throw ToolError(model, "checksum mismatch in \(bad.count) tensor(s): \(bad.prefix(5).joined(separator: ", "))")
+                    throw ToolError(model, .checksumMismatch(tensors: bad), "checksum mismatch in \(bad.count) tensor(s): \(bad.prefix(5).joined(separator: ", "))")
                 }
                 print("\(model): OK (\(f.manifest.tensors.count) tensors, \(f.analysis.totalParams) parameters, \(f.fileLength) bytes, checked in \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
             }

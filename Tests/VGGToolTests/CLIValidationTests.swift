@@ -35,7 +35,7 @@ import Training
     }
 
     @Test func librarySettingErrorsNameTheConceptAndTheCommandItsFlag() {
-        let e = FineTuneError(.learningRate) { "loss became nan: try a lower \($0)" }
+        let e = FineTuneError(.learningRate, .nonFiniteLoss(loss: .nan, epoch: 1, batch: 1)) { "loss became nan: try a lower \($0)" }
         #expect(e.description == "loss became nan: try a lower learning rate")
         #expect(e.message(naming: "--lr") == "loss became nan: try a lower --lr")
     }

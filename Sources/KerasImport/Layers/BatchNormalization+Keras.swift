@@ -6,7 +6,7 @@ extension BatchNormalization: KerasLayer {
     init(keras c: KerasLayerConfig) throws {
         if let axis = c["axis"] {
             let ax = try c.int((axis as? [Any])?.first ?? axis, "axis")
-            guard ax == -1 || ax == 3 else { throw c.error("BatchNormalization over axis \(ax) is not supported (last axis only)") }
+            guard ax == -1 || ax == 3 else { throw c.error(.unsupported, "BatchNormalization over axis \(ax) is not supported (last axis only)") }
         }
         self.init(epsilon: c.double("epsilon", default: 1e-3), center: c.bool("center", default: true), scale: c.bool("scale", default: true))
     }

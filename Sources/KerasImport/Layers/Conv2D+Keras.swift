@@ -7,7 +7,7 @@ extension Conv2D: KerasLayer {
     /// Keras 2/3 keys, or Keras 1's `nb_filter`, `nb_row`/`nb_col`, `subsample`, `border_mode`, `bias`.
     init(keras c: KerasLayerConfig) throws {
         try c.checkChannelsLast()
-        if let g = c["groups"] as? NSNumber, g.intValue != 1 { throw c.error("grouped convolution (groups=\(g)) is not supported") }
+        if let g = c["groups"] as? NSNumber, g.intValue != 1 { throw c.error(.unsupported, "grouped convolution (groups=\(g)) is not supported") }
         let kernel = c["kernel_size"] != nil ? try c.size("kernel_size")
             : Size2D(try c.positive("nb_row"), try c.positive("nb_col"))
         self.init(filters: try c.positive("filters", "nb_filter"), kernel: kernel, strides: try c.size("strides", "subsample", default: 1),

@@ -15,7 +15,7 @@ extension Rescaling: KerasLayer {
     /// `scale` and `offset` are numbers (per-channel lists are refused by name).
     init(keras c: KerasLayerConfig) throws {
         for key in ["scale", "offset"] where c[key] != nil && !(c[key] is NSNumber) {
-            throw c.error("Rescaling with a per-channel '\(key)' is not supported (one number)")
+            throw c.error(.unsupported, "Rescaling with a per-channel '\(key)' is not supported (one number)")
         }
         self.init(scale: c.double("scale", default: 1), offset: c.double("offset", default: 0))
     }

@@ -101,7 +101,12 @@ struct KerasLayerConfig {
         return nil
     }
 
-    func error(_ message: String) -> ImportError { ImportError(file: file, object: "layer '\(layer)'", message) }
+    /// An `ImportError` of `kind` about this layer.
+    func error(_ kind: ImportError.Kind, _ message: String) -> ImportError {
+        ImportError(file: file, object: "layer '\(layer)'", kind, message)
+    }
+    /// A malformed layer config: what is wrong with it.
+    func error(_ message: String) -> ImportError { error(.malformed, message) }
 
     func int(_ v: Any?, _ key: String) throws -> Int {
         guard let n = v as? NSNumber else { throw error("'\(key)' is missing or not a number") }
@@ -149,22 +154,22 @@ struct KerasLayerConfig {
     /// `padding` (Keras 2/3) or `border_mode` (Keras 1); default valid.
     func padding() throws -> Padding {
         let p = first(["padding", "border_mode"]) as? String ?? "valid"
-        guard let pad = Padding(rawValue: p.lowercased()) else { throw error("padding '\(p)' is not supported (same or valid)") }
+        guard let pad = Padding(rawValue: p.lowercased()) else { throw error(.unsupported, "padding '\(p)' is not supported (same or valid)") }
         return pad
     }
 
     /// An activation by name (`linear` when absent); custom activations (objects) are refused.
     func activation(_ key: String = "activation") throws -> Activation {
         guard let v = self[key] else { return .linear }
-        guard let s = v as? String else { throw error("activation \(v) is custom: custom code is not loaded") }
-        guard let a = Activation(keras: s, kerasMajor: kerasMajor) else { throw error("activation '\(s)' is not a standard Keras activation") }
+        guard let s = v as? String else { throw error(.refused(.customActivation), "activation \(v) is custom: custom code is not loaded") }
+        guard let a = Activation(keras: s, kerasMajor: kerasMajor) else { throw error(.unsupported, "activation '\(s)' is not a standard Keras activation") }
         return a
     }
 
     /// Refuses `data_format: channels_first` (Keras 1's `dim_ordering: th`).
     func checkChannelsLast() throws {
         if let df = first(["data_format", "dim_ordering"]) as? String, !(df == "channels_last" || df == "tf" || df == "default") {
-            throw error("data_format '\(df)' is not supported (channels_last only)")
+            throw error(.unsupported, "data_format '\(df)' is not supported (channels_last only)")
         }
     }
 
@@ -180,7 +185,7 @@ struct KerasLayerConfig {
     }
 
     func dims(_ raw: [Any]) throws -> [Int?] {
-        guard raw.count <= 8 else { throw error("input shape has rank \(raw.count), over 8") }
+        guard raw.count <= 8 else { throw error(.tooLarge, "input shape has rank \(raw.count), over 8") }
         return try raw.map { v in
             if v is NSNull { return nil }
             let d = try int(v, "shape")

@@ -6,7 +6,7 @@ extension NestedModel: KerasLayer {
 
     /// A nested model's entry carries a whole model config: read with the same parser, one level deeper.
     init(keras c: KerasLayerConfig) throws {
-        guard c.depth < NestedModel.maxDepth else { throw c.error("nests models more than \(NestedModel.maxDepth) deep") }
+        guard c.depth < NestedModel.maxDepth else { throw c.error(.tooLarge, "nests models more than \(NestedModel.maxDepth) deep") }
         let cls = c.className ?? "Functional"
         let graph = try Parser(file: c.file, kerasMajor: c.kerasMajor, depth: c.depth + 1).model(["class_name": cls, "config": c.values])
         self.init(graph: graph, modelClass: cls)

@@ -45,9 +45,12 @@ public struct Inference: Sendable, Equatable {
     }
 }
 
-/// Why a layer's shape does not work; `ModelGraph.analyze` adds the layer's name (`GraphError.shape`).
+/// Why a layer's inputs do not fit it (its one kind: the layer's own `infer` refused the input shapes);
+/// `ModelGraph.analyze` adds the layer's name (`GraphError.shape`), which is how callers meet it.
 public struct LayerShapeError: Error, Sendable, Equatable {
+    /// What does not fit, in words.
     public var message: String
+    /// The inputs do not fit, as `message` says.
     public init(_ message: String) { self.message = message }
 }
 

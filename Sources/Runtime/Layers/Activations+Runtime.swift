@@ -44,7 +44,7 @@ extension Softmax: RuntimeKernel {
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
         let shape = ctx.outShape, out = ctx.out
         let ax = axis < 0 ? shape.count + axis : axis
-        guard ax >= 1, ax < shape.count else { throw RuntimeError(file: ctx.engine.model.path, layer: ctx.name, "softmax axis \(axis) is out of range") }
+        guard ax >= 1, ax < shape.count else { throw RuntimeError(file: ctx.engine.model.path, layer: ctx.name, .invalidLayerConfig, "softmax axis \(axis) is out of range") }
         let outer = shape[..<ax].reduce(1, *), len = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
         return { vgg_softmax(out, outer, len, inner, 0) }
     }

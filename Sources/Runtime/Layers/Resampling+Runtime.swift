@@ -42,7 +42,7 @@ extension UpSampling2D: RuntimeKernel {
                 }
             }
         default:
-            throw RuntimeError(file: engine.model.path, layer: c.name, "UpSampling2D with '\(interpolation.rawValue)' interpolation cannot be run (nearest and bilinear can)")
+            throw RuntimeError(file: engine.model.path, layer: c.name, .unsupportedSetting("interpolation=\(interpolation.rawValue)"), "UpSampling2D with '\(interpolation.rawValue)' interpolation cannot be run (nearest and bilinear can)")
         }
     }
 

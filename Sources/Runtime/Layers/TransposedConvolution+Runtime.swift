@@ -12,7 +12,7 @@ extension Conv2DTranspose: RuntimeKernel {
     /// gathers the products that land on it (no two threads write one value), then bias and activation.
     /// TensorFlow's padding: 'same' drops max((h-1)·s + k - out, 0) / 2 rows before.
     func makeStep(_ c: StepContext) throws -> () throws -> Void {
-        guard dilation == 1 else { throw RuntimeError(file: c.engine.model.path, layer: c.name, "Conv2DTranspose with dilation \(dilation) cannot be run") }
+        guard dilation == 1 else { throw RuntimeError(file: c.engine.model.path, layer: c.name, .unsupportedSetting("dilation_rate=\(dilation)"), "Conv2DTranspose with dilation \(dilation) cannot be run") }
         let s = c.inShape, o = c.outShape
         let (n, h, w, ch, oh, ow, f) = (s[0], s[1], s[2], s[3], o[1], o[2], o[3])
         let (kh, kw, sh, sw) = (kernel.height, kernel.width, strides.height, strides.width)
