@@ -17,6 +17,7 @@ extension ElementwiseMerge {
 /// Keras `Add`: the elementwise sum.
 public struct Add: ElementwiseMerge {
     public static let className = "Add"
+    /// An add layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .add(self) }
 }
@@ -24,6 +25,7 @@ public struct Add: ElementwiseMerge {
 /// Keras `Multiply`: the elementwise product.
 public struct Multiply: ElementwiseMerge {
     public static let className = "Multiply"
+    /// A multiply layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .multiply(self) }
 }
@@ -67,8 +69,10 @@ public struct Minimum: ElementwiseMerge {
 public struct Concatenate: LayerKind {
     public static let className = "Concatenate"
     public static let arity = Arity.many
+    /// The axis joined along, batch counted as 0; negative counts from the end.
     public var axis: Int
 
+    /// A concatenation along `axis` (the last, channels, unless given).
     public init(axis: Int = -1) { self.axis = axis }
 
     /// The axis as a non-negative index for inputs of `rank`.
