@@ -131,16 +131,27 @@ public enum LayerOp: Sendable, Hashable {
     case concatenate(Concatenate)
     /// A model used as a layer (`Functional`, `Sequential` or `Model`), holding its own graph.
     case nested(NestedModel)
+    /// Keras `GaussianNoise` (identity at inference).
     case gaussianNoise(GaussianNoise)
+    /// Keras `GaussianDropout` (identity at inference).
     case gaussianDropout(GaussianDropout)
+    /// Keras `SpatialDropout2D` (identity at inference).
     case spatialDropout2D(SpatialDropout2D)
+    /// Keras `ActivityRegularization` (identity at inference).
     case activityRegularization(ActivityRegularization)
+    /// Keras `ELU` layer.
     case elu(ELU)
+    /// tf-keras `ThresholdedReLU`.
     case thresholdedReLU(ThresholdedReLU)
+    /// Keras `Rescaling`.
     case rescaling(Rescaling)
+    /// Keras `Subtract`.
     case subtract(Subtract)
+    /// Keras `Average`.
     case average(Average)
+    /// Keras `Maximum`.
     case maximum(Maximum)
+    /// Keras `Minimum`.
     case minimum(Minimum)
 
     /// The layer type behind the case (ModelGraph's dispatch point).

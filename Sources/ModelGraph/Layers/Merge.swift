@@ -33,6 +33,7 @@ public struct Multiply: ElementwiseMerge {
 /// Keras `Subtract`: the first input minus the second (exactly two inputs).
 public struct Subtract: ElementwiseMerge {
     public static let className = "Subtract"
+    /// A subtract layer (it has no configuration).
     public init() {}
     public func infer(_ inputs: [Shape]) throws -> Inference {
         guard inputs.count == 2 else { throw LayerShapeError("Subtract takes exactly 2 inputs, it is given \(inputs.count)") }
@@ -47,6 +48,7 @@ public struct Subtract: ElementwiseMerge {
 /// Keras `Average`: the elementwise mean.
 public struct Average: ElementwiseMerge {
     public static let className = "Average"
+    /// An average layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .average(self) }
 }
@@ -54,6 +56,7 @@ public struct Average: ElementwiseMerge {
 /// Keras `Maximum`: the elementwise maximum.
 public struct Maximum: ElementwiseMerge {
     public static let className = "Maximum"
+    /// A maximum layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .maximum(self) }
 }
@@ -61,6 +64,7 @@ public struct Maximum: ElementwiseMerge {
 /// Keras `Minimum`: the elementwise minimum.
 public struct Minimum: ElementwiseMerge {
     public static let className = "Minimum"
+    /// A minimum layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .minimum(self) }
 }
