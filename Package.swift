@@ -25,6 +25,8 @@ let package = Package(
         // Child processes (the isolated HDF5 probe; the tests' runs of the built binary). See docs/architecture.md.
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+        // `swift package generate-documentation --target VGGTool` (DocC; see README.md's Layout).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // System library: libhdf5 (serial) through pkg-config, with a shim for its macros and globals.

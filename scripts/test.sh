@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 swift build --build-tests
 swift test --skip-build "$@"
+# Every public declaration of the library modules has a doc comment: the symbol graph of the debug build,
+# checked by scripts/check-docs.swift (lists each undocumented one and fails the run).
+swift package dump-symbol-graph --minimum-access-level public >/dev/null
+swift scripts/check-docs.swift "$(swift build --show-bin-path)/../symbolgraph"
 # The example package (Examples/ClassifyImage) builds against the library products and classifies an image.
 swift build --package-path Examples/ClassifyImage --scratch-path .build/examples
 example=$(.build/examples/debug/classify-image Fixtures/tiny_vgg16.tfkeras.full.h5 Fixtures/images/rgb.jpg)

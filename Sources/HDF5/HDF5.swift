@@ -10,30 +10,60 @@ import Foundation
 
 /// The kind of object a hard link points to.
 public enum HDF5ObjectKind: String, Sendable {
-    case group, dataset, namedDatatype = "datatype", unknown
+    /// A group (HDF5's directory); the raw value is the word error messages use.
+    case group
+    /// A dataset (an n-dimensional array of elements).
+    case dataset
+    /// A datatype committed to the file under a name.
+    case namedDatatype = "datatype"
+    /// Any other object type libhdf5 reports.
+    case unknown
 }
 
 /// A link inside a group, as stored (never followed to find out what it is, except for hard links).
 public enum HDF5LinkTarget: Sendable, Equatable {
+    /// A hard link to an object of the given kind (the only links vggtool follows).
     case hard(HDF5ObjectKind)
+    /// A soft link to an absolute or relative path in the same file.
     case soft(String)
+    /// An external link to the object at `path` in another file.
     case external(file: String, path: String)
+    /// A user-defined link type, with libhdf5's numeric link class.
     case other(Int)
 }
 
+/// One link of a group: its name (a single path component) and what it points to.
 public struct HDF5Link: Sendable {
+    /// The link's name inside its group.
     public var name: String
+    /// What the link points to, as stored.
     public var target: HDF5LinkTarget
 }
 
 /// Element type of a dataset or attribute.
 public struct HDF5TypeInfo: Sendable, Equatable, CustomStringConvertible {
-    public enum Class: String, Sendable { case integer, float, string, compound, other }
+    /// HDF5's datatype class, reduced to those vggtool tells apart.
+    public enum Class: String, Sendable {
+        /// Integers of any size and signedness.
+        case integer
+        /// IEEE floating point (including float16).
+        case float
+        /// Fixed- or variable-length strings.
+        case string
+        /// Compound (struct) types.
+        case compound
+        /// Every other class (enums, arrays, opaque, references, ...).
+        case other
+    }
+    /// The datatype's class.
     public var typeClass: Class
     /// Bytes per element (for variable-length strings: the size of the in-memory pointer).
     public var size: Int
+    /// True when the stored byte order is big-endian.
     public var bigEndian: Bool
+    /// True for signed integers (always true for other classes).
     public var signed: Bool
+    /// True for variable-length strings.
     public var variableLength: Bool
 
     public var description: String {
@@ -150,14 +180,18 @@ public final class HDF5File {
     public func flush() throws { try HDF5Library.check(H5Fflush(id, H5F_SCOPE_GLOBAL), "flush", object: path) }
 }
 
-/// Shared attribute access for groups and datasets.
-public protocol HDF5AttributeHolder: AnyObject {
+/// Shared attribute access for groups and datasets. Package-only because its requirement is libhdf5's
+/// `hid_t` handle, which stays out of the public API.
+package protocol HDF5AttributeHolder: AnyObject {
+    /// The open libhdf5 identifier of the group or dataset (owned by the conforming object).
     var objectID: hid_t { get }
+    /// The object's absolute path in its file, as error messages name it.
     var fullPath: String { get }
 }
 
 extension HDF5AttributeHolder {
-    public func attributeNames() throws -> [String] {
+    /// The names of the object's attributes, in creation order when the file tracks it, else in name order.
+    package func attributeNames() throws -> [String] {
         var info = H5O_info_t()
         try HDF5Library.check(H5Oget_info1(objectID, &info), "read object info", object: fullPath)
         var names: [String] = []
@@ -181,13 +215,15 @@ extension HDF5AttributeHolder {
         return names
     }
 
-    public func hasAttribute(_ name: String) -> Bool {
+    /// True when the object has an attribute called `name` (false on any libhdf5 error).
+    package func hasAttribute(_ name: String) -> Bool {
         let r = H5Aexists(objectID, name)
         if r < 0 { _ = HDF5Library.lastMessage() }
         return r > 0
     }
 
-    public func attribute(_ name: String) throws -> HDF5Attribute {
+    /// Opens the attribute `name`; throws `HDF5Error` when it does not exist or cannot be opened.
+    package func attribute(_ name: String) throws -> HDF5Attribute {
         let aid = H5Aopen(objectID, name, vgg_H5P_DEFAULT())
         try HDF5Library.check(aid, "open attribute '\(name)'", object: fullPath)
         return HDF5Attribute(id: aid, name: name, ownerPath: fullPath)
@@ -196,7 +232,7 @@ extension HDF5AttributeHolder {
     /// Writes a string attribute: `fixedLength` stores NUL-padded byte strings of the longest length (what
     /// NumPy `S` arrays give), otherwise variable-length UTF-8 strings. `scalar` stores one string without
     /// a dataspace dimension.
-    public func setAttribute(_ name: String, strings: [String], fixedLength: Bool, scalar: Bool = false) throws {
+    package func setAttribute(_ name: String, strings: [String], fixedLength: Bool, scalar: Bool = false) throws {
         precondition(!scalar || strings.count == 1)
         let tid = H5Tcopy(vgg_H5T_C_S1())
         defer { H5Tclose(tid) }
@@ -230,8 +266,10 @@ extension HDF5AttributeHolder {
 
 /// An open group.
 public final class HDF5Group: HDF5AttributeHolder {
-    public let objectID: hid_t
+    package let objectID: hid_t
+    /// The group's absolute path in its file ("/" for the root group).
     public let fullPath: String
+    /// The file the group belongs to (kept open as long as the group is).
     public let file: HDF5File
 
     init(file: HDF5File, parentID: hid_t, name: String, fullPath: String) throws {
@@ -357,6 +395,7 @@ public final class HDF5Group: HDF5AttributeHolder {
         return try HDF5Dataset(parentID: parent.objectID, name: leaf, fullPath: parent.childPath(leaf))
     }
 
+    /// Creates the group `name` (a single component) in this group and opens it.
     public func createGroup(_ name: String) throws -> HDF5Group {
         let gid = H5Gcreate2(objectID, name, vgg_H5P_DEFAULT(), vgg_H5P_DEFAULT(), vgg_H5P_DEFAULT())
         try HDF5Library.check(gid, "create group", object: childPath(name))
@@ -364,8 +403,8 @@ public final class HDF5Group: HDF5AttributeHolder {
         return try HDF5Group(file: file, parentID: objectID, name: name, fullPath: childPath(name))
     }
 
-    /// Creates an external link `name` -> `file`:`path` (for tests of hostile files).
-    public func createExternalLink(_ name: String, file: String, path: String) throws {
+    /// Creates an external link `name` -> `file`:`path` (for tests of hostile files; not public API).
+    package func createExternalLink(_ name: String, file: String, path: String) throws {
         try HDF5Library.check(H5Lcreate_external(file, path, objectID, name, vgg_H5P_DEFAULT(), vgg_H5P_DEFAULT()), "create external link", object: childPath(name))
     }
 
@@ -387,11 +426,23 @@ public final class HDF5Group: HDF5AttributeHolder {
 }
 
 /// Storage layout of a dataset.
-public enum HDF5Layout: String, Sendable { case compact, contiguous, chunked, virtual, unknown }
+public enum HDF5Layout: String, Sendable {
+    /// Stored inside the object header (small datasets).
+    case compact
+    /// One contiguous block of bytes in the file (readable in place).
+    case contiguous
+    /// Split into chunks, possibly filtered (compressed).
+    case chunked
+    /// A virtual dataset mapping other datasets (never read by vggtool).
+    case virtual
+    /// A layout libhdf5 did not report.
+    case unknown
+}
 
 /// An open dataset.
 public final class HDF5Dataset: HDF5AttributeHolder {
-    public let objectID: hid_t
+    package let objectID: hid_t
+    /// The dataset's absolute path in its file.
     public let fullPath: String
 
     init(parentID: hid_t, name: String, fullPath: String) throws {
@@ -417,6 +468,7 @@ public final class HDF5Dataset: HDF5AttributeHolder {
         return dims.map { UInt64($0) }
     }
 
+    /// The stored element type.
     public func typeInfo() throws -> HDF5TypeInfo {
         let tid = H5Dget_type(objectID)
         try HDF5Library.check(tid, "read datatype", object: fullPath)
@@ -491,6 +543,7 @@ public final class HDF5Dataset: HDF5AttributeHolder {
 /// An open attribute.
 public final class HDF5Attribute {
     let id: hid_t
+    /// The attribute's name on its object.
     public let name: String
     let ownerPath: String
 
@@ -504,6 +557,7 @@ public final class HDF5Attribute {
 
     var where_: String { "\(ownerPath)@\(name)" }
 
+    /// The stored element type.
     public func typeInfo() throws -> HDF5TypeInfo {
         let tid = H5Aget_type(id)
         try HDF5Library.check(tid, "read attribute type", object: where_)

@@ -6,12 +6,18 @@ import ModelFile
 /// Fashion-MNIST as Debian's dataset-fashion-mnist package installs it (IDX files, gzip'd), and a writer
 /// that lays chosen classes out as a user's image folder would be (one subfolder of PNG files per class).
 public struct FashionMNIST: Sendable {
+    /// Where Debian's dataset-fashion-mnist package installs the files.
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+    /// The ten class names, by label (0-9), as folder-safe words.
     public static let classNames = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"]
 
+    /// Grayscale pixels as stored (one byte each, 0-255), `count` x `rows` x `cols`, row-major.
     public let images: [UInt8]  // count x 28 x 28
+    /// The label (0-9, an index into `classNames`) of each image.
     public let labels: [UInt8]
+    /// Height and width of every image in pixels (28 x 28).
     public let rows: Int, cols: Int
+    /// Number of images.
     public var count: Int { labels.count }
 
     /// Reads `train` or `t10k` from `directory`.

@@ -5,9 +5,13 @@ import ModelGraph
 
 /// An 8-bit RGB image, row-major.
 public struct RGBImage: Sendable {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
+    /// `height` x `width` x 3 bytes (R, G, B per pixel), rows top to bottom.
     public var pixels: [UInt8]
+    /// An image from its pixels; `pixels.count` must be `width * height * 3` (a precondition).
     public init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height * 3)
         self.width = width
@@ -61,6 +65,7 @@ public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
+/// How images are resized to a model's input size.
 public enum Interpolation: String, Sendable, CaseIterable {
     /// tf.image.resize bilinear (half-pixel centres, no antialias): `image_dataset_from_directory`'s default.
     case bilinear
@@ -68,6 +73,7 @@ public enum Interpolation: String, Sendable, CaseIterable {
     case nearest
 }
 
+/// Decoding (JPEG, PNG, BMP; GIF is refused), JPEG EXIF orientation, resizing and preprocessing of image files.
 public enum ImageDecoder {
     /// Largest image decoded: 64 megapixels (8192 x 8192). Larger ones are refused from their header,
     /// before pixel memory is allocated (a PNG declaring 100000 x 100000 pixels is a decompression bomb).
@@ -77,6 +83,8 @@ public enum ImageDecoder {
     /// Extensions `image_dataset_from_directory` lists.
     public static let extensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "gif"]
 
+    /// Decodes the image file at `path` to 8-bit RGB, upright. Throws `ImageError` naming the file when
+    /// it is missing, not a regular file, too large, or not a decodable JPEG, PNG or BMP.
     public static func decode(path: String) throws -> RGBImage {
         let url = URL(fileURLWithPath: path)
         if let problem = InputFile.notRegular(path) { throw ImageError(path, .unreadable, problem) }

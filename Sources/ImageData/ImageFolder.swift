@@ -5,15 +5,23 @@ import ModelFile
 /// subfolder names, sorted), image files inside with the extensions jpg, jpeg, png, bmp or gif (any case),
 /// searched recursively within each class folder. Hidden files and folders are ignored.
 public struct ImageFolder: Sendable {
+    /// One image file and its class.
     public struct Item: Sendable, Equatable {
+        /// The image file's path (`root`/class/relative path).
         public var path: String
+        /// The class's index in `classNames`.
         public var label: Int
     }
 
+    /// The folder that was listed.
     public let root: String
+    /// Class names: the subfolder names, sorted by Unicode scalar values (as Python sorts them).
     public let classNames: [String]
+    /// Every image file, class by class, each class's files sorted by relative path.
     public let items: [Item]
 
+    /// Lists the folder at `root`. Throws `ImageError` when it is not a folder or has no class subfolders;
+    /// files are not opened here.
     public init(root: String) throws {
         self.root = root
         var isDir: ObjCBool = false
@@ -55,7 +63,9 @@ public struct ImageFolder: Sendable {
 
 /// A file that could not be used, and why.
 public struct SkippedFile: Sendable {
+    /// The file's path.
     public var path: String
+    /// Why it was skipped (the decoder's message, without the path).
     public var reason: String
     /// The image error's kind, when the file failed with an `ImageError`.
     public var kind: ImageError.Kind?
@@ -65,11 +75,17 @@ public struct SkippedFile: Sendable {
 
 /// Loads images as a preprocessed NHWC float batch for a model.
 public struct ImageLoader: Sendable {
+    /// Output height in pixels.
     public var height: Int
+    /// Output width in pixels.
     public var width: Int
+    /// How images are resized to `height` x `width`.
     public var interpolation: Interpolation
+    /// What is applied to the resized 0-255 RGB values (nil: none).
     public var preprocessing: Preprocessing?
 
+    /// A loader producing `height` x `width` x 3 float images, resized with `interpolation` and then
+    /// preprocessed.
     public init(height: Int, width: Int, interpolation: Interpolation = .bilinear, preprocessing: Preprocessing?) {
         self.height = height
         self.width = width

@@ -3,7 +3,14 @@ import ModelGraph
 /// Built-in architectures for weights-only files (which carry no config), exactly as
 /// `keras.applications` builds them (layer names, order and configs).
 public enum Architecture: String, CaseIterable, Sendable {
-    case vgg16, vgg16Notop = "vgg16-notop", vgg19, vgg19Notop = "vgg19-notop"
+    /// VGG16 with its classifier top (fc1, fc2, predictions: 1000 ImageNet classes); input 224x224x3.
+    case vgg16
+    /// VGG16's convolutional part only (`include_top=False`), ending at `block5_pool`.
+    case vgg16Notop = "vgg16-notop"
+    /// VGG19 with its classifier top, 224x224x3 input.
+    case vgg19
+    /// VGG19's convolutional part only.
+    case vgg19Notop = "vgg19-notop"
 
     /// Convolutions per block: VGG16 2-2-3-3-3, VGG19 2-2-4-4-4; filters 64-128-256-512-512.
     var convsPerBlock: [Int] {
@@ -13,6 +20,7 @@ public enum Architecture: String, CaseIterable, Sendable {
         }
     }
 
+    /// True for the variants with the fully connected classifier top.
     public var includesTop: Bool { self == .vgg16 || self == .vgg19 }
 
     /// The Keras model name (`vgg16`, `vgg19`).

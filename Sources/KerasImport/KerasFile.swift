@@ -22,7 +22,9 @@ public enum KerasLayout: String, Sendable {
 /// One weight tensor to import: where it goes (`layer`/`weight`, Keras names and shape) and how to read it
 /// as float32 (exact for float32 and float16 sources; float64 is rounded).
 public struct TensorSource {
+    /// The layer's name in the graph.
     public var layer: String
+    /// The weight's name within the layer (`kernel`, `bias`, `gamma`, ...).
     public var weight: String
     /// Shape as Keras holds it (HWIO kernels, (in, units) dense kernels).
     public var shape: [Int]
@@ -36,16 +38,23 @@ public struct TensorSource {
     /// and byte offset, so a writer can copy them without decoding (`nil` otherwise).
     public var rawLocation: (path: String, offset: Int)? = nil
 
+    /// `layer/weight`, the tensor's name in a `.vggm` file.
     public var name: String { "\(layer)/\(weight)" }
+    /// Number of elements (not bytes): the product of `shape`.
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// A Keras model file opened for import: its layout, graph and weights, matched and checked.
 public final class KerasFile {
+    /// The file's path (for a `.keras` archive, the archive's).
     public let path: String
+    /// Which of Keras's layouts the file has.
     public let layout: KerasLayout
+    /// The model's layer graph: from the file's config, from `Options.configJSON`, or a built-in architecture.
     public let graph: ModelGraph
+    /// The `keras_version` the file records, when it records one.
     public let kerasVersion: String?
+    /// The `backend` the file records (`tensorflow`, `jax`, ...), when it records one.
     public let backend: String?
     /// Weight tensors in graph order (per layer in Keras's weight order).
     public let tensors: [TensorSource]
@@ -71,6 +80,7 @@ public final class KerasFile {
         /// Run `HDF5File.checkStructure` before libhdf5 opens an HDF5 file. False when the caller has run it
         /// (vggtool runs it beside its isolated probe, `HDF5Isolation`).
         public var checkStructure: Bool
+        /// Options for `KerasFile(path:options:)`; the defaults read a file that carries its own config.
         public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int?]? = nil, ignoreExtra: Bool = false,
                     checkStructure: Bool = true) {
             self.architecture = architecture

@@ -6,7 +6,13 @@ import ModelGraph
 /// or `save_weights('x.h5')` (weights at the root). Used by `vggtool export --to keras-h5`, by the demo (a
 /// full-size VGG16 with seeded weights) and by tests. Weight datasets are `<layer>/<layer>/<weight>:0`.
 public enum KerasH5Writer {
-    public enum Layout: Sendable { case fullModel, weightsOnly }
+    /// Which file to write.
+    public enum Layout: Sendable {
+        /// `model.save('x.h5')`: the `model_config` attribute and the weights under `model_weights`.
+        case fullModel
+        /// `save_weights('x.h5')`: `layer_names` and the weights at the root, no config.
+        case weightsOnly
+    }
 
     /// The Keras version written in `keras_version`: the tf.keras release whose layout this reproduces.
     public static let layoutKerasVersion = "2.17.0"

@@ -4,31 +4,40 @@ import Foundation
 /// A minimal, strict reader for `.keras` archives (zip): the central directory is parsed and checked
 /// (entry names without `..` or absolute paths, no duplicates, every entry inside the file), and entries
 /// are extracted in memory, stored or deflated, with size caps (a compression bomb is refused, not
-/// inflated).
-public struct ZipArchive {
-    public struct Entry: Sendable {
-        public var name: String
-        public var method: UInt16
-        public var compressedSize: Int
-        public var size: Int
+/// inflated). Package-only: `KerasFile` reads `.keras` archives through it, and `Inspector` lists them.
+package struct ZipArchive {
+    /// One entry of the central directory.
+    package struct Entry: Sendable {
+        /// The entry's name (a relative path inside the archive).
+        package var name: String
+        /// Compression method: 0 stored, 8 deflated (others are refused on reading).
+        package var method: UInt16
+        /// Bytes of (compressed) data in the archive.
+        package var compressedSize: Int
+        /// Declared size in bytes after extraction.
+        package var size: Int
         /// Offset of the entry's data (after its local header).
-        public var dataOffset: Int
+        package var dataOffset: Int
     }
 
     /// Largest entry we extract.
-    public static let maxEntrySize = 8 << 30
+    package static let maxEntrySize = 8 << 30
     /// Largest JSON entry (config.json, metadata.json) we extract: real ones are kilobytes.
-    public static let maxJSONEntrySize = 64 << 20
+    package static let maxJSONEntrySize = 64 << 20
     /// Deflate cannot expand data by more than about 1032:1 (258-byte matches in 1-2 bit codes), so an
     /// entry declaring more than this times its compressed size (plus slack for tiny entries) is a lie or a
     /// bomb, and is refused before anything is allocated.
     static let maxDeflateRatio = 1032
 
-    public let path: String
-    public let entries: [Entry]
+    /// The archive's path, as errors name it.
+    package let path: String
+    /// The central directory's entries, in stored order.
+    package let entries: [Entry]
     let data: Data
 
-    public init(path: String) throws {
+    /// Maps the archive at `path` and reads its central directory; throws `ImportError` when the file cannot
+    /// be read or the directory is malformed, names a path outside the archive, or repeats a name.
+    package init(path: String) throws {
         self.path = path
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
             throw ImportError(file: path, .unreadable, "cannot be read (\(error.localizedDescription))")
@@ -89,11 +98,12 @@ public struct ZipArchive {
         return entries
     }
 
-    public func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
+    /// The entry called `name`, if any.
+    package func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
 
     /// The entry's bytes. Stored entries are copied out; deflated ones inflated, refusing output beyond the
     /// declared size (or `maxEntrySize`).
-    public func read(_ name: String, maxSize: Int = ZipArchive.maxEntrySize) throws -> [UInt8] {
+    package func read(_ name: String, maxSize: Int = ZipArchive.maxEntrySize) throws -> [UInt8] {
         guard let e = entry(name) else { throw ImportError(file: path, object: "zip entry '\(name)'", .malformed, "is missing from the archive") }
         let obj = "zip entry '\(name)'"
         guard e.size <= maxSize else { throw ImportError(file: path, object: obj, .tooLarge, "declares \(e.size) bytes, over the cap of \(maxSize) bytes") }

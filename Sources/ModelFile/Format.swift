@@ -19,7 +19,12 @@ import ModelGraph
 
 /// Element type of a stored tensor.
 public enum TensorDType: String, Sendable, CaseIterable {
-    case f32, f16, bf16
+    /// IEEE 754 binary32 (4 bytes): what the runtime computes in; conversion is exact.
+    case f32
+    /// IEEE 754 binary16 (2 bytes), widened to float32 when the model is opened.
+    case f16
+    /// bfloat16 (2 bytes: float32's upper half), widened to float32 when the model is opened.
+    case bf16
 
     /// Bytes per element.
     public var size: Int { self == .f32 ? 4 : 2 }
@@ -36,6 +41,7 @@ public struct Preprocessing: Sendable, Equatable {
     /// Per-channel divisor after the mean.
     public var std: [Double]
 
+    /// A preprocessing from its fields (see each property; `mean` and `std` hold one value per channel).
     public init(mode: String, channelOrder: String, mean: [Double], std: [Double]) {
         self.mode = mode
         self.channelOrder = channelOrder
@@ -51,13 +57,20 @@ public struct Preprocessing: Sendable, Equatable {
 
 /// Where the model came from.
 public struct Provenance: Sendable, Equatable {
+    /// The source file's name (last path component), e.g. `vgg16.h5`.
     public var sourceFile: String
+    /// SHA-256 of the source file's bytes, 64 lowercase hex digits (empty when not hashed).
     public var sourceSHA256: String
+    /// The Keras layout the source had (a `KerasLayout`'s description), or how the model was made.
     public var sourceLayout: String
+    /// The `keras_version` the source recorded, if any.
     public var kerasVersion: String?
+    /// What wrote the file, e.g. `vggtool 0.1.0` or `vggtool finetune`.
     public var converter: String
+    /// When the file was written, ISO 8601 UTC (`2025-01-31T12:00:00Z`).
     public var created: String
 
+    /// A provenance record from its fields.
     public init(sourceFile: String, sourceSHA256: String, sourceLayout: String, kerasVersion: String?, converter: String, created: String) {
         self.sourceFile = sourceFile
         self.sourceSHA256 = sourceSHA256
@@ -75,29 +88,41 @@ public struct Provenance: Sendable, Equatable {
 
 /// A tensor's entry in the manifest.
 public struct TensorEntry: Sendable, Equatable {
+    /// `layer/weight`, e.g. `block1_conv1/kernel`.
     public var name: String
+    /// The stored element type.
     public var dtype: TensorDType
+    /// Shape as Keras holds it: HWIO convolution kernels, (in, units) dense kernels, row-major.
     public var shape: [Int]
     /// Byte offset from the start of the data section (multiple of 64).
     public var offset: Int
     /// Byte length = product(shape) * dtype.size.
     public var length: Int
+    /// CRC-32C (Castagnoli) of the tensor's `length` stored bytes.
     public var crc32c: UInt32
 }
 
 /// Everything in a `.vggm` besides the tensor bytes.
 public struct ModelManifest: Sendable {
+    /// The layer graph (the `graph` object of the JSON manifest, in `GraphCodec`'s form).
     public var graph: ModelGraph
     /// (H, W, C); `nil` for a dimension the model accepts at any size.
     public var inputShape: [Int?]
+    /// What input images need before the network sees them (nil: unknown or none recorded).
     public var preprocessing: Preprocessing?
+    /// Names of the output classes, by output index, when the file records them.
     public var classNames: [String]?
+    /// Where the model came from.
     public var provenance: Provenance
+    /// Every stored tensor, in data-section order.
     public var tensors: [TensorEntry]
 }
 
+/// Constants of the `.vggm` format (docs/vggm-format.md) and its checksum.
 public enum VGGMFormat {
+    /// The 8 magic bytes a `.vggm` file starts with: `\x89VGGM\r\n\x1a`.
     public static let magic: [UInt8] = [0x89, 0x56, 0x47, 0x47, 0x4D, 0x0D, 0x0A, 0x1A]
+    /// The major version this vggtool reads and writes; files of other major versions are refused.
     public static let major: UInt16 = 1
     /// The newest minor version this vggtool reads and writes. 1.1 added nested models (a layer of class
     /// `Functional`, `Sequential` or `Model` holding its own graph); a file is written as 1.0 unless it
@@ -106,13 +131,19 @@ public enum VGGMFormat {
 
     /// The minor version a file holding `graph` is written as.
     public static func minor(for graph: ModelGraph) -> UInt16 { graph.hasNestedModels ? 1 : 0 }
+    /// Bytes in the fixed header.
     public static let headerSize = 64
+    /// Byte alignment of every tensor's offset (from the start of the file and of the data section).
     public static let alignment = 64
-    /// Caps checked on open.
+    /// Caps checked on open: manifest bytes.
     public static let maxManifestBytes = 64 << 20
+    /// Most tensors a manifest may list.
     public static let maxTensors = 100_000
+    /// Highest tensor rank accepted.
     public static let maxRank = 8
 
+    /// CRC-32C (Castagnoli, as iSCSI and ext4 use it) of `buffer`, continuing from `seed` (pass the
+    /// previous result to checksum data in pieces). Hardware-accelerated when the CPU has SSE4.2.
     public static func crc32c(_ buffer: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         vgg_crc32c(seed, buffer.baseAddress, buffer.count)
     }

@@ -9,15 +9,20 @@ import Glibc
 /// A `.vggm` file opened for reading: memory-mapped, header and manifest validated on open. Tensor bytes
 /// are used in place from the mapping (no copy); their checksums are checked by `verifyTensors()`.
 public final class VGGMFile: @unchecked Sendable {
+    /// The path the file was opened from, as errors name it.
     public let path: String
+    /// The decoded manifest: graph, tensors, input shape, preprocessing, class names, provenance.
     public let manifest: ModelManifest
     /// Shapes, weights and costs of the graph (checked against the tensors on open).
     public let analysis: GraphAnalysis
+    /// The file's size in bytes (the length of the mapping).
     public let fileLength: Int
+    /// Byte offset of the data section from the start of the file (tensor offsets are relative to it).
     public let dataOffset: Int
     private let base: UnsafeRawPointer
     private let index: [String: Int]
 
+    /// The layer graph (the manifest's).
     public var graph: ModelGraph { manifest.graph }
 
     /// Opens and validates: magic, version, header checksum, every offset and size (overflow-checked,
@@ -126,6 +131,7 @@ public final class VGGMFile: @unchecked Sendable {
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), fileLength) }
 
+    /// The manifest entry of the tensor called `name` (`layer/weight`), if the file has one.
     public func entry(_ name: String) -> TensorEntry? { index[name].map { manifest.tensors[$0] } }
 
     /// The stored bytes of a tensor, in place in the mapping.

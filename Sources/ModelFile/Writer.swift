@@ -8,13 +8,17 @@ import Glibc
 
 /// A tensor to write: its name (`layer/weight`), shape, and a closure that fills float32 values.
 public struct TensorPayload {
+    /// `layer/weight`, the tensor's name in the manifest.
     public var name: String
+    /// Shape as Keras holds it (HWIO convolution kernels, (in, units) dense kernels), row-major.
     public var shape: [Int]
+    /// Writes the tensor's `elementCount` float32 values, row-major, into the buffer it is given.
     public let fill: (UnsafeMutableBufferPointer<Float>) throws -> Void
     /// Little-endian float32 bytes of this tensor in another file (path, offset): copied in-kernel when the
     /// output is float32, instead of calling `fill`.
     public var rawLocation: (path: String, offset: Int)?
 
+    /// A tensor to write; `fill` is called once, unless `rawLocation` lets the bytes be copied.
     public init(name: String, shape: [Int], rawLocation: (path: String, offset: Int)? = nil, fill: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void) {
         self.name = name
         self.shape = shape
@@ -22,12 +26,15 @@ public struct TensorPayload {
         self.fill = fill
     }
 
+    /// Number of elements (not bytes): the product of `shape`.
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// What a write produced.
 public struct WriteStats: Sendable {
+    /// Bytes in the written file (header, data section and manifest).
     public var bytes: Int
+    /// Number of tensors written.
     public var tensors: Int
 }
 
@@ -37,6 +44,11 @@ public struct WriteStats: Sendable {
 /// interruption handling. Tensor bytes are produced directly into the mapped file (no intermediate copy for
 /// float32).
 public enum VGGMWriter {
+    /// Writes a `.vggm` file at `path` (atomically): `graph` with `tensors`, stored as `dtype` (float16 and
+    /// bfloat16 round to nearest even); tensor names must be unique, and `VGGMFile` refuses a file that
+    /// lacks a weight the graph implies. `inputShape` is (H, W, C), nil for a free size. Throws
+    /// `ModelFileError` naming the file when the destination cannot be written or a raw source is short; a
+    /// `fill` closure's error is passed on. Nothing is left at `path` on failure.
     public static func write(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
                              classNames: [String]?, provenance: Provenance, tensors: [TensorPayload],
                              dtype: TensorDType = .f32) throws -> WriteStats {
@@ -239,12 +251,17 @@ struct RawSources {
 /// exists its path is listed in a `TemporaryFiles` registry (`.process` unless the caller passes another),
 /// so a caller that handles interruption can remove it (`TemporaryFiles.removeAll()`).
 public final class TemporaryFile: @unchecked Sendable {
+    /// The temporary file's path: a hidden name in the destination's folder.
     public let path: String
+    /// The path the file is renamed to by `commit()`.
     public let destination: String
-    public let fd: Int32
+    /// The open descriptor (read-write), owned by this object and closed by `commit()` or `discard()`.
+    package let fd: Int32
     private let registry: TemporaryFiles
     private var committed = false
 
+    /// Creates the temporary file beside `destination` and lists it in `registry`. Throws
+    /// `ModelFileError` when the destination's folder does not exist or no file can be created in it.
     public init(destination: String, registry: TemporaryFiles = .process) throws {
         self.destination = destination
         self.registry = registry
@@ -296,6 +313,7 @@ public final class TemporaryFile: @unchecked Sendable {
         if dir >= 0 { fsync(dir); close(dir) }
     }
 
+    /// Closes and removes the temporary file, unless it was committed; safe to call more than once.
     public func discard() {
         close(fd)
         if !committed {
@@ -318,6 +336,7 @@ public final class TemporaryFiles: @unchecked Sendable {
     private let lock = NSLock()
     private var paths = Set<String>()
 
+    /// An empty registry (for callers that want their own instead of `.process`).
     public init() {}
 
     /// The paths currently registered.

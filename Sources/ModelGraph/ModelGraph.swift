@@ -1,13 +1,17 @@
 /// A Keras model as a directed acyclic graph of layers, in Keras's layer order.
 public struct ModelGraph: Sendable, Hashable {
+    /// The model's name (Keras's `model.name`, e.g. `vgg16`).
     public var name: String
     /// Layers in the order Keras lists them (`model.layers`); every layer's inbound layers come earlier.
     public var layers: [Layer]
+    /// Names of the model's input layers (InputLayers), in Keras's order.
     public var inputs: [String]
+    /// Names of the layers whose outputs are the model's outputs, in order.
     public var outputs: [String]
     /// Built as a Keras `Sequential` (its summary omits the InputLayer).
     public var isSequential: Bool
 
+    /// A graph from its parts; nothing is checked until `validate()` or `analyze()`.
     public init(name: String, layers: [Layer], inputs: [String], outputs: [String], isSequential: Bool) {
         self.name = name
         self.layers = layers
@@ -16,6 +20,7 @@ public struct ModelGraph: Sendable, Hashable {
         self.isSequential = isSequential
     }
 
+    /// The layer called `name` (top level only), if any.
     public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
 
     /// Checks names are unique and non-empty, every inbound layer exists and comes earlier (which also
@@ -99,9 +104,13 @@ public enum GraphError: Error, CustomStringConvertible, Sendable, Equatable {
 
 /// Per-layer facts from shape inference.
 public struct LayerInfo: Sendable, Hashable {
+    /// The layer.
     public var layer: Layer
+    /// Shapes of its inputs, batch first (`nil` = unknown), in inbound order.
     public var inputShapes: [Shape]
+    /// Shape of its output, batch first.
     public var outputShape: Shape
+    /// The weights it owns, in Keras's order, with their shapes.
     public var weights: [WeightSpec]
     /// Multiply-accumulate operations per image (1 MAC = 2 FLOPs).
     public var macs: Int
@@ -122,6 +131,7 @@ public struct LayerInfo: Sendable, Hashable {
                   activationBytes: elements * 4, nested: inference.nested)
     }
 
+    /// Facts from their parts (shape inference builds them with `ModelGraph.analyze()`).
     public init(layer: Layer, inputShapes: [Shape], outputShape: Shape, weights: [WeightSpec], macs: Int, activationBytes: Int,
                 nested: GraphAnalysis? = nil) {
         self.layer = layer
@@ -133,7 +143,9 @@ public struct LayerInfo: Sendable, Hashable {
         self.nested = nested
     }
 
+    /// Parameters (weight elements, not bytes) the layer owns.
     public var params: Int { weights.reduce(0) { $0 + $1.elementCount } }
+    /// Parameters that are trained: the trainable weights' elements, 0 when the layer is frozen.
     public var trainableParams: Int { layer.trainable ? weights.filter(\.trainable).reduce(0) { $0 + $1.elementCount } : 0 }
     /// Bytes of all the layer's weights as Keras holds them.
     public var weightBytes: Int { weights.reduce(0) { $0 + $1.byteCount } }
@@ -143,11 +155,16 @@ public struct LayerInfo: Sendable, Hashable {
 
 /// The analysed graph: shapes, weights and costs of every layer.
 public struct GraphAnalysis: Sendable, Hashable {
+    /// The graph analysed.
     public var graph: ModelGraph
+    /// Facts of every top-level layer, in the graph's order.
     public var layers: [LayerInfo]
 
+    /// Parameters (weight elements) of all layers, as Keras's summary counts them.
     public var totalParams: Int { layers.reduce(0) { $0 + $1.params } }
+    /// Parameters that are trained (Keras's "Trainable params").
     public var trainableParams: Int { layers.reduce(0) { $0 + $1.trainableParams } }
+    /// Parameters that are not trained: frozen layers' and BatchNormalization's moving statistics.
     public var nonTrainableParams: Int { totalParams - trainableParams }
     /// Bytes of all weights as Keras holds them (4 per float32 parameter).
     public var totalBytes: Int { layers.reduce(0) { $0 + $1.weightBytes } }
@@ -155,8 +172,10 @@ public struct GraphAnalysis: Sendable, Hashable {
     public var trainableBytes: Int { layers.reduce(0) { $0 + $1.trainableBytes } }
     /// Bytes of the weights that do not train.
     public var nonTrainableBytes: Int { totalBytes - trainableBytes }
+    /// Multiply-accumulates per image over all layers (1 MAC = 2 FLOPs).
     public var totalMACs: Int { layers.reduce(0) { $0 + $1.macs } }
 
+    /// The facts of the top-level layer called `name`, if any.
     public func info(_ name: String) -> LayerInfo? { layers.first { $0.layer.name == name } }
 
     /// Keras's test for printing a "Connected to" column: false when some depth of the graph holds more

@@ -7,13 +7,17 @@ import ModelGraph
 
 /// A dense float32 tensor (NHWC for images), owned.
 public struct Tensor: Sendable, Equatable {
+    /// Dimensions, outermost first (`[N, H, W, C]` for a batch of images, `[N, classes]` for scores).
     public var shape: [Int]
+    /// The elements in row-major (C) order; `values.count` is the product of `shape`.
     public var values: [Float]
+    /// A tensor from its shape and values; their counts must agree (a precondition).
     public init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count, "shape does not match values")
         self.shape = shape
         self.values = values
     }
+    /// Number of elements (not bytes).
     public var count: Int { values.count }
 }
 
@@ -87,6 +91,7 @@ public final class Engine: @unchecked Sendable {
         /// Record each layer's wall time on every run (`layerTimes`).
         public var timeLayers: Bool
 
+        /// The defaults: all processors, Winograd with cached kernels from 16 input channels, no timing.
         public init(threads: Int? = nil, winograd: Bool = true, cacheWinogradKernels: Bool = true, winogradMinChannels: Int = 16,
                     timeLayers: Bool = false) {
             self.threads = threads
@@ -97,9 +102,11 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// The model it runs (its mapping holds the weights).
     public let model: VGGMFile
     /// The model's graph as it runs: nested models replaced by their layers (`ModelGraph.flattened()`).
     public let graph: ModelGraph
+    /// The options it was made with.
     public let options: Options
     /// Worker threads the engine splits work over.
     public let threads: Int
@@ -178,6 +185,8 @@ public final class Engine: @unchecked Sendable {
         return try input.values.withUnsafeBufferPointer { try run(input: $0, shape: input.shape, outputs: outputs) }
     }
 
+    /// As `run(_:outputs:)`, reading the batch in place from `input` (NHWC float32, `shape` = `[N, H, W, C]`).
+    /// Throws `RuntimeError` when the shape does not fit the model or a named layer does not exist.
     public func run(input: UnsafeBufferPointer<Float>, shape: [Int], outputs: [String]? = nil) throws -> [Tensor] {
         guard shape.count == 4, shape.allSatisfy({ $0 >= 1 }) else {
             throw RuntimeError(file: model.path, .badInputShape(shape), "input must be a batch of images (N, H, W, C), got \(shape)")
@@ -268,9 +277,10 @@ public func parallelParts(_ n: Int, _ threads: Int, minChunk: Int = 1, _ body: (
 }
 
 /// A value (typically a pointer) shared with workers that touch disjoint parts of what it points to.
-public struct UnsafeSendable<T>: @unchecked Sendable {
-    public let value: T
-    public init(_ v: T) { value = v }
+/// Package-only plumbing for the runtime's and training's parallel loops.
+package struct UnsafeSendable<T>: @unchecked Sendable {
+    package let value: T
+    package init(_ v: T) { value = v }
 }
 
 struct PlanKey: Hashable {

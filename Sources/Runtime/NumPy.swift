@@ -60,6 +60,9 @@ public enum NumPy {
         return try parse(data, path: path)
     }
 
+    /// Parses the bytes of a `.npy` file (float32, little-endian, C order, any rank); `path` names it in
+    /// errors. Throws `FormatError` for anything else: bad magic or header, other dtypes or byte orders,
+    /// Fortran order, a size that disagrees with the shape or exceeds `maxElements`.
     public static func parse(_ data: Data, path: String) throws -> Tensor {
         let bytes = [UInt8](data.prefix(12))
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw FormatError(path, .notNumPy, "not a NumPy .npy file (bad magic)") }

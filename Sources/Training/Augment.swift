@@ -5,14 +5,24 @@ import Foundation
 /// 80-100% of each side resized back, `zoom` = RandomZoom(0.1), `rotate` = RandomRotation(0.1) (up to
 /// ±36 degrees). Geometric ones resample bilinearly and fill with reflection, as Keras's defaults do.
 /// They are seeded (same seed, same images) but do not reproduce Keras's random numbers.
-public enum Augmentation: String, Sendable, CaseIterable { case flip, crop, zoom, rotate }
+public enum Augmentation: String, Sendable, CaseIterable {
+    /// Mirror left-right with probability 1/2.
+    case flip
+    /// Crop 80-100% of each side at a random place and resize back.
+    case crop
+    /// Zoom in or out by up to 10%.
+    case zoom
+    /// Rotate by up to ±36 degrees.
+    case rotate
+}
 
-public struct Augmenter: Sendable {
-    public var kinds: Set<Augmentation>
-    public init(_ kinds: Set<Augmentation>) { self.kinds = kinds }
+/// Applies a set of augmentations with a caller's random stream (package-only: `FineTuneSession` uses it).
+package struct Augmenter: Sendable {
+    package var kinds: Set<Augmentation>
+    package init(_ kinds: Set<Augmentation>) { self.kinds = kinds }
 
     /// Augments an H x W x 3 image in place.
-    public func apply(_ x: inout [Float], height h: Int, width w: Int, rng: inout SplitMix64) {
+    package func apply(_ x: inout [Float], height h: Int, width w: Int, rng: inout SplitMix64) {
         if kinds.contains(.flip), rng.nextFloat() < 0.5 {
             for y in 0..<h {
                 for i in 0..<(w / 2) {

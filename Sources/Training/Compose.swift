@@ -3,12 +3,20 @@ import ModelFile
 import ModelGraph
 
 /// How the new head sits on the base.
-public enum HeadPooling: String, Sendable, CaseIterable { case flatten, avg, max }
+public enum HeadPooling: String, Sendable, CaseIterable {
+    /// `Flatten`: every feature-map value feeds the head (its input size depends on the input size).
+    case flatten
+    /// `GlobalAveragePooling2D`: one mean per channel.
+    case avg
+    /// `GlobalMaxPooling2D`: one maximum per channel.
+    case max
+}
 
 /// The transfer-learning model: a base's convolutional part at a new input size, then a new head.
 public struct Composition {
     /// The composed graph (frozen layers marked `trainable: false`).
     public var graph: ModelGraph
+    /// The composed graph's analysis (shapes, parameters, MACs), as its summary shows it.
     public var analysis: GraphAnalysis
     /// The base's last feature layer (e.g. block5_pool): where the head starts.
     public var baseOutput: String
@@ -128,7 +136,7 @@ public struct Composition {
 
 /// Keras's glorot_uniform: U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); fans from the
 /// kernel shape (receptive field x channels).
-public func glorotUniform(shape: [Int], rng: inout SplitMix64) -> [Float] {
+package func glorotUniform(shape: [Int], rng: inout SplitMix64) -> [Float] {
     let receptive = shape.count > 2 ? shape.dropLast(2).reduce(1, *) : 1
     let fanIn = shape[shape.count - 2] * receptive, fanOut = shape[shape.count - 1] * receptive
     let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())

@@ -6,61 +6,103 @@ import Runtime
 
 /// The seed's transfer-learning recipe and its knobs; the defaults are the recipe.
 public struct FineTuneOptions: Sendable {
+    /// Input height and width in pixels the base is composed at (square).
     public var inputSize = 250
+    /// Units of the head's hidden Dense layers (ReLU), in order; the softmax layer of one unit per class follows.
     public var head = [1024, 1024, 4096]
+    /// How the head reads the base's feature maps: flatten them, or global average or max pooling.
     public var pooling = HeadPooling.flatten
+    /// Dropout rate after each hidden Dense layer (0: none).
     public var dropout = 0.0
+    /// Epochs to train (a resumed run counts the epochs already done).
     public var epochs = 10
+    /// Images per batch.
     public var batchSize = 16
+    /// Adam or SGD.
     public var optimizer = OptimizerKind.adam
+    /// Learning rate (nil: Keras's default, 0.001 for Adam, 0.01 for SGD).
     public var learningRate: Float? = nil
+    /// SGD's momentum (0: plain SGD; ignored by Adam).
     public var momentum: Float = 0
+    /// The first base layer to train (e.g. `block5_conv1`); nil trains the head only.
     public var trainableFrom: String? = nil
+    /// Random augmentations of the training images (empty: none, and features are computed once).
     public var augment: Set<Augmentation> = []
+    /// Early stopping: epochs without a better monitored loss before stopping (nil: never).
     public var patience: Int? = nil
+    /// Seed of the split, the shuffling, the head's initial weights, dropout and augmentation.
     public var seed: UInt64 = 0
+    /// Weight each class by `images / (classes * class images)` in the loss (Keras's 'balanced').
     public var balancedClassWeights = false
+    /// Fraction of the training folder held out for validation, seeded (ignored with `validationDir`).
     public var validationSplit = 0.2
+    /// A separate validation folder (one subfolder per class) instead of a split.
     public var validationDir: String? = nil
+    /// Continue from the checkpoint at the output path and its saved state.
     public var resume = false
+    /// Worker threads (nil: the machine's active processors).
     public var threads: Int? = nil
     /// Features are kept in memory when they take at most this many bytes, else on disk
     /// (`defaultCacheDirectory`).
     public var memoryCacheLimit = 4 << 30
     /// Keep features on disk here (reused across runs) instead of in memory.
     public var cacheDir: String? = nil
+    /// Where features go when they exceed `memoryCacheLimit` and no `cacheDir` is given:
+    /// `$XDG_CACHE_HOME/vggtool/features`, else `~/.cache/vggtool/features`.
     public static var defaultCacheDirectory: String {
         let env = ProcessInfo.processInfo.environment
         let base = env["XDG_CACHE_HOME"] ?? ((env["HOME"] ?? NSTemporaryDirectory()) + "/.cache")
         return base + "/vggtool/features"
     }
+    /// The recipe's defaults.
     public init() {}
 }
 
 /// One epoch's results.
 public struct EpochRecord: Sendable {
+    /// The epoch's number, from 1.
     public var epoch: Int
+    /// Mean training cross-entropy and accuracy (0...1) over the epoch's batches.
     public var loss: Double, accuracy: Double
+    /// Validation cross-entropy and accuracy (0...1); nil without validation images.
     public var valLoss: Double?, valAccuracy: Double?
+    /// Wall-clock seconds the epoch took, validation included.
     public var seconds: Double
 }
 
+/// What a finished fine-tuning run produced.
 public struct FineTuneResult: Sendable {
+    /// Every epoch, a resumed run's earlier ones included.
     public var history: [EpochRecord]
+    /// The epoch whose weights the output holds (nil if no checkpoint was written).
     public var bestEpoch: Int?
+    /// Path of the tuned `.vggm` (the best checkpoint).
     public var output: String
+    /// Class names, in the order of the model's outputs.
     public var classNames: [String]
+    /// Numbers of images trained and validated on (readable ones only).
     public var trainImages: Int, validationImages: Int
+    /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
+    /// Seconds spent computing the frozen part's features.
     public var featureSeconds: Double
+    /// Whether early stopping ended the run before `epochs`.
     public var stoppedEarly: Bool
 }
 
 /// A fine-tuning setting an error is about. The library names the concept (`concept`); a caller with its
 /// own names for settings (a command line's flags) can name it its own way (`FineTuneError.message(naming:)`).
 public enum FineTuneSetting: Sendable, CaseIterable {
-    case trainableFrom, validationSplit, resume, learningRate
+    /// `FineTuneOptions.trainableFrom`.
+    case trainableFrom
+    /// `FineTuneOptions.validationSplit`.
+    case validationSplit
+    /// `FineTuneOptions.resume`.
+    case resume
+    /// `FineTuneOptions.learningRate`.
+    case learningRate
 
+    /// The setting's name in words, as the library's messages use it (`first trainable layer`).
     public var concept: String {
         switch self {
         case .trainableFrom: return "first trainable layer"
@@ -140,19 +182,31 @@ public enum FineTuneEvent: Sendable {
     case stoppedEarly(patience: Int, bestEpoch: Int, path: String, monitor: Monitor)
 }
 
-public enum FeatureSet: String, Sendable { case training, validation }
+/// Which images a feature-extraction report is about.
+public enum FeatureSet: String, Sendable {
+    /// The training images.
+    case training
+    /// The validation images.
+    case validation
+}
 
 /// The score that picks the best checkpoint: the validation loss, or the training loss without validation.
 public enum Monitor: String, Sendable {
-    case valLoss = "val_loss", loss
+    /// Validation cross-entropy (Keras's `val_loss`).
+    case valLoss = "val_loss"
+    /// Training cross-entropy, when there are no validation images.
+    case loss
 }
 
 /// Progress inside one epoch.
 public struct BatchProgress: Sendable {
+    /// The epoch (from 1) and the number of epochs of the run.
     public var epoch: Int, epochs: Int
+    /// Batches done in this epoch (from 1) and the epoch's number of batches.
     public var batch: Int, batches: Int
     /// Running mean loss and accuracy over the epoch's batches so far.
     public var loss: Double, accuracy: Double
+    /// Training throughput so far in this epoch.
     public var imagesPerSecond: Double
     /// Estimated seconds left in the epoch.
     public var eta: Double
@@ -160,17 +214,22 @@ public struct BatchProgress: Sendable {
 
 /// How the frozen part's features were obtained.
 public struct FeatureReport: Sendable {
+    /// Where the features are kept.
     public enum Cache: Sendable {
+        /// In memory, computed for this run.
         case memory
         /// On disk in `directory`: `reused` entries found, `computed` written.
         case disk(directory: String, reused: Int, computed: Int)
         /// Augmented training images pass through the frozen layers every epoch (validation features cached).
         case augmented(Set<Augmentation>)
     }
+    /// Numbers of training and validation images whose features were obtained.
     public var trainImages: Int, validationImages: Int
     /// The last frozen layer (whose output the features are).
     public var cut: String
+    /// Wall-clock seconds the features took.
     public var seconds: Double
+    /// Where they are kept.
     public var cache: Cache
     /// Files that could not be read, skipped.
     public var skipped: [SkippedFile]
@@ -181,20 +240,25 @@ public struct FeatureReport: Sendable {
 /// improvement, `finish()`. The loop that drives them (epochs, early stopping) and everything shown to a
 /// user belong to the caller; progress comes through callbacks.
 public final class FineTuneSession {
+    /// The options the session was made with.
     public let options: FineTuneOptions
+    /// The base model's path, the training folder and the output `.vggm` path.
     public let basePath: String, dataDir: String, output: String
     /// The base's name as recorded in the tuned model's provenance.
     public let baseName: String
     /// The class names (the training folder's subfolders), in label order.
     public let classNames: [String]
+    /// The composed model: the base's frozen part, the trained layers, the new head.
     public let composition: Composition
     /// Epochs so far (those of a resumed run included).
     public private(set) var history: [EpochRecord] = []
     /// The epoch of the best checkpoint so far, and its score (`monitor`).
     public private(set) var bestEpoch: Int? = nil
+    /// The best monitored loss so far (infinity before the first epoch).
     public private(set) var best = Double.infinity
     /// The first epoch still to run: 1, or the one after a resumed run's last.
     public private(set) var firstEpoch = 1
+    /// The score checkpoints are chosen by: the validation loss, or the training loss without validation images.
     public var monitor: Monitor { valItems.isEmpty ? .loss : .valLoss }
 
     let base: VGGMFile

@@ -6,11 +6,11 @@ import ModelGraph
 import Runtime
 
 /// A trainable tensor: value, gradient, and the Keras name it is saved under (`dense/kernel`).
-public final class Parameter {
-    public let name: String
-    public let shape: [Int]
-    public var value: [Float]
-    public var grad: [Float]
+package final class Parameter {
+    package let name: String
+    package let shape: [Int]
+    package var value: [Float]
+    package var grad: [Float]
     init(name: String, shape: [Int], value: [Float]) {
         precondition(shape.reduce(1, *) == value.count, "\(name): shape \(shape) does not match \(value.count) values")
         self.name = name
@@ -91,11 +91,11 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable, Equatable
 /// layers train is what `LayerOp.differentiable` says (Conv2D, Dense, pooling, Flatten, Reshape, Dropout,
 /// Activation and plain ReLU), with activations linear, relu, sigmoid and tanh, and softmax on the last
 /// layer (where it is fused with the cross-entropy loss).
-public final class Network {
+package final class Network {
     private(set) var nodes: [TrainingNode] = []
-    public var parameters: [Parameter] { nodes.flatMap(\.params) }
-    public let inputShape: [Int]
-    public var outputShape: [Int] { nodes.last?.outShape ?? inputShape }
+    package var parameters: [Parameter] { nodes.flatMap(\.params) }
+    package let inputShape: [Int]
+    package var outputShape: [Int] { nodes.last?.outShape ?? inputShape }
     let threads: Int
 
     // Per-batch state kept between forward and backward.
@@ -104,13 +104,13 @@ public final class Network {
     private var saved: [[Float]] = []       // what each node's forward kept (dropout masks)
     private var batch = 0
     /// Dropout's random numbers (seeded).
-    public var rng = SplitMix64(seed: 0)
+    package var rng = SplitMix64(seed: 0)
 
     /// Activations the backward pass differentiates (softmax only last, fused with the loss).
     static let trainableActivations: [Activation] = [.linear, .relu, .sigmoid, .tanh]
 
     /// `layers` in order, with their analysed shapes (from `GraphAnalysis`) and initial weights by Keras name.
-    public init(layers: [LayerInfo], weights: (String, String) throws -> [Float], threads: Int) throws {
+    package init(layers: [LayerInfo], weights: (String, String) throws -> [Float], threads: Int) throws {
         guard let first = layers.first else { throw TrainingError(.unsuitableModel, "nothing to train") }
         inputShape = first.inputShapes[0].dropFirst().map { $0 ?? 1 }
         self.threads = max(1, threads)
@@ -140,7 +140,7 @@ public final class Network {
 
     /// Forward pass over a batch of `n` inputs (each `inputShape`), in training mode (dropout on) or not.
     /// Returns the softmax probabilities (n x classes).
-    public func forward(_ x: [Float], n: Int, training: Bool) -> [Float] {
+    package func forward(_ x: [Float], n: Int, training: Bool) -> [Float] {
         batch = n
         inputs = []
         outputs = []
@@ -169,7 +169,7 @@ public final class Network {
     /// Keras's categorical cross-entropy on softmax outputs (probabilities renormalized, clipped to
     /// [1e-7, 1 - 1e-7]), weighted per sample, averaged over the batch as Keras does (sum of weighted losses
     /// / batch size). Returns the loss and d loss / d logits.
-    public static func crossEntropy(_ p: [Float], labels: [Int], classes: Int, sampleWeights: [Float]? = nil) -> (loss: Double, dlogits: [Float]) {
+    package static func crossEntropy(_ p: [Float], labels: [Int], classes: Int, sampleWeights: [Float]? = nil) -> (loss: Double, dlogits: [Float]) {
         let n = labels.count
         var loss = 0.0
         var d = [Float](repeating: 0, count: p.count)
@@ -193,7 +193,7 @@ public final class Network {
     /// the parameters (replacing earlier ones). Returns d loss / d input.
     /// `inputGradient: false` lets the first layer skip d loss / d input (not needed to train).
     @discardableResult
-    public func backward(_ dlogits: [Float], inputGradient: Bool = true) -> [Float] {
+    package func backward(_ dlogits: [Float], inputGradient: Bool = true) -> [Float] {
         var g = dlogits
         for (i, node) in nodes.enumerated().reversed() {
             // Through the activation (softmax is fused with the loss).
@@ -213,10 +213,10 @@ public final class Network {
 }
 
 /// SplitMix64: small, fast, seedable; the same seed gives the same sequence on every machine.
-public struct SplitMix64: Sendable {
+package struct SplitMix64: Sendable {
     var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -224,6 +224,6 @@ public struct SplitMix64: Sendable {
         return z ^ (z >> 31)
     }
     /// Uniform in [0, 1).
-    public mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
-    public mutating func nextInt(below n: Int) -> Int { Int(next() % UInt64(n)) }
+    package mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
+    package mutating func nextInt(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }

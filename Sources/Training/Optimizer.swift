@@ -3,23 +3,30 @@ import Foundation
 import Runtime
 
 /// Optimizers as tf-keras 2.17 (Keras 3 alike) defines them.
-public enum OptimizerKind: String, Sendable, CaseIterable { case adam, sgd }
+public enum OptimizerKind: String, Sendable, CaseIterable {
+    /// Adam (beta1 0.9, beta2 0.999, epsilon 1e-7), learning rate 0.001 by default.
+    case adam
+    /// Stochastic gradient descent, with optional momentum; learning rate 0.01 by default.
+    case sgd
+}
 
-public final class Optimizer {
-    public let kind: OptimizerKind
-    public var learningRate: Float
-    public let beta1: Float, beta2: Float, epsilon: Float
-    public let momentum: Float
+/// Adam or SGD (with momentum) updates of `Parameter`s, as tf-keras computes them. Package-only: the public
+/// way to train is `FineTuneSession`.
+package final class Optimizer {
+    package let kind: OptimizerKind
+    package var learningRate: Float
+    package let beta1: Float, beta2: Float, epsilon: Float
+    package let momentum: Float
     /// Steps taken (Adam's bias correction uses it).
-    public private(set) var iterations = 0
+    package private(set) var iterations = 0
     /// Adam's m and v, or SGD's momentum buffer (in `m`), per parameter.
     var m: [[Float]] = []
     var v: [[Float]] = []
 
     /// Worker threads for the updates.
-    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    package var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    public init(kind: OptimizerKind, learningRate: Float? = nil, momentum: Float = 0,
+    package init(kind: OptimizerKind, learningRate: Float? = nil, momentum: Float = 0,
                 beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
         self.kind = kind
         self.learningRate = learningRate ?? (kind == .adam ? 0.001 : 0.01)
@@ -34,7 +41,7 @@ public final class Optimizer {
     /// Adam: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); w -= m * alpha / (sqrt(v) + eps) with
     /// alpha = lr * sqrt(1 - b2^t) / (1 - b1^t). SGD: with momentum, m = momentum * m - lr * g and w += m;
     /// without, w -= lr * g.
-    public func step(_ params: [Parameter]) {
+    package func step(_ params: [Parameter]) {
         if m.count != params.count {
             m = params.map { [Float](repeating: 0, count: $0.value.count) }
             v = kind == .adam ? params.map { [Float](repeating: 0, count: $0.value.count) } : []
@@ -78,9 +85,9 @@ public final class Optimizer {
     }
 
     /// The optimizer's state, for checkpoints: iterations and the slot arrays.
-    public var state: (iterations: Int, m: [[Float]], v: [[Float]]) { (iterations, m, v) }
+    package var state: (iterations: Int, m: [[Float]], v: [[Float]]) { (iterations, m, v) }
 
-    public func restore(iterations: Int, m: [[Float]], v: [[Float]]) {
+    package func restore(iterations: Int, m: [[Float]], v: [[Float]]) {
         self.iterations = iterations
         self.m = m
         self.v = v

@@ -5,19 +5,28 @@ import Runtime
 
 /// What `vggtool bench` measured.
 public struct BenchReport: Sendable {
+    /// The model's path.
     public var model: String
+    /// Images per batch.
     public var batch: Int
+    /// Input height, width and channels of each image.
     public var inputShape: [Int]
+    /// Timed runs (after the warm-up).
     public var runs: Int
+    /// Median wall-clock seconds per batch.
     public var secondsPerBatch: Double
+    /// `batch / secondsPerBatch`.
     public var imagesPerSecond: Double
     /// 2 x multiply-adds per image x images per second.
     public var gflopsPerSecond: Double
+    /// The process's peak resident memory, in bytes.
     public var peakRSSBytes: Int
+    /// Bytes of activation buffers and scratch the engine planned for this geometry.
     public var plannedBytes: Int
     /// Median per-layer seconds per batch (with `layers`).
     public var layerSeconds: [(String, Double)]
 
+    /// The report as pretty-printed JSON with sorted keys (`vggtool bench --json`).
     public func json() throws -> String {
         let obj: [String: Any] = [
             "model": model, "batch": batch, "input_shape": inputShape, "runs": runs,
@@ -28,6 +37,7 @@ public struct BenchReport: Sendable {
         return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
     }
 
+    /// The report as `vggtool bench` prints it.
     public func text() -> String {
         var lines = [
             "model:        \(model)",

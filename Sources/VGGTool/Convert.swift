@@ -8,22 +8,38 @@ public let vggtoolVersion = "0.1.0"
 
 /// What `convert` did.
 public struct ConvertReport: Sendable {
+    /// The source file's path.
     public var input: String
+    /// The written `.vggm`'s path.
     public var output: String
+    /// The source's Keras layout, described (`KerasLayout`'s raw value).
     public var layout: String
+    /// The `keras_version` the source recorded, if any.
     public var kerasVersion: String?
+    /// Where the architecture came from: the file's config, a given config, or a built-in architecture.
     public var architectureSource: String
+    /// Number of layers in the graph.
     public var layers: Int
+    /// Number of parameters (weight elements, not bytes).
     public var params: Int
+    /// Number of tensors written.
     public var tensors: Int
+    /// Size of the written file in bytes.
     public var bytesWritten: Int
+    /// Wall-clock seconds the conversion took.
     public var seconds: Double
+    /// Things the caller should know (conversions done, assumptions made, weights left out).
     public var notes: [String]
 }
 
 /// Preprocessing choice for convert.
 public enum PreprocessingChoice: String, CaseIterable, Sendable {
-    case auto, caffe, none
+    /// `caffe` for VGG models (named `vgg...` or with keras.applications' `block1_conv1`), else none.
+    case auto
+    /// `keras.applications.vgg16.preprocess_input`: RGB to BGR, ImageNet channel means subtracted.
+    case caffe
+    /// No preprocessing recorded: images reach the network as RGB 0...255.
+    case none
 
     func resolve(for graph: ModelGraph) -> Preprocessing? {
         switch self {

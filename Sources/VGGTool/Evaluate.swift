@@ -6,20 +6,30 @@ import Runtime
 /// Classification metrics over a labelled set, as Keras computes them (categorical cross-entropy on
 /// softmax outputs: probabilities renormalized and clipped to [1e-7, 1 - 1e-7]).
 public struct Evaluation: Sendable {
+    /// Class names, in the order of the model's outputs and the confusion matrix.
     public var classes: [String]
+    /// Images evaluated (readable ones only).
     public var images: Int
+    /// Mean categorical cross-entropy.
     public var loss: Double
+    /// Fraction (0...1) of images whose most likely class is the true one.
     public var accuracy: Double
+    /// The k of `topKAccuracy`.
     public var topK: Int
+    /// Fraction (0...1) of images whose true class is among the `topK` most likely.
     public var topKAccuracy: Double
     /// confusion[true][predicted]
     public var confusion: [[Int]]
+    /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
 
+    /// One class's figures, from the confusion matrix.
     public struct PerClass: Sendable {
+        /// Precision, recall and F1 (0...1; 0 when undefined) and support (images of the class).
         public var precision: Double, recall: Double, f1: Double, support: Int
     }
 
+    /// Per-class precision, recall, F1 and support, in `classes` order.
     public var perClass: [PerClass] {
         classes.indices.map { c in
             let tp = confusion[c][c]
@@ -58,6 +68,7 @@ public struct Evaluation: Sendable {
         self.confusion = confusion
     }
 
+    /// The evaluation as pretty-printed JSON with sorted keys (`vggtool evaluate --json`).
     public func json() throws -> String {
         let per = perClass
         let obj: [String: Any] = [
@@ -71,6 +82,7 @@ public struct Evaluation: Sendable {
         return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
     }
 
+    /// The evaluation as `vggtool evaluate` prints it: totals, the confusion matrix, per-class figures.
     public func text() -> String {
         var lines = [String(format: "images: %d   loss: %.4f   accuracy: %.4f   top-%d accuracy: %.4f", images, loss, accuracy, topK, topKAccuracy)]
         let width = max(10, (classes.map(\.count).max() ?? 0) + "[\(max(classes.count - 1, 0))] ".count + 2)

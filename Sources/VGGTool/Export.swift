@@ -4,8 +4,11 @@ import KerasImport
 import ModelFile
 import ModelGraph
 
+/// A format `export` writes a `.vggm`'s weights in.
 public enum ExportFormat: String, CaseIterable, Sendable {
+    /// Hugging Face safetensors: one tensor per weight, named `<layer>/<weight>`.
     case safetensors
+    /// A tf-keras 2 `model.save` HDF5 file (config and weights) that tf-keras loads.
     case kerasH5 = "keras-h5"
 }
 

@@ -6,15 +6,24 @@ import ModelGraph
 
 /// Statistics of a tensor's values.
 public struct TensorStats: Sendable {
+    /// Number of values (NaNs and infinities included).
     public var count = 0
+    /// Smallest finite value (NaN when there is none).
     public var min = Double.infinity
+    /// Largest finite value (NaN when there is none).
     public var max = -Double.infinity
+    /// Mean of the finite values.
     public var mean = 0.0
+    /// Population standard deviation of the finite values.
     public var std = 0.0
+    /// Number of NaNs.
     public var nan = 0
+    /// Number of infinities.
     public var inf = 0
+    /// Number of exact zeros.
     public var zeros = 0
 
+    /// The statistics of `values`, computed in double precision in one pass.
     public init(_ values: UnsafeBufferPointer<Float>) {
         var sum = 0.0, sumSq = 0.0, finite = 0
         for v in values {
@@ -49,6 +58,7 @@ public struct TensorStats: Sendable {
 /// HDF5 links are listed, never followed; datasets larger than `maxStatBytes` are summarized without
 /// statistics.
 public enum Inspector {
+    /// Largest dataset (in stored bytes) read for statistics: 4 GiB.
     public static let maxStatBytes = 4 << 30
 
     /// Returns (text, json object). With `isolation`, libhdf5 parses the file's structure in a child process

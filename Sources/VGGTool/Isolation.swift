@@ -26,6 +26,8 @@ public struct HDF5Isolation: Sendable {
     /// after this.
     public var wallSeconds: Double
 
+    /// A probe configuration: `executable` is the vggtool binary; the defaults are 4 GiB of address space,
+    /// 10 CPU seconds and 60 wall-clock seconds.
     public init(executable: String, memoryBytes: UInt64? = 4 << 30, cpuSeconds: UInt64 = 10, wallSeconds: Double = 60) {
         self.executable = executable
         self.memoryBytes = memoryBytes
@@ -101,21 +103,21 @@ public struct HDF5Isolation: Sendable {
 /// A child process run to its end, through swift-subprocess (posix_spawn, exit monitored with a pidfd), not
 /// Foundation's Process (whose exit monitoring can miss a child's end, e.g. under AddressSanitizer). The
 /// child inherits descriptors 0, 1 and 2 and no others, its signal dispositions reset and mask cleared.
-public enum ChildProcess {
-    public struct Status: Sendable, Equatable {
+package enum ChildProcess {
+    package struct Status: Sendable, Equatable {
         /// The exit code, when the child exited.
-        public var code: Int32?
+        package var code: Int32?
         /// The signal that ended the child, when one did.
-        public var signal: Int32?
+        package var signal: Int32?
         /// True when the child was killed for running past its wall-clock timeout.
-        public var timedOut: Bool
-        public init(code: Int32?, signal: Int32?, timedOut: Bool = false) { self.code = code; self.signal = signal; self.timedOut = timedOut }
+        package var timedOut: Bool
+        package init(code: Int32?, signal: Int32?, timedOut: Bool = false) { self.code = code; self.signal = signal; self.timedOut = timedOut }
     }
 
     /// Runs `argv[0]` (an absolute path) with `argv` and `environment`, and waits for it to end; after
     /// `timeout` seconds of wall-clock time, or as soon as `stop` returns true (polled every 2 ms), kills it
     /// (SIGKILL, reported as its signal). Cancelling the calling task kills it too.
-    public static func run(_ argv: [String], environment: [String: String], timeout: Double? = nil,
+    package static func run(_ argv: [String], environment: [String: String], timeout: Double? = nil,
                            stop: (@Sendable () -> Bool)? = nil) async throws -> Status {
         enum Outcome: Sendable { case ended(TerminationStatus), late, stopped }
         let inherited = (input: FileDescriptor.standardInput, output: FileDescriptor.standardOutput, error: FileDescriptor.standardError)
@@ -169,13 +171,13 @@ public enum ChildProcess {
 
     /// False on a thread of Swift's cooperative pool (inside a task, off the main thread), where `runBlocking`
     /// refuses to wait.
-    public static var canBlock: Bool { Thread.isMainThread || withUnsafeCurrentTask(body: { $0 == nil }) }
+    package static var canBlock: Bool { Thread.isMainThread || withUnsafeCurrentTask(body: { $0 == nil }) }
 
     /// `run`, blocking the calling thread until the child ends. For synchronous callers on a thread of their
     /// own (the `vggtool` executable's main thread): the child is run and watched by tasks on Swift's
     /// cooperative pool, so a caller blocking a thread of that pool could starve them. Such a caller (one
     /// inside a task, off the main thread) gets an error instead of a hang; it should `await run`.
-    public static func runBlocking(_ argv: [String], environment: [String: String], timeout: Double? = nil,
+    package static func runBlocking(_ argv: [String], environment: [String: String], timeout: Double? = nil,
                                    stop: (@Sendable () -> Bool)? = nil) throws -> Status {
         guard canBlock else {
             throw ToolError(argv[0], .cannotRunChild, "cannot wait for a child process by blocking a thread of Swift's cooperative pool (call the async ChildProcess.run)")

@@ -36,6 +36,7 @@ public final class Model: @unchecked Sendable {
         /// How the engine runs (threads, algorithms).
         public var engine: Engine.Options
 
+        /// Options for `Model(contentsOf:options:)`; the defaults open a file that carries its own architecture.
         public init(architecture: Architecture? = nil, configJSON: String? = nil, inputShape: [Int?]? = nil,
                     preprocessing: PreprocessingChoice = .auto, engine: Engine.Options = .init()) {
             self.architecture = architecture

@@ -6,12 +6,19 @@ import Runtime
 
 /// A model ready to run on images: the engine, its input geometry, preprocessing and class names.
 public final class Predictor {
+    /// The model.
     public let file: VGGMFile
+    /// The engine that runs it.
     public let engine: Engine
+    /// Input height in pixels images are resized to.
     public let height: Int
+    /// Input width in pixels images are resized to.
     public let width: Int
+    /// Input channels the model takes (image files give 3).
     public let channels: Int
+    /// Names of the output classes, when the model has them.
     public let classNames: [String]?
+    /// Decodes, resizes and preprocesses image files for the model.
     public let loader: ImageLoader
 
     /// `inputSize` overrides (or supplies, for models accepting any size) the input height and width.
@@ -69,9 +76,13 @@ func stack(_ parts: [Tensor]) -> Tensor? {
 
 /// What `vggtool predict` computed.
 public struct PredictionReport {
+    /// The inputs run, in output order: the readable image files, or the `.npy` file.
     public var inputs: [String]
+    /// The model's output for every input (batch first); nil when no input could be read.
     public var outputs: Tensor?
+    /// Names of the output classes, when the model has them.
     public var classNames: [String]?
+    /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
 }
 

@@ -8,12 +8,47 @@
 /// - `swish`/`silu` and `hard_silu`/`hard_swish` are the same functions under two names, kept apart so a
 ///   file exported back to Keras carries the name it came with.
 public enum Activation: String, Sendable, Hashable, CaseIterable, Codable {
-    case linear, relu, softmax, sigmoid, tanh, elu, selu, softplus, softsign, swish, silu, gelu, exponential, relu6, mish
+    /// The identity, `x` (Keras's default: no activation).
+    case linear
+    /// `max(x, 0)`.
+    case relu
+    /// `exp(x) / sum(exp(x))` over the last axis (channels).
+    case softmax
+    /// `1 / (1 + exp(-x))`.
+    case sigmoid
+    /// Hyperbolic tangent.
+    case tanh
+    /// `x` for x > 0, else `exp(x) - 1` (alpha 1).
+    case elu
+    /// Scaled ELU: `1.0507 * elu(x)` with alpha 1.67326.
+    case selu
+    /// `log(1 + exp(x))`.
+    case softplus
+    /// `x / (1 + |x|)`.
+    case softsign
+    /// `x * sigmoid(x)` (tf-keras's name).
+    case swish
+    /// `x * sigmoid(x)` (Keras 3's name).
+    case silu
+    /// Exact GELU, `0.5 x (1 + erf(x / sqrt(2)))`.
+    case gelu
+    /// `exp(x)`.
+    case exponential
+    /// `min(max(x, 0), 6)`.
+    case relu6
+    /// `x * tanh(softplus(x))`.
+    case mish
+    /// Keras 1/2's `hard_sigmoid`: `clip(0.2 x + 0.5, 0, 1)`.
     case hardSigmoid = "hard_sigmoid"
+    /// Keras 3's `hard_sigmoid`: `relu6(x + 3) / 6`.
     case hardSigmoidKeras3 = "hard_sigmoid_keras3"
+    /// `x` for x >= 0, else `0.2 x` (Keras 3's `leaky_relu` activation function).
     case leakyRelu = "leaky_relu"
+    /// `x - log(sum(exp(x)))` over the last axis.
     case logSoftmax = "log_softmax"
+    /// `x * relu6(x + 3) / 6` (Keras 3's name).
     case hardSilu = "hard_silu"
+    /// `x * relu6(x + 3) / 6` (the alias Keras 3 also accepts).
     case hardSwish = "hard_swish"
 
     /// The activation Keras `kerasMajor` means by `name` (`hard_sigmoid` depends on the version); nil for a

@@ -3,10 +3,14 @@
 /// moving_mean, moving_variance, each `(channels)`.
 public struct BatchNormalization: LayerKind {
     public static let className = "BatchNormalization"
+    /// Added to the variance before the square root (Keras's default 1e-3).
     public var epsilon: Double
+    /// Whether the layer has (and adds) `beta`.
     public var center: Bool
+    /// Whether the layer has (and multiplies by) `gamma`.
     public var scale: Bool
 
+    /// A batch normalization with Keras's defaults unless given.
     public init(epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true) {
         self.epsilon = epsilon
         self.center = center

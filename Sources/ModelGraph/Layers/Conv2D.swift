@@ -2,14 +2,22 @@
 /// optional bias `(filters)`, then `activation`.
 public struct Conv2D: Convolution2D {
     public static let className = "Conv2D"
+    /// Output channels (the kernel's O).
     public var filters: Int
+    /// Kernel height and width (the kernel's H and W).
     public var kernel: Size2D
+    /// Step between windows, vertical and horizontal.
     public var strides: Size2D
+    /// `valid` (no padding) or `same` (TensorFlow's, extra on the bottom/right).
     public var padding: Padding
+    /// Spacing between kernel taps (1: none).
     public var dilation: Size2D
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(filters)` is added.
     public var useBias: Bool
 
+    /// A convolution with Keras's defaults (stride 1, `valid`, no dilation, linear, with bias) unless given.
     public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, dilation: Size2D = 1,
                 activation: Activation = .linear, useBias: Bool = true) {
         self.filters = filters

@@ -1,10 +1,14 @@
 /// Keras `Dense`: `activation(x · kernel + bias)` over the last axis; kernel `(in, units)`, bias `(units)`.
 public struct Dense: LayerKind {
     public static let className = "Dense"
+    /// Output features (the kernel's second dimension).
     public var units: Int
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(units)` is added.
     public var useBias: Bool
 
+    /// A dense layer, linear and with a bias unless given.
     public init(units: Int, activation: Activation = .linear, useBias: Bool = true) {
         self.units = units
         self.activation = activation

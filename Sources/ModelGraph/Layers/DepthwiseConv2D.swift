@@ -2,14 +2,22 @@
 /// `(kh, kw, in, multiplier)`, bias `(in * multiplier)`; output channel `c * multiplier + m`.
 public struct DepthwiseConv2D: Convolution2D {
     public static let className = "DepthwiseConv2D"
+    /// Kernel height and width.
     public var kernel: Size2D
+    /// Step between windows, vertical and horizontal.
     public var strides: Size2D
+    /// `valid` or `same` (TensorFlow's).
     public var padding: Padding
+    /// Output channels per input channel.
     public var depthMultiplier: Int
+    /// Spacing between kernel taps (1: none).
     public var dilation: Size2D
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(in * multiplier)` is added.
     public var useBias: Bool
 
+    /// A depthwise convolution with Keras's defaults (stride 1, `valid`, multiplier 1, no dilation, linear, with bias) unless given.
     public init(kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, depthMultiplier: Int = 1, dilation: Size2D = 1,
                 activation: Activation = .linear, useBias: Bool = true) {
         self.kernel = kernel

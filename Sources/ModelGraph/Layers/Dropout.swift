@@ -2,8 +2,10 @@
 /// scales the rest by 1 / (1 - rate).
 public struct Dropout: LayerKind {
     public static let className = "Dropout"
+    /// Fraction of values dropped in training, in [0, 1).
     public var rate: Double
 
+    /// A dropout layer dropping `rate` of the values in training.
     public init(rate: Double) { self.rate = rate }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {

@@ -2,6 +2,7 @@
 public struct Flatten: LayerKind {
     public static let className = "Flatten"
 
+    /// A flatten layer (it has no configuration).
     public init() {}
 
     public func infer(_ inputs: [Shape]) throws -> Inference {

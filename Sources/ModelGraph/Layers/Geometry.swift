@@ -6,9 +6,12 @@ public let maxDimension = 1 << 31
 
 /// A (height, width) pair: kernel sizes, strides, dilation rates. Its JSON form is `[height, width]`.
 public struct Size2D: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByIntegerLiteral {
+    /// The vertical extent (rows).
     public var height: Int
+    /// The horizontal extent (columns).
     public var width: Int
 
+    /// A size of `height` rows by `width` columns.
     public init(_ height: Int, _ width: Int) {
         self.height = height
         self.width = width
@@ -23,7 +26,9 @@ public struct Size2D: Sendable, Hashable, Codable, CustomStringConvertible, Expr
         self.init(values[0], values[1])
     }
 
+    /// `[height, width]`, as Keras configs write it.
     public var array: [Int] { [height, width] }
+    /// `height * width` (taps of a kernel, values of a pooling window).
     public var area: Int { height * width }
     public var description: String { "(\(height), \(width))" }
 
@@ -68,11 +73,16 @@ public enum Padding: String, Sendable, Hashable, Codable {
 
 /// A 2-D sliding window: kernel (or pool) size, strides, dilation and padding.
 public struct Window2D: Sendable, Hashable {
+    /// Kernel or pool height and width (before dilation).
     public var size: Size2D
+    /// Step between windows, vertical and horizontal.
     public var strides: Size2D
+    /// Spacing between taps (1: none); the effective extent is `(size - 1) * dilation + 1`.
     public var dilation: Size2D
+    /// `valid` or `same` (TensorFlow's).
     public var padding: Padding
 
+    /// A window; no dilation unless given.
     public init(size: Size2D, strides: Size2D, dilation: Size2D = 1, padding: Padding) {
         self.size = size
         self.strides = strides

@@ -1,6 +1,7 @@
 /// Keras's global 2-D pooling layers: one value per channel over all of height and width; output
 /// `(batch, channels)`, or `(batch, 1, 1, channels)` with `keepDims`.
 public protocol GlobalPooling2D: LayerKind {
+    /// Whether the output keeps height and width as 1 (`(batch, 1, 1, channels)`).
     var keepDims: Bool { get }
 }
 
@@ -16,6 +17,7 @@ public struct GlobalAveragePooling2D: GlobalPooling2D {
     public static let className = "GlobalAveragePooling2D"
     public var keepDims: Bool
 
+    /// A global pooling layer, output `(batch, channels)` unless `keepDims`.
     public init(keepDims: Bool = false) { self.keepDims = keepDims }
 
     public var op: LayerOp { .globalAveragePooling2D(self) }
@@ -28,6 +30,7 @@ public struct GlobalMaxPooling2D: GlobalPooling2D {
     public static let className = "GlobalMaxPooling2D"
     public var keepDims: Bool
 
+    /// A global pooling layer, output `(batch, channels)` unless `keepDims`.
     public init(keepDims: Bool = false) { self.keepDims = keepDims }
 
     public var op: LayerOp { .globalMaxPooling2D(self) }

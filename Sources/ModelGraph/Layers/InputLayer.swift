@@ -6,6 +6,7 @@ public struct InputLayer: LayerKind {
     /// (keras.applications builds VGG16 without top as (None, None, 3)).
     public var shape: [Int?]
 
+    /// An input of `shape` (without the batch dimension).
     public init(shape: [Int?]) { self.shape = shape }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {

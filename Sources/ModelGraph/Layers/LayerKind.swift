@@ -37,6 +37,7 @@ public struct Inference: Sendable, Equatable {
     /// For a nested model: the analysis of its own layers at these input shapes.
     public var nested: GraphAnalysis?
 
+    /// An inference result; layers without weights or arithmetic leave `weights` and `macs` out.
     public init(output: Shape, weights: [WeightSpec] = [], macs: Int = 0, nested: GraphAnalysis? = nil) {
         self.output = output
         self.weights = weights
@@ -89,38 +90,71 @@ extension LayerKind {
 /// One layer's computation: one case per layer type. The cases are the list of layer classes vggtool
 /// knows; each target's dispatch point switches over them once.
 public enum LayerOp: Sendable, Hashable {
+    /// Keras `InputLayer`: a model input.
     case input(InputLayer)
+    /// Keras `Conv2D`.
     case conv2D(Conv2D)
+    /// Keras `DepthwiseConv2D`.
     case depthwiseConv2D(DepthwiseConv2D)
+    /// Keras `SeparableConv2D`.
     case separableConv2D(SeparableConv2D)
+    /// Keras `Dense`.
     case dense(Dense)
+    /// Keras `BatchNormalization` (inference form: moving statistics).
     case batchNormalization(BatchNormalization)
+    /// Keras `Activation`.
     case activation(ActivationLayer)
+    /// Keras `ReLU` (with max value, negative slope and threshold).
     case relu(ReLU)
+    /// Keras `LeakyReLU`.
     case leakyReLU(LeakyReLU)
+    /// Keras `Softmax` layer.
     case softmax(Softmax)
+    /// Keras `Dropout` (identity at inference).
     case dropout(Dropout)
+    /// Keras `Flatten`.
     case flatten(Flatten)
+    /// Keras `Reshape`.
     case reshape(Reshape)
+    /// Keras `MaxPooling2D`.
     case maxPooling2D(MaxPooling2D)
+    /// Keras `AveragePooling2D`.
     case averagePooling2D(AveragePooling2D)
+    /// Keras `GlobalAveragePooling2D`.
     case globalAveragePooling2D(GlobalAveragePooling2D)
+    /// Keras `GlobalMaxPooling2D`.
     case globalMaxPooling2D(GlobalMaxPooling2D)
+    /// Keras `ZeroPadding2D`.
     case zeroPadding2D(ZeroPadding2D)
+    /// Keras `Add`.
     case add(Add)
+    /// Keras `Multiply`.
     case multiply(Multiply)
+    /// Keras `Concatenate`.
     case concatenate(Concatenate)
+    /// A model used as a layer (`Functional`, `Sequential` or `Model`), holding its own graph.
     case nested(NestedModel)
+    /// Keras `GaussianNoise` (identity at inference).
     case gaussianNoise(GaussianNoise)
+    /// Keras `GaussianDropout` (identity at inference).
     case gaussianDropout(GaussianDropout)
+    /// Keras `SpatialDropout2D` (identity at inference).
     case spatialDropout2D(SpatialDropout2D)
+    /// Keras `ActivityRegularization` (identity at inference).
     case activityRegularization(ActivityRegularization)
+    /// Keras `ELU` layer.
     case elu(ELU)
+    /// tf-keras `ThresholdedReLU`.
     case thresholdedReLU(ThresholdedReLU)
+    /// Keras `Rescaling`.
     case rescaling(Rescaling)
+    /// Keras `Subtract`.
     case subtract(Subtract)
+    /// Keras `Average`.
     case average(Average)
+    /// Keras `Maximum`.
     case maximum(Maximum)
+    /// Keras `Minimum`.
     case minimum(Minimum)
     case upSampling2D(UpSampling2D)
     case cropping2D(Cropping2D)
@@ -213,13 +247,17 @@ public enum LayerOp: Sendable, Hashable {
 /// A weight a layer owns: Keras's short name (`kernel`, `bias`, `gamma`, ...), its shape, and whether
 /// Keras trains it (BatchNormalization's moving statistics are never trained).
 public struct WeightSpec: Sendable, Hashable {
+    /// Keras's short name of the weight (`kernel`, `bias`, `moving_mean`, ...).
     public var name: String
+    /// Shape as Keras holds it: HWIO convolution kernels, (in, units) dense kernels.
     public var shape: [Int]
+    /// Whether Keras trains the weight (false for BatchNormalization's moving statistics).
     public var trainable: Bool
     /// Bytes per element in Keras (4 for float32 variables; 8 for an int64 counter such as
     /// Normalization's `count`): what Keras's summary counts as the weights' memory.
     public var bytesPerElement: Int
 
+    /// A weight spec; weights are trainable and float32 unless said otherwise.
     public init(name: String, shape: [Int], trainable: Bool = true, bytesPerElement: Int = 4) {
         self.name = name
         self.shape = shape
@@ -227,6 +265,7 @@ public struct WeightSpec: Sendable, Hashable {
         self.bytesPerElement = bytesPerElement
     }
 
+    /// Number of elements (parameters, not bytes): the product of `shape`.
     public var elementCount: Int { shape.reduce(1, *) }
     /// Bytes Keras holds for the weight.
     public var byteCount: Int { elementCount * bytesPerElement }
@@ -235,11 +274,16 @@ public struct WeightSpec: Sendable, Hashable {
 /// A layer of the graph: name, computation, the names of the layers feeding it (one inbound node; the
 /// first output of each), and whether it is trainable.
 public struct Layer: Sendable, Hashable {
+    /// The layer's name, unique in its graph (`block1_conv1`).
     public var name: String
+    /// The layer's type and typed configuration.
     public var op: LayerOp
+    /// Names of the layers whose outputs feed this one, in order (empty for an InputLayer).
     public var inbound: [String]
+    /// Whether the layer's weights are trainable (Keras's `trainable`; frozen layers count as non-trainable).
     public var trainable: Bool
 
+    /// A layer of a graph.
     public init(name: String, op: LayerOp, inbound: [String], trainable: Bool = true) {
         self.name = name
         self.op = op

@@ -2,8 +2,10 @@
 /// `negative_slope`; both default to 0.3).
 public struct LeakyReLU: LayerKind {
     public static let className = "LeakyReLU"
+    /// Slope for negative inputs.
     public var negativeSlope: Double
 
+    /// A leaky ReLU with Keras's default slope 0.3 unless given.
     public init(negativeSlope: Double = 0.3) { self.negativeSlope = negativeSlope }
 
     public func infer(_ inputs: [Shape]) throws -> Inference { Inference(output: inputs[0]) }

@@ -17,6 +17,7 @@ extension ElementwiseMerge {
 /// Keras `Add`: the elementwise sum.
 public struct Add: ElementwiseMerge {
     public static let className = "Add"
+    /// An add layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .add(self) }
 }
@@ -24,6 +25,7 @@ public struct Add: ElementwiseMerge {
 /// Keras `Multiply`: the elementwise product.
 public struct Multiply: ElementwiseMerge {
     public static let className = "Multiply"
+    /// A multiply layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .multiply(self) }
 }
@@ -31,6 +33,7 @@ public struct Multiply: ElementwiseMerge {
 /// Keras `Subtract`: the first input minus the second (exactly two inputs).
 public struct Subtract: ElementwiseMerge {
     public static let className = "Subtract"
+    /// A subtract layer (it has no configuration).
     public init() {}
     public func infer(_ inputs: [Shape]) throws -> Inference {
         guard inputs.count == 2 else { throw LayerShapeError("Subtract takes exactly 2 inputs, it is given \(inputs.count)") }
@@ -45,6 +48,7 @@ public struct Subtract: ElementwiseMerge {
 /// Keras `Average`: the elementwise mean.
 public struct Average: ElementwiseMerge {
     public static let className = "Average"
+    /// An average layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .average(self) }
 }
@@ -52,6 +56,7 @@ public struct Average: ElementwiseMerge {
 /// Keras `Maximum`: the elementwise maximum.
 public struct Maximum: ElementwiseMerge {
     public static let className = "Maximum"
+    /// A maximum layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .maximum(self) }
 }
@@ -59,6 +64,7 @@ public struct Maximum: ElementwiseMerge {
 /// Keras `Minimum`: the elementwise minimum.
 public struct Minimum: ElementwiseMerge {
     public static let className = "Minimum"
+    /// A minimum layer (it has no configuration).
     public init() {}
     public var op: LayerOp { .minimum(self) }
 }
@@ -67,8 +73,10 @@ public struct Minimum: ElementwiseMerge {
 public struct Concatenate: LayerKind {
     public static let className = "Concatenate"
     public static let arity = Arity.many
+    /// The axis joined along, batch counted as 0; negative counts from the end.
     public var axis: Int
 
+    /// A concatenation along `axis` (the last, channels, unless given).
     public init(axis: Int = -1) { self.axis = axis }
 
     /// The axis as a non-negative index for inputs of `rank`.

@@ -16,6 +16,7 @@ public struct NestedModel: LayerKind {
     /// The Keras class the file names: `Functional`, `Sequential` or `Model`.
     public var modelClass: String
 
+    /// A nested model of `graph`; the class defaults to `Sequential` for a sequential graph, else `Functional`.
     public init(graph: ModelGraph, modelClass: String? = nil) {
         self.graph = graph
         self.modelClass = modelClass ?? (graph.isSequential ? "Sequential" : "Functional")

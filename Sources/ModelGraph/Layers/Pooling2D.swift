@@ -2,12 +2,16 @@
 /// over each channel. Average pooling with 'same' padding divides by the number of input values inside
 /// the window (padding excluded), as TensorFlow does.
 public protocol Pooling2D: LayerKind {
+    /// Window height and width.
     var pool: Size2D { get }
+    /// Step between windows, vertical and horizontal.
     var strides: Size2D { get }
+    /// `valid` (windows inside the input) or `same` (TensorFlow's padding).
     var padding: Padding { get }
 }
 
 extension Pooling2D {
+    /// The sliding window (pool size, strides, padding; no dilation).
     public var window: Window2D { Window2D(size: pool, strides: strides, padding: padding) }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {

@@ -4,9 +4,12 @@ public struct ReLU: LayerKind {
     public static let className = "ReLU"
     /// Upper bound; nil = none.
     public var maxValue: Double?
+    /// Slope below `threshold` (0: values below it become 0).
     public var negativeSlope: Double
+    /// Inputs below it take the negative slope.
     public var threshold: Double
 
+    /// A ReLU; the defaults give the plain `max(x, 0)`.
     public init(maxValue: Double? = nil, negativeSlope: Double = 0, threshold: Double = 0) {
         self.maxValue = maxValue
         self.negativeSlope = negativeSlope

@@ -2,8 +2,10 @@
 /// hold one -1, inferred from the size.
 public struct Reshape: LayerKind {
     public static let className = "Reshape"
+    /// The output shape without the batch; one entry may be -1.
     public var targetShape: [Int]
 
+    /// A reshape to `targetShape` (batch excluded).
     public init(targetShape: [Int]) { self.targetShape = targetShape }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {

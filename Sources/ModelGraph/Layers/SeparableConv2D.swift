@@ -2,15 +2,24 @@
 /// one (kernel `(1, 1, in * multiplier, filters)`), bias `(filters)`, then `activation`.
 public struct SeparableConv2D: Convolution2D {
     public static let className = "SeparableConv2D"
+    /// Output channels of the pointwise convolution.
     public var filters: Int
+    /// Depthwise kernel height and width.
     public var kernel: Size2D
+    /// Step between depthwise windows, vertical and horizontal.
     public var strides: Size2D
+    /// `valid` or `same` (TensorFlow's), for the depthwise step.
     public var padding: Padding
+    /// Depthwise output channels per input channel.
     public var depthMultiplier: Int
+    /// Spacing between depthwise kernel taps (1: none).
     public var dilation: Size2D
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(filters)` is added after the pointwise step.
     public var useBias: Bool
 
+    /// A separable convolution with Keras's defaults (stride 1, `valid`, multiplier 1, no dilation, linear, with bias) unless given.
     public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
                 dilation: Size2D = 1, activation: Activation = .linear, useBias: Bool = true) {
         self.filters = filters

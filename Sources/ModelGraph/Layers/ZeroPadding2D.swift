@@ -2,11 +2,16 @@
 /// `"padding": [top, bottom, left, right]`.
 public struct ZeroPadding2D: LayerKind {
     public static let className = "ZeroPadding2D"
+    /// Zero rows added above.
     public var top: Int
+    /// Zero rows added below.
     public var bottom: Int
+    /// Zero columns added on the left.
     public var left: Int
+    /// Zero columns added on the right.
     public var right: Int
 
+    /// Padding by the given numbers of rows and columns.
     public init(top: Int, bottom: Int, left: Int, right: Int) {
         self.top = top
         self.bottom = bottom
