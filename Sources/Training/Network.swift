@@ -25,7 +25,12 @@ package final class Parameter {
 public struct TrainingError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A setting of the recipe that was out of range.
     public enum Setting: Sendable, Equatable {
-        case epochs, batchSize, inputSize
+        /// The number of epochs.
+        case epochs
+        /// Images per training batch.
+        case batchSize
+        /// The square input size (pixels).
+        case inputSize
         /// A head layer's size (units).
         case headUnits
         /// The number of classes.

@@ -156,12 +156,19 @@ public enum LayerOp: Sendable, Hashable {
     case maximum(Maximum)
     /// Keras `Minimum`.
     case minimum(Minimum)
+    /// Keras `UpSampling2D`.
     case upSampling2D(UpSampling2D)
+    /// Keras `Cropping2D`.
     case cropping2D(Cropping2D)
+    /// Keras `Permute`.
     case permute(Permute)
+    /// Keras `Conv2DTranspose`.
     case conv2DTranspose(Conv2DTranspose)
+    /// Keras `LayerNormalization`.
     case layerNormalization(LayerNormalization)
+    /// Keras `Normalization`.
     case normalization(Normalization)
+    /// Keras `PReLU`.
     case pReLU(PReLU)
 
     /// The layer type behind the case (ModelGraph's dispatch point).

@@ -4,10 +4,14 @@
 /// statistics of each sample's last axis; gamma (when `scale`) and beta (when `center`) are `(channels)`.
 public struct LayerNormalization: LayerKind {
     public static let className = "LayerNormalization"
+    /// Added to the variance before its square root.
     public var epsilon: Double
+    /// Add the learned offset `beta`.
     public var center: Bool
+    /// Multiply by the learned scale `gamma`.
     public var scale: Bool
 
+    /// A layer normalization with Keras's defaults.
     public init(epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true) {
         self.epsilon = epsilon
         self.center = center
@@ -30,8 +34,10 @@ public struct LayerNormalization: LayerKind {
 /// `count`, a scalar in tf-keras), none of them trainable.
 public struct Normalization: LayerKind {
     public static let className = "Normalization"
+    /// Undo the normalization instead: x * sqrt(variance) + mean.
     public var invert: Bool
 
+    /// A normalization (its statistics are weights).
     public init(invert: Bool = false) { self.invert = invert }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
@@ -48,8 +54,10 @@ public struct Normalization: LayerKind {
 /// batch), shared along `sharedAxes` (1-based, as Keras counts them).
 public struct PReLU: LayerKind {
     public static let className = "PReLU"
+    /// Axes (1-based, after the batch) along which one alpha is shared.
     public var sharedAxes: [Int]
 
+    /// A PReLU with one alpha per position, except along `sharedAxes`.
     public init(sharedAxes: [Int] = []) { self.sharedAxes = sharedAxes }
 
     /// alpha's shape for an input shape (batch first).

@@ -2,7 +2,21 @@
 
 /// How `UpSampling2D` fills the new pixels.
 public enum UpsamplingInterpolation: String, Sendable, Hashable, Codable, CaseIterable {
-    case nearest, bilinear, bicubic, area, lanczos3, lanczos5, gaussian
+    /// Each pixel repeated (the runtime runs it).
+    case nearest
+    /// Linear in both directions, half-pixel centres (the runtime runs it).
+    case bilinear
+    /// Keras 3's cubic interpolation (inspected, not run).
+    case bicubic
+    /// Area averaging (inspected, not run).
+    case area
+    /// Lanczos with a radius of 3 (inspected, not run).
+    case lanczos3
+    /// Lanczos with a radius of 5 (inspected, not run).
+    case lanczos5
+    /// A Gaussian kernel (inspected, not run).
+    case gaussian
+    /// Mitchell-Netravali cubic (inspected, not run).
     case mitchellCubic = "mitchellcubic"
 }
 
@@ -10,9 +24,12 @@ public enum UpsamplingInterpolation: String, Sendable, Hashable, Codable, CaseIt
 /// interpolates as `tf.image.resize` (half-pixel centres, no antialiasing).
 public struct UpSampling2D: LayerKind {
     public static let className = "UpSampling2D"
+    /// The factor per axis (height, width).
     public var size: Size2D
+    /// How new pixels are filled.
     public var interpolation: UpsamplingInterpolation
 
+    /// An upsampling by `size`, nearest-neighbour by default as in Keras.
     public init(size: Size2D = 2, interpolation: UpsamplingInterpolation = .nearest) {
         self.size = size
         self.interpolation = interpolation
@@ -32,11 +49,16 @@ public struct UpSampling2D: LayerKind {
 /// Keras `Cropping2D`: rows and columns removed at each edge.
 public struct Cropping2D: LayerKind {
     public static let className = "Cropping2D"
+    /// Rows removed at the top.
     public var top: Int
+    /// Rows removed at the bottom.
     public var bottom: Int
+    /// Columns removed on the left.
     public var left: Int
+    /// Columns removed on the right.
     public var right: Int
 
+    /// A cropping of each edge.
     public init(top: Int, bottom: Int, left: Int, right: Int) {
         self.top = top
         self.bottom = bottom
@@ -73,8 +95,10 @@ public struct Cropping2D: LayerKind {
 /// Keras `Permute`: the non-batch axes reordered; `dims` is a permutation of 1...rank-1.
 public struct Permute: LayerKind {
     public static let className = "Permute"
+    /// For each output axis after the batch, the input axis (1-based) it takes.
     public var dims: [Int]
 
+    /// A permutation of the non-batch axes.
     public init(dims: [Int]) { self.dims = dims }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {

@@ -3,16 +3,24 @@
 /// Output size per axis: 'valid' (in - 1) * stride + kernel, 'same' in * stride.
 public struct Conv2DTranspose: LayerKind {
     public static let className = "Conv2DTranspose"
+    /// Output channels.
     public var filters: Int
+    /// Kernel height and width.
     public var kernel: Size2D
+    /// The enlargement per axis.
     public var strides: Size2D
+    /// 'same' (output = input * stride) or 'valid'.
     public var padding: Padding
+    /// Dilation of the kernel (the runtime runs 1 only).
     public var dilation: Size2D
     /// Keras's `output_padding`; nil = inferred (none).
     public var outputPadding: Size2D?
+    /// Applied to the output.
     public var activation: Activation
+    /// Whether a bias (filters) is added.
     public var useBias: Bool
 
+    /// A transposed convolution with Keras's defaults.
     public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, dilation: Size2D = 1,
                 outputPadding: Size2D? = nil, activation: Activation = .linear, useBias: Bool = true) {
         self.filters = filters
