@@ -1,11 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers, bottom to top (see docs/architecture.md):
-//   CHDF5, CVGGSupport  -> HDF5 -> ModelGraph -> KerasImport -> ModelFile -> VGGTool -> vggtool
-//   CBLAS, CKernels -> Runtime (on ModelFile) -> VGGTool
-//   CTurboJPEG, CPNG, CImage -> ImageData (on ModelFile) -> VGGTool
-//   Training (on Runtime, ImageData) -> VGGTool
+// Targets and what each depends on (docs/architecture.md; data flows one way, no target reaches upward):
+//   ModelGraph                                   layer types, graph, shape inference, summaries (no dependency)
+//   HDF5         <- CHDF5, CVGGSupport            the libhdf5 wrapper
+//   KerasImport  <- HDF5, ModelGraph, CZlib       Keras files in every layout and dialect; the Keras HDF5 writer
+//   ModelFile    <- ModelGraph, CVGGSupport, CCrypto                 the .vggm format
+//   Runtime      <- ModelGraph, ModelFile, CKernels (<- CBLAS), CBLAS  the CPU engine
+//   ImageData    <- ModelFile, CImage (<- CTurboJPEG, CPNG), CZlib   images and datasets
+//   Training     <- ModelGraph, ModelFile, Runtime, ImageData, CKernels, CBLAS   fine-tuning
+//   VGGTool      <- all of the above, swift-subprocess (+ swift-system)  the commands' work and the `Model` front door
+//   vggtool      <- VGGTool, swift-argument-parser                   the thin executable
 let package = Package(
     name: "vggtool",
     platforms: [.macOS(.v13)],
