@@ -26,7 +26,7 @@ public struct Tensor: Sendable, Equatable {
 public struct RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What went wrong, in terms a caller can switch on; `message` says it in words.
     public enum Kind: Sendable, Equatable {
-        /// The model has this many inputs; the runtime runs models with one image input.
+        /// This many inputs were given, not one per model input.
         case unsupportedInputCount(Int)
         /// A layer of this Keras class has no runtime kernel (the layer is `layer`).
         case unsupportedLayer(className: String)
@@ -161,9 +161,6 @@ public final class Engine: @unchecked Sendable {
         }
         self.weights = w
         self.owned = owned
-        guard model.graph.inputs.count == 1 else {
-            throw RuntimeError(file: model.path, .unsupportedInputCount(model.graph.inputs.count), "models with \(model.graph.inputs.count) inputs are not supported (one image input)")
-        }
         // Refuse what cannot run before anything is asked of it.
         for layer in graph.layers where layer.op.runtime == nil {
             throw RuntimeError(file: model.path, layer: layer.name, .unsupportedLayer(className: layer.op.className), "layer class \(layer.op.className) cannot be run by vggtool's runtime")
@@ -179,31 +176,64 @@ public final class Engine: @unchecked Sendable {
     /// Runs a batch (NHWC float32, already preprocessed). Returns the model's outputs, or the outputs of
     /// the named layers (running only what they depend on, e.g. `["block5_pool"]` for VGG16's features).
     public func run(_ input: Tensor, outputs: [String]? = nil) throws -> [Tensor] {
-        guard input.shape.count == 4 else {
-            throw RuntimeError(file: model.path, .badInputShape(input.shape), "input must be a batch of images (N, H, W, C), got \(input.shape)")
-        }
-        return try input.values.withUnsafeBufferPointer { try run(input: $0, shape: input.shape, outputs: outputs) }
+        try run([input], outputs: outputs)
+    }
+
+    /// Runs one batch per model input (in the model's input order, the same batch size each; image inputs
+    /// NHWC float32, already preprocessed). Returns the model's outputs in order, or the named layers'.
+    public func run(_ inputs: [Tensor], outputs: [String]? = nil) throws -> [Tensor] {
+        try withBuffers(inputs.map(\.values)) { try run(inputs: $0, shapes: inputs.map(\.shape), outputs: outputs) }
     }
 
     /// As `run(_:outputs:)`, reading the batch in place from `input` (NHWC float32, `shape` = `[N, H, W, C]`).
     /// Throws `RuntimeError` when the shape does not fit the model or a named layer does not exist.
     public func run(input: UnsafeBufferPointer<Float>, shape: [Int], outputs: [String]? = nil) throws -> [Tensor] {
-        guard shape.count == 4, shape.allSatisfy({ $0 >= 1 }) else {
-            throw RuntimeError(file: model.path, .badInputShape(shape), "input must be a batch of images (N, H, W, C), got \(shape)")
-        }
+        try run(inputs: [input], shapes: [shape], outputs: outputs)
+    }
+
+    /// As `run(_:outputs:)` for several inputs read in place, `shapes[i]` giving input i's shape (batch first).
+    public func run(inputs: [UnsafeBufferPointer<Float>], shapes: [[Int]], outputs: [String]? = nil) throws -> [Tensor] {
+        try checkInputs(shapes)
         lock.lock()
         defer { lock.unlock() }
-        let plan = try plan(batch: shape[0], height: shape[1], width: shape[2], channels: shape[3], outputs: outputs)
-        return try plan.execute(engine: self, input: input)
+        let plan = try plan(inputShapes: shapes, outputs: outputs)
+        return try plan.execute(engine: self, inputs: inputs)
+    }
+
+    /// One shape per model input, each with the model input's rank plus the batch, all of one batch size.
+    func checkInputs(_ shapes: [[Int]]) throws {
+        let declared = graph.inputs.map { graph.layer(named: $0)?.op.inputShape ?? [] }
+        guard shapes.count == declared.count else {
+            throw RuntimeError(file: model.path, .unsupportedInputCount(shapes.count), "the model takes \(declared.count) input(s), \(shapes.count) given")
+        }
+        for (shape, want) in zip(shapes, declared) {
+            guard shape.count == want.count + 1, shape.allSatisfy({ $0 >= 1 }), shape[0] == shapes[0][0] else {
+                let what = want.count == 3 ? "a batch of images (N, H, W, C)" : "a batch of shape (N\(String(repeating: ", _", count: want.count)))"
+                throw RuntimeError(file: model.path, .badInputShape(shape), "input must be \(what), got \(shape)")
+            }
+        }
+    }
+
+    /// The buffers of `arrays`, held for the duration of `body`.
+    private func withBuffers<R>(_ arrays: [[Float]], _ body: ([UnsafeBufferPointer<Float>]) throws -> R) throws -> R {
+        var pointers: [UnsafeBufferPointer<Float>] = []
+        func nest(_ i: Int) throws -> R {
+            if i == arrays.count { return try body(pointers) }
+            return try arrays[i].withUnsafeBufferPointer { p in
+                pointers.append(p)
+                return try nest(i + 1)
+            }
+        }
+        return try nest(0)
     }
 
     /// The plan for one input geometry (built on first use, then cached).
-    func plan(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> Plan {
+    func plan(inputShapes: [[Int]], outputs: [String]? = nil) throws -> Plan {
         let names = outputs ?? graph.outputs
         for n in names where graph.layer(named: n) == nil {
             throw RuntimeError(file: model.path, .noSuchLayer(n), "the model has no layer '\(n)'")
         }
-        let key = PlanKey(batch: batch, height: height, width: width, channels: channels, outputs: names)
+        let key = PlanKey(inputShapes: inputShapes, outputs: names)
         if let p = plans[key] { return p }
         let p = try Plan(engine: self, key: key)
         plans = [key: p]  // keep one plan: memory stays bounded by the last geometry used
@@ -219,7 +249,7 @@ public final class Engine: @unchecked Sendable {
     public func plannedMemory(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> (buffers: Int, scratch: Int, total: Int) {
         lock.lock()
         defer { lock.unlock() }
-        let p = try plan(batch: batch, height: height, width: width, channels: channels, outputs: outputs)
+        let p = try plan(inputShapes: [[batch, height, width, channels]], outputs: outputs)
         return (p.bufferBytes, p.bytes - p.bufferBytes, p.bytes)
     }
 
@@ -284,6 +314,7 @@ package struct UnsafeSendable<T>: @unchecked Sendable {
 }
 
 struct PlanKey: Hashable {
-    var batch: Int, height: Int, width: Int, channels: Int
+    /// Each model input's shape, batch first.
+    var inputShapes: [[Int]]
     var outputs: [String]
 }

@@ -142,3 +142,45 @@ public enum NumPy {
         return out
     }
 }
+
+extension NumPy {
+    /// An `.npz` archive as `numpy.savez` writes it: a zip of stored (uncompressed) entries `<name>.npy`, in
+    /// the order given. `np.load` reads it as a mapping from each name to its array.
+    public static func encodeArchive(_ arrays: [(name: String, tensor: Tensor)]) -> [UInt8] {
+        var out: [UInt8] = []
+        var central: [UInt8] = []
+        func u16(_ v: Int, _ into: inout [UInt8]) { into += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF)] }
+        func u32(_ v: UInt32, _ into: inout [UInt8]) { for i in 0..<4 { into.append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
+        for (name, tensor) in arrays {
+            let data = encode(tensor)
+            let file = Array((name + ".npy").utf8)
+            let crc = crc32(data)
+            let offset = UInt32(out.count)
+            // Local file header: version 2.0, no flags, stored, no time.
+            u32(0x0403_4B50, &out); u16(20, &out); u16(0, &out); u16(0, &out); u16(0, &out); u16(0x21, &out)
+            u32(crc, &out); u32(UInt32(data.count), &out); u32(UInt32(data.count), &out); u16(file.count, &out); u16(0, &out)
+            out += file
+            out += data
+            // Central directory entry.
+            u32(0x0201_4B50, &central); u16(20, &central); u16(20, &central); u16(0, &central); u16(0, &central); u16(0, &central); u16(0x21, &central)
+            u32(crc, &central); u32(UInt32(data.count), &central); u32(UInt32(data.count), &central); u16(file.count, &central)
+            u16(0, &central); u16(0, &central); u16(0, &central); u16(0, &central); u32(0, &central); u32(offset, &central)
+            central += file
+        }
+        let centralOffset = out.count
+        out += central
+        u32(0x0605_4B50, &out); u16(0, &out); u16(0, &out); u16(arrays.count, &out); u16(arrays.count, &out)
+        u32(UInt32(central.count), &out); u32(UInt32(centralOffset), &out); u16(0, &out)
+        return out
+    }
+
+    /// CRC-32 (IEEE 802.3, reflected 0xEDB88320), as zip archives use.
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+        }
+        return ~crc
+    }
+}

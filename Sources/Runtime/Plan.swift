@@ -18,8 +18,8 @@ final class Plan {
     private var scratch: UnsafeMutablePointer<Float>?
     private(set) var bytes = 0
     private(set) var bufferBytes = 0
-    private var inputSlot = 0
-    private var inputCount = 0
+    /// Each model input's buffer and value count, in the graph's input order (nil: not needed for the outputs).
+    private var inputSlots: [(slot: Int, count: Int)?] = []
     private var outputs: [(slot: Int, shape: [Int])] = []
 
     /// im2col rows per tile: this many bytes of scratch per thread.
@@ -38,12 +38,17 @@ final class Plan {
         let graph: ModelGraph
         let analysis: GraphAnalysis
         do {
-            graph = try sub.withInputShape([key.height, key.width, key.channels])
+            graph = try sub.withInputShapes(key.inputShapes.map { $0.dropFirst().map { Optional($0) } })
             analysis = try graph.analyze()
         } catch let e as GraphError {
-            throw RuntimeError(file: file, .inputDoesNotFit(height: key.height, width: key.width, channels: key.channels, e), "input of \(key.height)x\(key.width)x\(key.channels): \(e.description)")
+            let first = key.inputShapes[0]
+            if first.count == 4 {
+                throw RuntimeError(file: file, .inputDoesNotFit(height: first[1], width: first[2], channels: first[3], e),
+                                   "input of \(first[1])x\(first[2])x\(first[3]): \(e.description)")
+            }
+            throw RuntimeError(file: file, .badInputShape(first), "inputs of shapes \(key.inputShapes): \(e.description)")
         }
-        let n = key.batch
+        let n = key.inputShapes[0][0]
         let layers = analysis.layers
         var shapes: [String: [Int]] = [:]
         for info in layers {
@@ -75,7 +80,17 @@ final class Plan {
         enum Placement { case fresh, alias, inPlace }
         var placement: [String: Placement] = [:]
         var scratchFloats = 0
-        for info in layers {
+        // The inputs are written before any step runs: each gets a buffer of its own from the start.
+        for info in layers where info.layer.op.inputShape != nil {
+            let l = info.layer
+            let slot = take(shapes[l.name]!.reduce(1, *))
+            let uses = consumers[l.name] ?? 0
+            refs[slot] += max(uses, 1)
+            slotOf[l.name] = slot
+            placement[l.name] = .fresh
+            if uses == 0 { release(slot) }
+        }
+        for info in layers where info.layer.op.inputShape == nil {
             let l = info.layer
             let count = shapes[l.name]!.reduce(1, *)
             let uses = consumers[l.name] ?? 0
@@ -111,9 +126,7 @@ final class Plan {
         }
         bufferBytes = capacity.reduce(0, +) * 4
         bytes = bufferBytes + scratchFloats * 4
-        let inputName = graph.inputs[0]
-        inputSlot = slotOf[inputName]!
-        inputCount = shapes[inputName]!.reduce(1, *)
+        inputSlots = graph.inputs.map { name in slotOf[name].map { ($0, shapes[name]!.reduce(1, *)) } }
         outputs = key.outputs.map { (slotOf[$0]!, shapes[$0]!) }
 
         // ---- steps
@@ -142,11 +155,16 @@ final class Plan {
         return Step(layer: name) { dst.update(from: src, count: count) }
     }
 
-    func execute(engine: Engine, input: UnsafeBufferPointer<Float>) throws -> [Tensor] {
-        guard input.count == inputCount else {
-            throw RuntimeError(file: engine.model.path, .inputCountMismatch(expected: inputCount, actual: input.count), "input has \(input.count) values, the plan expects \(inputCount)")
+    /// Runs the plan on one buffer per model input (in the graph's input order).
+    func execute(engine: Engine, inputs: [UnsafeBufferPointer<Float>]) throws -> [Tensor] {
+        precondition(inputs.count == inputSlots.count, "one buffer per input")
+        for (input, slot) in zip(inputs, inputSlots) {
+            guard let slot else { continue }
+            guard input.count == slot.count else {
+                throw RuntimeError(file: engine.model.path, .inputCountMismatch(expected: slot.count, actual: input.count), "input has \(input.count) values, the plan expects \(slot.count)")
+            }
+            buffers[slot.slot].update(from: input.baseAddress!, count: slot.count)
         }
-        buffers[inputSlot].update(from: input.baseAddress!, count: inputCount)
         engine.resetTimes()
         for step in steps {
             if engine.timeLayers {

@@ -44,7 +44,16 @@ public final class Predictor {
         if channels != 3 { throw ToolError(modelPath, .notAnImageModel, "images give 3 channels, the model takes \(channels) (run a preprocessed .npy batch instead)") }
     }
 
-    /// Runs a preprocessed batch.
+    /// Runs a preprocessed batch: every output of the model, in its output order.
+    public func runAll(_ x: Tensor) throws -> [Tensor] {
+        guard x.shape.count == 4 else { throw ToolError(file.path, .badInputShape(x.shape), "input must be (N, H, W, C), got \(x.shape)") }
+        if let c = file.manifest.inputShape.last ?? nil, x.shape[3] != c {
+            throw ToolError(file.path, .badInputShape(x.shape), "input has \(x.shape[3]) channels, the model takes \(c)")
+        }
+        return try engine.run(x)
+    }
+
+    /// Runs a preprocessed batch: the model's first output.
     public func run(_ x: Tensor) throws -> Tensor {
         guard x.shape.count == 4 else { throw ToolError(file.path, .badInputShape(x.shape), "input must be (N, H, W, C), got \(x.shape)") }
         if let c = file.manifest.inputShape.last ?? nil, x.shape[3] != c {
@@ -78,37 +87,55 @@ func stack(_ parts: [Tensor]) -> Tensor? {
 public struct PredictionReport {
     /// The inputs run, in output order: the readable image files, or the `.npy` file.
     public var inputs: [String]
-    /// The model's output for every input (batch first); nil when no input could be read.
+    /// The model's (first) output for every input (batch first); nil when no input could be read.
     public var outputs: Tensor?
+    /// Every output of the model, by its output layer's name, in the model's output order (empty when no
+    /// input could be read).
+    public var allOutputs: [(name: String, tensor: Tensor)] = []
     /// Names of the output classes, when the model has them.
     public var classNames: [String]?
     /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
 }
 
-/// Predicts on image files (in batches) or on a preprocessed `.npy` batch; writes raw outputs to
-/// `outputPath` (NumPy float32) when given.
-public func predict(modelPath: String, images: [String], npyInput: String?, inputSize: Int?, batchSize: Int = 8,
+/// Predicts on image files (in batches) or on preprocessed `.npy` batches, one per model input in the model's
+/// input order; writes the raw outputs to `outputPath` when given: NumPy float32 `.npy` for a model with one
+/// output, or an `.npz` archive with one array per output layer (named after it).
+public func predict(modelPath: String, images: [String], npyInputs: [String], inputSize: Int?, batchSize: Int = 8,
                     interpolation: Interpolation = .bilinear, outputPath: String? = nil) throws -> PredictionReport {
     if let outputPath { try TemporaryFile.checkWritable(outputPath) }
-    let p: Predictor
-    var parts: [Tensor] = []
-    var names: [String] = []
-    var skipped: [SkippedFile] = []
-    if let npyInput {
-        let x = try NumPy.read(path: npyInput)
+    if !npyInputs.isEmpty {
         let f = try VGGMFile(path: modelPath)
-        guard x.shape.count == 4 else { throw ToolError(npyInput, .badInputShape(x.shape), "expected a batch of images (N, H, W, C), the array is \(x.shape)") }
-        if let c = f.manifest.inputShape.last ?? nil, x.shape[3] != c {
-            throw ToolError(npyInput, .badInputShape(x.shape), "has \(x.shape[3]) channels, the model takes \(c)")
+        try checkOutputPath(outputPath, file: f)
+        let inputs = f.graph.inputs
+        guard npyInputs.count == inputs.count else {
+            throw ToolError(modelPath, .invalidSetting, "the model takes \(inputs.count) input(s) (\(inputs.joined(separator: ", "))), \(npyInputs.count) .npy file(s) given")
         }
-        let engine = try Engine(model: f)
-        parts = [try engine.run(x)[0]]
-        names = (0..<x.shape[0]).map { "\(npyInput)[\($0)]" }
-        return try finishPrediction(names: names, parts: parts, classNames: outputClassNames(f), skipped: [], outputPath: outputPath)
+        var tensors: [Tensor] = []
+        for (path, name) in zip(npyInputs, inputs) {
+            let x = try NumPy.read(path: path)
+            let declared = f.graph.layer(named: name)?.op.inputShape ?? []
+            if declared.count == 3 {
+                guard x.shape.count == 4 else { throw ToolError(path, .badInputShape(x.shape), "expected a batch of images (N, H, W, C), the array is \(x.shape)") }
+                if let c = declared[2], x.shape[3] != c { throw ToolError(path, .badInputShape(x.shape), "has \(x.shape[3]) channels, the model takes \(c)") }
+            } else if x.shape.count != declared.count + 1 {
+                throw ToolError(path, .badInputShape(x.shape), "expected a batch for input '\(name)' of shape \(ShapeFormat.tuple([nil] + declared)), the array is \(x.shape)")
+            }
+            if let first = tensors.first, first.shape[0] != x.shape[0] {
+                throw ToolError(path, .badInputShape(x.shape), "has \(x.shape[0]) rows, the first input has \(first.shape[0])")
+            }
+            tensors.append(x)
+        }
+        let outputs = try Engine(model: f).run(tensors)
+        let names = (0..<tensors[0].shape[0]).map { "\(npyInputs[0])[\($0)]" }
+        return try finishPrediction(names: names, outputs: Array(zip(f.graph.outputs, outputs.map { [$0] })), classNames: outputClassNames(f), skipped: [], outputPath: outputPath)
     }
     guard !images.isEmpty else { throw ToolError(.noInput, message: "no input: give image files or a preprocessed .npy batch") }
-    p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
+    let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
+    try checkOutputPath(outputPath, file: p.file)
+    var parts: [[Tensor]] = []
+    var names: [String] = []
+    var skipped: [SkippedFile] = []
     for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
         let chunk = Array(images[start..<min(images.count, start + max(1, batchSize))])
         let (values, bad) = p.loader.loadBatch(chunk)
@@ -116,15 +143,24 @@ public func predict(modelPath: String, images: [String], npyInput: String?, inpu
         let ok = zip(chunk, values).compactMap { path, v in v.map { (path, $0) } }
         guard !ok.isEmpty else { continue }
         let x = Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1))
-        parts.append(try p.run(x))
+        parts.append(try p.runAll(x))
         names += ok.map(\.0)
     }
-    return try finishPrediction(names: names, parts: parts, classNames: p.classNames, skipped: skipped, outputPath: outputPath)
+    let outputs = p.file.graph.outputs.enumerated().map { i, name in (name, parts.map { $0[i] }) }
+    return try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped, outputPath: outputPath)
 }
 
-func finishPrediction(names: [String], parts: [Tensor], classNames: [String]?, skipped: [SkippedFile], outputPath: String?) throws -> PredictionReport {
-    let out = stack(parts)
-    if let outputPath, let out { try TemporaryFile.write(NumPy.encode(out), to: outputPath) }
-    return PredictionReport(inputs: names, outputs: out, classNames: classNames, skipped: skipped)
+/// A model with several outputs writes them to an `.npz` archive, not an `.npy` file.
+func checkOutputPath(_ path: String?, file: VGGMFile) throws {
+    guard let path, file.graph.outputs.count > 1, !path.hasSuffix(".npz") else { return }
+    throw ToolError(path, .invalidSetting, "the model has \(file.graph.outputs.count) outputs (\(file.graph.outputs.joined(separator: ", "))): write them to an .npz file")
 }
 
+func finishPrediction(names: [String], outputs: [(String, [Tensor])], classNames: [String]?, skipped: [SkippedFile], outputPath: String?) throws -> PredictionReport {
+    let stacked = outputs.compactMap { name, parts in stack(parts).map { (name: name, tensor: $0) } }
+    if let outputPath, !stacked.isEmpty {
+        let bytes = outputPath.hasSuffix(".npz") ? NumPy.encodeArchive(stacked) : NumPy.encode(stacked[0].tensor)
+        try TemporaryFile.write(bytes, to: outputPath)
+    }
+    return PredictionReport(inputs: names, outputs: stacked.first?.tensor, allOutputs: stacked, classNames: classNames, skipped: skipped)
+}

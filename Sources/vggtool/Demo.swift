@@ -54,7 +54,7 @@ extension VGGToolCommand {
                 let files = try ImageFolder(root: samples).items.map(\.path)
                 print("== vggtool predict \(out) <\(files.count) Fashion-MNIST images> --top-k 3")
                 print("   (seeded random weights: the ImageNet classes are arbitrary; with the real weights they are not)")
-                let p = try predict(modelPath: out, images: files, npyInput: nil, inputSize: nil)
+                let p = try predict(modelPath: out, images: files, npyInputs: [], inputSize: nil)
                 if let y = p.outputs, let names = p.classNames {
                     for (i, file) in p.inputs.enumerated() {
                         let row = y.values[(i * 1000)..<((i + 1) * 1000)]

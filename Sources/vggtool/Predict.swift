@@ -18,19 +18,20 @@ extension VGGToolCommand {
 
         @Argument(help: "The .vggm model.") var model: String
         @Argument(help: "Image files.") var images: [String] = []
-        @Option(name: .customLong("input"), help: ArgumentHelp("A preprocessed float32 NHWC batch to run instead of images.", valueName: "X.npy")) var npyInput: String?
-        @Option(name: .shortAndLong, help: ArgumentHelp("Write the raw outputs here (NumPy float32).", valueName: "Y.npy")) var output: String?
+        @Option(name: .customLong("input"), help: ArgumentHelp("A preprocessed float32 batch to run instead of images (NHWC for image inputs); repeat it once per model input, in the model's input order.", valueName: "X.npy")) var npyInputs: [String] = []
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write the raw outputs here: NumPy float32 (.npy), or for a model with several outputs an .npz archive with one array per output layer.", valueName: "Y.npy|Y.npz")) var output: String?
         @Option(help: "Classes to print per image.") var topK: Int = 5
         @OptionGroup var image: ImageOptions
         @Option(help: "Images per batch.") var batchSize: Int = 8
 
         func validate() throws {
-            if images.isEmpty && npyInput == nil { throw ValidationError("no input: give image files or --input X.npy") }
+            if images.isEmpty && npyInputs.isEmpty { throw ValidationError("no input: give image files or --input X.npy") }
+            if !images.isEmpty && !npyInputs.isEmpty { throw ValidationError("give image files or --input batches, not both") }
         }
 
         func run() throws {
             try VGGToolCommand.guarded(writesFiles: output != nil) {
-                let r = try predict(modelPath: model, images: images, npyInput: npyInput, inputSize: image.inputSize, batchSize: batchSize,
+                let r = try predict(modelPath: model, images: images, npyInputs: npyInputs, inputSize: image.inputSize, batchSize: batchSize,
                                     interpolation: image.interpolation, outputPath: output)
                 // One unreadable image among none readable: a single error line naming it; otherwise each skip
                 // is reported on its own line and the run ends with a count.
@@ -52,7 +53,10 @@ extension VGGToolCommand {
                             print("\(name): output \(out.shape.dropFirst().map(String.init).joined(separator: "x")) (min \(row.min()!), max \(row.max()!))")
                         }
                     }
-                    if let output { print("wrote \(output) (shape \(out.shape))") }
+                    if let output {
+                        print(r.allOutputs.count == 1 ? "wrote \(output) (shape \(out.shape))"
+                              : "wrote \(output) (" + r.allOutputs.map { "\($0.name) \($0.tensor.shape)" }.joined(separator: ", ") + ")")
+                    }
                 }
                 if !r.skipped.isEmpty {
                     throw ToolError(.unreadableImages(skipped: r.skipped.count, total: r.skipped.count + r.inputs.count), message: "\(r.skipped.count) of \(r.skipped.count + r.inputs.count) image(s) could not be read")

@@ -208,7 +208,7 @@ import VGGTool
         guard case .classNamesMismatch(2, let outputs) = names?.kind else { Issue.record("names: \(String(describing: names))"); return }
         #expect(outputs != 2 && names?.file == input)
         _ = try convert(input: input, output: out, options: .init())
-        #expect(caught(ToolError.self) { _ = try predict(modelPath: out, images: [], npyInput: nil, inputSize: nil) }?.kind == .noInput)
+        #expect(caught(ToolError.self) { _ = try predict(modelPath: out, images: [], npyInputs: [], inputSize: nil) }?.kind == .noInput)
         #expect(caught(ToolError.self) { _ = try bench(modelPath: out, inputSize: nil, batch: 0) }?.kind == .invalidSetting)
     }
 }
