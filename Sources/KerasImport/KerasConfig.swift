@@ -182,6 +182,14 @@ struct Parser {
                 guard let r = ref as? [Any], let n = r.first as? String else { throw err("layer '\(layer)'", "malformed inbound node") }
                 try checkIndices(r.dropFirst().prefix(2).map { $0 }, layer: layer, source: n)
                 names.append(n)
+                // Tensors passed by keyword (MultiHeadAttention's `value`, `key`) follow as `[name, node, tensor]`.
+                if r.count > 3, let kwargs = r[3] as? [String: Any] {
+                    for key in ["value", "key"] {
+                        guard let t = kwargs[key] as? [Any], let kn = t.first as? String else { continue }
+                        try checkIndices(Array(t.dropFirst().prefix(2)), layer: layer, source: kn)
+                        names.append(kn)
+                    }
+                }
             }
         } else if let keras3 = nodes[0] as? [String: Any] {
             func collect(_ v: Any) throws {

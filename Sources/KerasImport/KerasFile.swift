@@ -316,7 +316,7 @@ public final class KerasFile {
             let vars = try wrap(file) { try lg.group("vars") }
             let stated = try stringAttribute(vars, "name", file: file)
             let name = stated ?? autoToName[link.name]
-            var ds = try keras3Vars(vars, file: file)
+            var ds = try keras3LayerVars(lg, vars: vars, op: name.flatMap { graph.layer(named: $0) }?.op, file: file)
             // A nested model keeps its layers' variables in its own `layers` group, at any depth.
             if let nested = name.flatMap({ graph.layer(named: $0) })?.op.nestedModel {
                 ds += try keras3NestedVars(lg, graph: nested.graph, file: file, depth: 1)
@@ -415,6 +415,25 @@ public final class KerasFile {
         return ds
     }
 
+    /// A layer's variables: its own `vars`, or, for layers that keep them in sub-objects (a recurrent layer's
+    /// `cell`, a wrapper's `forward_layer`/`backward_layer`/`layer`, attention's projections), those groups'
+    /// `vars` in the layer's weight order (`LayerOp.keras3VarGroups`).
+    static func keras3LayerVars(_ lg: HDF5Group, vars: HDF5Group, op: LayerOp?, file: String) throws -> [(path: String, dataset: HDF5Dataset)] {
+        let groups = op?.keras3VarGroups ?? [""]
+        guard groups != [""] else { return try keras3Vars(vars, file: file) }
+        var ds = try keras3Vars(vars, file: file)
+        for path in groups {
+            var g = lg
+            for part in path.split(separator: "/").map(String.init) {
+                guard g.contains(part) else { throw ImportError(file: file, object: "\(lg.fullPath)/\(path)", .malformed, "group is missing") }
+                g = try wrap(file) { try g.group(part) }
+            }
+            guard g.contains("vars") else { continue }
+            ds += try keras3Vars(try wrap(file) { try g.group("vars") }, file: file)
+        }
+        return ds
+    }
+
     /// The variables of a nested model's layers (`<group>/layers/<auto name>/vars/<i>`), in the nested
     /// graph's layer order, recursing into nested models within it. Groups are found by the `vars` group's
     /// `name` attribute when Keras wrote one, else by Keras's auto name.
@@ -439,7 +458,7 @@ public final class KerasFile {
         var ds: [(String, HDF5Dataset)] = []
         for layer in graph.layers {
             guard let lg = groupOf[layer.name] else { continue }  // a missing layer's weights are reported by the matcher
-            if lg.contains("vars") { ds += try keras3Vars(try wrap(file) { try lg.group("vars") }, file: file) }
+            if lg.contains("vars") { ds += try keras3LayerVars(lg, vars: try wrap(file) { try lg.group("vars") }, op: layer.op, file: file) }
             if let nested = layer.op.nestedModel { ds += try keras3NestedVars(lg, graph: nested.graph, file: file, depth: depth + 1) }
         }
         return ds

@@ -69,8 +69,8 @@ import VGGTool
         let cyc = functional(input + #", {"class_name": "Dense", "config": {"units": 2}, "name": "a", "inbound_nodes": [[["b", 0, 0, {}]]]}, {"class_name": "Dense", "config": {"units": 2}, "name": "b", "inbound_nodes": [[["a", 0, 0, {}]]]}"#)
         #expect(throws: ImportError.self) { try KerasConfig.parse(json: cyc, file: "f") }
         do { _ = try KerasConfig.parse(json: cyc, file: "f") } catch { #expect("\(error)".contains("cycle")) }
-        let unknown = functional(input + #", {"class_name": "Conv3D", "config": {}, "name": "b", "inbound_nodes": [[["in", 0, 0, {}]]]}"#)
-        do { _ = try KerasConfig.parse(json: unknown, file: "f"); Issue.record("accepted") } catch { #expect("\(error)".contains("'Conv3D' is not supported")) }
+        let unknown = functional(input + #", {"class_name": "ConvLSTM2D", "config": {}, "name": "b", "inbound_nodes": [[["in", 0, 0, {}]]]}"#)
+        do { _ = try KerasConfig.parse(json: unknown, file: "f"); Issue.record("accepted") } catch { #expect("\(error)".contains("'ConvLSTM2D' is not supported")) }
         do { _ = try KerasConfig.parse(json: "{\"class_name\": ", file: "f"); Issue.record("accepted") } catch { #expect("\(error)".contains("not valid JSON")) }
         let huge = functional(input + #", {"class_name": "Dense", "config": {"units": 1e15}, "name": "b", "inbound_nodes": [[["in", 0, 0, {}]]]}"#)
         do { _ = try KerasConfig.parse(json: huge, file: "f"); Issue.record("accepted") } catch { #expect("\(error)".contains("units")) }

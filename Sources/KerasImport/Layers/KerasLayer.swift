@@ -62,6 +62,39 @@ extension LayerOp {
         case .layerNormalization(let l): l
         case .normalization(let l): l
         case .pReLU(let l): l
+        case .simpleRNN(let l): l
+        case .lstm(let l): l
+        case .gru(let l): l
+        case .bidirectional(let l): l
+        case .timeDistributed(let l): l
+        case .embedding(let l): l
+        case .spatialDropout1D(let l): l
+        case .spatialDropout3D(let l): l
+        case .alphaDropout(let l): l
+        case .masking(let l): l
+        case .identity(let l): l
+        case .repeatVector(let l): l
+        case .maxPooling3D(let l): l
+        case .averagePooling3D(let l): l
+        case .globalMaxPooling3D(let l): l
+        case .globalAveragePooling3D(let l): l
+        case .zeroPadding1D(let l): l
+        case .zeroPadding3D(let l): l
+        case .cropping1D(let l): l
+        case .cropping3D(let l): l
+        case .upSampling1D(let l): l
+        case .upSampling3D(let l): l
+        case .conv3D(let l): l
+        case .conv1DTranspose(let l): l
+        case .conv3DTranspose(let l): l
+        case .separableConv1D(let l): l
+        case .depthwiseConv1D(let l): l
+        case .multiHeadAttention(let l): l
+        case .attention(let l): l
+        case .additiveAttention(let l): l
+        case .dot(let l): l
+        case .groupNormalization(let l): l
+        case .unitNormalization(let l): l
         }
     }
 

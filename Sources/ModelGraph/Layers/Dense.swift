@@ -17,13 +17,13 @@ public struct Dense: LayerKind {
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
         let input = inputs[0]
-        guard input.count >= 2, let last = input.last!, input.dropFirst().allSatisfy({ $0 != nil }) else {
+        guard input.count >= 2, let last = input.last! else {
             throw LayerShapeError("expects an input with a known last dimension, got \(ShapeFormat.tuple(input))")
         }
         try ShapeCheck.positive(units, "units")
         var weights = [WeightSpec(name: "kernel", shape: [last, units])]
         if useBias { weights.append(WeightSpec(name: "bias", shape: [units])) }
-        let rows = input.dropFirst().dropLast().reduce(1) { $0 * $1! }
+        let rows = input.dropFirst().dropLast().reduce(1) { $0 * ($1 ?? 0) }  // unknown steps (sequences): MACs unknown, 0
         return Inference(output: Array(input.dropLast()) + [units], weights: weights, macs: rows * last * units)
     }
 

@@ -170,6 +170,72 @@ public enum LayerOp: Sendable, Hashable {
     case normalization(Normalization)
     /// Keras `PReLU`.
     case pReLU(PReLU)
+    /// Keras `SimpleRNN`.
+    case simpleRNN(SimpleRNN)
+    /// Keras `LSTM`.
+    case lstm(LSTM)
+    /// Keras `GRU`.
+    case gru(GRU)
+    /// Keras `Bidirectional`.
+    indirect case bidirectional(Bidirectional)
+    /// Keras `TimeDistributed`.
+    indirect case timeDistributed(TimeDistributed)
+    /// Keras `Embedding`.
+    case embedding(Embedding)
+    /// Keras `SpatialDropout1D`.
+    case spatialDropout1D(SpatialDropout1D)
+    /// Keras `SpatialDropout3D`.
+    case spatialDropout3D(SpatialDropout3D)
+    /// Keras `AlphaDropout`.
+    case alphaDropout(AlphaDropout)
+    /// Keras `Masking`.
+    case masking(Masking)
+    /// Keras `Identity`.
+    case identity(Identity)
+    /// Keras `RepeatVector`.
+    case repeatVector(RepeatVector)
+    /// Keras `MaxPooling3D`.
+    case maxPooling3D(MaxPooling3D)
+    /// Keras `AveragePooling3D`.
+    case averagePooling3D(AveragePooling3D)
+    /// Keras `GlobalMaxPooling3D`.
+    case globalMaxPooling3D(GlobalMaxPooling3D)
+    /// Keras `GlobalAveragePooling3D`.
+    case globalAveragePooling3D(GlobalAveragePooling3D)
+    /// Keras `ZeroPadding1D`.
+    case zeroPadding1D(ZeroPadding1D)
+    /// Keras `ZeroPadding3D`.
+    case zeroPadding3D(ZeroPadding3D)
+    /// Keras `Cropping1D`.
+    case cropping1D(Cropping1D)
+    /// Keras `Cropping3D`.
+    case cropping3D(Cropping3D)
+    /// Keras `UpSampling1D`.
+    case upSampling1D(UpSampling1D)
+    /// Keras `UpSampling3D`.
+    case upSampling3D(UpSampling3D)
+    /// Keras `Conv3D`.
+    case conv3D(Conv3D)
+    /// Keras `Conv1DTranspose`.
+    case conv1DTranspose(Conv1DTranspose)
+    /// Keras `Conv3DTranspose`.
+    case conv3DTranspose(Conv3DTranspose)
+    /// Keras `SeparableConv1D`.
+    case separableConv1D(SeparableConv1D)
+    /// Keras `DepthwiseConv1D`.
+    case depthwiseConv1D(DepthwiseConv1D)
+    /// Keras `MultiHeadAttention`.
+    case multiHeadAttention(MultiHeadAttention)
+    /// Keras `Attention`.
+    case attention(Attention)
+    /// Keras `AdditiveAttention`.
+    case additiveAttention(AdditiveAttention)
+    /// Keras `Dot`.
+    case dot(Dot)
+    /// Keras `GroupNormalization`.
+    case groupNormalization(GroupNormalization)
+    /// Keras `UnitNormalization`.
+    case unitNormalization(UnitNormalization)
 
     /// The layer type behind the case (ModelGraph's dispatch point).
     public var kind: any LayerKind {
@@ -214,6 +280,39 @@ public enum LayerOp: Sendable, Hashable {
         case .layerNormalization(let l): l
         case .normalization(let l): l
         case .pReLU(let l): l
+        case .simpleRNN(let l): l
+        case .lstm(let l): l
+        case .gru(let l): l
+        case .bidirectional(let l): l
+        case .timeDistributed(let l): l
+        case .embedding(let l): l
+        case .spatialDropout1D(let l): l
+        case .spatialDropout3D(let l): l
+        case .alphaDropout(let l): l
+        case .masking(let l): l
+        case .identity(let l): l
+        case .repeatVector(let l): l
+        case .maxPooling3D(let l): l
+        case .averagePooling3D(let l): l
+        case .globalMaxPooling3D(let l): l
+        case .globalAveragePooling3D(let l): l
+        case .zeroPadding1D(let l): l
+        case .zeroPadding3D(let l): l
+        case .cropping1D(let l): l
+        case .cropping3D(let l): l
+        case .upSampling1D(let l): l
+        case .upSampling3D(let l): l
+        case .conv3D(let l): l
+        case .conv1DTranspose(let l): l
+        case .conv3DTranspose(let l): l
+        case .separableConv1D(let l): l
+        case .depthwiseConv1D(let l): l
+        case .multiHeadAttention(let l): l
+        case .attention(let l): l
+        case .additiveAttention(let l): l
+        case .dot(let l): l
+        case .groupNormalization(let l): l
+        case .unitNormalization(let l): l
         }
     }
 
@@ -227,6 +326,9 @@ public enum LayerOp: Sendable, Hashable {
         GaussianNoise.self, GaussianDropout.self, SpatialDropout2D.self, ActivityRegularization.self,
         ELU.self, ThresholdedReLU.self, Rescaling.self, Subtract.self, Average.self, Maximum.self, Minimum.self,
         UpSampling2D.self, Cropping2D.self, Permute.self, Conv2DTranspose.self, LayerNormalization.self, Normalization.self, PReLU.self,
+        SimpleRNN.self, LSTM.self, GRU.self, Bidirectional.self, TimeDistributed.self, Embedding.self, SpatialDropout1D.self, SpatialDropout3D.self, AlphaDropout.self, Masking.self, Identity.self, RepeatVector.self,
+        MaxPooling3D.self, AveragePooling3D.self, GlobalMaxPooling3D.self, GlobalAveragePooling3D.self, ZeroPadding1D.self, ZeroPadding3D.self, Cropping1D.self, Cropping3D.self, UpSampling1D.self, UpSampling3D.self, Conv3D.self, Conv1DTranspose.self,
+        Conv3DTranspose.self, SeparableConv1D.self, DepthwiseConv1D.self, MultiHeadAttention.self, Attention.self, AdditiveAttention.self, Dot.self, GroupNormalization.self, UnitNormalization.self,
     ]
 
     /// The Keras class name.
