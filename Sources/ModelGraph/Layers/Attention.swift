@@ -8,9 +8,13 @@
 public struct MultiHeadAttention: LayerKind {
     public static let className = "MultiHeadAttention"
     public static let arity = Arity.many
+    /// Number of attention heads.
     public var numHeads: Int
+    /// Size of each head's query and key projections.
     public var keyDim: Int
+    /// Size of each head's value projection (defaults to `keyDim`).
     public var valueDim: Int
+    /// Whether the query, key, value and output projections have biases.
     public var useBias: Bool
     /// The output's last axes; nil: the query's last size.
     public var outputShape: [Int]?
@@ -127,7 +131,9 @@ public struct AdditiveAttention: DotProductFamily {
 public struct Dot: LayerKind {
     public static let className = "Dot"
     public static let arity = Arity.many
+    /// The axis of each of the two inputs, batch counted as 0; negative counts from the end.
     public var axes: [Int]
+    /// L2-normalize both inputs along `axes` first (cosine similarity).
     public var normalize: Bool
 
     /// `axes`: the axis of each input.
@@ -159,10 +165,15 @@ public struct Dot: LayerKind {
 /// `scale`) and beta (with `center`), each `(channels)`.
 public struct GroupNormalization: LayerKind {
     public static let className = "GroupNormalization"
+    /// Number of groups the channels are split into; divides the channels (default 32).
     public var groups: Int
+    /// The channels axis, batch counted as 0; negative counts from the end.
     public var axis: Int
+    /// Added to the variance before its square root.
     public var epsilon: Double
+    /// Add the learned offset `beta`.
     public var center: Bool
+    /// Multiply by the learned scale `gamma`.
     public var scale: Bool
 
     /// Defaults as Keras's.
@@ -192,6 +203,7 @@ public struct GroupNormalization: LayerKind {
 /// Keras `UnitNormalization`: each vector along `axes` scaled to unit L2 norm.
 public struct UnitNormalization: LayerKind {
     public static let className = "UnitNormalization"
+    /// The axes normalized over, batch counted as 0; negative counts from the end.
     public var axis: [Int]
 
     /// Defaults as Keras's: the last axis.

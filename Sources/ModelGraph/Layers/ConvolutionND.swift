@@ -6,14 +6,23 @@
 /// Keras `Conv3D`: kernel `(kd, kh, kw, in / groups, filters)`, bias `(filters)`, then `activation`.
 public struct Conv3D: LayerKind {
     public static let className = "Conv3D"
+    /// Output channels (the kernel's last axis).
     public var filters: Int
+    /// Kernel depth, height and width.
     public var kernel: [Int]
+    /// Step between windows along depth, height and width.
     public var strides: [Int]
+    /// `valid` (no padding) or `same` (TensorFlow's, the odd extra at the end).
     public var padding: Padding
+    /// Spacing between kernel taps along depth, height and width (1: none).
     public var dilation: [Int]
+    /// Channel groups convolved separately; divides the input channels and `filters` (1: none).
     public var groups: Int
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(filters)` is added.
     public var useBias: Bool
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
 
     /// Defaults as Keras's.
@@ -55,14 +64,23 @@ public struct Conv3D: LayerKind {
 public protocol TransposedConvolutionND: LayerKind {
     /// Number of spatial axes.
     static var rank: Int { get }
+    /// Output channels.
     var filters: Int { get }
+    /// Kernel size along each spatial axis (`rank` entries).
     var kernel: [Int] { get }
+    /// The enlargement along each spatial axis.
     var strides: [Int] { get }
+    /// `same` (output = input * stride) or `valid`.
     var padding: Padding { get }
+    /// Keras's `output_padding` per spatial axis, each below its stride; nil = inferred (none).
     var outputPadding: [Int]? { get }
+    /// Spacing between kernel taps along each spatial axis (1: none).
     var dilation: [Int] { get }
+    /// Applied to the output after the bias.
     var activation: Activation { get }
+    /// Whether a bias `(filters)` is added.
     var useBias: Bool { get }
+    /// Channels last `(batch, spatial..., channels)`, Keras's default, or first.
     var dataFormat: ChannelOrder { get }
 }
 
@@ -94,14 +112,23 @@ extension TransposedConvolutionND {
 public struct Conv1DTranspose: TransposedConvolutionND {
     public static let className = "Conv1DTranspose"
     public static let rank = 1
+    /// Output channels.
     public var filters: Int
+    /// Kernel length in steps (one entry).
     public var kernel: [Int]
+    /// The enlargement of the steps (one entry).
     public var strides: [Int]
+    /// `same` (output = input * stride) or `valid`.
     public var padding: Padding
+    /// Keras's `output_padding` (one entry, below the stride); nil = inferred (none).
     public var outputPadding: [Int]?
+    /// Spacing between kernel taps (one entry; 1: none).
     public var dilation: [Int]
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(filters)` is added.
     public var useBias: Bool
+    /// Channels last `(batch, steps, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
 
     /// Defaults as Keras's.
@@ -130,14 +157,23 @@ public struct Conv1DTranspose: TransposedConvolutionND {
 public struct Conv3DTranspose: TransposedConvolutionND {
     public static let className = "Conv3DTranspose"
     public static let rank = 3
+    /// Output channels.
     public var filters: Int
+    /// Kernel depth, height and width.
     public var kernel: [Int]
+    /// The enlargement along depth, height and width.
     public var strides: [Int]
+    /// `same` (output = input * stride) or `valid`.
     public var padding: Padding
+    /// Keras's `output_padding` for depth, height and width; nil = inferred (none).
     public var outputPadding: [Int]?
+    /// Spacing between kernel taps along depth, height and width (1: none).
     public var dilation: [Int]
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(filters)` is added.
     public var useBias: Bool
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
 
     /// Defaults as Keras's.
@@ -166,14 +202,23 @@ public struct Conv3DTranspose: TransposedConvolutionND {
 /// filters)`, bias `(filters)`, then `activation`.
 public struct SeparableConv1D: LayerKind {
     public static let className = "SeparableConv1D"
+    /// Output channels (the pointwise kernel's last axis).
     public var filters: Int
+    /// Depthwise kernel length in steps.
     public var kernel: Int
+    /// Step between windows, in steps.
     public var strides: Int
+    /// `valid` (no padding) or `same` (TensorFlow's, the odd extra at the end).
     public var padding: Padding
+    /// Depthwise output channels per input channel.
     public var depthMultiplier: Int
+    /// Spacing between depthwise kernel taps (1: none).
     public var dilation: Int
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(filters)` is added.
     public var useBias: Bool
+    /// Channels last `(batch, steps, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
 
     /// Defaults as Keras's.
@@ -214,13 +259,21 @@ public struct SeparableConv1D: LayerKind {
 /// Keras `DepthwiseConv1D`: kernel `(k, in, multiplier)`, bias `(in * multiplier)`, then `activation`.
 public struct DepthwiseConv1D: LayerKind {
     public static let className = "DepthwiseConv1D"
+    /// Kernel length in steps.
     public var kernel: Int
+    /// Step between windows, in steps.
     public var strides: Int
+    /// `valid` (no padding) or `same` (TensorFlow's, the odd extra at the end).
     public var padding: Padding
+    /// Output channels per input channel.
     public var depthMultiplier: Int
+    /// Spacing between kernel taps (1: none).
     public var dilation: Int
+    /// Applied to the output after the bias.
     public var activation: Activation
+    /// Whether a bias `(in * depthMultiplier)` is added.
     public var useBias: Bool
+    /// Channels last `(batch, steps, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
 
     /// Defaults as Keras's.

@@ -6,6 +6,7 @@ public struct Embedding: LayerKind {
     public var inputDim: Int
     /// Size of each vector.
     public var outputDim: Int
+    /// Index 0 is padding, masked for later layers (Keras's `mask_zero`).
     public var maskZero: Bool
 
     /// Defaults as Keras's: no mask.
@@ -30,6 +31,7 @@ public struct Embedding: LayerKind {
 /// at inference.
 public struct SpatialDropout1D: IdentityAtInference {
     public static let className = "SpatialDropout1D"
+    /// Fraction of channels dropped in training, in [0, 1).
     public var rate: Double
     /// A rate in [0, 1).
     public init(rate: Double) { self.rate = rate }
@@ -39,7 +41,9 @@ public struct SpatialDropout1D: IdentityAtInference {
 /// Keras `SpatialDropout3D`: in training drops whole channels of a volume; the identity at inference.
 public struct SpatialDropout3D: IdentityAtInference {
     public static let className = "SpatialDropout3D"
+    /// Fraction of channels dropped in training, in [0, 1).
     public var rate: Double
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
     /// A rate in [0, 1).
     public init(rate: Double, dataFormat: ChannelOrder = .channelsLast) {
@@ -53,6 +57,7 @@ public struct SpatialDropout3D: IdentityAtInference {
 /// Keras `AlphaDropout`: in training, dropout that keeps SELU's self-normalization; the identity at inference.
 public struct AlphaDropout: IdentityAtInference {
     public static let className = "AlphaDropout"
+    /// Fraction of values dropped in training, in [0, 1).
     public var rate: Double
     /// A rate in [0, 1).
     public init(rate: Double) { self.rate = rate }
@@ -63,6 +68,7 @@ public struct AlphaDropout: IdentityAtInference {
 /// values pass unchanged (masked steps are zeroed).
 public struct Masking: IdentityAtInference {
     public static let className = "Masking"
+    /// A step is masked when every one of its features equals this.
     public var maskValue: Double
     /// Defaults as Keras's: 0.
     public init(maskValue: Double = 0) { self.maskValue = maskValue }
@@ -81,6 +87,7 @@ public struct Identity: IdentityAtInference {
 /// Keras `RepeatVector`: `(batch, features)` repeated `n` times, `(batch, n, features)`.
 public struct RepeatVector: LayerKind {
     public static let className = "RepeatVector"
+    /// Number of repetitions: the output's steps.
     public var n: Int
     /// Repeats `n` (>= 1) times.
     public init(n: Int) { self.n = n }

@@ -75,6 +75,7 @@ public struct LSTM: Recurrent {
     public static let className = "LSTM"
     public var units: Int
     public var activation: Activation
+    /// The activation of the input, forget and output gates (sigmoid by default).
     public var recurrentActivation: Activation
     public var useBias: Bool
     public var returnSequences: Bool
@@ -107,10 +108,12 @@ public struct GRU: Recurrent {
     public static let className = "GRU"
     public var units: Int
     public var activation: Activation
+    /// The activation of the update and reset gates (sigmoid by default).
     public var recurrentActivation: Activation
     public var useBias: Bool
     public var returnSequences: Bool
     public var goBackwards: Bool
+    /// Apply the reset gate after the recurrent matrix product; the bias is then `(2, 3 * units)`.
     public var resetAfter: Bool
 
     /// Defaults as tf-keras 2 and Keras 3: tanh, sigmoid gates, a bias, the last state only, forwards, reset after.

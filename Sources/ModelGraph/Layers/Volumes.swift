@@ -4,9 +4,13 @@
 
 /// Keras's 3-D pooling layers (`MaxPooling3D`, `AveragePooling3D`): a window of `pool` moved by `strides`.
 public protocol Pooling3D: LayerKind {
+    /// Window depth, height and width.
     var pool: [Int] { get }
+    /// Step between windows along depth, height and width.
     var strides: [Int] { get }
+    /// `valid` (windows inside the input) or `same` (TensorFlow's padding).
     var padding: Padding { get }
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     var dataFormat: ChannelOrder { get }
 }
 
@@ -20,9 +24,13 @@ extension Pooling3D {
 /// Keras `MaxPooling3D`: the largest value of each window.
 public struct MaxPooling3D: Pooling3D {
     public static let className = "MaxPooling3D"
+    /// Window depth, height and width.
     public var pool: [Int]
+    /// Step between windows along depth, height and width (defaults to `pool`).
     public var strides: [Int]
+    /// `valid` (windows inside the input) or `same` (TensorFlow's padding).
     public var padding: Padding
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
 
     /// `strides` defaults to `pool`, as in Keras.
@@ -40,9 +48,13 @@ public struct MaxPooling3D: Pooling3D {
 /// Keras `AveragePooling3D`: the mean of each window.
 public struct AveragePooling3D: Pooling3D {
     public static let className = "AveragePooling3D"
+    /// Window depth, height and width.
     public var pool: [Int]
+    /// Step between windows along depth, height and width (defaults to `pool`).
     public var strides: [Int]
+    /// `valid` (windows inside the input) or `same` (TensorFlow's padding).
     public var padding: Padding
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
 
     /// `strides` defaults to `pool`, as in Keras.
@@ -60,7 +72,9 @@ public struct AveragePooling3D: Pooling3D {
 /// Keras's global 3-D pooling layers: one value per channel over depth, height and width; output
 /// `(batch, channels)`, or with `keepDims` the input's rank with ones for the pooled axes.
 public protocol GlobalPooling3D: LayerKind {
+    /// Keep the pooled axes as size 1 instead of dropping them (Keras's `keepdims`).
     var keepDims: Bool { get }
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     var dataFormat: ChannelOrder { get }
 }
 
@@ -74,7 +88,9 @@ extension GlobalPooling3D {
 /// Keras `GlobalMaxPooling3D`: the maximum over depth, height and width.
 public struct GlobalMaxPooling3D: GlobalPooling3D {
     public static let className = "GlobalMaxPooling3D"
+    /// Keep the pooled axes as size 1 instead of dropping them (Keras's `keepdims`).
     public var keepDims: Bool
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
     /// Defaults as Keras's.
     public init(keepDims: Bool = false, dataFormat: ChannelOrder = .channelsLast) {
@@ -88,7 +104,9 @@ public struct GlobalMaxPooling3D: GlobalPooling3D {
 /// Keras `GlobalAveragePooling3D`: the mean over depth, height and width.
 public struct GlobalAveragePooling3D: GlobalPooling3D {
     public static let className = "GlobalAveragePooling3D"
+    /// Keep the pooled axes as size 1 instead of dropping them (Keras's `keepdims`).
     public var keepDims: Bool
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
     /// Defaults as Keras's.
     public init(keepDims: Bool = false, dataFormat: ChannelOrder = .channelsLast) {
@@ -116,6 +134,7 @@ private func resize(_ spatial: [Int?], by amounts: [[Int]], sign: Int, _ what: S
 /// Keras `ZeroPadding1D`: `padding = [before, after]` zero steps.
 public struct ZeroPadding1D: LayerKind {
     public static let className = "ZeroPadding1D"
+    /// Zero steps added `[before, after]` the sequence.
     public var padding: [Int]
     /// Keras 3 only: `channels_first` pads the last axis.
     public var dataFormat: ChannelOrder
@@ -135,7 +154,9 @@ public struct ZeroPadding1D: LayerKind {
 /// Keras `ZeroPadding3D`: `padding = [[before, after]] * 3` zeros on depth, height and width.
 public struct ZeroPadding3D: LayerKind {
     public static let className = "ZeroPadding3D"
+    /// Zeros added `[before, after]` along depth, height and width, one pair each.
     public var padding: [[Int]]
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
     /// Three `[before, after]` pairs.
     public init(padding: [[Int]] = [[1, 1], [1, 1], [1, 1]], dataFormat: ChannelOrder = .channelsLast) {
@@ -153,6 +174,7 @@ public struct ZeroPadding3D: LayerKind {
 /// Keras `Cropping1D`: drops `cropping = [before, after]` steps.
 public struct Cropping1D: LayerKind {
     public static let className = "Cropping1D"
+    /// Steps dropped `[before, after]` the sequence.
     public var cropping: [Int]
     /// `[before, after]`.
     public init(cropping: [Int] = [1, 1]) { self.cropping = cropping }
@@ -166,7 +188,9 @@ public struct Cropping1D: LayerKind {
 /// Keras `Cropping3D`: drops `cropping = [[before, after]] * 3` on depth, height and width.
 public struct Cropping3D: LayerKind {
     public static let className = "Cropping3D"
+    /// Planes dropped `[before, after]` along depth, height and width, one pair each.
     public var cropping: [[Int]]
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
     /// Three `[before, after]` pairs.
     public init(cropping: [[Int]] = [[1, 1], [1, 1], [1, 1]], dataFormat: ChannelOrder = .channelsLast) {
@@ -184,6 +208,7 @@ public struct Cropping3D: LayerKind {
 /// Keras `UpSampling1D`: each step repeated `size` times.
 public struct UpSampling1D: LayerKind {
     public static let className = "UpSampling1D"
+    /// Times each step is repeated (>= 1).
     public var size: Int
     /// Repeats each step `size` (>= 1) times.
     public init(size: Int = 2) { self.size = size }
@@ -198,7 +223,9 @@ public struct UpSampling1D: LayerKind {
 /// Keras `UpSampling3D`: each voxel repeated `size` times along depth, height and width.
 public struct UpSampling3D: LayerKind {
     public static let className = "UpSampling3D"
+    /// Times each voxel is repeated along depth, height and width.
     public var size: [Int]
+    /// Channels last `(batch, depth, height, width, channels)`, Keras's default, or first.
     public var dataFormat: ChannelOrder
     /// Factors for depth, height and width.
     public init(size: [Int] = [2, 2, 2], dataFormat: ChannelOrder = .channelsLast) {

@@ -20,6 +20,7 @@ public struct Bidirectional: LayerKind {
     public static let className = "Bidirectional"
     /// The forward layer (a recurrent layer).
     public var layer: LayerOp
+    /// How the forward and backward outputs are combined (Keras's `merge_mode`).
     public var mergeMode: BidirectionalMerge
 
     /// `layer` must be a recurrent layer (`SimpleRNN`, `LSTM`, `GRU`); the backward layer is its copy
