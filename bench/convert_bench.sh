@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
-swift build -c release --product vggtool >/dev/null
+swift build -c release --product vggtool --static-swift-stdlib >/dev/null
 bin=.build/release/vggtool
 work=$(mktemp -d /tmp/vggtool-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

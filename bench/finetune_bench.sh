@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 sizes=("${@:-64 250}")
 [ $# -eq 0 ] && sizes=(64 250)
-swift build -c release --product vggtool >/dev/null
+swift build -c release --product vggtool --static-swift-stdlib >/dev/null
 bin=$PWD/.build/release/vggtool
 work=$(mktemp -d /tmp/vggtool-ftbench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

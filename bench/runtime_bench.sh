@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 secs=${1:-10}
-swift build -c release --product vggtool >/dev/null
+swift build -c release --product vggtool --static-swift-stdlib >/dev/null
 bin=$PWD/.build/release/vggtool
 work=$(mktemp -d /tmp/vggtool-rbench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-swift build -c release --product vggtool
+swift build -c release --product vggtool --static-swift-stdlib
 .build/release/vggtool demo --dir "${1:-vggtool-demo}"
