@@ -40,7 +40,9 @@ for h in "${harnesses[@]}"; do
     vggm)   cp Fixtures/hostile/*.vggm Fixtures/*.vggm "$seeds/" ;;
     config) cp Fixtures/*.config.json Fixtures/summaries/*.config.json "$seeds/" ;;
     npy)    cp Fixtures/goldens/*.npy Fixtures/hostile/*.npy "$seeds/" 2>/dev/null; find "$seeds" -size +64k -delete ;;
-    keras)  cp Fixtures/*.h5 Fixtures/*.keras Fixtures/hostile/*.h5 Fixtures/hostile/*.keras "$seeds/"; find "$seeds" -size +128k -delete
+    keras)  if [ $ci -eq 1 ]; then grep -v '^#' scripts/fuzz-ci-keras-seeds.txt | xargs -I{} cp {} "$seeds/"
+            else cp Fixtures/*.h5 Fixtures/*.keras Fixtures/hostile/*.h5 Fixtures/hostile/*.keras "$seeds/"; fi
+            find "$seeds" -size +128k -delete
             # Inputs that hang or crash libhdf5 itself (kept as regression cases) would stop the run at once.
             for f in Fixtures/fuzz-found/*; do rm -f "$seeds/$(basename "$f")"; done ;;
     image)  cp Fixtures/images/*.jpg Fixtures/images/*.png Fixtures/images/*.bmp "$seeds/" ;;
