@@ -9,7 +9,7 @@ import VGGTool
 /// computed, on both convolution paths.
 @Suite struct LayerFixtureTests {
     /// The models of gen_layer_fixtures.py's MODELS.
-    static let models = ["leaky_relu", "merges_noise", "resampling"]
+    static let models = ["leaky_relu", "merges_noise", "resampling", "sequence"]
 
     @Test(arguments: models)
     func summariesMatchKeras(model: String) throws {

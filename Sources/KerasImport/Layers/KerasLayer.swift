@@ -95,6 +95,11 @@ extension LayerOp {
         case .dot(let l): l
         case .groupNormalization(let l): l
         case .unitNormalization(let l): l
+        case .conv1D(let l): l
+        case .maxPooling1D(let l): l
+        case .averagePooling1D(let l): l
+        case .globalAveragePooling1D(let l): l
+        case .globalMaxPooling1D(let l): l
         }
     }
 

@@ -236,6 +236,16 @@ public enum LayerOp: Sendable, Hashable {
     case groupNormalization(GroupNormalization)
     /// Keras `UnitNormalization`.
     case unitNormalization(UnitNormalization)
+    /// Keras `Conv1D`.
+    case conv1D(Conv1D)
+    /// Keras `MaxPooling1D`.
+    case maxPooling1D(MaxPooling1D)
+    /// Keras `AveragePooling1D`.
+    case averagePooling1D(AveragePooling1D)
+    /// Keras `GlobalAveragePooling1D`.
+    case globalAveragePooling1D(GlobalAveragePooling1D)
+    /// Keras `GlobalMaxPooling1D`.
+    case globalMaxPooling1D(GlobalMaxPooling1D)
 
     /// The layer type behind the case (ModelGraph's dispatch point).
     public var kind: any LayerKind {
@@ -313,6 +323,11 @@ public enum LayerOp: Sendable, Hashable {
         case .dot(let l): l
         case .groupNormalization(let l): l
         case .unitNormalization(let l): l
+        case .conv1D(let l): l
+        case .maxPooling1D(let l): l
+        case .averagePooling1D(let l): l
+        case .globalAveragePooling1D(let l): l
+        case .globalMaxPooling1D(let l): l
         }
     }
 
@@ -329,6 +344,7 @@ public enum LayerOp: Sendable, Hashable {
         SimpleRNN.self, LSTM.self, GRU.self, Bidirectional.self, TimeDistributed.self, Embedding.self, SpatialDropout1D.self, SpatialDropout3D.self, AlphaDropout.self, Masking.self, Identity.self, RepeatVector.self,
         MaxPooling3D.self, AveragePooling3D.self, GlobalMaxPooling3D.self, GlobalAveragePooling3D.self, ZeroPadding1D.self, ZeroPadding3D.self, Cropping1D.self, Cropping3D.self, UpSampling1D.self, UpSampling3D.self, Conv3D.self, Conv1DTranspose.self,
         Conv3DTranspose.self, SeparableConv1D.self, DepthwiseConv1D.self, MultiHeadAttention.self, Attention.self, AdditiveAttention.self, Dot.self, GroupNormalization.self, UnitNormalization.self,
+        Conv1D.self, MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self,
     ]
 
     /// The Keras class name.

@@ -95,6 +95,11 @@ extension LayerOp {
         case .layerNormalization(let l): l
         case .normalization(let l): l
         case .pReLU(let l): l
+        case .conv1D(let l): l
+        case .maxPooling1D(let l): l
+        case .averagePooling1D(let l): l
+        case .globalAveragePooling1D(let l): l
+        case .globalMaxPooling1D(let l): l
         case .simpleRNN, .lstm, .gru, .bidirectional, .timeDistributed, .embedding, .spatialDropout1D, .spatialDropout3D, .alphaDropout, .masking, .identity, .repeatVector, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding1D, .zeroPadding3D, .cropping1D, .cropping3D, .upSampling1D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization:
             nil
         }

@@ -1,0 +1,75 @@
+import CKernels
+import ModelGraph
+
+// A sequence (N, steps, C) is an image one row high (N, 1, steps, C): the 1-D layers run the 2-D kernels
+// with the kernel (k, in, filters) read as HWIO (1, k, in, filters).
+
+/// The 2-D kernels' geometry for a 1-D window over NLC shapes (batch first).
+func sequenceShape(input i: [Int], output o: [Int], kernel: Int, stride: Int, dilation: Int, padBefore: Int) -> vgg_conv_shape {
+    vgg_conv_shape(n: Int32(i[0]), h: 1, w: Int32(i[1]), c: Int32(i[2]), oh: 1, ow: Int32(o[1]), k: Int32(o[2]),
+                   kh: 1, kw: Int32(kernel), sh: 1, sw: Int32(stride), dh: 1, dw: Int32(dilation), pad_top: 0, pad_left: Int32(padBefore))
+}
+
+extension Conv1D: RuntimeKernel {
+    func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int {
+        let kk = kernel * inShape[2]
+        return engine.threads * max(1, Plan.im2colBlockBytes / (kk * 4)) * kk
+    }
+
+    /// im2col + GEMM over output steps, split across threads; 'causal' pads (kernel - 1) * dilation before.
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
+        let engine = ctx.engine, x = ctx.x, out = ctx.out, scratch = ctx.scratch, act = activation, filters = filters
+        let weights = try ctx.weight("kernel")
+        let bias = useBias ? try ctx.weight("bias") : nil
+        let window = (kernel - 1) * dilation + 1
+        let before = try padding.geometry(steps: ctx.inShape[1], window: window, stride: strides).before
+        let shape = sequenceShape(input: ctx.inShape, output: ctx.outShape, kernel: kernel, stride: strides, dilation: dilation, padBefore: before)
+        let rows = ctx.outCount / filters
+        let kk = kernel * ctx.inShape[2]
+        let blockRows = max(1, Plan.im2colBlockBytes / (kk * 4))
+        return {
+            engine.parallelParts(rows, minChunk: 64) { a, b, part in
+                var sh = shape
+                vgg_conv2d_gemm_rows(&sh, x, weights, bias, out, a, b, scratch.map { $0 + part * blockRows * kk }, blockRows)
+            }
+            engine.activate(act, out, rows: rows, width: filters)
+        }
+    }
+}
+
+extension Pooling1D {
+    /// `kind`: 0 max, 1 average (over the steps inside the sequence, as TensorFlow).
+    func poolStep(_ ctx: StepContext, kind: Int32) -> () throws -> Void {
+        let x = ctx.x, out = ctx.out, n = ctx.inShape[0]
+        let before = padding.before(ctx.inShape[1], out: ctx.outShape[1], window: pool, stride: strides)
+        let shape = sequenceShape(input: ctx.inShape, output: ctx.outShape, kernel: pool, stride: strides, dilation: 1, padBefore: before)
+        return {
+            var sh = shape
+            vgg_pool_rows(&sh, kind, x, out, 0, n)
+        }
+    }
+}
+
+extension MaxPooling1D: RuntimeKernel {
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void { poolStep(ctx, kind: 0) }
+}
+
+extension AveragePooling1D: RuntimeKernel {
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void { poolStep(ctx, kind: 1) }
+}
+
+extension GlobalPooling1D {
+    /// `kind`: 0 max, 1 average.
+    func globalStep(_ ctx: StepContext, kind: Int32) -> () throws -> Void {
+        let x = ctx.x, out = ctx.out, s = ctx.inShape
+        return { vgg_global_pool(x, out, s[0], s[1], s[2], kind) }
+    }
+}
+
+extension GlobalAveragePooling1D: RuntimeKernel {
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void { globalStep(ctx, kind: 1) }
+}
+
+extension GlobalMaxPooling1D: RuntimeKernel {
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void { globalStep(ctx, kind: 0) }
+}
