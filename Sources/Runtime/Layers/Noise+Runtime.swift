@@ -21,3 +21,23 @@ extension ActivityRegularization: RuntimeKernel {
     var bufferUse: BufferUse { .alias }
     func makeStep(_ c: StepContext) throws -> () throws -> Void { {} }
 }
+
+extension SpatialDropout1D: RuntimeKernel {
+    var bufferUse: BufferUse { .alias }
+    func makeStep(_ c: StepContext) throws -> () throws -> Void { {} }
+}
+
+extension SpatialDropout3D: RuntimeKernel {
+    var bufferUse: BufferUse { .alias }
+    func makeStep(_ c: StepContext) throws -> () throws -> Void { {} }
+}
+
+extension AlphaDropout: RuntimeKernel {
+    var bufferUse: BufferUse { .alias }
+    func makeStep(_ c: StepContext) throws -> () throws -> Void { {} }
+}
+
+extension Identity: RuntimeKernel {
+    var bufferUse: BufferUse { .alias }
+    func makeStep(_ c: StepContext) throws -> () throws -> Void { {} }
+}

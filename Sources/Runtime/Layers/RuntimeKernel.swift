@@ -100,7 +100,11 @@ extension LayerOp {
         case .averagePooling1D(let l): l
         case .globalAveragePooling1D(let l): l
         case .globalMaxPooling1D(let l): l
-        case .simpleRNN, .lstm, .gru, .bidirectional, .timeDistributed, .embedding, .spatialDropout1D, .spatialDropout3D, .alphaDropout, .masking, .identity, .repeatVector, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding1D, .zeroPadding3D, .cropping1D, .cropping3D, .upSampling1D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization:
+        case .spatialDropout1D(let l): l
+        case .spatialDropout3D(let l): l
+        case .alphaDropout(let l): l
+        case .identity(let l): l
+        case .simpleRNN, .lstm, .gru, .bidirectional, .timeDistributed, .embedding, .masking, .repeatVector, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding1D, .zeroPadding3D, .cropping1D, .cropping3D, .upSampling1D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization:
             nil
         }
     }
