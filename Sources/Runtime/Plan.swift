@@ -25,6 +25,27 @@ final class Plan {
     /// im2col rows per tile: this many bytes of scratch per thread.
     static let im2colBlockBytes = 4 << 20
 
+    /// Rows of an im2col tile for a window of `kk` values (kernel area x input channels).
+    static func im2colBlockRows(kk: Int) -> Int { max(1, im2colBlockBytes / (kk * 4)) }
+
+    /// Scratch floats an im2col convolution needs, all threads together.
+    static func im2colScratchFloats(kk: Int, engine: Engine) -> Int { engine.threads * im2colBlockRows(kk: kk) * kk }
+
+    /// A convolution's step by im2col + GEMM over its output rows (split across threads, each with its tile
+    /// of scratch), then the activation. `shape` is the kernels' geometry; kernels HWIO.
+    static func im2colStep(_ ctx: StepContext, shape: vgg_conv_shape, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                           filters: Int, kk: Int, activation: Activation) -> () throws -> Void {
+        let engine = ctx.engine, x = ctx.x, out = ctx.out, scratch = ctx.scratch
+        let rows = ctx.outCount / filters, blockRows = im2colBlockRows(kk: kk)
+        return {
+            engine.parallelParts(rows, minChunk: 64) { a, b, part in
+                var sh = shape
+                vgg_conv2d_gemm_rows(&sh, x, weights, bias, out, a, b, scratch.map { $0 + part * blockRows * kk }, blockRows)
+            }
+            engine.activate(activation, out, rows: rows, width: filters)
+        }
+    }
+
     init(engine: Engine, key: PlanKey) throws {
         self.key = key
         let file = engine.model.path

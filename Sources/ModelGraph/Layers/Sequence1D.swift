@@ -88,10 +88,8 @@ extension Pooling1D {
     public func infer(_ inputs: [Shape]) throws -> Inference {
         let input = inputs[0]
         guard input.count == 3, let c = input[2] else { throw LayerShapeError("expects a 3-D input (batch, steps, channels), got \(ShapeFormat.tuple(input))") }
-        try ShapeCheck.positive(pool, "pool size")
-        try ShapeCheck.positive(strides, "stride")
-        let out = try input[1].map { try padding.outputLength($0, window: pool, stride: strides, axis: "length") }
-        return Inference(output: [nil, out, c])
+        let out = try WindowND.output([input[1]], kernel: [pool], strides: [strides], padding: padding)
+        return Inference(output: [nil] + out + [c])
     }
 }
 

@@ -35,22 +35,12 @@ public struct Conv2DTranspose: LayerKind {
 
     public var outputActivation: Activation? { activation }
 
-    /// Keras's `deconv_output_length` for one axis.
-    public static func outputLength(_ size: Int, kernel: Int, stride: Int, dilation: Int, padding: Padding, outputPadding: Int?) -> Int {
-        let k = (kernel - 1) * dilation + 1
-        guard let op = outputPadding else {
-            return padding == .valid ? size * stride + max(k - stride, 0) : size * stride
-        }
-        let pad = padding == .same ? k / 2 : 0
-        return (size - 1) * stride + k - 2 * pad + op
-    }
-
     public func infer(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
         try ShapeCheck.positive(filters, "filters")
         try Window2D(size: kernel, strides: strides, dilation: dilation, padding: padding).check()
-        let oh = h.map { Self.outputLength($0, kernel: kernel.height, stride: strides.height, dilation: dilation.height, padding: padding, outputPadding: outputPadding?.height) }
-        let ow = w.map { Self.outputLength($0, kernel: kernel.width, stride: strides.width, dilation: dilation.width, padding: padding, outputPadding: outputPadding?.width) }
+        let oh = h.map { WindowND.transposed($0, kernel: kernel.height, stride: strides.height, dilation: dilation.height, padding: padding, outputPadding: outputPadding?.height) }
+        let ow = w.map { WindowND.transposed($0, kernel: kernel.width, stride: strides.width, dilation: dilation.width, padding: padding, outputPadding: outputPadding?.width) }
         if let oh, oh < 1 { throw LayerShapeError("output height \(oh) is not positive") }
         if let ow, ow < 1 { throw LayerShapeError("output width \(ow) is not positive") }
         var weights = [WeightSpec(name: "kernel", shape: [kernel.height, kernel.width, filters, c])]

@@ -19,9 +19,7 @@ extension Conv2D: RuntimeKernel {
             let block = min(Self.winogradBlock(c: c, k: filters), (tiles + t - 1) / t)
             return (engine.cacheWinogradKernels ? 0 : 16 * c * filters) + t * 16 * block * (c + filters)
         }
-        let kk = kernel.area * c
-        let rows = max(1, Plan.im2colBlockBytes / (kk * 4))
-        return t * rows * kk
+        return Plan.im2colScratchFloats(kk: kernel.area * c, engine: engine)
     }
 
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
@@ -65,14 +63,6 @@ extension Conv2D: RuntimeKernel {
                 engine.activate(act, out, rows: rows, width: filters)
             }
         }
-        let kk = kernel.area * c
-        let blockRows = max(1, Plan.im2colBlockBytes / (kk * 4))
-        return {
-            engine.parallelParts(rows, minChunk: 64) { a, b, part in
-                var sh = shape
-                vgg_conv2d_gemm_rows(&sh, x, weights, bias, out, a, b, scratch.map { $0 + part * blockRows * kk }, blockRows)
-            }
-            engine.activate(act, out, rows: rows, width: filters)
-        }
+        return Plan.im2colStep(ctx, shape: shape, weights: weights, bias: bias, filters: filters, kk: kernel.area * c, activation: act)
     }
 }

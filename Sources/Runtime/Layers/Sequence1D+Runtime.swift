@@ -12,28 +12,16 @@ func sequenceShape(input i: [Int], output o: [Int], kernel: Int, stride: Int, di
 
 extension Conv1D: RuntimeKernel {
     func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int {
-        let kk = kernel * inShape[2]
-        return engine.threads * max(1, Plan.im2colBlockBytes / (kk * 4)) * kk
+        Plan.im2colScratchFloats(kk: kernel * inShape[2], engine: engine)
     }
 
     /// im2col + GEMM over output steps, split across threads; 'causal' pads (kernel - 1) * dilation before.
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
-        let engine = ctx.engine, x = ctx.x, out = ctx.out, scratch = ctx.scratch, act = activation, filters = filters
         let weights = try ctx.weight("kernel")
         let bias = useBias ? try ctx.weight("bias") : nil
-        let window = (kernel - 1) * dilation + 1
-        let before = try padding.geometry(steps: ctx.inShape[1], window: window, stride: strides).before
+        let before = try padding.geometry(steps: ctx.inShape[1], window: (kernel - 1) * dilation + 1, stride: strides).before
         let shape = sequenceShape(input: ctx.inShape, output: ctx.outShape, kernel: kernel, stride: strides, dilation: dilation, padBefore: before)
-        let rows = ctx.outCount / filters
-        let kk = kernel * ctx.inShape[2]
-        let blockRows = max(1, Plan.im2colBlockBytes / (kk * 4))
-        return {
-            engine.parallelParts(rows, minChunk: 64) { a, b, part in
-                var sh = shape
-                vgg_conv2d_gemm_rows(&sh, x, weights, bias, out, a, b, scratch.map { $0 + part * blockRows * kk }, blockRows)
-            }
-            engine.activate(act, out, rows: rows, width: filters)
-        }
+        return Plan.im2colStep(ctx, shape: shape, weights: weights, bias: bias, filters: filters, kk: kernel * ctx.inShape[2], activation: activation)
     }
 }
 
