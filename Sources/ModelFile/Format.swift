@@ -6,7 +6,7 @@ import ModelGraph
 //
 //   [0, 64)               header (little-endian):
 //       0   8  magic 89 56 47 47 4D 0D 0A 1A ("\x89VGGM\r\n\x1a")
-//       8   2  major version (1)        10  2  minor version (0, or 1 for nested models)
+//       8   2  major version (1)        10  2  minor version (0; 1 nested; 2 ch-first)
 //      12   4  header size (64)
 //      16   8  data offset (64)         24  8  data length (bytes)
 //      32   8  manifest offset          40  8  manifest length (bytes)
@@ -125,12 +125,15 @@ public enum VGGMFormat {
     /// The major version this vggtool reads and writes; files of other major versions are refused.
     public static let major: UInt16 = 1
     /// The newest minor version this vggtool reads and writes. 1.1 added nested models (a layer of class
-    /// `Functional`, `Sequential` or `Model` holding its own graph); a file is written as 1.0 unless it
-    /// needs 1.1, so older readers keep reading what they can.
-    public static let minor: UInt16 = 1
+    /// `Functional`, `Sequential` or `Model` holding its own graph); 1.2 added channels-first layers (a
+    /// `data_format` key, which older readers would ignore and compute wrongly). A file is written as the
+    /// lowest minor version it needs, so older readers keep reading what they can.
+    public static let minor: UInt16 = 2
 
     /// The minor version a file holding `graph` is written as.
-    public static func minor(for graph: ModelGraph) -> UInt16 { graph.hasNestedModels ? 1 : 0 }
+    public static func minor(for graph: ModelGraph) -> UInt16 {
+        graph.hasChannelsFirstLayers ? 2 : graph.hasNestedModels ? 1 : 0
+    }
     /// Bytes in the fixed header.
     public static let headerSize = 64
     /// Byte alignment of every tensor's offset (from the start of the file and of the data section).

@@ -116,7 +116,7 @@ final class Plan {
             let count = shapes[l.name]!.reduce(1, *)
             let uses = consumers[l.name] ?? 0
             var slot: Int
-            switch l.op.runtime!.bufferUse {  // every layer has a kernel (checked by Engine.init)
+            switch l.op.planned!.bufferUse {  // every layer has a kernel (checked by Engine.init)
             case .alias:
                 slot = slotOf[l.inbound[0]]!
                 placement[l.name] = .alias
@@ -132,7 +132,7 @@ final class Plan {
             for i in l.inbound { release(slotOf[i]!) }
             if uses == 0 { refs[slot] += 1; release(slot) }
             let inShape = l.inbound.first.flatMap { shapes[$0] } ?? []
-            scratchFloats = max(scratchFloats, l.op.runtime!.scratchFloats(inShape: inShape, outShape: shapes[l.name]!, engine: engine))
+            scratchFloats = max(scratchFloats, l.op.planned!.scratchFloats(inShape: inShape, outShape: shapes[l.name]!, engine: engine))
         }
 
         // ---- memory
@@ -158,7 +158,7 @@ final class Plan {
             let outShape = shapes[l.name]!
             if l.op.inputShape != nil { continue }
             if placement[l.name] == .alias { continue }
-            let kernel = l.op.runtime!
+            let kernel = l.op.planned!
             // Elementwise layers work in place; when their input is still needed, copy it first.
             if placement[l.name] == .fresh, kernel.bufferUse == .inPlace { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
             let context = StepContext(engine: engine, info: info, inputs: ins, out: out, outShape: outShape, scratch: scratch)

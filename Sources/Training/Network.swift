@@ -125,6 +125,9 @@ package final class Network {
                 throw TrainingError(.untrainableLayer(className: l.op.className), layer: l.name, "layer '\(l.name)' (\(l.op.className)) cannot be trained; freeze it (train from a later layer)")
             }
             let inS = info.inputShapes[0].dropFirst().map { $0 ?? 1 }, outS = info.outputShape.dropFirst().map { $0 ?? 1 }
+            if l.op.isChannelsFirst, inS.count >= 2 {
+                throw TrainingError(.unsupportedLayerSetup, layer: l.name, "layer '\(l.name)' (\(l.op.className)) is channels_first, which training does not support; freeze it (train from a later layer)")
+            }
             if case .dense = l.op, inS.count != 1 {
                 throw TrainingError(.unsupportedLayerSetup, layer: l.name, "layer '\(l.name)': training a Dense layer on a \(inS.count + 1)-D input is not supported")
             }

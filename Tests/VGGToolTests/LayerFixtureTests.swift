@@ -1,7 +1,9 @@
 import Foundation
 import ModelFile
+import ModelGraph
 import Runtime
 import Testing
+import Training
 import VGGTool
 
 /// One small model per layer class added to vggtool (scripts/fixtures/gen_layer_fixtures.py), saved by the
@@ -9,7 +11,7 @@ import VGGTool
 /// computed, on both convolution paths.
 @Suite struct LayerFixtureTests {
     /// The models of gen_layer_fixtures.py's MODELS.
-    static let models = ["leaky_relu", "merges_noise", "resampling", "sequence"]
+    static let models = ["leaky_relu", "merges_noise", "resampling", "sequence", "channels_first", "sequence_cf"]
 
     @Test(arguments: models)
     func summariesMatchKeras(model: String) throws {
@@ -46,5 +48,25 @@ import VGGTool
         let expected = try TestSupport.tensor("\(model).keras3.output.npy")
         #expect(y.shape == expected.shape)
         #expect(TestSupport.relativeError(y.values[...], expected.values[...]) < 1e-4)
+    }
+
+    /// A graph with channels-first layers is written as format 1.2 (older readers, which would ignore
+    /// `data_format`, refuse it); others keep the minor version they need.
+    @Test func channelsFirstGraphsAreFormat12() throws {
+        for (model, minor) in [("channels_first", 2), ("sequence_cf", 2), ("leaky_relu", 0)] {
+            let vggm = try TestSupport.convertAndOpen(TestSupport.fixture("\(model).tfkeras.full.h5"))
+            #expect(vggm.graph.hasChannelsFirstLayers == (minor == 2))
+            let header = try FileHandle(forReadingFrom: URL(fileURLWithPath: vggm.path)).readToEnd()!.dropFirst(10).prefix(2)
+            #expect(Array(header) == [UInt8(minor), 0], "\(model): written as 1.\(Array(header))")
+        }
+    }
+
+    /// Training refuses a trainable channels-first layer by name (frozen, it runs in the base).
+    @Test func trainingRefusesChannelsFirstLayers() throws {
+        let vggm = try TestSupport.convertAndOpen(TestSupport.fixture("sequence_cf.tfkeras.full.h5"))
+        let layers = try vggm.graph.analyze().layers.filter { $0.layer.name == "conv_s2" }
+        #expect(throws: TrainingError.self) {
+            _ = try Network(layers: layers, weights: { _, _ in [] }, threads: 1)
+        }
     }
 }

@@ -116,6 +116,35 @@ import Testing
         #expect(back == op)
     }
 
+    /// Every type with a `data_format` keeps channels first through the JSON and tf-keras's config; channels
+    /// last writes no key in the JSON, so graphs written before the key existed read as they did.
+    @Test(arguments: samples.filter { $0.kind is any ChannelOrdered })
+    func channelsFirstRoundTrips(op: LayerOp) throws {
+        #expect(GraphCodec.config(op)["data_format"] == nil)
+        #expect(!op.isChannelsFirst)
+        var kind = op.kind as! any ChannelOrdered
+        kind.dataFormat = .channelsFirst
+        let cf = kind.op
+        #expect(cf.isChannelsFirst && cf != op)
+        #expect(GraphCodec.config(cf)["data_format"] as? String == "channels_first")
+        let graph = ModelGraph(name: "m", layers: [Layer(name: "l", op: cf, inbound: [])], inputs: ["l"], outputs: ["l"], isSequential: false)
+        #expect(try GraphCodec.decode(GraphCodec.encode(graph)).layers[0].op == cf)
+        let config = KerasLayerConfig(values: try cf.keras.tfKerasConfig(), file: "f", layer: "l", kerasMajor: 2, className: cf.className)
+        #expect(try type(of: cf.keras).init(keras: config).op == cf)
+        // Keras 1's Theano ordering is refused for layers with kernels (their layout differs), read for others.
+        var k1 = try cf.keras.tfKerasConfig()
+        k1["dim_ordering"] = "th"
+        k1["data_format"] = nil
+        let hasKernel = cf.className.contains("Conv")
+        let keras1 = KerasLayerConfig(values: k1, file: "f", layer: "l", kerasMajor: 1, className: cf.className)
+        if hasKernel {
+            #expect(throws: ImportError.self) { try type(of: cf.keras).init(keras: keras1) }
+        } else if case .batchNormalization = cf {
+        } else {
+            #expect(try type(of: cf.keras).init(keras: keras1).op == cf)
+        }
+    }
+
     /// Keras 3's hard_sigmoid is not Keras 2's: settled at import, kept apart in the JSON, refused by the
     /// tf-keras writer, and read from files written before the distinction by their provenance.
     @Test func hardSigmoidIsSettledAtImport() throws {

@@ -3,9 +3,8 @@ import ModelGraph
 
 extension Flatten: KerasLayer {
     init(keras c: KerasLayerConfig) throws {
-        try c.checkChannelsLast()
-        self.init()
+        self.init(dataFormat: try c.channelOrder())
     }
 
-    func tfKerasConfig() -> [String: Any] { ["data_format": "channels_last"] }
+    func tfKerasConfig() -> [String: Any] { ["data_format": dataFormat.rawValue] }
 }

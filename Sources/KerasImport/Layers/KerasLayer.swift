@@ -204,11 +204,14 @@ struct KerasLayerConfig {
         return a
     }
 
-    /// Refuses `data_format: channels_first` (Keras 1's `dim_ordering: th`).
-    func checkChannelsLast() throws {
-        if let df = first(["data_format", "dim_ordering"]) as? String, !(df == "channels_last" || df == "tf" || df == "default") {
-            throw error(.unsupported, "data_format '\(df)' is not supported (channels_last only)")
+    /// `data_format` of a layer with a kernel. Keras 1's Theano ordering (`dim_ordering: th`) also stores
+    /// kernels in Theano's layout (`(filters, in, kh, kw)`, flipped), which is refused.
+    func kernelChannelOrder() throws -> ChannelOrder {
+        let order = try channelOrder()
+        if order == .channelsFirst, kerasMajor == 1 {
+            throw error(.unsupported, "Keras 1 'th' dim_ordering (Theano's kernel layout) is not supported")
         }
+        return order
     }
 
     /// The input shape without the batch, from `batch_shape` (Keras 3), `batch_input_shape` (Keras 1/2) or

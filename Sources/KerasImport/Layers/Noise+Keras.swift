@@ -13,10 +13,9 @@ extension GaussianDropout: KerasLayer {
 
 extension SpatialDropout2D: KerasLayer {
     init(keras c: KerasLayerConfig) throws {
-        try c.checkChannelsLast()
-        self.init(rate: c.double("rate", "p", default: 0))
+        self.init(rate: c.double("rate", "p", default: 0), dataFormat: try c.channelOrder())
     }
-    func tfKerasConfig() -> [String: Any] { ["rate": rate, "noise_shape": NSNull(), "seed": NSNull(), "data_format": "channels_last"] }
+    func tfKerasConfig() -> [String: Any] { ["rate": rate, "noise_shape": NSNull(), "seed": NSNull(), "data_format": dataFormat.rawValue] }
 }
 
 extension ActivityRegularization: KerasLayer {

@@ -62,3 +62,80 @@ enum WindowND {
     /// Product of known sizes (0 when any is unknown), for MAC counts.
     static func volume(_ sizes: [Int?]) -> Int { sizes.reduce(1) { $0 * ($1 ?? 0) } }
 }
+
+extension ChannelOrder {
+    /// Shape inference of a layer written for channels last, applied in this order: a channels-first input
+    /// `(batch, channels, spatial...)` is seen as `(batch, spatial..., channels)` and an output of rank 3 or
+    /// more is turned back (`(batch, channels)` outputs, and inputs of rank 2 where the two orders agree,
+    /// pass as they are). Weights and MACs do not depend on the order.
+    public func inferring(_ inputs: [Shape], _ channelsLast: ([Shape]) throws -> Inference) throws -> Inference {
+        guard self == .channelsFirst else { return try channelsLast(inputs) }
+        var inference = try channelsLast(inputs.map(Self.toChannelsLast))
+        inference.output = Self.toChannelsFirst(inference.output)
+        return inference
+    }
+
+    /// `(batch, channels, spatial...)` as `(batch, spatial..., channels)`; shapes of rank 2 or less as given.
+    public static func toChannelsLast(_ s: Shape) -> Shape {
+        s.count < 3 ? s : [s[0]] + s[2...] + [s[1]]
+    }
+
+    /// `(batch, spatial..., channels)` as `(batch, channels, spatial...)`; shapes of rank 2 or less as given.
+    public static func toChannelsFirst(_ s: Shape) -> Shape {
+        s.count < 3 ? s : [s[0], s[s.count - 1]] + s[1..<(s.count - 1)]
+    }
+}
+
+/// A layer type with Keras's `data_format` (BatchNormalization: `axis` 1 or -1). Its shape inference and
+/// runtime step are written for channels last; a channels-first layer is the channels-last one between two
+/// transpositions (`ChannelOrder.inferring`, and the runtime's plan).
+public protocol ChannelOrdered: LayerKind {
+    /// Where the channels axis is.
+    var dataFormat: ChannelOrder { get set }
+}
+
+extension ChannelOrdered {
+    /// The same layer with channels last.
+    public var channelsLastVariant: Self {
+        var copy = self
+        copy.dataFormat = .channelsLast
+        return copy
+    }
+}
+
+extension LayerOp {
+    /// Whether the layer works on channels-first data (a `ChannelOrdered` type with `channels_first`).
+    public var isChannelsFirst: Bool { (kind as? any ChannelOrdered)?.dataFormat == .channelsFirst }
+}
+
+/// A layer's `dataFormat` as its JSON holds it: `"data_format"` is written only for channels first and read
+/// as channels last when absent, so graphs written before the key existed read as they did.
+@propertyWrapper
+public struct ChannelsLastByDefault: Sendable, Hashable, Codable {
+    /// The order.
+    public var wrappedValue: ChannelOrder
+
+    /// Wraps `wrappedValue`.
+    public init(wrappedValue: ChannelOrder) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: Decoder) throws { wrappedValue = try decoder.singleValueContainer().decode(ChannelOrder.self) }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(wrappedValue)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A missing `data_format` is channels last.
+    public func decode(_ type: ChannelsLastByDefault.Type, forKey key: Key) throws -> ChannelsLastByDefault {
+        try decodeIfPresent(type, forKey: key) ?? ChannelsLastByDefault(wrappedValue: .channelsLast)
+    }
+}
+
+extension KeyedEncodingContainer {
+    /// Channels last is not written.
+    public mutating func encode(_ value: ChannelsLastByDefault, forKey key: Key) throws {
+        if value.wrappedValue != .channelsLast { try encode(value.wrappedValue, forKey: key) }
+    }
+}

@@ -1,4 +1,4 @@
-/// Keras `Conv2D`: a 2-D convolution over NHWC input with an HWIO kernel `(kh, kw, in, filters)` and an
+/// Keras `Conv2D`: a 2-D convolution over NHWC input (NCHW with `dataFormat` channels first) with an HWIO kernel `(kh, kw, in, filters)` and an
 /// optional bias `(filters)`, then `activation`.
 public struct Conv2D: Convolution2D {
     public static let className = "Conv2D"
@@ -16,10 +16,12 @@ public struct Conv2D: Convolution2D {
     public var activation: Activation
     /// Whether a bias `(filters)` is added.
     public var useBias: Bool
+    /// Where the channels axis is (the kernel's layout does not change).
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
     /// A convolution with Keras's defaults (stride 1, `valid`, no dilation, linear, with bias) unless given.
     public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, dilation: Size2D = 1,
-                activation: Activation = .linear, useBias: Bool = true) {
+                activation: Activation = .linear, useBias: Bool = true, dataFormat: ChannelOrder = .channelsLast) {
         self.filters = filters
         self.kernel = kernel
         self.strides = strides
@@ -27,10 +29,12 @@ public struct Conv2D: Convolution2D {
         self.dilation = dilation
         self.activation = activation
         self.useBias = useBias
+        self.dataFormat = dataFormat
     }
 
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
 
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
         try ShapeCheck.positive(filters, "filters")
         let (oh, ow) = try window.output(height: h, width: w)
@@ -43,6 +47,6 @@ public struct Conv2D: Convolution2D {
     public var op: LayerOp { .conv2D(self) }
 
     enum CodingKeys: String, CodingKey {
-        case filters, kernel = "kernel_size", strides, padding, dilation = "dilation_rate", activation, useBias = "use_bias"
+        case filters, kernel = "kernel_size", strides, padding, dilation = "dilation_rate", activation, useBias = "use_bias", dataFormat = "data_format"
     }
 }

@@ -1,6 +1,6 @@
 /// What the 2-D convolution classes share (Keras's `BaseConv`): a kernel moved over the input with
 /// strides, dilation and padding, an activation and an optional bias.
-public protocol Convolution2D: LayerKind {
+public protocol Convolution2D: ChannelOrdered {
     /// Kernel height and width (the kernel's H and W; for SeparableConv2D, the depthwise step's).
     var kernel: Size2D { get }
     /// Step between windows, vertical and horizontal.

@@ -16,10 +16,12 @@ public struct DepthwiseConv2D: Convolution2D {
     public var activation: Activation
     /// Whether a bias `(in * multiplier)` is added.
     public var useBias: Bool
+    /// Where the channels axis is (the weights' layout does not change).
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
     /// A depthwise convolution with Keras's defaults (stride 1, `valid`, multiplier 1, no dilation, linear, with bias) unless given.
     public init(kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, depthMultiplier: Int = 1, dilation: Size2D = 1,
-                activation: Activation = .linear, useBias: Bool = true) {
+                activation: Activation = .linear, useBias: Bool = true, dataFormat: ChannelOrder = .channelsLast) {
         self.kernel = kernel
         self.strides = strides
         self.padding = padding
@@ -27,10 +29,13 @@ public struct DepthwiseConv2D: Convolution2D {
         self.dilation = dilation
         self.activation = activation
         self.useBias = useBias
+        self.dataFormat = dataFormat
     }
 
 
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
         try ShapeCheck.positive(depthMultiplier, "depth_multiplier")
         let (oh, ow) = try window.output(height: h, width: w)
@@ -43,6 +48,6 @@ public struct DepthwiseConv2D: Convolution2D {
     public var op: LayerOp { .depthwiseConv2D(self) }
 
     enum CodingKeys: String, CodingKey {
-        case kernel = "kernel_size", strides, padding, depthMultiplier = "depth_multiplier", dilation = "dilation_rate", activation, useBias = "use_bias"
+        case kernel = "kernel_size", strides, padding, depthMultiplier = "depth_multiplier", dilation = "dilation_rate", activation, useBias = "use_bias", dataFormat = "data_format"
     }
 }

@@ -1,9 +1,13 @@
-/// Keras `Flatten` (channels_last): all dimensions after the batch into one, in row-major (H, W, C) order.
-public struct Flatten: LayerKind {
+/// Keras `Flatten`: all dimensions after the batch into one, in row-major order of the input; with
+/// `dataFormat` channels first, the channels axis is moved last first (Keras's `(H, W, C)` order for NCHW
+/// input). A file without `data_format` (Keras 2.0) flattens NCHW input as it is.
+public struct Flatten: ChannelOrdered {
     public static let className = "Flatten"
+    /// Channels first: the input's axis 1 is moved last before flattening.
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
-    /// A flatten layer (it has no configuration).
-    public init() {}
+    /// A flatten layer.
+    public init(dataFormat: ChannelOrder = .channelsLast) { self.dataFormat = dataFormat }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
         let input = inputs[0]
@@ -13,4 +17,6 @@ public struct Flatten: LayerKind {
     }
 
     public var op: LayerOp { .flatten(self) }
+
+    enum CodingKeys: String, CodingKey { case dataFormat = "data_format" }
 }

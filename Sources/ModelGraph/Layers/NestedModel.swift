@@ -75,6 +75,9 @@ extension ModelGraph {
     /// True when some layer is a nested model.
     public var hasNestedModels: Bool { layers.contains { $0.op.nestedModel != nil } }
 
+    /// True when some layer, nested ones included, works on channels-first data.
+    public var hasChannelsFirstLayers: Bool { flattened().layers.contains { $0.op.isChannelsFirst } }
+
     /// The graph with every nested model replaced by its layers, to any depth: an inner layer is named by
     /// its path (`vgg16/block1_conv1`), reads what the nested model was given where it read the nested
     /// model's inputs, and is trainable only when the nested model is; readers of the nested model read

@@ -31,9 +31,12 @@ public struct SpatialDropout2D: IdentityAtInference {
     public static let className = "SpatialDropout2D"
     /// Fraction of feature maps dropped in training, in [0, 1).
     public var rate: Double
+    /// Which axis holds the feature maps (no effect at inference).
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
     /// A spatial dropout layer of `rate`.
-    public init(rate: Double) { self.rate = rate }
+    public init(rate: Double, dataFormat: ChannelOrder = .channelsLast) { self.rate = rate; self.dataFormat = dataFormat }
     public var op: LayerOp { .spatialDropout2D(self) }
+    enum CodingKeys: String, CodingKey { case rate, dataFormat = "data_format" }
 }
 
 /// Keras `ActivityRegularization`: adds l1 |x| + l2 x² of its input to the training loss.

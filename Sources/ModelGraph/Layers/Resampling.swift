@@ -1,4 +1,4 @@
-/// Keras's upsampling and cropping layers for images (channels_last).
+/// Keras's upsampling and cropping layers for images (channels last, or first with `dataFormat`).
 
 /// How `UpSampling2D` fills the new pixels.
 public enum UpsamplingInterpolation: String, Sendable, Hashable, Codable, CaseIterable {
@@ -22,20 +22,25 @@ public enum UpsamplingInterpolation: String, Sendable, Hashable, Codable, CaseIt
 
 /// Keras `UpSampling2D`: each image enlarged by integer factors; 'nearest' repeats pixels, 'bilinear'
 /// interpolates as `tf.image.resize` (half-pixel centres, no antialiasing).
-public struct UpSampling2D: LayerKind {
+public struct UpSampling2D: ChannelOrdered {
     public static let className = "UpSampling2D"
     /// The factor per axis (height, width).
     public var size: Size2D
     /// How new pixels are filled.
     public var interpolation: UpsamplingInterpolation
+    /// Where the channels axis is.
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
     /// An upsampling by `size`, nearest-neighbour by default as in Keras.
-    public init(size: Size2D = 2, interpolation: UpsamplingInterpolation = .nearest) {
+    public init(size: Size2D = 2, interpolation: UpsamplingInterpolation = .nearest, dataFormat: ChannelOrder = .channelsLast) {
         self.size = size
         self.interpolation = interpolation
+        self.dataFormat = dataFormat
     }
 
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
         guard size.height >= 1, size.width >= 1, size.height <= 1 << 16, size.width <= 1 << 16 else {
             throw LayerShapeError("upsampling size \(size) must be positive")
@@ -44,10 +49,12 @@ public struct UpSampling2D: LayerKind {
     }
 
     public var op: LayerOp { .upSampling2D(self) }
+
+    enum CodingKeys: String, CodingKey { case size, interpolation, dataFormat = "data_format" }
 }
 
 /// Keras `Cropping2D`: rows and columns removed at each edge.
-public struct Cropping2D: LayerKind {
+public struct Cropping2D: ChannelOrdered {
     public static let className = "Cropping2D"
     /// Rows removed at the top.
     public var top: Int
@@ -57,16 +64,21 @@ public struct Cropping2D: LayerKind {
     public var left: Int
     /// Columns removed on the right.
     public var right: Int
+    /// Where the channels axis is.
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
     /// A cropping of each edge.
-    public init(top: Int, bottom: Int, left: Int, right: Int) {
+    public init(top: Int, bottom: Int, left: Int, right: Int, dataFormat: ChannelOrder = .channelsLast) {
         self.top = top
         self.bottom = bottom
         self.left = left
         self.right = right
+        self.dataFormat = dataFormat
     }
 
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
         let all = [top, bottom, left, right]
         guard all.allSatisfy({ $0 >= 0 && $0 <= maxDimension }) else { throw LayerShapeError("cropping \(all) must not be negative") }
@@ -77,18 +89,19 @@ public struct Cropping2D: LayerKind {
 
     public var op: LayerOp { .cropping2D(self) }
 
-    enum CodingKeys: String, CodingKey { case cropping }
+    enum CodingKeys: String, CodingKey { case cropping, dataFormat = "data_format" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let p = try c.decode([Int].self, forKey: .cropping)
         guard p.count == 4 else { throw DecodingError.dataCorruptedError(forKey: .cropping, in: c, debugDescription: "expected [top, bottom, left, right]") }
-        self.init(top: p[0], bottom: p[1], left: p[2], right: p[3])
+        self.init(top: p[0], bottom: p[1], left: p[2], right: p[3], dataFormat: try c.decode(ChannelsLastByDefault.self, forKey: .dataFormat).wrappedValue)
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode([top, bottom, left, right], forKey: .cropping)
+        try c.encode(_dataFormat, forKey: .dataFormat)
     }
 }
 

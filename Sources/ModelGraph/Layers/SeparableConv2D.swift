@@ -18,10 +18,12 @@ public struct SeparableConv2D: Convolution2D {
     public var activation: Activation
     /// Whether a bias `(filters)` is added after the pointwise step.
     public var useBias: Bool
+    /// Where the channels axis is (the weights' layout does not change).
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
     /// A separable convolution with Keras's defaults (stride 1, `valid`, multiplier 1, no dilation, linear, with bias) unless given.
     public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
-                dilation: Size2D = 1, activation: Activation = .linear, useBias: Bool = true) {
+                dilation: Size2D = 1, activation: Activation = .linear, useBias: Bool = true, dataFormat: ChannelOrder = .channelsLast) {
         self.filters = filters
         self.kernel = kernel
         self.strides = strides
@@ -30,10 +32,13 @@ public struct SeparableConv2D: Convolution2D {
         self.dilation = dilation
         self.activation = activation
         self.useBias = useBias
+        self.dataFormat = dataFormat
     }
 
 
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
         try ShapeCheck.positive(filters, "filters")
         try ShapeCheck.positive(depthMultiplier, "depth_multiplier")
@@ -49,6 +54,6 @@ public struct SeparableConv2D: Convolution2D {
     public var op: LayerOp { .separableConv2D(self) }
 
     enum CodingKeys: String, CodingKey {
-        case filters, kernel = "kernel_size", strides, padding, depthMultiplier = "depth_multiplier", dilation = "dilation_rate", activation, useBias = "use_bias"
+        case filters, kernel = "kernel_size", strides, padding, depthMultiplier = "depth_multiplier", dilation = "dilation_rate", activation, useBias = "use_bias", dataFormat = "data_format"
     }
 }

@@ -1,4 +1,5 @@
-/// Keras's 1-D convolution and pooling over sequences `(batch, steps, channels)` (channels_last).
+/// Keras's 1-D convolution and pooling over sequences `(batch, steps, channels)` (`(batch, channels, steps)`
+/// with `dataFormat` channels first).
 
 /// How a 1-D window meets the sequence's ends: as 2-D windows do, or Keras's 'causal' (all the padding
 /// before the first step, so an output never sees later steps).
@@ -26,7 +27,7 @@ public enum Padding1D: String, Sendable, Hashable, Codable {
 }
 
 /// Keras `Conv1D`: kernel `(kernel, in, filters)`, bias `(filters)`, then `activation`.
-public struct Conv1D: LayerKind {
+public struct Conv1D: ChannelOrdered {
     public static let className = "Conv1D"
     /// Output channels.
     public var filters: Int
@@ -42,10 +43,12 @@ public struct Conv1D: LayerKind {
     public var activation: Activation
     /// Whether a bias `(filters)` is added.
     public var useBias: Bool
+    /// Where the channels axis is (the weights' layout does not change).
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
     /// A 1-D convolution with Keras's defaults.
     public init(filters: Int, kernel: Int, strides: Int = 1, padding: Padding1D = .valid, dilation: Int = 1,
-                activation: Activation = .linear, useBias: Bool = true) {
+                activation: Activation = .linear, useBias: Bool = true, dataFormat: ChannelOrder = .channelsLast) {
         self.filters = filters
         self.kernel = kernel
         self.strides = strides
@@ -53,11 +56,14 @@ public struct Conv1D: LayerKind {
         self.dilation = dilation
         self.activation = activation
         self.useBias = useBias
+        self.dataFormat = dataFormat
     }
 
     public var outputActivation: Activation? { activation }
 
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let input = inputs[0]
         guard input.count == 3, let c = input[2] else { throw LayerShapeError("expects a 3-D input (batch, steps, channels), got \(ShapeFormat.tuple(input))") }
         try ShapeCheck.positive(filters, "filters")
@@ -71,11 +77,11 @@ public struct Conv1D: LayerKind {
 
     public var op: LayerOp { .conv1D(self) }
 
-    enum CodingKeys: String, CodingKey { case filters, kernel = "kernel_size", strides, padding, dilation = "dilation_rate", activation, useBias = "use_bias" }
+    enum CodingKeys: String, CodingKey { case filters, kernel = "kernel_size", strides, padding, dilation = "dilation_rate", activation, useBias = "use_bias", dataFormat = "data_format" }
 }
 
 /// Keras's 1-D pooling layers: a window of `pool` steps moved by `strides` over each channel.
-public protocol Pooling1D: LayerKind {
+public protocol Pooling1D: ChannelOrdered {
     /// Window length (steps).
     var pool: Int { get }
     /// Steps between windows.
@@ -85,7 +91,9 @@ public protocol Pooling1D: LayerKind {
 }
 
 extension Pooling1D {
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let input = inputs[0]
         guard input.count == 3, let c = input[2] else { throw LayerShapeError("expects a 3-D input (batch, steps, channels), got \(ShapeFormat.tuple(input))") }
         let out = try WindowND.output([input[1]], kernel: [pool], strides: [strides], padding: padding)
@@ -99,10 +107,14 @@ public struct MaxPooling1D: Pooling1D {
     public var pool: Int
     public var strides: Int
     public var padding: Padding
+    /// Where the channels axis is.
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
     /// `strides` defaults to `pool`, as in Keras.
-    public init(pool: Int = 2, strides: Int? = nil, padding: Padding = .valid) { self.pool = pool; self.strides = strides ?? pool; self.padding = padding }
+    public init(pool: Int = 2, strides: Int? = nil, padding: Padding = .valid, dataFormat: ChannelOrder = .channelsLast) {
+        self.pool = pool; self.strides = strides ?? pool; self.padding = padding; self.dataFormat = dataFormat
+    }
     public var op: LayerOp { .maxPooling1D(self) }
-    enum CodingKeys: String, CodingKey { case pool = "pool_size", strides, padding }
+    enum CodingKeys: String, CodingKey { case pool = "pool_size", strides, padding, dataFormat = "data_format" }
 }
 
 /// Keras `AveragePooling1D`: the mean of each window (over the steps inside the sequence).
@@ -111,21 +123,27 @@ public struct AveragePooling1D: Pooling1D {
     public var pool: Int
     public var strides: Int
     public var padding: Padding
+    /// Where the channels axis is.
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
     /// `strides` defaults to `pool`, as in Keras.
-    public init(pool: Int = 2, strides: Int? = nil, padding: Padding = .valid) { self.pool = pool; self.strides = strides ?? pool; self.padding = padding }
+    public init(pool: Int = 2, strides: Int? = nil, padding: Padding = .valid, dataFormat: ChannelOrder = .channelsLast) {
+        self.pool = pool; self.strides = strides ?? pool; self.padding = padding; self.dataFormat = dataFormat
+    }
     public var op: LayerOp { .averagePooling1D(self) }
-    enum CodingKeys: String, CodingKey { case pool = "pool_size", strides, padding }
+    enum CodingKeys: String, CodingKey { case pool = "pool_size", strides, padding, dataFormat = "data_format" }
 }
 
 /// Keras's global 1-D pooling: one value per channel over all steps; `(batch, channels)`, or
 /// `(batch, 1, channels)` with `keepDims`.
-public protocol GlobalPooling1D: LayerKind {
+public protocol GlobalPooling1D: ChannelOrdered {
     /// Keep the steps axis (length 1).
     var keepDims: Bool { get }
 }
 
 extension GlobalPooling1D {
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let input = inputs[0]
         guard input.count == 3, let c = input[2] else { throw LayerShapeError("expects a 3-D input (batch, steps, channels), got \(ShapeFormat.tuple(input))") }
         return Inference(output: keepDims ? [nil, 1, c] : [nil, c])
@@ -136,18 +154,22 @@ extension GlobalPooling1D {
 public struct GlobalAveragePooling1D: GlobalPooling1D {
     public static let className = "GlobalAveragePooling1D"
     public var keepDims: Bool
+    /// Where the channels axis is.
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
     /// A global average pooling.
-    public init(keepDims: Bool = false) { self.keepDims = keepDims }
+    public init(keepDims: Bool = false, dataFormat: ChannelOrder = .channelsLast) { self.keepDims = keepDims; self.dataFormat = dataFormat }
     public var op: LayerOp { .globalAveragePooling1D(self) }
-    enum CodingKeys: String, CodingKey { case keepDims = "keepdims" }
+    enum CodingKeys: String, CodingKey { case keepDims = "keepdims", dataFormat = "data_format" }
 }
 
 /// Keras `GlobalMaxPooling1D`: the maximum over the steps.
 public struct GlobalMaxPooling1D: GlobalPooling1D {
     public static let className = "GlobalMaxPooling1D"
     public var keepDims: Bool
+    /// Where the channels axis is.
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
     /// A global max pooling.
-    public init(keepDims: Bool = false) { self.keepDims = keepDims }
+    public init(keepDims: Bool = false, dataFormat: ChannelOrder = .channelsLast) { self.keepDims = keepDims; self.dataFormat = dataFormat }
     public var op: LayerOp { .globalMaxPooling1D(self) }
-    enum CodingKeys: String, CodingKey { case keepDims = "keepdims" }
+    enum CodingKeys: String, CodingKey { case keepDims = "keepdims", dataFormat = "data_format" }
 }

@@ -1,7 +1,7 @@
 /// Keras `Conv2DTranspose` (channels_last): the gradient of a convolution, enlarging the image. Kernel
 /// `(kh, kw, filters, in)` (output channels before input channels, unlike Conv2D), bias `(filters)`.
 /// Output size per axis: 'valid' (in - 1) * stride + kernel, 'same' in * stride.
-public struct Conv2DTranspose: LayerKind {
+public struct Conv2DTranspose: ChannelOrdered {
     public static let className = "Conv2DTranspose"
     /// Output channels.
     public var filters: Int
@@ -19,10 +19,12 @@ public struct Conv2DTranspose: LayerKind {
     public var activation: Activation
     /// Whether a bias (filters) is added.
     public var useBias: Bool
+    /// Where the channels axis is (the weights' layout does not change).
+    @ChannelsLastByDefault public var dataFormat: ChannelOrder
 
     /// A transposed convolution with Keras's defaults.
     public init(filters: Int, kernel: Size2D, strides: Size2D = 1, padding: Padding = .valid, dilation: Size2D = 1,
-                outputPadding: Size2D? = nil, activation: Activation = .linear, useBias: Bool = true) {
+                outputPadding: Size2D? = nil, activation: Activation = .linear, useBias: Bool = true, dataFormat: ChannelOrder = .channelsLast) {
         self.filters = filters
         self.kernel = kernel
         self.strides = strides
@@ -31,11 +33,14 @@ public struct Conv2DTranspose: LayerKind {
         self.outputPadding = outputPadding
         self.activation = activation
         self.useBias = useBias
+        self.dataFormat = dataFormat
     }
 
     public var outputActivation: Activation? { activation }
 
-    public func infer(_ inputs: [Shape]) throws -> Inference {
+    public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
+
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
         let (h, w, c) = try ShapeCheck.spatial(inputs[0])
         try ShapeCheck.positive(filters, "filters")
         try Window2D(size: kernel, strides: strides, dilation: dilation, padding: padding).check()
@@ -51,6 +56,6 @@ public struct Conv2DTranspose: LayerKind {
     public var op: LayerOp { .conv2DTranspose(self) }
 
     enum CodingKeys: String, CodingKey {
-        case filters, kernel = "kernel_size", strides, padding, dilation = "dilation_rate", outputPadding = "output_padding", activation, useBias = "use_bias"
+        case filters, kernel = "kernel_size", strides, padding, dilation = "dilation_rate", outputPadding = "output_padding", activation, useBias = "use_bias", dataFormat = "data_format"
     }
 }
