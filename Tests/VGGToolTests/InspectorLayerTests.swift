@@ -14,6 +14,7 @@ import VGGTool
         ("sequence_attention", "embed", "Embedding"),
         ("volumes", "conv3d", "Conv3D"),
         ("volumes_cf", "conv3d_cf", "Conv3D"),
+        ("augment_inspect", "crop", "RandomCrop"),
     ]
 
     static var names: [String] { models.map(\.model) }

@@ -91,6 +91,11 @@ import Testing
         Dot(axes: [1, 2], normalize: true).op,
         GroupNormalization(groups: 4, axis: 1, epsilon: 1e-5, center: false, scale: true).op,
         UnitNormalization(axis: [1, 2]).op,
+        RandomAugmentation(augmentation: "RandomZoom", settings: ["height_factor": .array([.number(-0.2), .number(0.1)]), "width_factor": .null,
+                                                                   "fill_mode": .string("reflect"), "fill_value": .number(0.5), "seed": .number(7)]).op,
+        Resizing(height: 7, width: 9, interpolation: .nearest, cropToAspectRatio: true).op,
+        CenterCrop(height: 4, width: 5).op,
+        CategoryEncoding(numTokens: 11, outputMode: .count).op,
     ]
 
     @Test func kindsListEveryTypeOnce() {
@@ -129,6 +134,11 @@ import Testing
         #expect(GraphCodec.config(cf)["data_format"] as? String == "channels_first")
         let graph = ModelGraph(name: "m", layers: [Layer(name: "l", op: cf, inbound: [])], inputs: ["l"], outputs: ["l"], isSequential: false)
         #expect(try GraphCodec.decode(GraphCodec.encode(graph)).layers[0].op == cf)
+        // tf-keras's preprocessing layers have no data_format (Keras 3's do).
+        if ["Resizing", "CenterCrop"].contains(cf.className) {
+            #expect(throws: InexpressibleInKeras.self) { try cf.keras.tfKerasConfig() }
+            return
+        }
         let config = KerasLayerConfig(values: try cf.keras.tfKerasConfig(), file: "f", layer: "l", kerasMajor: 2, className: cf.className)
         #expect(try type(of: cf.keras).init(keras: config).op == cf)
         // Keras 1's Theano ordering is refused for layers with kernels (their layout differs), read for others.
@@ -143,6 +153,21 @@ import Testing
         } else {
             #expect(try type(of: cf.keras).init(keras: keras1).op == cf)
         }
+    }
+
+    /// An augmentation keeps its class and every setting as read, booleans apart from numbers; Keras 3's
+    /// own classes and channels-first settings are refused by the tf-keras writer.
+    @Test func augmentationKeepsClassAndSettings() throws {
+        let values: [String: Any] = try JSONSerialization.jsonObject(with: Data(#"{"name": "g", "factor": 0.5, "all_ops": true, "num": 1, "value_range": [0, 255], "data_format": "channels_last", "seed": null}"#.utf8)) as! [String: Any]
+        let k3 = try RandomAugmentation(keras: KerasLayerConfig(values: values, file: "f", layer: "g", kerasMajor: 3, className: "AugMix"))
+        #expect(k3.className == "AugMix" && k3.isIdentityAtInference)
+        #expect(k3.settings["all_ops"] == .bool(true) && k3.settings["num"] == .number(1) && k3.settings["seed"] == .null && k3.settings["name"] == nil)
+        let graph = ModelGraph(name: "m", layers: [Layer(name: "g", op: k3.op, inbound: [])], inputs: ["g"], outputs: ["g"], isSequential: false)
+        #expect(try GraphCodec.decode(GraphCodec.encode(graph)).layers[0].op == k3.op)
+        #expect(throws: InexpressibleInKeras.self) { try k3.tfKerasConfig() }
+        let flip = try RandomAugmentation(keras: KerasLayerConfig(values: values, file: "f", layer: "g", kerasMajor: 3, className: "RandomFlip"))
+        #expect(try flip.tfKerasConfig()["data_format"] == nil)
+        for cls in ["RandomHeight", "RandomWidth", "RandomCrop"] { #expect(!RandomAugmentation(augmentation: cls).isIdentityAtInference) }
     }
 
     /// Keras 3's hard_sigmoid is not Keras 2's: settled at import, kept apart in the JSON, refused by the

@@ -100,6 +100,10 @@ extension LayerOp {
         case .averagePooling1D(let l): l
         case .globalAveragePooling1D(let l): l
         case .globalMaxPooling1D(let l): l
+        case .randomAugmentation(let l): l
+        case .resizing(let l): l
+        case .centerCrop(let l): l
+        case .categoryEncoding(let l): l
         }
     }
 

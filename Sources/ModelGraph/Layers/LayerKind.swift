@@ -246,6 +246,14 @@ public enum LayerOp: Sendable, Hashable {
     case globalAveragePooling1D(GlobalAveragePooling1D)
     /// Keras `GlobalMaxPooling1D`.
     case globalMaxPooling1D(GlobalMaxPooling1D)
+    /// Keras's random augmentation layers (`RandomFlip`, `RandomRotation`, ...).
+    case randomAugmentation(RandomAugmentation)
+    /// Keras `Resizing`.
+    case resizing(Resizing)
+    /// Keras `CenterCrop`.
+    case centerCrop(CenterCrop)
+    /// Keras `CategoryEncoding`.
+    case categoryEncoding(CategoryEncoding)
 
     /// The layer type behind the case (ModelGraph's dispatch point).
     public var kind: any LayerKind {
@@ -328,6 +336,10 @@ public enum LayerOp: Sendable, Hashable {
         case .averagePooling1D(let l): l
         case .globalAveragePooling1D(let l): l
         case .globalMaxPooling1D(let l): l
+        case .randomAugmentation(let l): l
+        case .resizing(let l): l
+        case .centerCrop(let l): l
+        case .categoryEncoding(let l): l
         }
     }
 
@@ -345,6 +357,7 @@ public enum LayerOp: Sendable, Hashable {
         MaxPooling3D.self, AveragePooling3D.self, GlobalMaxPooling3D.self, GlobalAveragePooling3D.self, ZeroPadding1D.self, ZeroPadding3D.self, Cropping1D.self, Cropping3D.self, UpSampling1D.self, UpSampling3D.self, Conv3D.self, Conv1DTranspose.self,
         Conv3DTranspose.self, SeparableConv1D.self, DepthwiseConv1D.self, MultiHeadAttention.self, Attention.self, AdditiveAttention.self, Dot.self, GroupNormalization.self, UnitNormalization.self,
         Conv1D.self, MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self,
+        RandomAugmentation.self, Resizing.self, CenterCrop.self, CategoryEncoding.self,
     ]
 
     /// The Keras class name.
