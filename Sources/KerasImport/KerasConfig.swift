@@ -15,17 +15,20 @@ public enum KerasConfig {
     /// Parses a config from JSON text. `kerasVersion` is the version of Keras that wrote it, when the file
     /// says (`keras_version`); otherwise the config's own `keras_version` or its dialect decides (Keras 3
     /// configs name a `module` per class).
-    public static func parse(json text: String, file: String, kerasVersion: String? = nil) throws -> ModelGraph {
+    ///
+    /// With `inspect`, a layer vggtool cannot interpret (a custom or foreign class, a Lambda, an unknown
+    /// Keras class) becomes an `OpaqueLayer` instead of a refusal: the graph is then for the inspector only.
+    public static func parse(json text: String, file: String, kerasVersion: String? = nil, inspect: Bool = false) throws -> ModelGraph {
         guard let data = text.data(using: .utf8),
               let root = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ImportError(file: file, object: "model config", .malformed, "is not valid JSON")
         }
-        return try parse(object: root, file: file, kerasVersion: kerasVersion)
+        return try parse(object: root, file: file, kerasVersion: kerasVersion, inspect: inspect)
     }
 
     /// Parses a config already decoded from JSON.
-    public static func parse(object root: Any, file: String, kerasVersion: String? = nil) throws -> ModelGraph {
-        try Parser(file: file, kerasMajor: kerasMajor(kerasVersion, config: root)).model(root)
+    public static func parse(object root: Any, file: String, kerasVersion: String? = nil, inspect: Bool = false) throws -> ModelGraph {
+        try Parser(file: file, kerasMajor: kerasMajor(kerasVersion, config: root), inspect: inspect).model(root)
     }
 
     /// The Keras major version behind a config: the stated version, else the config's `keras_version`,
@@ -43,6 +46,8 @@ struct Parser {
     let kerasMajor: Int
     /// How deep inside nested models this config is (0: the file's model).
     var depth = 0
+    /// Whether layers vggtool cannot interpret become `OpaqueLayer`s (the inspector) rather than refusals.
+    var inspect = false
 
     /// An `ImportError` of `kind` about `object`.
     func err(_ object: String, _ kind: ImportError.Kind, _ message: String) -> ImportError {
@@ -81,10 +86,14 @@ struct Parser {
         guard layerList.count <= KerasConfig.maxLayers else { throw err("model config", .tooLarge, "too many layers (\(layerList.count))") }
         var layers: [Layer] = []
         var prev: String? = nil
+        var builtOn: [String: Shape] = [:]  // Keras 3: the input shape each layer was built on
         for (i, entry) in layerList.enumerated() {
             guard let dict = entry as? [String: Any] else { throw err("layer #\(i)", "layer entry is not an object") }
-            let (lname, cls, cfg) = try header(dict, index: i)
-            let layerOp = try op(cls, cfg, layer: lname)
+            let (lname, cls, cfg, refusal) = try header(dict, index: i)
+            let layerOp = try op(cls, cfg, layer: lname, refusal: refusal, inputCount: 1)
+            if let shape = ((dict["build_config"] as? [String: Any])?["input_shape"] as? [Any]).flatMap({ try? config(cfg, layer: lname).dims($0) }) {
+                builtOn[lname] = shape
+            }
             if cls == "InputLayer" {
                 guard prev == nil else { throw err("layer '\(lname)'", "InputLayer in the middle of a Sequential model") }
                 layers.append(Layer(name: lname, op: layerOp, inbound: []))
@@ -106,6 +115,12 @@ struct Parser {
             prev = lname
         }
         guard let first = layers.first, let last = layers.last else { throw err("model config", "Sequential model has no layers") }
+        // An opaque layer's output shape is the shape the next layer was built on.
+        for i in layers.indices.dropLast() {
+            guard case .opaque(var o) = layers[i].op, let next = builtOn[layers[i + 1].name] else { continue }
+            o.outputShape = next
+            layers[i].op = .opaque(o)
+        }
         let graph = ModelGraph(name: name, layers: layers, inputs: [first.name], outputs: [last.name], isSequential: true)
         do { try graph.validate() } catch let e as GraphError { throw err("model config", .graph(e), e.description) }
         return graph
@@ -116,11 +131,18 @@ struct Parser {
     func functional(name: String, layerList: [Any], config: [String: Any]) throws -> ModelGraph {
         guard layerList.count <= KerasConfig.maxLayers else { throw err("model config", .tooLarge, "too many layers (\(layerList.count))") }
         var layers: [Layer] = []
+        var tensorShapes: [String: Shape] = [:]  // Keras 3: the shapes of the tensors layers are called on
         for (i, entry) in layerList.enumerated() {
             guard let dict = entry as? [String: Any] else { throw err("layer #\(i)", "layer entry is not an object") }
-            let (lname, cls, cfg) = try header(dict, index: i)
-            let inbound = try inboundLayers(dict["inbound_nodes"], layer: lname)
-            layers.append(Layer(name: lname, op: try op(cls, cfg, layer: lname), inbound: inbound, trainable: cfg["trainable"] as? Bool ?? true))
+            let (lname, cls, cfg, refusal) = try header(dict, index: i)
+            let inbound = try inboundLayers(dict["inbound_nodes"], layer: lname, shapes: &tensorShapes)
+            layers.append(Layer(name: lname, op: try op(cls, cfg, layer: lname, refusal: refusal, inputCount: inbound.count), inbound: inbound,
+                                trainable: cfg["trainable"] as? Bool ?? true))
+        }
+        for i in layers.indices {
+            guard case .opaque(var o) = layers[i].op, let shape = tensorShapes[layers[i].name] else { continue }
+            o.outputShape = shape
+            layers[i].op = .opaque(o)
         }
         // Keras lists layers in creation order, which may not be topological for hand-edited files:
         // order them so that every layer follows its inputs, refusing cycles and dangling references.
@@ -172,6 +194,12 @@ struct Parser {
 
     /// Names of the layers feeding a layer's single inbound node (Keras 1/2 nested lists or Keras 3 args).
     func inboundLayers(_ value: Any?, layer: String) throws -> [String] {
+        var shapes: [String: Shape] = [:]
+        return try inboundLayers(value, layer: layer, shapes: &shapes)
+    }
+
+    /// `inboundLayers`, noting in `shapes` the shape Keras 3 records for each tensor read (by its layer).
+    func inboundLayers(_ value: Any?, layer: String, shapes: inout [String: Shape]) throws -> [String] {
         guard let nodes = value as? [Any], !nodes.isEmpty else { return [] }
         guard nodes.count == 1 else {
             throw err("layer '\(layer)'", .unsupported, "is called \(nodes.count) times (shared layers are not supported)")
@@ -200,6 +228,10 @@ struct Parser {
                         }
                         try checkIndices(Array(hist.dropFirst().prefix(2)), layer: layer, source: n)
                         names.append(n)
+                        if let raw = (d["config"] as? [String: Any])?["shape"] as? [Any], !raw.isEmpty,
+                           let dims = try? config([:], layer: layer).dims(Array(raw.dropFirst())) {
+                            shapes[n] = [nil] + dims
+                        }
                     } else {
                         for (_, x) in d { try collect(x) }
                     }
@@ -226,12 +258,27 @@ struct Parser {
 
     // MARK: Layers
 
-    /// Name, canonical class name and config of a layer entry; refuses code-carrying and foreign classes.
-    func header(_ dict: [String: Any], index: Int) throws -> (String, String, [String: Any]) {
+    /// Name, class name and config of a layer entry, and the refusal of a code-carrying, foreign or custom
+    /// class (thrown unless inspecting).
+    func header(_ dict: [String: Any], index: Int) throws -> (String, String, [String: Any], ImportError?) {
+        let (name, cls, cfg) = try namedEntry(dict, index: index)
+        do {
+            try checkClass(dict, name: name, cls: cls)
+            return (name, cls, cfg, nil)
+        } catch let e as ImportError where inspect {
+            return (name, cls, cfg, e)  // Keras names the row by the Python class: class_name
+        }
+    }
+
+    func namedEntry(_ dict: [String: Any], index: Int) throws -> (String, String, [String: Any]) {
         let cfg = dict["config"] as? [String: Any] ?? [:]
         let name = (dict["name"] as? String) ?? (cfg["name"] as? String) ?? ""
         guard !name.isEmpty else { throw err("layer #\(index)", "has no name") }
         guard let cls = dict["class_name"] as? String else { throw err("layer '\(name)'", "has no class_name") }
+        return (name, cls, cfg)
+    }
+
+    func checkClass(_ dict: [String: Any], name: String, cls: String) throws {
         let object = "layer '\(name)'"
         if ["Lambda", "TFOpLambda", "SlicingOpLambda"].contains(cls) {
             throw err(object, .refused(.pythonCode(className: cls)), "is a \(cls) layer: it carries Python code, which vggtool never runs")
@@ -242,18 +289,25 @@ struct Parser {
         if let reg = dict["registered_name"] as? String, reg != cls {
             throw err(object, .refused(.customClass(reg)), "is a custom class '\(reg)': custom code is not loaded")
         }
-        return (name, cls, cfg)
     }
 
-    /// The layer's typed form, read by the layer type's Keras dialect.
-    func op(_ cls: String, _ cfg: [String: Any], layer: String) throws -> LayerOp {
-        guard let type = LayerOp.byKerasClassName[cls] else { throw err("layer '\(layer)'", .unsupportedLayerClass(cls), "layer class '\(cls)' is not supported") }
+    /// The layer's typed form, read by the layer type's Keras dialect; when inspecting, an `OpaqueLayer` for
+    /// a class refused by `header` (`refusal`) or unknown.
+    func op(_ cls: String, _ cfg: [String: Any], layer: String, refusal: ImportError? = nil, inputCount: Int = 1) throws -> LayerOp {
+        if let refusal {
+            return OpaqueLayer(kerasClass: cls, reason: refusal.message, inputCount: inputCount).op
+        }
+        guard let type = LayerOp.byKerasClassName[cls] else {
+            let e = err("layer '\(layer)'", .unsupportedLayerClass(cls), "layer class '\(cls)' is not supported")
+            if inspect { return OpaqueLayer(kerasClass: cls, reason: e.message, inputCount: inputCount).op }
+            throw e
+        }
         var c = config(cfg, layer: layer)
         c.className = cls
         return try type.init(keras: c).op
     }
 
     func config(_ cfg: [String: Any], layer: String) -> KerasLayerConfig {
-        KerasLayerConfig(values: cfg, file: file, layer: layer, kerasMajor: kerasMajor, className: nil, depth: depth)
+        KerasLayerConfig(values: cfg, file: file, layer: layer, kerasMajor: kerasMajor, className: nil, depth: depth, inspect: inspect)
     }
 }

@@ -62,6 +62,9 @@ public final class KerasFile {
     public let notes: [String]
     /// The architecture was taken from `--arch` or detected rather than read from the file.
     public let architectureSource: String
+    /// For the inspector (`graphOnly`) when the graph holds opaque layers: the weights the file stores for
+    /// each layer (names and shapes), for the layers whose shapes are unknown (`ModelGraph.analyze`).
+    public let storedWeights: [String: [WeightSpec]]
 
     // Keeps the HDF5 file open while tensors are read.
     private let h5: HDF5File
@@ -146,9 +149,9 @@ public final class KerasFile {
         var graph: ModelGraph
         var archSource = "file config"
         if let configText {
-            graph = try KerasConfig.parse(json: configText, file: path, kerasVersion: version)
+            graph = try KerasConfig.parse(json: configText, file: path, kerasVersion: version, inspect: !matchWeights)
         } else if let json = options.configJSON {
-            graph = try KerasConfig.parse(json: json, file: path)
+            graph = try KerasConfig.parse(json: json, file: path, inspect: !matchWeights)
             archSource = "given config"
         } else {
             let arch: Architecture
@@ -166,20 +169,42 @@ public final class KerasFile {
         do { analysis = try graph.analyze() } catch let e as GraphError { throw ImportError(file: path, .graph(e), e.description) }
 
         var tensors: [TensorSource] = []
-        if matchWeights {
-            let stored: [StoredLayer]
+        var storedWeights: [String: [WeightSpec]] = [:]
+        func storedLayers() throws -> [StoredLayer] {
             let root = try KerasFile.wrap(path) { try h5.root() }
             switch layout {
             case .keras3Weights, .keras3Archive:
-                stored = try KerasFile.keras3Layers(root, graph: graph, file: path)
+                return try KerasFile.keras3Layers(root, graph: graph, file: path)
             case .legacyModel:
                 let g = root.contains("model_weights") ? try KerasFile.wrap(path) { try root.group("model_weights") } : root
-                stored = try KerasFile.legacyLayers(g, file: path)
+                return try KerasFile.legacyLayers(g, file: path)
             case .kerasApplications, .legacyWeights:
-                stored = try KerasFile.legacyLayers(root, file: path)
+                return try KerasFile.legacyLayers(root, file: path)
             case .keras3AttributeWeights:
-                stored = try KerasFile.attributeLayers(root, file: path)
+                return try KerasFile.attributeLayers(root, file: path)
             }
+        }
+        if !matchWeights, graph.layers.contains(where: { $0.op.kind is OpaqueLayer }) {
+            // Shapes and params the config cannot tell come from what the file stores.
+            for layer in try storedLayers() {
+                guard let name = layer.name else { continue }
+                storedWeights[name] = try layer.datasets.map { d in
+                    let short = String(d.path.split(separator: "/").last ?? "").replacingOccurrences(of: ":0", with: "")
+                    let shape = try KerasFile.wrap(path) { try d.dataset.shape() }.map { Int(clamping: $0) }
+                    guard shape.count <= 8, shape.allSatisfy({ $0 <= maxDimension }) else {
+                        throw ImportError(file: path, object: d.path, .tooLarge, "has an implausible shape \(shape)")
+                    }
+                    return WeightSpec(name: short, shape: shape, trainable: !short.hasPrefix("moving_"))
+                }
+            }
+            for i in graph.layers.indices {
+                guard case .opaque(var o) = graph.layers[i].op else { continue }
+                o.weights = storedWeights[graph.layers[i].name] ?? []
+                graph.layers[i].op = .opaque(o)
+            }
+        }
+        if matchWeights {
+            let stored = try storedLayers()
             // Byte copies straight from the file are only valid for a plain on-disk HDF5 file (no user block).
             let rawPath: String? = kind == .hdf5(signatureAtZero: true) ? path : nil
             // Attribute-path files store innermost layers: they are matched to the flattened graph's layers.
@@ -200,6 +225,7 @@ public final class KerasFile {
         self.tensors = tensors
         self.notes = notes
         self.architectureSource = archSource
+        self.storedWeights = storedWeights
     }
 
     /// Reads the graph only (no weight matching).
@@ -316,7 +342,10 @@ public final class KerasFile {
             let vars = try wrap(file) { try lg.group("vars") }
             let stated = try stringAttribute(vars, "name", file: file)
             let name = stated ?? autoToName[link.name]
-            var ds = try keras3LayerVars(lg, vars: vars, op: name.flatMap { graph.layer(named: $0) }?.op, file: file)
+            let op = name.flatMap { graph.layer(named: $0) }?.op
+            // An opaque (custom) layer keeps its sub-layers' variables in groups of their own, at any depth.
+            var ds = op?.kind is OpaqueLayer ? try keras3AllVars(lg, file: file, depth: 0)
+                : try keras3LayerVars(lg, vars: vars, op: op, file: file)
             // A nested model keeps its layers' variables in its own `layers` group, at any depth.
             if let nested = name.flatMap({ graph.layer(named: $0) })?.op.nestedModel {
                 ds += try keras3NestedVars(lg, graph: nested.graph, file: file, depth: 1)
@@ -411,6 +440,19 @@ public final class KerasFile {
         for (_, n) in indexed {
             let d = try wrap(file) { try vars.dataset(n) }
             ds.append((d.fullPath, d))
+        }
+        return ds
+    }
+
+    /// Every variable under a layer's group: its own `vars`, then each other group's, depth first (for layers
+    /// vggtool does not interpret, whose sub-layers keep their variables in groups of their own).
+    static func keras3AllVars(_ g: HDF5Group, file: String, depth: Int) throws -> [(path: String, dataset: HDF5Dataset)] {
+        guard depth <= 16 else { throw ImportError(file: file, object: g.fullPath, .tooLarge, "nests groups more than 16 deep") }
+        var ds: [(String, HDF5Dataset)] = []
+        if g.contains("vars") { ds += try keras3Vars(try wrap(file) { try g.group("vars") }, file: file) }
+        for link in try wrap(file, { try g.links() }) where link.name != "vars" {
+            guard case .hard(.group) = link.target else { continue }
+            ds += try keras3AllVars(try wrap(file) { try g.group(link.name) }, file: file, depth: depth + 1)
         }
         return ds
     }

@@ -160,8 +160,9 @@ struct AnyLayerKind: Encodable {
 }
 
 extension LayerOp {
-    /// Layer types by Keras class name.
-    static let byClassName: [String: any LayerKind.Type] = Dictionary(uniqueKeysWithValues: kinds.flatMap { k in ([k.className] + k.aliases).map { ($0, k) } })
+    /// Layer types by Keras class name. Opaque layers (the inspector's) are never read from a graph.
+    static let byClassName: [String: any LayerKind.Type] = Dictionary(uniqueKeysWithValues: kinds.filter { $0 != OpaqueLayer.self }
+        .flatMap { k in ([k.className] + k.aliases).map { ($0, k) } })
 
     /// Decodes the `config` of a layer of class `className`.
     static func decode(className: String, config: Decoder) throws -> LayerOp {

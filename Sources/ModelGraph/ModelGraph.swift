@@ -119,6 +119,10 @@ public struct LayerInfo: Sendable, Hashable {
     /// For a nested model: the analysis of its own layers.
     public var nested: GraphAnalysis?
 
+    /// Whether `macs` and `activationBytes` are known: false for an opaque layer (vggtool does not know its
+    /// computation) and for layers whose output shape is unknown.
+    public var costsKnown: Bool { outputShape.isKnownShape && !(layer.op.kind is OpaqueLayer) }
+
     /// Infers `layer`'s facts from its input shapes; throws `GraphError.shape` naming the layer.
     init(_ layer: Layer, inputs: [Shape]) throws {
         let inference: Inference
@@ -126,7 +130,7 @@ public struct LayerInfo: Sendable, Hashable {
         for d in inference.output.dropFirst() {
             if let d, d > maxDimension { throw GraphError.shape(layer: layer.name, "dimension \(d) is too large") }
         }
-        let elements = inference.output.dropFirst().reduce(1) { $0 * ($1 ?? 1) }
+        let elements = inference.output.isKnownShape ? inference.output.dropFirst().reduce(1) { $0 * ($1 ?? 1) } : 0
         self.init(layer: layer, inputShapes: inputs, outputShape: inference.output, weights: inference.weights, macs: inference.macs,
                   activationBytes: elements * 4, nested: inference.nested)
     }
@@ -199,14 +203,23 @@ public struct GraphAnalysis: Sendable, Hashable {
 extension ModelGraph {
     /// Infers every layer's output shape, weights and costs. Throws `GraphError` naming the layer when a
     /// shape does not work (e.g. an input too small for a valid convolution).
-    public func analyze() throws -> GraphAnalysis {
+    ///
+    /// After an opaque layer whose output shape the file does not record (`OpaqueLayer`), shapes are unknown
+    /// (`Shape.unknown`): such layers get the weights `storedWeights` lists for them (what the file stores),
+    /// no MACs.
+    public func analyze(storedWeights: [String: [WeightSpec]] = [:]) throws -> GraphAnalysis {
         try validate()
         var shapes: [String: Shape] = [:]
         var infos: [LayerInfo] = []
         infos.reserveCapacity(layers.count)
         for layer in layers {
             let ins = layer.inbound.map { shapes[$0]! }
-            let info = try LayerInfo(layer, inputs: ins)
+            let info: LayerInfo
+            if !(layer.op.kind is OpaqueLayer), ins.contains(where: { !$0.isKnownShape }) {
+                info = LayerInfo(layer: layer, inputShapes: ins, outputShape: .unknown, weights: storedWeights[layer.name] ?? [], macs: 0, activationBytes: 0)
+            } else {
+                info = try LayerInfo(layer, inputs: ins)
+            }
             shapes[layer.name] = info.outputShape
             infos.append(info)
         }

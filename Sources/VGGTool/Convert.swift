@@ -124,11 +124,11 @@ public func loadAnalysis(path: String, options: KerasFile.Options, isolation: HD
         return try analyzed(file.graph.withInputShape(shape), file: path)
     }
     let model = try KerasFile.graphOnly(path: path, options: try isolation?.probe(path, options: options) ?? options)
-    return try analyzed(model.graph, file: path)
+    return try analyzed(model.graph, file: path, storedWeights: model.storedWeights)
 }
 
-func analyzed(_ graph: ModelGraph, file: String) throws -> GraphAnalysis {
-    do { return try graph.analyze() } catch let e as GraphError { throw ToolError(file, .invalidGraph(e), e.description) }
+func analyzed(_ graph: ModelGraph, file: String, storedWeights: [String: [WeightSpec]] = [:]) throws -> GraphAnalysis {
+    do { return try graph.analyze(storedWeights: storedWeights) } catch let e as GraphError { throw ToolError(file, .invalidGraph(e), e.description) }
 }
 
 /// True when the file starts with the `.vggm` magic.

@@ -6,9 +6,10 @@ import ModelGraph
 public func summaryJSON(_ a: GraphAnalysis) -> String {
     let layers: [[String: Any]] = a.layers.map { info in
         ["name": info.layer.name, "class": info.layer.op.className,
-         "output_shape": info.outputShape.map { $0.map { $0 as Any } ?? NSNull() },
+         "output_shape": info.outputShape.isKnownShape ? info.outputShape.map { $0.map { $0 as Any } ?? NSNull() } : NSNull(),
          "params": info.params, "trainable_params": info.trainableParams, "inbound": info.layer.inbound,
-         "macs": info.macs, "flops": info.macs * 2, "activation_bytes": info.activationBytes]
+         "macs": info.costsKnown ? info.macs : NSNull(), "flops": info.costsKnown ? info.macs * 2 : NSNull(),
+         "activation_bytes": info.costsKnown ? info.activationBytes : NSNull()]
     }
     let root: [String: Any] = ["name": a.graph.name, "layers": layers, "total_params": a.totalParams,
                                "trainable_params": a.trainableParams, "non_trainable_params": a.nonTrainableParams,
@@ -34,6 +35,10 @@ public func costTable(_ a: GraphAnalysis) -> String {
     var lines = ["", "Costs per image (1 MAC = 2 FLOPs, float32 activations)",
                  pad("Layer", 28) + pad("MACs", 14, right: true) + pad("FLOPs", 14, right: true) + pad("Activations", 14, right: true)]
     for info in a.layers {
+        guard info.costsKnown else {
+            lines.append(pad(info.layer.name, 28) + pad("? ", 14, right: true) + pad("? ", 14, right: true) + pad("? B", 14, right: true))
+            continue
+        }
         lines.append(pad(info.layer.name, 28) + pad(human(Double(info.macs), ""), 14, right: true)
                      + pad(human(Double(info.macs * 2), ""), 14, right: true)
                      + pad(human(Double(info.activationBytes), "B"), 14, right: true))
@@ -41,6 +46,8 @@ public func costTable(_ a: GraphAnalysis) -> String {
     let act = a.layers.reduce(0) { $0 + $1.activationBytes }
     lines.append(pad("Total", 28) + pad(human(Double(a.totalMACs), ""), 14, right: true) + pad(human(Double(a.totalMACs * 2), ""), 14, right: true)
                  + pad(human(Double(act), "B"), 14, right: true))
+    let unknown = a.layers.filter { !$0.costsKnown }.count
+    if unknown > 0 { lines.append("(\(unknown) layer\(unknown == 1 ? "" : "s") of unknown cost, marked ?, not counted)") }
     return lines.joined(separator: "\n") + "\n"
 }
 

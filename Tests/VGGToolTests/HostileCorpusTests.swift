@@ -61,6 +61,7 @@ import Testing
         switch c.command {
         case "convert": args = ["convert", file, "-o", dir + "/out.vggm"] + extra
         case "verify": args = ["verify", file]
+        case "summary": args = ["summary", file] + extra
         default:
             let model = dir + "/tiny.vggm"
             let conv = try await CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model])

@@ -104,6 +104,7 @@ extension LayerOp {
         case .resizing(let l): l
         case .centerCrop(let l): l
         case .categoryEncoding(let l): l
+        case .opaque(let l): l
         }
     }
 
@@ -131,6 +132,8 @@ struct KerasLayerConfig {
     var className: String? = nil
     /// How deep inside nested models the layer is (0: in the file's model).
     var depth = 0
+    /// Whether the config is read for the inspector (unknown layers become `OpaqueLayer`s, nested ones too).
+    var inspect = false
 
     subscript(_ key: String) -> Any? {
         let v = values[key]

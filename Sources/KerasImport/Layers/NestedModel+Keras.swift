@@ -8,7 +8,7 @@ extension NestedModel: KerasLayer {
     init(keras c: KerasLayerConfig) throws {
         guard c.depth < NestedModel.maxDepth else { throw c.error(.tooLarge, "nests models more than \(NestedModel.maxDepth) deep") }
         let cls = c.className ?? "Functional"
-        let graph = try Parser(file: c.file, kerasMajor: c.kerasMajor, depth: c.depth + 1).model(["class_name": cls, "config": c.values])
+        let graph = try Parser(file: c.file, kerasMajor: c.kerasMajor, depth: c.depth + 1, inspect: c.inspect).model(["class_name": cls, "config": c.values])
         self.init(graph: graph, modelClass: cls)
     }
 

@@ -119,3 +119,12 @@ extension CategoryEncoding: KerasLayer {
 
     func tfKerasConfig() -> [String: Any] { ["num_tokens": numTokens, "output_mode": outputMode.rawValue, "sparse": false] }
 }
+
+extension OpaqueLayer: KerasLayer {
+    /// Not looked up by class name: the parser makes opaque layers for the inspector.
+    static var kerasClassNames: [String] { [] }
+
+    init(keras c: KerasLayerConfig) throws { throw c.error(.unsupported, "layer class '\(c.className ?? "?")' is not supported") }
+
+    func tfKerasConfig() throws -> [String: Any] { throw InexpressibleInKeras("\(kerasClass) is not interpreted by vggtool: \(reason)") }
+}

@@ -137,8 +137,10 @@ enum ShapeCheck {
 
 /// How Keras writes shapes and sizes.
 public enum ShapeFormat {
-    /// Python tuple syntax: `(None, 224, 224, 3)`, `(None,)` for one element.
+    /// Python tuple syntax: `(None, 224, 224, 3)`, `(None,)` for one element; `?` for an unknown shape
+    /// (as Keras prints a shape it cannot tell).
     public static func tuple(_ s: Shape) -> String {
+        guard s.isKnownShape else { return "?" }
         let parts = s.map { $0.map(String.init) ?? "None" }
         return parts.count == 1 ? "(\(parts[0]),)" : "(" + parts.joined(separator: ", ") + ")"
     }

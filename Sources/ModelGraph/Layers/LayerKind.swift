@@ -254,6 +254,8 @@ public enum LayerOp: Sendable, Hashable {
     case centerCrop(CenterCrop)
     /// Keras `CategoryEncoding`.
     case categoryEncoding(CategoryEncoding)
+    /// A layer vggtool does not interpret, shown by the inspector only.
+    case opaque(OpaqueLayer)
 
     /// The layer type behind the case (ModelGraph's dispatch point).
     public var kind: any LayerKind {
@@ -340,6 +342,7 @@ public enum LayerOp: Sendable, Hashable {
         case .resizing(let l): l
         case .centerCrop(let l): l
         case .categoryEncoding(let l): l
+        case .opaque(let l): l
         }
     }
 
@@ -357,7 +360,7 @@ public enum LayerOp: Sendable, Hashable {
         MaxPooling3D.self, AveragePooling3D.self, GlobalMaxPooling3D.self, GlobalAveragePooling3D.self, ZeroPadding1D.self, ZeroPadding3D.self, Cropping1D.self, Cropping3D.self, UpSampling1D.self, UpSampling3D.self, Conv3D.self, Conv1DTranspose.self,
         Conv3DTranspose.self, SeparableConv1D.self, DepthwiseConv1D.self, MultiHeadAttention.self, Attention.self, AdditiveAttention.self, Dot.self, GroupNormalization.self, UnitNormalization.self,
         Conv1D.self, MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self,
-        RandomAugmentation.self, Resizing.self, CenterCrop.self, CategoryEncoding.self,
+        RandomAugmentation.self, Resizing.self, CenterCrop.self, CategoryEncoding.self, OpaqueLayer.self,
     ]
 
     /// The Keras class name.

@@ -107,7 +107,7 @@ extension LayerOp {
         case .randomAugmentation(let l): l.isIdentityAtInference ? l : nil
         case .resizing(let l): l
         case .centerCrop(let l): l
-        case .simpleRNN, .lstm, .gru, .bidirectional, .timeDistributed, .embedding, .masking, .repeatVector, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding1D, .zeroPadding3D, .cropping1D, .cropping3D, .upSampling1D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding:
+        case .simpleRNN, .lstm, .gru, .bidirectional, .timeDistributed, .embedding, .masking, .repeatVector, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding1D, .zeroPadding3D, .cropping1D, .cropping3D, .upSampling1D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding, .opaque:
             nil
         }
     }

@@ -53,7 +53,7 @@ extension LayerOp {
              .conv2DTranspose, .layerNormalization, .normalization, .pReLU:
             nil
         case .simpleRNN, .lstm, .gru, .bidirectional, .timeDistributed, .embedding, .spatialDropout1D, .spatialDropout3D, .alphaDropout, .masking, .identity, .repeatVector, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding1D, .zeroPadding3D, .cropping1D, .cropping3D, .upSampling1D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .conv1D, .maxPooling1D, .averagePooling1D,
-             .globalAveragePooling1D, .globalMaxPooling1D, .randomAugmentation, .resizing, .centerCrop, .categoryEncoding:
+             .globalAveragePooling1D, .globalMaxPooling1D, .randomAugmentation, .resizing, .centerCrop, .categoryEncoding, .opaque:
             nil
         }
     }
