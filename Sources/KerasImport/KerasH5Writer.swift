@@ -23,8 +23,25 @@ public enum KerasH5Writer {
     public static func write(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
                              splitAttributesOver: Int = 64_512,
                              weights: (String, WeightSpec) throws -> [Float]) throws {
+        try fill(HDF5File.create(path: path), path: path, graph: graph, layout: layout, fixedLengthNames: fixedLengthNames,
+                 splitAttributesOver: splitAttributesOver, weights: weights)
+    }
+
+    /// As `write(path:...)`, into memory: returns the file's bytes, for the caller to write through a
+    /// crash-safe writer (`AtomicFile`). `path` names the destination in errors and in the config. Holds the
+    /// whole file in memory twice at the end (libhdf5's image and the returned copy).
+    public static func fileImage(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
+                                 splitAttributesOver: Int = 64_512,
+                                 weights: (String, WeightSpec) throws -> [Float]) throws -> [UInt8] {
+        let file = try HDF5File.createInMemory(label: path)
+        try fill(file, path: path, graph: graph, layout: layout, fixedLengthNames: fixedLengthNames,
+                 splitAttributesOver: splitAttributesOver, weights: weights)
+        return try file.fileImage()
+    }
+
+    static func fill(_ file: HDF5File, path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool,
+                     splitAttributesOver: Int, weights: (String, WeightSpec) throws -> [Float]) throws {
         let analysis = try graph.analyze()
-        let file = try HDF5File.create(path: path)
         let root = try file.root()
         try root.setAttribute("backend", strings: ["tensorflow"], fixedLength: false, scalar: true)
         try root.setAttribute("keras_version", strings: [layoutKerasVersion], fixedLength: false, scalar: true)

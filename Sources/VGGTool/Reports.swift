@@ -1,5 +1,6 @@
 import Foundation
 import KerasImport
+import ModelFile
 import ModelGraph
 
 /// `summary --json`: the table's content plus costs.
@@ -45,9 +46,11 @@ public func costTable(_ a: GraphAnalysis) -> String {
 }
 
 /// Writes the demo model: full-size VGG16 with top, tf.keras `model.save` layout, seeded weights.
+/// Built in memory (about 1.1 GB at the peak), then written through `AtomicFile`.
 public func writeDemoVGG16(path: String, seed: UInt64) throws {
     let graph = Architecture.vgg16.graph()
-    try KerasH5Writer.write(path: path, graph: graph, layout: .fullModel) { layer, spec in
+    let image = try KerasH5Writer.fileImage(path: path, graph: graph, layout: .fullModel) { layer, spec in
         seededWeights(layer: layer, spec: spec, seed: seed)
     }
+    try AtomicFile.write(image, to: path)
 }
