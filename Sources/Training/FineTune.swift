@@ -709,7 +709,8 @@ struct TrainingState {
     /// The saved state that belongs to the checkpoint created at `checkpoint` (its provenance's stamp): the
     /// state or the next state, whichever JSON carries the stamp, with whichever slots file matches the size
     /// and CRC it records. `saved` is nil when none does: `foundOther` tells whether some state (of another
-    /// checkpoint) exists. Throws `TrainingError(.invalidState)` when the files are damaged.
+    /// checkpoint) exists. A state found among the next files (a save stopped after its model was written)
+    /// is made the state, finishing that save. Throws `TrainingError(.invalidState)` when the files are damaged.
     func load(checkpoint: String) throws -> (saved: Saved?, foundOther: Bool) {
         var foundOther = false
         var firstError: Error?
@@ -718,7 +719,12 @@ struct TrainingState {
             do {
                 let (saved, slots) = try parse(data, path: json)
                 guard saved.checkpoint == checkpoint else { foundOther = true; continue }
-                return (try withSlots(saved, record: slots, json: json), false)
+                let (s, slotsFile) = try withSlots(saved, record: slots, json: json)
+                if json == nextJSONPath {
+                    if slotsFile == nextSlotsPath { try AtomicFile.move(nextSlotsPath, to: slotsPath) }
+                    try AtomicFile.move(nextJSONPath, to: jsonPath)
+                }
+                return (s, false)
             } catch { if firstError == nil { firstError = error } }
         }
         if let firstError, !foundOther { throw firstError }
@@ -746,7 +752,7 @@ struct TrainingState {
 
     /// `saved` with its optimizer slots, from the slots file whose size and CRC match `record` (the state's
     /// own, or the next one's; a state of an earlier version records neither and reads the state's own).
-    private func withSlots(_ saved: Saved, record: SlotsRecord, json: String) throws -> Saved {
+    private func withSlots(_ saved: Saved, record: SlotsRecord, json: String) throws -> (Saved, String) {
         let candidates = record.crc == nil ? [slotsPath] : [slotsPath, nextSlotsPath]
         for path in candidates {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
@@ -762,7 +768,7 @@ struct TrainingState {
             var s = saved
             s.m = take(record.sizes.m)
             s.v = take(record.sizes.v)
-            return s
+            return (s, path)
         }
         throw TrainingError(.invalidState, file: slotsPath, "missing, or not the optimizer state \(json) records")
     }
