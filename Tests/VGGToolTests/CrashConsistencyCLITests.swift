@@ -100,6 +100,30 @@ import Testing
         #expect(try Self.names(dir) == ["m.vggm"] && Self.dtype(dest) == .f32)
     }
 
+    /// Every other writer goes through the same `AtomicFile`: export (both formats) and predict's `.npy`,
+    /// killed half-way through replacing a file, leave the old file and no other name.
+    @Test func exportAndPredictKilledLeaveTheOldFile() async throws {
+        let dir = try TestSupport.tempDir()
+        let model = dir + "/m.vggm"
+        #expect(try await CLI.run(["convert", Self.input, "-o", model]).status == 0)
+        let image = TestSupport.fixture("images/rgb.png")
+        for (name, args) in [("m.safetensors", ["export", model, "--to", "safetensors"]), ("m.h5", ["export", model, "--to", "keras-h5"]),
+                             ("p.npy", ["predict", model, image])] {
+            let dest = dir + "/" + name
+            let old = Data("old".utf8)
+            try old.write(to: URL(fileURLWithPath: dest))
+            for point in ["filling", "synced", "linked"] {
+                #expect(try await Self.kill(args + ["-o", dest], at: point + "," + name), "\(name) \(point)")
+                #expect(FileManager.default.contents(atPath: dest) == old, "\(name) \(point)")
+                #expect(Self.hidden(dir).count == (point == "linked" ? 1 : 0), "\(name) \(point): \(Self.names(dir))")
+            }
+            let done = try await CLI.run(args + ["-o", dest])
+            #expect(done.status == 0 && FileManager.default.contents(atPath: dest) != old, "\(done.stderr)")
+            #expect(Self.hidden(dir).isEmpty, "\(Self.names(dir))")
+        }
+        #expect(Self.names(dir) == ["m.vggm", "m.safetensors", "m.h5", "p.npy"])
+    }
+
     /// Killed while saving the second checkpoint (each step of it: the next state, the model, the state's
     /// promotion), `--resume` continues from the checkpoint that is there with its own state, and ends with
     /// the same weights as a run never killed.
