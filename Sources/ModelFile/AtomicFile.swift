@@ -112,7 +112,7 @@ public final class AtomicFile: @unchecked Sendable {
     }
 
     /// Fails early (before long work) when no file can be created at `destination`: its folder is missing or
-    /// not writable.
+    /// not writable. Sweeps the folder's stale hidden names (as the first write into it would).
     public static func checkWritable(_ destination: String) throws {
         let dir = URL(fileURLWithPath: destination).deletingLastPathComponent().path
         var isDir: ObjCBool = false
@@ -122,6 +122,7 @@ public final class AtomicFile: @unchecked Sendable {
         guard access(dir, W_OK) == 0 else {
             throw ModelFileError(file: destination, .cannotWrite, "output folder '\(dir)' is not writable: \(String(cString: strerror(errno)))")
         }
+        sweepOnce(dir)
     }
 
     /// Writes `bytes` to `destination` as one atomic write (see the type's documentation).

@@ -710,7 +710,7 @@ struct TrainingState {
     /// state or the next state, whichever JSON carries the stamp, with whichever slots file matches the size
     /// and CRC it records. `saved` is nil when none does: `foundOther` tells whether some state (of another
     /// checkpoint) exists. A state found among the next files (a save stopped after its model was written)
-    /// is made the state, finishing that save. Throws `TrainingError(.invalidState)` when the files are damaged.
+    /// is made the state, finishing that save; next files that belong to no checkpoint are removed. Throws `TrainingError(.invalidState)` when the files are damaged.
     func load(checkpoint: String) throws -> (saved: Saved?, foundOther: Bool) {
         var foundOther = false
         var firstError: Error?
@@ -723,6 +723,10 @@ struct TrainingState {
                 if json == nextJSONPath {
                     if slotsFile == nextSlotsPath { try AtomicFile.move(nextSlotsPath, to: slotsPath) }
                     try AtomicFile.move(nextJSONPath, to: jsonPath)
+                } else {
+                    // A save stopped before its model was named: its next state belongs to no checkpoint.
+                    if slotsFile != nextSlotsPath { unlink(nextSlotsPath) }
+                    unlink(nextJSONPath)
                 }
                 return (s, false)
             } catch { if firstError == nil { firstError = error } }
