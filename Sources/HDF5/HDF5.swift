@@ -189,13 +189,27 @@ public final class HDF5File {
 
     /// The file's bytes as they would be on disk (after a flush): for a file made by `createInMemory`.
     public func fileImage() throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: try imageSize())
+        try bytes.withUnsafeMutableBytes { try copyImage(into: $0) }
+        return bytes
+    }
+
+    /// Flushes the file and returns the size in bytes of its image (`copyImage(into:)`).
+    public func imageSize() throws -> Int {
         try flush()
         let n = H5Fget_file_image(id, nil, 0)
         try HDF5Library.check(Int64(n), "get the file image", object: path)
-        var bytes = [UInt8](repeating: 0, count: Int(n))
-        let got = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, Int(n)) }
+        return Int(n)
+    }
+
+    /// Copies the file's image into `buffer`, which holds exactly `imageSize()` bytes (a mapping of the
+    /// destination file, so the image is not held twice in memory).
+    public func copyImage(into buffer: UnsafeMutableRawBufferPointer) throws {
+        let got = H5Fget_file_image(id, buffer.baseAddress, buffer.count)
         try HDF5Library.check(Int64(got), "get the file image", object: path)
-        return bytes
+        guard got == buffer.count else {
+            throw HDF5Error("get the file image", object: path, kind: .library, message: "the image has \(got) bytes, not \(buffer.count)")
+        }
     }
 
     /// The root group.

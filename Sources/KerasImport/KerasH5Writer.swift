@@ -28,16 +28,16 @@ public enum KerasH5Writer {
                  splitAttributesOver: splitAttributesOver, weights: weights)
     }
 
-    /// As `write(path:...)`, into memory: returns the file's bytes, for the caller to write through a
-    /// crash-safe writer (`AtomicFile`). `path` names the destination in errors and in the config. Holds the
-    /// whole file in memory twice at the end (libhdf5's image and the returned copy).
-    public static func fileImage(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
-                                 splitAttributesOver: Int = 64_512,
-                                 weights: (String, WeightSpec) throws -> [Float]) throws -> [UInt8] {
+    /// As `write(path:...)`, into memory (libhdf5's core driver): the caller copies the file's image
+    /// (`HDF5File.imageSize()`, `copyImage(into:)`) into a crash-safe writer (`AtomicFile.fill`). `path` names
+    /// the destination in errors and in the config.
+    public static func inMemory(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
+                                splitAttributesOver: Int = 64_512,
+                                weights: (String, WeightSpec) throws -> [Float]) throws -> HDF5File {
         let file = try HDF5File.createInMemory(label: path)
         try fill(file, path: path, graph: graph, layout: layout, fixedLengthNames: fixedLengthNames,
                  splitAttributesOver: splitAttributesOver, weights: weights)
-        return try file.fileImage()
+        return file
     }
 
     static func fill(_ file: HDF5File, path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool,

@@ -165,6 +165,32 @@ public final class AtomicFile: @unchecked Sendable {
         }
     }
 
+    /// Sets the file's length to `count` bytes and lets `body` write them in place, through a shared mapping
+    /// of the file (no copy in memory). The bytes are reserved on disk first (fallocate), so a full disk is an
+    /// error here rather than a SIGBUS in `body`; where the filesystem cannot reserve, `body` fills a buffer
+    /// that is then written. Throws `ModelFileError` (`.cannotWrite`); `body`'s errors are passed on.
+    public func fill(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        guard count > 0 else { return try body(UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
+        let r = posix_fallocate(fd, 0, off_t(count))
+        if r == EOPNOTSUPP || r == EINVAL {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+            defer { buffer.deallocate() }
+            try body(buffer)
+            reached(.filling)
+            return try write(UnsafeRawBufferPointer(buffer), at: 0)
+        }
+        guard r == 0 else { throw ModelFileError(file: destination, .cannotWrite, "allocating \(count) bytes failed: \(String(cString: strerror(r)))") }
+        guard ftruncate(fd, off_t(count)) == 0 else {
+            throw ModelFileError(file: destination, .cannotWrite, "allocating \(count) bytes failed: \(String(cString: strerror(errno)))")
+        }
+        guard let m = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), m != MAP_FAILED else {
+            throw ModelFileError(file: destination, .cannotWrite, "mapping \(count) bytes failed: \(String(cString: strerror(errno)))")
+        }
+        defer { munmap(m, count) }
+        try body(UnsafeMutableRawBufferPointer(start: m, count: count))
+        reached(.filling)
+    }
+
     /// Writes `bytes` at byte `offset` of the file (see `write(_:at:)` above).
     public func write(_ bytes: [UInt8], at offset: Int) throws {
         try bytes.withUnsafeBytes { try write($0, at: offset) }
@@ -284,7 +310,7 @@ public final class AtomicFile: @unchecked Sendable {
     package enum Point: String, Sendable {
         /// The file exists (unnamed, or under its temporary name), empty.
         case created
-        /// About half the data is written.
+        /// About half the data is written (`fill(count:_:)`: all of it, in the mapping).
         case filling
         /// All data is written, not yet fsynced.
         case filled

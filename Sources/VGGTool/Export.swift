@@ -46,19 +46,21 @@ public func export(model path: String, to format: ExportFormat, output: String) 
         try temp.commit()
         return 8 + json.count + offset
     case .kerasH5:
-        let image: [UInt8]
+        // libhdf5 writes by path and cannot open an unnamed file (it resolves /proc/self/fd/N's link): the
+        // file is built in memory, then its image copied into the AtomicFile's mapping.
+        let out = try AtomicFile(destination: output)
+        defer { out.discard() }
         do {
-            // libhdf5 writes by path and cannot open an unnamed file (it resolves /proc/self/fd/N's link):
-            // the file is built in memory, then written through AtomicFile.
-            image = try KerasH5Writer.fileImage(path: output, graph: file.graph, layout: .fullModel) { layer, spec in
+            let h5 = try KerasH5Writer.inMemory(path: output, graph: file.graph, layout: .fullModel) { layer, spec in
                 file.floats("\(layer)/\(spec.name)") ?? []
             }
+            try out.fill(count: try h5.imageSize()) { try h5.copyImage(into: $0) }
         } catch let e as ImportError {
             throw ToolError(output, .cannotWrite, "\(e)")
         } catch let e as HDF5Error {
             throw ToolError(output, .hdf5(e.kind), "\(e)")
-        } catch let e as CustomStringConvertible { throw ToolError(output, .cannotWrite, "\(e)") }
-        try AtomicFile.write(image, to: output)
+        } catch let e as ModelFileError { throw e } catch let e as CustomStringConvertible { throw ToolError(output, .cannotWrite, "\(e)") }
+        try out.commit()
         return Int((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0)
     }
 }

@@ -39,6 +39,16 @@ import Testing
         #expect(Self.contents(dir + "/fresh.bin") == "via path" && TestSupport.files(in: dir).sorted() == ["fresh.bin", "out.txt"])
     }
 
+    @Test func fillWritesInPlaceThroughAMapping() throws {
+        let dir = try TestSupport.tempDir()
+        let f = try AtomicFile(destination: dir + "/mapped.bin")
+        try f.fill(count: 10_000) { b in for i in 0..<b.count { b[i] = UInt8(truncatingIfNeeded: i &* 7) } }
+        try f.commit()
+        let data = try #require(FileManager.default.contents(atPath: dir + "/mapped.bin"))
+        #expect(data.count == 10_000 && data.enumerated().allSatisfy { $0.element == UInt8(truncatingIfNeeded: $0.offset &* 7) })
+        #expect(TestSupport.files(in: dir) == ["mapped.bin"])
+    }
+
     @Test func errorsNameTheDestinationAndLeaveNothing() throws {
         let dir = try TestSupport.tempDir()
         #expect(throws: ModelFileError.self) { try AtomicFile.write([1], to: dir + "/missing/x.bin") }
