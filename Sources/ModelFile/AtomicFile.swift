@@ -74,22 +74,22 @@ public final class AtomicFile: @unchecked Sendable {
         self.dirFD = dirFD
         Self.sweepOnce(dir)
         var fd: Int32 = -1
+        var failure = EOPNOTSUPP  // why there is no unnamed file
         if unnamed && !TestPause.noUnnamedFiles {
             fd = vgg_open_tmpfile(dir, 0o644)
-        } else {
-            errno = EOPNOTSUPP
+            if fd < 0 { failure = errno }
         }
         if fd >= 0, access("/proc/self/fd/\(fd)", F_OK) != 0 {
-            close(fd)  // no /proc: libhdf5 could not reach it, nor linkat without privileges
+            close(fd)  // no /proc: linkat would need privileges
             fd = -1
-            errno = EOPNOTSUPP
         }
         if fd >= 0 {
             isUnnamed = true
             writablePath = "/proc/self/fd/\(fd)"
         } else {
-            guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT else {
-                let e = String(cString: strerror(errno))
+            // No O_TMPFILE here (old kernel: EISDIR; filesystem: EOPNOTSUPP or EINVAL): the fallback.
+            guard failure == EOPNOTSUPP || failure == EISDIR || failure == EINVAL else {
+                let e = String(cString: strerror(failure))
                 close(dirFD)
                 throw ModelFileError(file: destination, .cannotWrite, "cannot create a file in '\(dir)': \(e)")
             }
