@@ -20,7 +20,7 @@ public enum KerasH5Writer {
     /// `weights(layer, weight)` returns the float32 values for each weight the graph implies (row-major,
     /// Keras shapes). `fixedLengthNames` stores `layer_names`/`weight_names` as NUL-padded byte strings
     /// (older Keras) instead of variable-length strings (tf.keras 2.x with h5py 3). Writes `path` in place (not
-    /// crash-safe: a kill leaves a partial file); vggtool's commands write `fileImage` through `AtomicFile`.
+    /// crash-safe: a kill leaves a partial file); vggtool's commands build `inMemory` and copy its image into an `AtomicFile`.
     public static func write(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
                              splitAttributesOver: Int = 64_512,
                              weights: (String, WeightSpec) throws -> [Float]) throws {
