@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include "vgg_support.h"
 #include <string.h>
+#include <errno.h>
+#include <stdio.h>
 
 static uint32_t table[8][256];
 static int table_ready = 0;
@@ -114,4 +116,42 @@ int vgg_start_writeback(int fd, long long offset, long long count) {
 
 const void *vgg_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
     return memmem(haystack, haystack_len, needle, needle_len);
+}
+
+int vgg_open_tmpfile(const char *dir, unsigned int mode) {
+#ifdef O_TMPFILE
+    return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+#else
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int vgg_link_fd(int fd, int dirfd, const char *name) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0) return 0;
+    if (errno == EEXIST || errno == ENOSPC || errno == EROFS || errno == EDQUOT || errno == EIO) return -1;
+    int first = errno;
+    if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0) return 0;
+    if (errno == EEXIST) return -1;
+    errno = first;
+    return -1;
+}
+
+int vgg_lock_fd(int fd) {
+    struct flock l;
+    memset(&l, 0, sizeof l);
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    return fcntl(fd, F_OFD_SETLK, &l);
+}
+
+int vgg_lock_held(int fd) {
+    struct flock l;
+    memset(&l, 0, sizeof l);
+    l.l_type = F_RDLCK;
+    l.l_whence = SEEK_SET;
+    if (fcntl(fd, F_OFD_GETLK, &l) != 0) return -1;
+    return l.l_type == F_UNLCK ? 0 : 1;
 }

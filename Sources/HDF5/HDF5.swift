@@ -173,6 +173,45 @@ public final class HDF5File {
         return HDF5File(id: fid, path: path)
     }
 
+    /// Creates a file held in memory only (libhdf5's core driver without a backing store: nothing touches
+    /// the filesystem); `label` names it in errors. Its bytes come out through `fileImage()`, for a caller that
+    /// writes them through its own crash-safe writer.
+    public static func createInMemory(label: String) throws -> HDF5File {
+        HDF5Library.ensure()
+        let fapl = H5Pcreate(vgg_H5P_FILE_ACCESS())
+        try HDF5Library.check(fapl, "create file access properties", object: label)
+        defer { H5Pclose(fapl) }
+        try HDF5Library.check(H5Pset_fapl_core(fapl, 16 << 20, false), "select the in-memory driver", object: label)
+        let fid = H5Fcreate(label, vgg_H5F_ACC_TRUNC(), vgg_H5P_DEFAULT(), fapl)
+        try HDF5Library.check(fid, "create", object: label)
+        return HDF5File(id: fid, path: label)
+    }
+
+    /// The file's bytes as they would be on disk (after a flush): for a file made by `createInMemory`.
+    public func fileImage() throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: try imageSize())
+        try bytes.withUnsafeMutableBytes { try copyImage(into: $0) }
+        return bytes
+    }
+
+    /// Flushes the file and returns the size in bytes of its image (`copyImage(into:)`).
+    public func imageSize() throws -> Int {
+        try flush()
+        let n = H5Fget_file_image(id, nil, 0)
+        try HDF5Library.check(Int64(n), "get the file image", object: path)
+        return Int(n)
+    }
+
+    /// Copies the file's image into `buffer`, which holds exactly `imageSize()` bytes (a mapping of the
+    /// destination file, so the image is not held twice in memory).
+    public func copyImage(into buffer: UnsafeMutableRawBufferPointer) throws {
+        let got = H5Fget_file_image(id, buffer.baseAddress, buffer.count)
+        try HDF5Library.check(Int64(got), "get the file image", object: path)
+        guard got == buffer.count else {
+            throw HDF5Error("get the file image", object: path, kind: .library, message: "the image has \(got) bytes, not \(buffer.count)")
+        }
+    }
+
     /// The root group.
     public func root() throws -> HDF5Group { try HDF5Group(file: self, parentID: id, name: "/", fullPath: "/") }
 

@@ -86,8 +86,8 @@ public struct FashionMNIST: Sendable {
                 }
                 defer { free(out) }
                 let file = dir + String(format: "/%05d.png", i)
-                do { try Data(bytes: out, count: len).write(to: URL(fileURLWithPath: file), options: .atomic) } catch {
-                    throw ImageError(file, .cannotWrite, "cannot be written (\((error as NSError).localizedDescription))")
+                do { try AtomicFile.write(Array(UnsafeBufferPointer(start: out, count: len)), to: file) } catch let e as ModelFileError {
+                    throw ImageError(file, .cannotWrite, "cannot be written (\(e.message))")
                 }
                 taken += 1
                 written += 1

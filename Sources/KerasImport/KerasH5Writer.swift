@@ -19,12 +19,30 @@ public enum KerasH5Writer {
 
     /// `weights(layer, weight)` returns the float32 values for each weight the graph implies (row-major,
     /// Keras shapes). `fixedLengthNames` stores `layer_names`/`weight_names` as NUL-padded byte strings
-    /// (older Keras) instead of variable-length strings (tf.keras 2.x with h5py 3).
+    /// (older Keras) instead of variable-length strings (tf.keras 2.x with h5py 3). Writes `path` in place (not
+    /// crash-safe: a kill leaves a partial file); vggtool's commands build `inMemory` and copy its image into an `AtomicFile`.
     public static func write(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
                              splitAttributesOver: Int = 64_512,
                              weights: (String, WeightSpec) throws -> [Float]) throws {
+        try fill(HDF5File.create(path: path), path: path, graph: graph, layout: layout, fixedLengthNames: fixedLengthNames,
+                 splitAttributesOver: splitAttributesOver, weights: weights)
+    }
+
+    /// As `write(path:...)`, into memory (libhdf5's core driver): the caller copies the file's image
+    /// (`HDF5File.imageSize()`, `copyImage(into:)`) into a crash-safe writer (`AtomicFile.fill`). `path` names
+    /// the destination in errors and in the config.
+    public static func inMemory(path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool = false,
+                                splitAttributesOver: Int = 64_512,
+                                weights: (String, WeightSpec) throws -> [Float]) throws -> HDF5File {
+        let file = try HDF5File.createInMemory(label: path)
+        try fill(file, path: path, graph: graph, layout: layout, fixedLengthNames: fixedLengthNames,
+                 splitAttributesOver: splitAttributesOver, weights: weights)
+        return file
+    }
+
+    static func fill(_ file: HDF5File, path: String, graph: ModelGraph, layout: Layout, fixedLengthNames: Bool,
+                     splitAttributesOver: Int, weights: (String, WeightSpec) throws -> [Float]) throws {
         let analysis = try graph.analyze()
-        let file = try HDF5File.create(path: path)
         let root = try file.root()
         try root.setAttribute("backend", strings: ["tensorflow"], fixedLength: false, scalar: true)
         try root.setAttribute("keras_version", strings: [layoutKerasVersion], fixedLength: false, scalar: true)

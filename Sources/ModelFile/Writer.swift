@@ -38,11 +38,10 @@ public struct WriteStats: Sendable {
     public var tensors: Int
 }
 
-/// Writes `.vggm` files atomically: everything goes to a temporary file beside the destination, which is
-/// fsync'd and renamed over it only when complete. An error removes the temporary file, so a failed write
-/// never leaves a partial file; while it exists it is listed in `TemporaryFiles.process`, for the caller's
-/// interruption handling. Tensor bytes are produced directly into the mapped file (no intermediate copy for
-/// float32).
+/// Writes `.vggm` files through `AtomicFile`: the tensors go into an unnamed file in the destination's
+/// folder (a hidden temporary one where the filesystem lacks O_TMPFILE), which is fsync'd and named only when
+/// complete, so the destination is always the complete old file or the complete new one, and an error or a
+/// kill leaves nothing behind (docs/durability.md). Float32 tensors from a raw source are copied in-kernel.
 public enum VGGMWriter {
     /// Writes a `.vggm` file at `path` (atomically): `graph` with `tensors`, stored as `dtype` (float16 and
     /// bfloat16 round to nearest even); tensor names must be unique, and `VGGMFile` refuses a file that
@@ -74,7 +73,7 @@ public enum VGGMWriter {
         let dataLength = offset
         let dataOffset = VGGMFormat.headerSize
 
-        let temp = try TemporaryFile(destination: path)
+        let temp = try AtomicFile(destination: path)
         defer { temp.discard() }
         let fd = temp.fd
         let fail = { (what: String) -> ModelFileError in ModelFileError(file: path, .cannotWrite, "\(what) failed: \(String(cString: strerror(errno)))") }
@@ -85,6 +84,7 @@ public enum VGGMWriter {
         var sources = RawSources()
         defer { sources.closeAll() }
         for (i, t) in tensors.enumerated() {
+            if i == tensors.count / 2 { temp.reached(.filling) }
             let e = entries[i]
             let at = dataOffset + e.offset
             if dtype == .f32, let raw = t.rawLocation, let src = try sources.map(raw.path, destination: path) {
@@ -245,112 +245,4 @@ struct RawSources {
             Glibc.close(s.fd)
         }
     }
-}
-
-/// A temporary file beside a destination, renamed over it by `commit()`, removed by `discard()`. While it
-/// exists its path is listed in a `TemporaryFiles` registry (`.process` unless the caller passes another),
-/// so a caller that handles interruption can remove it (`TemporaryFiles.removeAll()`).
-public final class TemporaryFile: @unchecked Sendable {
-    /// The temporary file's path: a hidden name in the destination's folder.
-    public let path: String
-    /// The path the file is renamed to by `commit()`.
-    public let destination: String
-    /// The open descriptor (read-write), owned by this object and closed by `commit()` or `discard()`.
-    package let fd: Int32
-    private let registry: TemporaryFiles
-    private var committed = false
-
-    /// Creates the temporary file beside `destination` and lists it in `registry`. Throws
-    /// `ModelFileError` when the destination's folder does not exist or no file can be created in it.
-    public init(destination: String, registry: TemporaryFiles = .process) throws {
-        self.destination = destination
-        self.registry = registry
-        let url = URL(fileURLWithPath: destination)
-        let dir = url.deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelFileError(file: destination, .cannotWrite, "output directory '\(dir)' does not exist")
-        }
-        let candidate = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        registry.register(candidate)
-        let fd = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            registry.unregister(candidate)
-            throw ModelFileError(file: destination, .cannotWrite, "cannot create a file in '\(dir)': \(String(cString: strerror(errno)))")
-        }
-        self.path = candidate
-        self.fd = fd
-    }
-
-    /// Fails early (before long work) when no file can be created at `destination`: its folder is missing or
-    /// not writable.
-    public static func checkWritable(_ destination: String) throws {
-        let dir = URL(fileURLWithPath: destination).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelFileError(file: destination, .cannotWrite, "output folder '\(dir)' does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: dir) else { throw ModelFileError(file: destination, .cannotWrite, "output folder '\(dir)' is not writable") }
-    }
-
-    /// Writes `bytes` to `destination` atomically (temporary file, fsync, rename).
-    public static func write(_ bytes: [UInt8], to destination: String, registry: TemporaryFiles = .process) throws {
-        let t = try TemporaryFile(destination: destination, registry: registry)
-        defer { t.discard() }
-        try VGGMWriter.pwriteAll(t.fd, bytes, at: 0, path: destination)
-        try t.commit()
-    }
-
-    /// fsync, close, rename over the destination, fsync the directory.
-    public func commit() throws {
-        guard fsync(fd) == 0 else { throw ModelFileError(file: destination, .cannotWrite, "fsync failed: \(String(cString: strerror(errno)))") }
-        guard rename(path, destination) == 0 else {
-            throw ModelFileError(file: destination, .cannotWrite, "cannot replace the file: \(String(cString: strerror(errno)))")
-        }
-        committed = true
-        registry.unregister(path)
-        let dir = open(URL(fileURLWithPath: destination).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
-        if dir >= 0 { fsync(dir); close(dir) }
-    }
-
-    /// Closes and removes the temporary file, unless it was committed; safe to call more than once.
-    public func discard() {
-        close(fd)
-        if !committed {
-            unlink(path)
-            registry.unregister(path)
-        }
-        committed = true
-    }
-
-    deinit { if !committed { discard() } }
-}
-
-/// The temporary files that exist right now, for the caller's interruption handling. The library never
-/// installs signal handlers or exits: a program that wants an interrupted write to leave nothing behind
-/// handles the signal itself and calls `removeAll()` on the registry its writers use (`.process`, the
-/// default of every writer in this library, unless it passed its own).
-public final class TemporaryFiles: @unchecked Sendable {
-    /// The registry every writer uses unless given another.
-    public static let process = TemporaryFiles()
-    private let lock = NSLock()
-    private var paths = Set<String>()
-
-    /// An empty registry (for callers that want their own instead of `.process`).
-    public init() {}
-
-    /// The paths currently registered.
-    public var current: [String] { lock.lock(); defer { lock.unlock() }; return Array(paths) }
-
-    /// Unlinks every registered file (as an interruption handler would) and forgets them; returns how many.
-    @discardableResult
-    public func removeAll() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        for p in paths { unlink(p) }
-        defer { paths.removeAll() }
-        return paths.count
-    }
-
-    func register(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
-    func unregister(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
 }

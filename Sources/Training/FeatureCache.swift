@@ -60,8 +60,9 @@ final class FeatureStore {
         guard directory != nil else { memory += f; return }
         let path = entryPath(imageKey: imageKey)
         let data = f.withUnsafeBytes { Data($0) }
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw TrainingError(.cannotWrite, file: path, "cannot write to the feature cache (\((error as NSError).localizedDescription))")
+        // A cache entry survives a kill (never partial), not necessarily a power cut: its size is checked when read.
+        do { try AtomicFile.write([UInt8](data), to: path, durability: .processDeath) } catch let e as ModelFileError {
+            throw TrainingError(.cannotWrite, file: path, "cannot write to the feature cache (\(e.message))")
         }
         mapped.append(try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))
         misses += 1

@@ -283,7 +283,7 @@ public final class FineTuneSession {
     /// Prepares a run: checks the options and the output folder, reads the class folders (and splits off the
     /// validation images), composes the model and initializes its trainable weights (seeded).
     public convenience init(basePath: String, dataDir: String, output: String, options o: FineTuneOptions) throws {
-        try TemporaryFile.checkWritable(output)
+        try AtomicFile.checkWritable(output)
         try self.init(base: try VGGMFile(path: basePath), dataDir: dataDir, output: output, options: o)
     }
 
@@ -295,7 +295,7 @@ public final class FineTuneSession {
         self.dataDir = dataDir
         self.output = output
         self.options = o
-        try TemporaryFile.checkWritable(output)
+        try AtomicFile.checkWritable(output)
         guard o.epochs >= 1, o.batchSize >= 1, o.inputSize >= 32, o.inputSize <= 4096 else {
             throw TrainingError(.invalidSetting(o.epochs < 1 ? .epochs : o.batchSize < 1 ? .batchSize : .inputSize), "epochs and batch size must be positive and the input size between 32 and 4096")
         }
@@ -356,13 +356,16 @@ public final class FineTuneSession {
     @discardableResult
     public func resume() throws -> Int {
         let output = self.output
-        guard FileManager.default.fileExists(atPath: output), let saved = try state.load() else {
-            let json = state.jsonPath
+        let json = state.jsonPath
+        guard FileManager.default.fileExists(atPath: output) else {
             throw FineTuneError(.resume, .noCheckpoint, file: output) { "\(output): \($0) needs a checkpoint and its state (\(json)); none found" }
         }
         let ckpt = try VGGMFile(path: output)
-        guard ckpt.manifest.provenance.created == saved.checkpoint else {
-            let json = state.jsonPath
+        let (found, other) = try state.load(checkpoint: ckpt.manifest.provenance.created)
+        guard let saved = found else {
+            guard other else {
+                throw FineTuneError(.resume, .noCheckpoint, file: output) { "\(output): \($0) needs a checkpoint and its state (\(json)); none found" }
+            }
             throw FineTuneError(.resume, .stateMismatch, file: output) {
                 "\(output): the saved training state (\(json)) belongs to another checkpoint (interrupted while saving?); start again without \($0)"
             }
@@ -542,9 +545,10 @@ public final class FineTuneSession {
     /// and then the state `resume()` reads. An error surfaces at the next call or at `finish()`.
     public func saveCheckpoint() throws {
         guard let epoch = history.last?.epoch else { return }
-        // From a snapshot (the arrays are copied on the next write to them). The model first, then its state,
-        // tagged with the model's creation stamp: a crash between the two leaves a state `resume()` recognises
-        // as not its checkpoint's.
+        // From a snapshot (the arrays are copied on the next write to them). The state first, as the next
+        // state (tagged with the new model's creation stamp), then the model, then the next state becomes the
+        // state: a kill anywhere leaves a checkpoint and, among the state files, the state that belongs to it
+        // (TrainingState; docs/durability.md).
         let weights = Dictionary(uniqueKeysWithValues: network.parameters.map { ($0.name, $0.value) })
         let st = optimizer.state
         let saved = TrainingState.Saved(epoch: epoch, best: best, bestEpoch: epoch, iterations: st.iterations, rngState: rngAfterShuffle,
@@ -552,8 +556,10 @@ public final class FineTuneSession {
         let names = classNames, comp = composition, base = self.base, state = self.state
         try writer.submit {
             var s = saved
-            s.checkpoint = try self.save(comp: comp, base: base, weights: weights, classNames: names)
-            try state.save(s)
+            s.checkpoint = FineTuneSession.newStamp()
+            try state.saveNext(s)
+            try self.save(comp: comp, base: base, weights: weights, classNames: names, created: s.checkpoint)
+            try state.promoteNext()
         }
     }
 
@@ -569,7 +575,8 @@ public final class FineTuneSession {
 
     /// Writes the composed model (frozen tensors copied from the base, trained ones from the network).
     @discardableResult
-    func save(comp: Composition, base: VGGMFile, weights trained: [String: [Float]], classNames: [String]) throws -> String {
+    func save(comp: Composition, base: VGGMFile, weights trained: [String: [Float]], classNames: [String],
+              created: String = FineTuneSession.newStamp()) throws -> String {
         var payloads: [TensorPayload] = []
         for info in comp.analysis.layers {
             for w in info.weights {
@@ -587,7 +594,6 @@ public final class FineTuneSession {
             }
         }
         let prov = base.manifest.provenance
-        let created = ISO8601DateFormatter().string(from: Date()) + " #\(UInt32.random(in: 0...UInt32.max))"
         _ = try VGGMWriter.write(
             to: output, graph: comp.graph, inputShape: [options.inputSize, options.inputSize, 3], preprocessing: base.manifest.preprocessing,
             classNames: classNames,
@@ -596,6 +602,12 @@ public final class FineTuneSession {
                                    converter: "vggtool finetune", created: created),
             tensors: payloads)
         return created
+    }
+
+    /// A checkpoint's creation stamp (its provenance's `created`): the time and a random tag, unique per write,
+    /// recorded in the state that belongs to it.
+    static func newStamp() -> String {
+        ISO8601DateFormatter().string(from: Date()) + " #\(UInt32.random(in: 0...UInt32.max))"
     }
 
     static func argmax(_ row: ArraySlice<Float>) -> Int {
@@ -611,7 +623,7 @@ public final class FineTuneSession {
         for r in h {
             text += "\(r.epoch - 1),\(r.accuracy),\(r.loss)" + (hasVal ? ",\(r.valAccuracy ?? .nan),\(r.valLoss ?? .nan)" : "") + "\n"
         }
-        try TemporaryFile.write(Array(text.utf8), to: path)
+        try AtomicFile.write(Array(text.utf8), to: path)
     }
 }
 
@@ -652,6 +664,13 @@ final class CheckpointWriter: @unchecked Sendable {
 
 /// The state saved beside a checkpoint so `FineTuneSession.resume()` continues from it: epoch, best score, optimizer
 /// iterations and slots, the shuffling RNG, the history.
+///
+/// Two files, `OUT.state.json` (tagged with the checkpoint's creation stamp, and recording the slots file's
+/// size and CRC-32C) and `OUT.state.npy` (the optimizer's slots). A checkpoint is saved as: the next state
+/// (`OUT.state.next.npy`, then `OUT.state.next.json`), the model (`OUT`), then the next state renamed over
+/// the state (slots first). Each step is an `AtomicFile` write or a rename, so wherever a kill or a power cut
+/// stops it, `OUT` is a complete checkpoint and one of the two JSON files, with one of the two slot files,
+/// belongs to it; `load(checkpoint:)` finds them by the stamp and the CRC.
 struct TrainingState {
     struct Saved {
         var epoch: Int, best: Double, bestEpoch: Int, iterations: Int, rngState: UInt64
@@ -662,39 +681,99 @@ struct TrainingState {
     let path: String
     var jsonPath: String { path + ".state.json" }
     var slotsPath: String { path + ".state.npy" }
+    var nextJSONPath: String { path + ".state.next.json" }
+    var nextSlotsPath: String { path + ".state.next.npy" }
 
-    func save(_ s: Saved) throws {
+    /// Writes `s` as the next state (slots, then the JSON that records their size and checksum).
+    func saveNext(_ s: Saved) throws {
+        let flat = s.m.flatMap { $0 } + s.v.flatMap { $0 }
+        let slots = NumPy.encode(Tensor(shape: [flat.count], values: flat))
         let json: [String: Any] = [
             "epoch": s.epoch, "best": s.best, "best_epoch": s.bestEpoch, "iterations": s.iterations, "rng_state": String(s.rngState),
             "checkpoint": s.checkpoint,
             "m_sizes": s.m.map(\.count), "v_sizes": s.v.map(\.count),
+            "slots_bytes": slots.count, "slots_crc32c": Int(slots.withUnsafeBytes { VGGMFormat.crc32c($0) }),
             "history": s.history.map { ["epoch": $0.epoch, "loss": $0.loss, "accuracy": $0.accuracy, "val_loss": $0.valLoss ?? -1,
                                         "val_accuracy": $0.valAccuracy ?? -1, "seconds": $0.seconds] },
         ]
-        let flat = s.m.flatMap { $0 } + s.v.flatMap { $0 }
-        try TemporaryFile.write(NumPy.encode(Tensor(shape: [flat.count], values: flat)), to: slotsPath)
-        try TemporaryFile.write(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])), to: jsonPath)
+        try AtomicFile.write(slots, to: nextSlotsPath)
+        try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])), to: nextJSONPath)
     }
 
-    func load() throws -> Saved? {
-        guard let data = FileManager.default.contents(atPath: jsonPath) else { return nil }
-        guard let j = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+    /// Makes the next state the state, once its checkpoint is written: slots first, then the JSON.
+    func promoteNext() throws {
+        try AtomicFile.move(nextSlotsPath, to: slotsPath)
+        try AtomicFile.move(nextJSONPath, to: jsonPath)
+    }
+
+    /// The saved state that belongs to the checkpoint created at `checkpoint` (its provenance's stamp): the
+    /// state or the next state, whichever JSON carries the stamp, with whichever slots file matches the size
+    /// and CRC it records. `saved` is nil when none does: `foundOther` tells whether some state (of another
+    /// checkpoint) exists. A state found among the next files (a save stopped after its model was written)
+    /// is made the state, finishing that save; next files that belong to no checkpoint are removed. Throws `TrainingError(.invalidState)` when the files are damaged.
+    func load(checkpoint: String) throws -> (saved: Saved?, foundOther: Bool) {
+        var foundOther = false
+        var firstError: Error?
+        for json in [jsonPath, nextJSONPath] {
+            guard let data = FileManager.default.contents(atPath: json) else { continue }
+            do {
+                let (saved, slots) = try parse(data, path: json)
+                guard saved.checkpoint == checkpoint else { foundOther = true; continue }
+                let (s, slotsFile) = try withSlots(saved, record: slots, json: json)
+                if json == nextJSONPath {
+                    if slotsFile == nextSlotsPath { try AtomicFile.move(nextSlotsPath, to: slotsPath) }
+                    try AtomicFile.move(nextJSONPath, to: jsonPath)
+                } else {
+                    // A save stopped before its model was named: its next state belongs to no checkpoint.
+                    if slotsFile != nextSlotsPath { unlink(nextSlotsPath) }
+                    unlink(nextJSONPath)
+                }
+                return (s, false)
+            } catch { if firstError == nil { firstError = error } }
+        }
+        if let firstError, !foundOther { throw firstError }
+        return (nil, foundOther)
+    }
+
+    private struct SlotsRecord { var sizes: (m: [Int], v: [Int]); var bytes: Int?; var crc: UInt32? }
+
+    private func parse(_ data: Data, path json: String) throws -> (Saved, SlotsRecord) {
+        guard let j = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let epoch = j["epoch"] as? Int, let best = j["best"] as? Double, let bestEpoch = j["best_epoch"] as? Int,
               let iterations = j["iterations"] as? Int, let rng = (j["rng_state"] as? String).flatMap(UInt64.init),
               let ms = j["m_sizes"] as? [Int], let vs = j["v_sizes"] as? [Int], let h = j["history"] as? [[String: Any]] else {
-            throw TrainingError(.invalidState, file: jsonPath, "not a vggtool training state")
+            throw TrainingError(.invalidState, file: json, "not a vggtool training state")
         }
-        let slots = try NumPy.read(path: slotsPath).values
-        guard slots.count == ms.reduce(0, +) + vs.reduce(0, +) else { throw TrainingError(.invalidState, file: slotsPath, "size disagrees with \(jsonPath)") }
-        var at = 0
-        func take(_ sizes: [Int]) -> [[Float]] { sizes.map { n in defer { at += n }; return Array(slots[at..<(at + n)]) } }
-        let m = take(ms), v = take(vs)
         let history = h.map { r in
             EpochRecord(epoch: r["epoch"] as? Int ?? 0, loss: r["loss"] as? Double ?? 0, accuracy: r["accuracy"] as? Double ?? 0,
                         valLoss: (r["val_loss"] as? Double).flatMap { $0 < 0 ? nil : $0 },
                         valAccuracy: (r["val_accuracy"] as? Double).flatMap { $0 < 0 ? nil : $0 }, seconds: r["seconds"] as? Double ?? 0)
         }
-        return Saved(epoch: epoch, best: best, bestEpoch: bestEpoch, iterations: iterations, rngState: rng, history: history, m: m, v: v,
-                     checkpoint: j["checkpoint"] as? String ?? "")
+        let saved = Saved(epoch: epoch, best: best, bestEpoch: bestEpoch, iterations: iterations, rngState: rng, history: history, m: [], v: [],
+                          checkpoint: j["checkpoint"] as? String ?? "")
+        return (saved, SlotsRecord(sizes: (ms, vs), bytes: j["slots_bytes"] as? Int, crc: (j["slots_crc32c"] as? Int).flatMap { UInt32(exactly: $0) }))
+    }
+
+    /// `saved` with its optimizer slots, from the slots file whose size and CRC match `record` (the state's
+    /// own, or the next one's; a state of an earlier version records neither and reads the state's own).
+    private func withSlots(_ saved: Saved, record: SlotsRecord, json: String) throws -> (Saved, String) {
+        let candidates = record.crc == nil ? [slotsPath] : [slotsPath, nextSlotsPath]
+        for path in candidates {
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            if let crc = record.crc {
+                guard data.count == record.bytes, data.withUnsafeBytes({ VGGMFormat.crc32c($0) }) == crc else { continue }
+            }
+            let slots = try NumPy.parse(data, path: path).values
+            guard slots.count == record.sizes.m.reduce(0, +) + record.sizes.v.reduce(0, +) else {
+                throw TrainingError(.invalidState, file: path, "size disagrees with \(json)")
+            }
+            var at = 0
+            func take(_ sizes: [Int]) -> [[Float]] { sizes.map { n in defer { at += n }; return Array(slots[at..<(at + n)]) } }
+            var s = saved
+            s.m = take(record.sizes.m)
+            s.v = take(record.sizes.v)
+            return (s, path)
+        }
+        throw TrainingError(.invalidState, file: slotsPath, "missing, or not the optimizer state \(json) records")
     }
 }

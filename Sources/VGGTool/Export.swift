@@ -12,7 +12,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case kerasH5 = "keras-h5"
 }
 
-/// `vggtool export`: writes a `.vggm`'s weights in another format, atomically.
+/// `vggtool export`: writes a `.vggm`'s weights in another format, through `AtomicFile` (docs/durability.md).
 /// - safetensors: tensors named `<layer>/<weight>` (Keras names and shapes), float32 (or the stored
 ///   F16/BF16), metadata with the model name and source SHA-256.
 /// - keras-h5: tf.keras `model.save` layout (model_config + model_weights), loadable with `load_model` or
@@ -31,31 +31,36 @@ public func export(model path: String, to format: ExportFormat, output: String) 
         }
         var json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         while json.count % 8 != 0 { json.append(0x20) }
-        let temp = try TemporaryFile(destination: output)
+        let temp = try AtomicFile(destination: output)
         defer { temp.discard() }
-        let handle = FileHandle(fileDescriptor: temp.fd, closeOnDealloc: false)
-        var len = UInt64(json.count).littleEndian
-        handle.write(Data(bytes: &len, count: 8))
-        handle.write(Data(json))
-        for t in file.manifest.tensors {
-            let b = file.bytes(of: t)
-            handle.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: b.baseAddress!), count: b.count, deallocator: .none))
+        var at = 0
+        try withUnsafeBytes(of: UInt64(json.count).littleEndian) { try temp.write($0, at: at) }
+        at += 8
+        try temp.write(json, at: at)
+        at += json.count
+        for (i, t) in file.manifest.tensors.enumerated() {
+            if i == file.manifest.tensors.count / 2 { temp.reached(.filling) }
+            try temp.write(file.bytes(of: t), at: at)
+            at += t.length
         }
         try temp.commit()
         return 8 + json.count + offset
     case .kerasH5:
-        let temp = try TemporaryFile(destination: output)
-        defer { temp.discard() }
+        // libhdf5 writes by path and cannot open an unnamed file (it resolves /proc/self/fd/N's link): the
+        // file is built in memory, then its image copied into the AtomicFile's mapping.
+        let out = try AtomicFile(destination: output)
+        defer { out.discard() }
         do {
-            try KerasH5Writer.write(path: temp.path, graph: file.graph, layout: .fullModel) { layer, spec in
+            let h5 = try KerasH5Writer.inMemory(path: output, graph: file.graph, layout: .fullModel) { layer, spec in
                 file.floats("\(layer)/\(spec.name)") ?? []
             }
+            try out.fill(count: try h5.imageSize()) { try h5.copyImage(into: $0) }
         } catch let e as ImportError {
             throw ToolError(output, .cannotWrite, "\(e)")
         } catch let e as HDF5Error {
             throw ToolError(output, .hdf5(e.kind), "\(e)")
-        } catch let e as CustomStringConvertible { throw ToolError(output, .cannotWrite, "\(e)") }
-        try temp.commit()
+        } catch let e as ModelFileError { throw e } catch let e as CustomStringConvertible { throw ToolError(output, .cannotWrite, "\(e)") }
+        try out.commit()
         return Int((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFile
 import HDF5
 import KerasImport
 import ModelGraph
@@ -48,14 +49,17 @@ public struct HDF5Isolation: Sendable {
         }
         var args = ["_probe", path]
         if let a = options.architecture { args += ["--arch", a.rawValue] }
-        var configFile: String?
+        // The config goes to the probe in a file that only ever has a hidden temporary name (AtomicFile's,
+        // never committed): removed when done, and swept by a later probe's if this process is killed. If it
+        // cannot be made, the probe reports the missing file as the parse would.
+        var configFile: AtomicFile?
         if let json = options.configJSON {
-            let p = NSTemporaryDirectory() + "/vggtool-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
-            _ = FileManager.default.createFile(atPath: p, contents: Data(json.utf8))  // if it fails, the probe reports it as the parse would
-            configFile = p
-            args += ["--config", p]
+            let f = try? AtomicFile(destination: NSTemporaryDirectory() + "/vggtool-probe-config.json", unnamed: false)
+            try? f?.write(Array(json.utf8), at: 0)
+            configFile = f
+            args += ["--config", f?.writablePath ?? NSTemporaryDirectory() + "/vggtool-probe-config.json"]
         }
-        defer { if let configFile { try? FileManager.default.removeItem(atPath: configFile) } }
+        defer { configFile?.discard() }
         // ulimit -v (KB) and -t (CPU seconds, soft then hard), then exec the probe; its output is not needed.
         let memory = memoryBytes.map { "ulimit -v \($0 / 1024); " } ?? ""
         let argv = ["/bin/sh", "-c", "exec >/dev/null 2>&1; \(memory)ulimit -S -t \(cpuSeconds); ulimit -H -t \(cpuSeconds + 2); exec \"$0\" \"$@\"", executable] + args

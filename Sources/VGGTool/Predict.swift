@@ -103,7 +103,7 @@ public struct PredictionReport {
 /// output, or an `.npz` archive with one array per output layer (named after it).
 public func predict(modelPath: String, images: [String], npyInputs: [String], inputSize: Int?, batchSize: Int = 8,
                     interpolation: Interpolation = .bilinear, outputPath: String? = nil) throws -> PredictionReport {
-    if let outputPath { try TemporaryFile.checkWritable(outputPath) }
+    if let outputPath { try AtomicFile.checkWritable(outputPath) }
     if !npyInputs.isEmpty {
         let f = try VGGMFile(path: modelPath)
         try checkOutputPath(outputPath, file: f)
@@ -160,7 +160,7 @@ func finishPrediction(names: [String], outputs: [(String, [Tensor])], classNames
     let stacked = outputs.compactMap { name, parts in stack(parts).map { (name: name, tensor: $0) } }
     if let outputPath, !stacked.isEmpty {
         let bytes = outputPath.hasSuffix(".npz") ? NumPy.encodeArchive(stacked) : NumPy.encode(stacked[0].tensor)
-        try TemporaryFile.write(bytes, to: outputPath)
+        try AtomicFile.write(bytes, to: outputPath)
     }
     return PredictionReport(inputs: names, outputs: stacked.first?.tensor, allOutputs: stacked, classNames: classNames, skipped: skipped)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KerasImport
+import ModelFile
 import ModelGraph
 
 /// `summary --json`: the table's content plus costs.
@@ -52,9 +53,14 @@ public func costTable(_ a: GraphAnalysis) -> String {
 }
 
 /// Writes the demo model: full-size VGG16 with top, tf.keras `model.save` layout, seeded weights.
+/// Built in libhdf5's memory (about 553 MB), then copied into the mapping of an `AtomicFile`.
 public func writeDemoVGG16(path: String, seed: UInt64) throws {
     let graph = Architecture.vgg16.graph()
-    try KerasH5Writer.write(path: path, graph: graph, layout: .fullModel) { layer, spec in
+    let out = try AtomicFile(destination: path)
+    defer { out.discard() }
+    let h5 = try KerasH5Writer.inMemory(path: path, graph: graph, layout: .fullModel) { layer, spec in
         seededWeights(layer: layer, spec: spec, seed: seed)
     }
+    try out.fill(count: try h5.imageSize()) { try h5.copyImage(into: $0) }
+    try out.commit()
 }

@@ -48,8 +48,9 @@ struct VGGToolCommand: ParsableCommand {
     }
 }
 
-/// Ctrl-C, SIGTERM or SIGHUP while a command writes files: the temporary files of unfinished atomic writes
-/// (`TemporaryFiles.process`) are removed, one line says so, and the process exits with 128 + the signal.
+/// Ctrl-C, SIGTERM or SIGHUP while a command writes files: the hidden temporary names of unfinished writes
+/// (`TemporaryFiles.process`; unnamed O_TMPFILE files need nothing, the kernel frees them) are removed, one
+/// line says so, and the process exits with 128 + the signal (docs/durability.md).
 /// Installed by the command, not by the library that writes the files.
 enum Interruption {
     nonisolated(unsafe) private static let sources: [DispatchSourceSignal] = {

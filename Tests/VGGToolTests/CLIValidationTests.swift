@@ -43,12 +43,13 @@ import Training
     @Test func temporaryFilesAreListedForTheCallersInterruptionHandling() throws {
         let dir = try TestSupport.tempDir()
         let registry = TemporaryFiles()
-        let t = try TemporaryFile(destination: dir + "/out.bin", registry: registry)
-        #expect(registry.current == [t.path] && FileManager.default.fileExists(atPath: t.path))
+        // The fallback's hidden name (an unnamed O_TMPFILE file has none to list).
+        let t = try AtomicFile(destination: dir + "/out.bin", registry: registry, unnamed: false)
+        #expect(registry.current == [t.writablePath] && FileManager.default.fileExists(atPath: t.writablePath))
         #expect(registry.removeAll() == 1)
-        #expect(!FileManager.default.fileExists(atPath: t.path) && registry.current.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: t.writablePath) && registry.current.isEmpty)
         t.discard()
-        let u = try TemporaryFile(destination: dir + "/kept.bin", registry: registry)
+        let u = try AtomicFile(destination: dir + "/kept.bin", registry: registry)
         try u.commit()
         #expect(registry.current.isEmpty && TestSupport.files(in: dir) == ["kept.bin"])
     }

@@ -20,4 +20,20 @@ long vgg_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *of
 int vgg_start_writeback(int fd, long long offset, long long count);
 /// memmem(3) (a GNU extension, so wrapped here).
 const void *vgg_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
+
+/// open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode): an unnamed regular file in the directory `dir` (Linux;
+/// O_TMPFILE is a macro of two flags, so wrapped here). Returns the descriptor, or -1 with errno set
+/// (EOPNOTSUPP, EISDIR or EINVAL when the kernel or the filesystem lacks O_TMPFILE).
+int vgg_open_tmpfile(const char *dir, unsigned int mode);
+/// Gives the unnamed file open as `fd` the name `name` in the directory open as `dirfd`: linkat through
+/// /proc/self/fd/N with AT_SYMLINK_FOLLOW (needs /proc), else linkat(fd, "", ..., AT_EMPTY_PATH) (needs
+/// CAP_DAC_READ_SEARCH). Fails with EEXIST when the name exists. Returns 0, or -1 with errno set.
+int vgg_link_fd(int fd, int dirfd, const char *name);
+/// An open-file-description write lock on the whole file (fcntl F_OFD_SETLK, F_WRLCK; not flock, which
+/// libhdf5 uses on the files it writes): held until the descriptor is closed, by a process that dies too.
+/// Returns 0, or -1 with errno set.
+int vgg_lock_fd(int fd);
+/// Whether a write lock is held on the file open (read-only is enough) as `fd` by another open file
+/// description (fcntl F_OFD_GETLK): 1 held, 0 free, -1 with errno set when locks are unsupported.
+int vgg_lock_held(int fd);
 #endif
