@@ -257,8 +257,11 @@ int vgg_decode_gif(const unsigned char *data, size_t len, long max_pixels, vgg_i
         snprintf(msg, sizeof msg, "not a readable GIF (%s)", GifErrorString(err) ? GifErrorString(err) : "unknown error");
         return fail(out, msg);
     }
-    // DGifSlurp's walk over the records, with limits: every frame is decoded (a corrupt later frame makes
-    // TensorFlow refuse the file too), but only the first is kept; the others go through one scratch buffer.
+    // DGifSlurp's walk over the records, with limits, keeping only the first frame (the others are decoded
+    // through one scratch buffer, for their sizes and to find where the file breaks). When the file breaks
+    // after its first frame, TensorFlow reads the frames decoded whole before the break (the frame being read
+    // is dropped, even from the canvas size); when it breaks in or before the first frame, it fails. Measured
+    // on tensorflow-cpu 2.17.1 with truncated, bit-flipped and hand-made GIFs (scripts/fixtures/gen_image_formats.py).
     unsigned char *raster = NULL, *scratch = NULL;
     size_t scratch_size = 0;
     int frames = 0, canvas_w = 0, canvas_h = 0, transparent = NO_TRANSPARENT_COLOR, seen_gce = 0;
@@ -267,18 +270,22 @@ int vgg_decode_gif(const unsigned char *data, size_t len, long max_pixels, vgg_i
     long long total = 0;
     GifRecordType type;
     char msg[256];
+#define GIF_ERROR_TEXT (GifErrorString(gif->Error) ? GifErrorString(gif->Error) : "unknown error")
+#define GIF_BROKEN()                                                                 \
+    do {                                                                             \
+        if (frames > 0) goto complete;                                               \
+        snprintf(msg, sizeof msg, "corrupt GIF (%s)", GIF_ERROR_TEXT);               \
+        return gif_fail(out, gif, raster, scratch, msg);                             \
+    } while (0)
     do {
-        if (DGifGetRecordType(gif, &type) == GIF_ERROR) {
-            snprintf(msg, sizeof msg, "corrupt GIF (%s)", GifErrorString(gif->Error) ? GifErrorString(gif->Error) : "unknown error");
-            return gif_fail(out, gif, raster, scratch, msg);
-        }
+        if (DGifGetRecordType(gif, &type) == GIF_ERROR) GIF_BROKEN();
         if (type == IMAGE_DESC_RECORD_TYPE) {
-            if (DGifGetImageDesc(gif) == GIF_ERROR) {
-                snprintf(msg, sizeof msg, "corrupt GIF (%s)", GifErrorString(gif->Error) ? GifErrorString(gif->Error) : "unknown error");
-                return gif_fail(out, gif, raster, scratch, msg);
-            }
+            if (DGifGetImageDesc(gif) == GIF_ERROR) GIF_BROKEN();
             const GifImageDesc *d = &gif->Image;
-            if (d->Width <= 0 || d->Height <= 0) return gif_fail(out, gif, raster, scratch, "corrupt GIF (a frame has no pixels)");
+            if (d->Width <= 0 || d->Height <= 0) {
+                if (frames > 0) goto complete;
+                return gif_fail(out, gif, raster, scratch, "corrupt GIF (its first frame has no pixels)");
+            }
             const long long px = (long long)d->Width * d->Height;
             total += px;
             if (px > max_pixels) {
@@ -289,8 +296,6 @@ int vgg_decode_gif(const unsigned char *data, size_t len, long max_pixels, vgg_i
                 snprintf(msg, sizeof msg, "declares %lld pixels in %d frames, over the limit of %lld", total, frames + 1, 16LL * max_pixels);
                 return gif_fail(out, gif, raster, scratch, msg);
             }
-            if (d->Width > canvas_w) canvas_w = d->Width;
-            if (d->Height > canvas_h) canvas_h = d->Height;
             unsigned char *dst;
             if (frames == 0) {
                 raster = malloc((size_t)px);
@@ -298,7 +303,8 @@ int vgg_decode_gif(const unsigned char *data, size_t len, long max_pixels, vgg_i
                 dst = raster;
                 left = d->Left; top = d->Top; fw = d->Width; fh = d->Height;
                 // DGifGetImageDesc keeps the frame's own colour map in SavedImages; the global one otherwise.
-                first_map = gif->SavedImages[gif->ImageCount - 1].ImageDesc.ColorMap ? gif->SavedImages[gif->ImageCount - 1].ImageDesc.ColorMap : gif->SColorMap;
+                const SavedImage *saved = &gif->SavedImages[gif->ImageCount - 1];
+                first_map = saved->ImageDesc.ColorMap ? saved->ImageDesc.ColorMap : gif->SColorMap;
             } else {
                 if ((size_t)px > scratch_size) {
                     free(scratch);
@@ -309,18 +315,18 @@ int vgg_decode_gif(const unsigned char *data, size_t len, long max_pixels, vgg_i
                 dst = scratch;
             }
             if (gif_read_frame(gif, dst, d->Width, d->Height, d->Interlace) != 0) {
-                snprintf(msg, sizeof msg, "corrupt GIF (frame %d: %s)", frames + 1, GifErrorString(gif->Error) ? GifErrorString(gif->Error) : "unknown error");
+                if (frames > 0) goto complete;
+                snprintf(msg, sizeof msg, "corrupt GIF (first frame: %s)", GIF_ERROR_TEXT);
                 return gif_fail(out, gif, raster, scratch, msg);
             }
+            if (d->Width > canvas_w) canvas_w = d->Width;
+            if (d->Height > canvas_h) canvas_h = d->Height;
             frames++;
             seen_gce = 1;  // graphic control extensions after the first frame belong to later frames
         } else if (type == EXTENSION_RECORD_TYPE) {
             int code = 0;
             GifByteType *ext = NULL;
-            if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) {
-                snprintf(msg, sizeof msg, "corrupt GIF (%s)", GifErrorString(gif->Error) ? GifErrorString(gif->Error) : "unknown error");
-                return gif_fail(out, gif, raster, scratch, msg);
-            }
+            if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) GIF_BROKEN();
             // The first frame's transparency: the first graphic control extension before it (what
             // DGifSavedExtensionToGCB finds among the blocks DGifSlurp attaches to the frame).
             if (!seen_gce && ext && code == GRAPHICS_EXT_FUNC_CODE) {
@@ -329,14 +335,16 @@ int vgg_decode_gif(const unsigned char *data, size_t len, long max_pixels, vgg_i
                 gcb.TransparentColor = NO_TRANSPARENT_COLOR;
                 if (DGifExtensionToGCB(ext[0], ext + 1, &gcb) == GIF_OK) transparent = gcb.TransparentColor;
             }
-            while (ext) {
-                if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) {
-                    snprintf(msg, sizeof msg, "corrupt GIF (%s)", GifErrorString(gif->Error) ? GifErrorString(gif->Error) : "unknown error");
-                    return gif_fail(out, gif, raster, scratch, msg);
-                }
-            }
+            // As DGifSlurp: the next sub-block is read even when the first was empty (so an extension that
+            // starts with an empty sub-block swallows what follows).
+            do {
+                if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) GIF_BROKEN();
+            } while (ext);
         }
     } while (type != TERMINATE_RECORD_TYPE);
+complete:
+#undef GIF_BROKEN
+#undef GIF_ERROR_TEXT
     if (frames == 0) return gif_fail(out, gif, raster, scratch, "corrupt GIF (no image in the file)");
     if (!first_map) return gif_fail(out, gif, raster, scratch, "corrupt GIF (no colour map for the first frame)");
     // As TensorFlow's gif::Decode: the canvas is as large as the largest frame (not the logical screen);

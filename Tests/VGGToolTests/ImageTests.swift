@@ -19,12 +19,15 @@ import VGGTool
     /// differ by a level or two per pixel (TensorFlow's and libjpeg-turbo's IDCT are the same here: fast
     /// integer), hence a small tolerance.
     /// Every format and mode, bilinear and nearest: GIFs (animated: the first frame; transparent, offset,
-    /// clipped to the largest frame, local colour table, interlaced or not, gray), CMYK JPEGs (Adobe-inverted,
-    /// plain, YCCK) and JPEGs with EXIF orientations, which Keras does not apply, so neither does the default.
+    /// clipped to the largest frame, local colour table, interlaced or not, gray; broken after the first frame,
+    /// read up to the break as TensorFlow reads them; control blocks TensorFlow ignores), CMYK JPEGs
+    /// (Adobe-inverted, plain, YCCK) and JPEGs with EXIF orientations, which Keras does not apply, so neither
+    /// does the default.
     @Test(arguments: [("rgb.png", Float(1e-3)), ("rgba.png", 1e-3), ("gray.png", 1e-3), ("gray16.png", 1e-3), ("palette.png", 1e-3),
                       ("rgb.bmp", 1e-3), ("rgb.jpg", 1e-3), ("progressive.jpg", 1e-3), ("gray.jpg", 1e-3),
                       ("anim.gif", 1e-3), ("noninterlaced.gif", 1e-3), ("gray.gif", 1e-3), ("transparent.gif", 1e-3), ("offset.gif", 1e-3),
-                      ("offset_clipped.gif", 1e-3), ("local.gif", 1e-3),
+                      ("offset_clipped.gif", 1e-3), ("local.gif", 1e-3), ("broken_second.gif", 1e-3), ("empty_second.gif", 1e-3),
+                      ("no_trailer.gif", 1e-3), ("gce5.gif", 1e-3), ("gce_twice.gif", 1e-3),
                       ("cmyk.jpg", 1e-3), ("cmyk_adobe.jpg", 1e-3), ("cmyk_plain.jpg", 1e-3), ("ycck.jpg", 1e-3),
                       ("exif3.jpg", 1e-3), ("exif6.jpg", 1e-3), ("exif8.jpg", 1e-3)])
     func pipelineMatchesKeras(file: String, tolerance: Float) throws {
@@ -62,11 +65,14 @@ import VGGTool
         #expect((full.width, full.height) == (40, 30))
         let anim = try ImageDecoder.decode(path: Self.image("anim.gif"))
         #expect((anim.width, anim.height) == (40, 30))
+        // Broken inside the 40x30 second frame: that frame is dropped, from the canvas too.
+        let broken = try ImageDecoder.decode(path: Self.image("broken_second.gif"))
+        #expect((broken.width, broken.height) == (24, 18) && broken.pixels == clipped.pixels)
     }
 
     @Test(arguments: [("truncated.jpg", "JPEG"), ("truncated.png", "PNG"), ("text.jpg", "not a JPEG"),
                       ("empty.png", "empty"), ("bomb.png", "100000x100000"), ("truncated.gif", "corrupt GIF"),
-                      ("badindex.gif", "colour index")])
+                      ("badindex.gif", "colour index"), ("empty_extension.gif", "corrupt GIF"), ("no_terminator.gif", "first frame")])
     func badImagesAreRefusedClearly(file: String, words: String) throws {
         do {
             _ = try ImageDecoder.decode(path: Self.image(file))
