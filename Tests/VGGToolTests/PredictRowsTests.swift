@@ -6,8 +6,7 @@ import VGGTool
 
 /// `predict -o` never shifts rows: row i is input i. An unreadable image means nothing is written and the
 /// error names it; with --skip-unreadable the others are written and the output lists them in row order
-/// (Y.txt beside Y.npy, the array `inputs` in Y.npz). And images are read as Keras reads them everywhere:
-/// GIF and CMYK JPEGs decoded, EXIF orientation ignored unless asked for.
+/// (Y.txt beside Y.npy, the array `inputs` in Y.npz).
 @Suite(.serialized) struct PredictRowsTests {
     static func image(_ name: String) -> String { TestSupport.fixture("images/\(name)") }
 
@@ -104,27 +103,5 @@ import VGGTool
         let header = String(decoding: bytes[10..<(10 + Int(bytes[8]))], as: UTF8.self)
         #expect(header.contains("'descr': '<U3'") && header.contains("'shape': (3,)") && (bytes.count - 10 - Int(bytes[8])) == 3 * 3 * 4)
         #expect((10 + Int(bytes[8])) % 64 == 0)
-    }
-
-    /// EXIF orientation: ignored by default (Keras's pixels) in predict and evaluate, applied on request.
-    @Test func exifOrientationIsAChoice() async throws {
-        let (dir, model) = try await Self.tinyModel()
-        let photo = Self.image("exif6.jpg")
-        let a = try await CLI.run(["predict", model, photo, "-o", dir + "/a.npy"])
-        let b = try await CLI.run(["predict", model, photo, "--exif-orientation", "apply", "-o", dir + "/b.npy"])
-        #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
-        let ya = try NumPy.read(path: dir + "/a.npy"), yb = try NumPy.read(path: dir + "/b.npy")
-        #expect(ya.values != yb.values)
-        // The default is the loader's Keras view (ImageTests checks it against Keras's pixels).
-        let p = try Predictor(modelPath: model)
-        let x = try p.loader.load(photo)
-        #expect(try p.run(Tensor(shape: [1, p.height, p.width, 3], values: x)).values == ya.values)
-        // Predictor and Model take the choice too.
-        let upright = try Predictor(modelPath: model, exifOrientation: .apply)
-        #expect(upright.loader.exifOrientation == .apply && p.loader.exifOrientation == .ignore)
-        let m = try Model(contentsOf: URL(fileURLWithPath: model))
-        let ignored = try m.classify(imageAt: URL(fileURLWithPath: photo)), applied = try m.classify(imageAt: URL(fileURLWithPath: photo), exifOrientation: .apply)
-        #expect(ignored.map(\.probability) == Array(ya.values.enumerated().sorted { $0.element != $1.element ? $0.element > $1.element : $0.offset < $1.offset }.prefix(5).map(\.element)))
-        #expect(ignored.map(\.probability) != applied.map(\.probability))
     }
 }
