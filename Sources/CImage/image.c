@@ -350,6 +350,11 @@ complete:
     // As TensorFlow's gif::Decode: the canvas is as large as the largest frame (not the logical screen);
     // the first frame is placed at its offset and clipped to the canvas; pixels it does not cover and its
     // transparent pixels are black.
+    if ((long long)canvas_w * canvas_h > max_pixels) {
+        // The widest and the tallest frame may be different frames: 65535x1 and 1x65535 make a 4-gigapixel canvas.
+        snprintf(msg, sizeof msg, "declares %dx%d pixels (its widest and tallest frames), over the limit of %ld", canvas_w, canvas_h, max_pixels);
+        return gif_fail(out, gif, raster, scratch, msg);
+    }
     unsigned char *rgb = calloc((size_t)canvas_w * canvas_h, 3);
     if (!rgb) return gif_fail(out, gif, raster, scratch, "out of memory");
     const int x0 = left > 0 ? left : 0, y0 = top > 0 ? top : 0;

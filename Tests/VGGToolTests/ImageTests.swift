@@ -72,7 +72,8 @@ import VGGTool
 
     @Test(arguments: [("truncated.jpg", "JPEG"), ("truncated.png", "PNG"), ("text.jpg", "not a JPEG"),
                       ("empty.png", "empty"), ("bomb.png", "100000x100000"), ("truncated.gif", "corrupt GIF"),
-                      ("badindex.gif", "colour index"), ("empty_extension.gif", "corrupt GIF"), ("no_terminator.gif", "first frame")])
+                      ("badindex.gif", "colour index"), ("empty_extension.gif", "corrupt GIF"), ("no_terminator.gif", "first frame"),
+                      ("wide_tall.gif", "20000x20000")])
     func badImagesAreRefusedClearly(file: String, words: String) throws {
         do {
             _ = try ImageDecoder.decode(path: Self.image(file))
