@@ -182,12 +182,13 @@ int vgg_decode_png(const unsigned char *data, size_t len, long max_pixels, vgg_i
         png_longjmp(png, 1);
     }
     // To 8-bit RGB the way TensorFlow's decode_png(channels=3) does: palette expanded, gray replicated,
-    // 16-bit reduced to its high byte, alpha (and tRNS) dropped.
+    // 16-bit reduced to its high byte, alpha (and a palette's tRNS) dropped.
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    // A palette's tRNS chunk becomes an alpha channel when the palette is expanded: dropped too.
+    if ((color & PNG_COLOR_MASK_ALPHA) || (color == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS))) png_set_strip_alpha(png);
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8) {

@@ -205,7 +205,9 @@ public enum ImageDecoder {
     }
 }
 
-/// Uncompressed Windows bitmaps (24- and 32-bit, 8-bit palette; bottom-up or top-down).
+/// Uncompressed Windows bitmaps (24- and 32-bit, 8-bit; bottom-up or top-down), read as TensorFlow's
+/// `decode_bmp` reads them: 32-bit pixels as BGRA whatever the masks say, and an 8-bit bitmap's bytes as gray
+/// levels, its palette ignored (a palette BMP's colours are not what a Keras model saw).
 enum BMP {
     static func decode(_ b: [UInt8], path: String) throws -> RGBImage {
         func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
@@ -222,14 +224,6 @@ enum BMP {
         guard [8, 24, 32].contains(bpp) else { throw ImageError(path, .unsupportedFormat, "\(bpp)-bit BMPs are not supported") }
         let rowBytes = (w * bpp + 31) / 32 * 4
         guard dataOffset >= 14 + headerSize, dataOffset + rowBytes * h <= b.count else { throw ImageError(path, .corrupt, "truncated BMP pixel data") }
-        var palette: [UInt8] = []
-        if bpp == 8 {
-            var colors = u32(46)
-            if colors == 0 { colors = 256 }
-            let at = 14 + headerSize
-            guard colors <= 256, at + colors * 4 <= dataOffset else { throw ImageError(path, .corrupt, "bad BMP palette") }
-            for i in 0..<colors { palette += [b[at + i * 4 + 2], b[at + i * 4 + 1], b[at + i * 4]] }
-        }
         var out = [UInt8](repeating: 0, count: w * h * 3)
         for y in 0..<h {
             let row = dataOffset + (topDown ? y : h - 1 - y) * rowBytes
@@ -237,9 +231,8 @@ enum BMP {
                 let d = (y * w + x) * 3
                 switch bpp {
                 case 8:
-                    let i = Int(b[row + x])
-                    guard i * 3 + 2 < palette.count else { throw ImageError(path, .corrupt, "BMP pixel uses colour \(i) outside the palette") }
-                    out[d] = palette[i * 3]; out[d + 1] = palette[i * 3 + 1]; out[d + 2] = palette[i * 3 + 2]
+                    let v = b[row + x]
+                    out[d] = v; out[d + 1] = v; out[d + 2] = v
                 default:
                     let s = row + x * (bpp / 8)
                     out[d] = b[s + 2]; out[d + 1] = b[s + 1]; out[d + 2] = b[s]

@@ -21,15 +21,18 @@ import VGGTool
     /// Every format and mode, bilinear and nearest: GIFs (animated: the first frame; transparent, offset,
     /// clipped to the largest frame, local colour table, interlaced or not, gray; broken after the first frame,
     /// read up to the break as TensorFlow reads them; control blocks TensorFlow ignores), CMYK JPEGs
-    /// (Adobe-inverted, plain, YCCK) and JPEGs with EXIF orientations, which Keras does not apply, so neither
-    /// does the default.
+    /// (Adobe-inverted, plain, YCCK, progressive), JPEGs with EXIF orientations, which Keras does not apply, so
+    /// neither does the default; 1-bit, gray+alpha, palette+transparency and 16-bit RGB PNG; 32-bit, gray and
+    /// palette BMP (whose indices TensorFlow reads as gray levels); 4:4:4 and 4:2:2 JPEG.
     @Test(arguments: [("rgb.png", Float(1e-3)), ("rgba.png", 1e-3), ("gray.png", 1e-3), ("gray16.png", 1e-3), ("palette.png", 1e-3),
                       ("rgb.bmp", 1e-3), ("rgb.jpg", 1e-3), ("progressive.jpg", 1e-3), ("gray.jpg", 1e-3),
                       ("anim.gif", 1e-3), ("noninterlaced.gif", 1e-3), ("gray.gif", 1e-3), ("transparent.gif", 1e-3), ("offset.gif", 1e-3),
                       ("offset_clipped.gif", 1e-3), ("local.gif", 1e-3), ("broken_second.gif", 1e-3), ("empty_second.gif", 1e-3),
                       ("no_trailer.gif", 1e-3), ("gce5.gif", 1e-3), ("gce_twice.gif", 1e-3),
                       ("cmyk.jpg", 1e-3), ("cmyk_adobe.jpg", 1e-3), ("cmyk_plain.jpg", 1e-3), ("ycck.jpg", 1e-3),
-                      ("exif3.jpg", 1e-3), ("exif6.jpg", 1e-3), ("exif8.jpg", 1e-3)])
+                      ("exif3.jpg", 1e-3), ("exif6.jpg", 1e-3), ("exif8.jpg", 1e-3), ("cmyk_progressive.jpg", 1e-3),
+                      ("gray1.png", 1e-3), ("gray_alpha.png", 1e-3), ("palette_trns.png", 1e-3), ("rgb16.png", 1e-3),
+                      ("rgba.bmp", 1e-3), ("gray.bmp", 1e-3), ("palette.bmp", 1e-3), ("s444.jpg", 1e-3), ("s422.jpg", 1e-3)])
     func pipelineMatchesKeras(file: String, tolerance: Float) throws {
         let loader = ImageLoader(height: 24, width: 20, preprocessing: Self.caffe)
         let x = try loader.load(Self.image(file))
