@@ -159,6 +159,9 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
     if let outputPath, skipUnreadable, outputPath.hasSuffix(".npz"), p.file.graph.outputs.contains("inputs") {
         throw ToolError(outputPath, .invalidSetting, "the model has an output named 'inputs', the name of the array that lists the input files: write an .npy file")
     }
+    if let outputPath, skipUnreadable, !outputPath.hasSuffix(".npz"), let odd = images.first(where: { $0.contains("\n") || $0.contains("\r") }) {
+        throw ToolError(odd, .invalidSetting, "the path has a line break, and \(inputListPath(forOutput: outputPath)) lists the inputs one per line: write an .npz file")
+    }
     // Once an image has failed and the output will not be written, the rest are only decoded (to name them all).
     let strict = outputPath != nil && !skipUnreadable
     var parts: [[Tensor]] = []

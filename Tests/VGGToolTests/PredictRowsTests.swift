@@ -91,6 +91,15 @@ import VGGTool
         #expect(z.status == 0, "\(z.stderr)")
         #expect(try Self.npzStrings(dir + "/y.npz", "inputs") == [good[0], good[1]])
         #expect(!FileManager.default.fileExists(atPath: dir + "/y.npz.txt") && Set(TestSupport.files(in: dir)) == ["tiny.vggm", "y.npy", "y.txt", "y.npz"])
+        // Without an output, --skip-unreadable reports the skip and succeeds.
+        let quiet = try await CLI.run(["predict", model, good[0], bad, "--skip-unreadable"])
+        #expect(quiet.status == 0 && quiet.stderr == "vggtool: skipped \(bad): corrupt PNG (truncated PNG)\n" && quiet.stdout.hasPrefix(good[0] + ": "), "\(quiet.stderr)")
+        // A path with a line break cannot go in a one-path-per-line list.
+        let odd = dir + "/two\nlines.jpg"
+        try FileManager.default.copyItem(atPath: good[0], toPath: odd)
+        let nl = try await CLI.run(["predict", model, odd, "--skip-unreadable", "-o", dir + "/nl.npy"])
+        #expect(nl.status == 1 && nl.stderr.contains("line break") && !FileManager.default.fileExists(atPath: dir + "/nl.npy"), "\(nl.stderr)")
+        try FileManager.default.removeItem(atPath: odd)
         // Every image unreadable: an error, nothing written.
         let none = try await CLI.run(["predict", model, bad, "--skip-unreadable", "-o", dir + "/n.npy"])
         #expect(none.status == 1 && !FileManager.default.fileExists(atPath: dir + "/n.npy") && !FileManager.default.fileExists(atPath: dir + "/n.txt"))
