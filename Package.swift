@@ -7,7 +7,7 @@ import PackageDescription
 //   KerasImport  <- HDF5, ModelGraph, CZlib       Keras files in every layout and dialect; the Keras HDF5 writer
 //   ModelFile    <- ModelGraph, CVGGSupport, CCrypto                 the .vggm format
 //   Runtime      <- ModelGraph, ModelFile, CKernels (<- CBLAS), CBLAS  the CPU engine
-//   ImageData    <- ModelFile, CImage (<- CTurboJPEG, CPNG), CZlib   images and datasets
+//   ImageData    <- ModelFile, CImage (<- CTurboJPEG, CPNG, CGIF), CZlib   images and datasets
 //   Training     <- ModelGraph, ModelFile, Runtime, ImageData, CKernels, CBLAS   fine-tuning
 //   VGGTool      <- all of the above, swift-subprocess (+ swift-system)  the commands' work and the `Model` front door
 //   vggtool      <- VGGTool, swift-argument-parser                   the thin executable
@@ -51,8 +51,9 @@ let package = Package(
         .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        // JPEG/PNG decoding (libpng reports errors by longjmp, so this is C) and Keras-exact resizing.
-        .target(name: "CImage", dependencies: ["CTurboJPEG", "CPNG"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
+        // JPEG/PNG/GIF decoding (libpng reports errors by longjmp, so this is C) and Keras-exact resizing.
+        .target(name: "CImage", dependencies: ["CTurboJPEG", "CPNG", "CGIF"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "HDF5", dependencies: ["CHDF5", "CVGGSupport"]),
         .target(name: "ModelGraph"),
         .target(name: "KerasImport", dependencies: ["HDF5", "ModelGraph", "CZlib"]),

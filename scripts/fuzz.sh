@@ -45,7 +45,7 @@ for h in "${harnesses[@]}"; do
             find "$seeds" -size +128k -delete
             # Inputs that hang or crash libhdf5 itself (kept as regression cases) would stop the run at once.
             for f in Fixtures/fuzz-found/*; do rm -f "$seeds/$(basename "$f")"; done ;;
-    image)  cp Fixtures/images/*.jpg Fixtures/images/*.png Fixtures/images/*.bmp "$seeds/" ;;
+    image)  cp Fixtures/images/*.jpg Fixtures/images/*.png Fixtures/images/*.bmp Fixtures/images/*.gif "$seeds/" ;;
   esac
   echo "== $p: ${limit[*]}"
   set +e

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages vggtool builds against (Debian 12), when missing. Needs root (or sudo).
 set -euo pipefail
-packages=(libhdf5-dev zlib1g-dev libssl-dev pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev dataset-fashion-mnist)
+packages=(libhdf5-dev zlib1g-dev libssl-dev pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libgif-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
+#include <gif_lib.h>
 
 void vgg_image_free(vgg_image *img) {
     free(img->rgb);
@@ -19,6 +20,25 @@ static int fail(vgg_image *out, const char *msg) {
 }
 
 // ------------------------------------------------------------------------------------------ JPEG
+// True when the JPEG has an Adobe APP14 marker libjpeg would honour (saw_Adobe_marker): a segment before the
+// first scan whose payload is at least 12 bytes and starts with "Adobe". Adobe's CMYK JPEGs store inverted
+// values, and TensorFlow converts them with another formula.
+static int jpeg_has_adobe_marker(const unsigned char *data, size_t len) {
+    size_t p = 2;
+    while (p + 4 <= len) {
+        if (data[p] != 0xFF) return 0;
+        const unsigned marker = data[p + 1];
+        if (marker == 0xFF) { p++; continue; }  // fill byte
+        if (marker == 0xD9 || marker == 0xDA) return 0;
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { p += 2; continue; }  // no length
+        const size_t seg = (size_t)data[p + 2] << 8 | data[p + 3];
+        if (seg < 2 || p + 2 + seg > len) return 0;
+        if (marker == 0xEE && seg - 2 >= 12 && memcmp(data + p + 4, "Adobe", 5) == 0) return 1;
+        p += 2 + seg;
+    }
+    return 0;
+}
+
 int vgg_decode_jpeg(const unsigned char *data, size_t len, long max_pixels, vgg_image *out) {
     memset(out, 0, sizeof *out);
     if (len > (size_t)0x7fffffff) return fail(out, "JPEG file too large");
@@ -31,26 +51,44 @@ int vgg_decode_jpeg(const unsigned char *data, size_t len, long max_pixels, vgg_
         tjDestroy(h);
         return fail(out, msg);
     }
-    if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
-        tjDestroy(h);
-        return fail(out, "CMYK JPEGs are not supported (convert the image to RGB)");
-    }
+    const int cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
     if (w <= 0 || ht <= 0 || (long)w * (long)ht > max_pixels) {
         char msg[256];
         snprintf(msg, sizeof msg, "declares %dx%d pixels, over the limit of %ld", w, ht, max_pixels);
         tjDestroy(h);
         return fail(out, msg);
     }
-    out->rgb = malloc((size_t)w * ht * 3);
-    if (!out->rgb) { tjDestroy(h); return fail(out, "out of memory"); }
+    // CMYK and YCCK JPEGs are decoded to CMYK (libjpeg turns YCCK into CMYK) and then to RGB below.
+    unsigned char *buffer = malloc((size_t)w * ht * (cmyk ? 4 : 3));
+    if (!buffer) { tjDestroy(h); return fail(out, "out of memory"); }
     // TensorFlow's decode_image uses libjpeg's fast integer IDCT (JDCT_IFAST) with fancy upsampling.
-    if (tjDecompress2(h, data, (unsigned long)len, out->rgb, w, 0, ht, TJPF_RGB, TJFLAG_FASTDCT) != 0) {
+    if (tjDecompress2(h, data, (unsigned long)len, buffer, w, 0, ht, cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_FASTDCT) != 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "corrupt or truncated JPEG (%s)", tjGetErrorStr2(h));
         tjDestroy(h);
+        free(buffer);
         return fail(out, msg);
     }
     tjDestroy(h);
+    if (cmyk) {
+        // TensorFlow's conversion (jpeg_mem.cc): with an Adobe marker the values are inverted CMYK, so
+        // R = K * C / 255; otherwise R = (255 - K) * (255 - C) / 255; integer division, likewise G and B.
+        const int adobe = jpeg_has_adobe_marker(data, len);
+        const size_t n = (size_t)w * ht;
+        for (size_t i = 0; i < n; i++) {
+            const int c = buffer[i * 4], m = buffer[i * 4 + 1], y = buffer[i * 4 + 2], k = buffer[i * 4 + 3];
+            if (adobe) {
+                buffer[i * 3] = (unsigned char)(k * c / 255);
+                buffer[i * 3 + 1] = (unsigned char)(k * m / 255);
+                buffer[i * 3 + 2] = (unsigned char)(k * y / 255);
+            } else {
+                buffer[i * 3] = (unsigned char)((255 - k) * (255 - c) / 255);
+                buffer[i * 3 + 1] = (unsigned char)((255 - k) * (255 - m) / 255);
+                buffer[i * 3 + 2] = (unsigned char)((255 - k) * (255 - y) / 255);
+            }
+        }
+    }
+    out->rgb = buffer;
     out->width = w;
     out->height = ht;
     return 0;
@@ -144,12 +182,13 @@ int vgg_decode_png(const unsigned char *data, size_t len, long max_pixels, vgg_i
         png_longjmp(png, 1);
     }
     // To 8-bit RGB the way TensorFlow's decode_png(channels=3) does: palette expanded, gray replicated,
-    // 16-bit reduced to its high byte, alpha (and tRNS) dropped.
+    // 16-bit reduced to its high byte, alpha (and a palette's tRNS) dropped.
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    // A palette's tRNS chunk becomes an alpha channel when the palette is expanded: dropped too.
+    if ((color & PNG_COLOR_MASK_ALPHA) || (color == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS))) png_set_strip_alpha(png);
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8) {
@@ -170,6 +209,178 @@ int vgg_decode_png(const unsigned char *data, size_t len, long max_pixels, vgg_i
     out->rgb = pixels;
     out->width = (int)w;
     out->height = (int)h;
+    return 0;
+}
+
+// ------------------------------------------------------------------------------------------ GIF
+struct gif_src { const unsigned char *data; size_t len, pos; };
+
+static int gif_read_mem(GifFileType *gif, GifByteType *dst, int n) {
+    struct gif_src *s = gif->UserData;
+    if (n < 0) return 0;
+    size_t k = (size_t)n;
+    if (k > s->len - s->pos) k = s->len - s->pos;
+    memcpy(dst, s->data + s->pos, k);
+    s->pos += k;
+    return (int)k;
+}
+
+static int gif_fail(vgg_image *out, GifFileType *gif, unsigned char *raster, unsigned char *scratch, const char *msg) {
+    char text[256];
+    snprintf(text, sizeof text, "%s", msg);
+    free(raster);
+    free(scratch);
+    int ignored;
+    if (gif) DGifCloseFile(gif, &ignored);
+    return fail(out, text);
+}
+
+// Reads one frame's indices (w * h bytes) into `dst`, de-interlacing as DGifSlurp does.
+static int gif_read_frame(GifFileType *gif, unsigned char *dst, int w, int h, int interlaced) {
+    if (interlaced) {
+        static const int offset[] = {0, 4, 2, 1}, jump[] = {8, 8, 4, 2};
+        for (int pass = 0; pass < 4; pass++)
+            for (int y = offset[pass]; y < h; y += jump[pass])
+                if (DGifGetLine(gif, dst + (size_t)y * w, w) == GIF_ERROR) return -1;
+        return 0;
+    }
+    return DGifGetLine(gif, dst, w * h) == GIF_ERROR ? -1 : 0;
+}
+
+int vgg_decode_gif(const unsigned char *data, size_t len, long max_pixels, vgg_image *out) {
+    memset(out, 0, sizeof *out);
+    if (len > (size_t)0x7fffffff) return fail(out, "GIF file too large");
+    struct gif_src src = {data, len, 0};
+    int err = 0;
+    GifFileType *gif = DGifOpen(&src, gif_read_mem, &err);
+    if (!gif) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "not a readable GIF (%s)", GifErrorString(err) ? GifErrorString(err) : "unknown error");
+        return fail(out, msg);
+    }
+    // DGifSlurp's walk over the records, with limits, keeping only the first frame (the others are decoded
+    // through one scratch buffer, for their sizes and to find where the file breaks). When the file breaks
+    // after its first frame, TensorFlow reads the frames decoded whole before the break (the frame being read
+    // is dropped, even from the canvas size); when it breaks in or before the first frame, it fails. Measured
+    // on tensorflow-cpu 2.17.1 with truncated, bit-flipped and hand-made GIFs (scripts/fixtures/gen_image_formats.py).
+    unsigned char *raster = NULL, *scratch = NULL;
+    size_t scratch_size = 0;
+    int frames = 0, canvas_w = 0, canvas_h = 0, transparent = NO_TRANSPARENT_COLOR, seen_gce = 0;
+    int left = 0, top = 0, fw = 0, fh = 0;
+    ColorMapObject *first_map = NULL;
+    long long total = 0;
+    GifRecordType type;
+    char msg[256];
+#define GIF_ERROR_TEXT (GifErrorString(gif->Error) ? GifErrorString(gif->Error) : "unknown error")
+#define GIF_BROKEN()                                                                 \
+    do {                                                                             \
+        if (frames > 0) goto complete;                                               \
+        snprintf(msg, sizeof msg, "corrupt GIF (%s)", GIF_ERROR_TEXT);               \
+        return gif_fail(out, gif, raster, scratch, msg);                             \
+    } while (0)
+    do {
+        if (DGifGetRecordType(gif, &type) == GIF_ERROR) GIF_BROKEN();
+        if (type == IMAGE_DESC_RECORD_TYPE) {
+            if (DGifGetImageDesc(gif) == GIF_ERROR) GIF_BROKEN();
+            const GifImageDesc *d = &gif->Image;
+            if (d->Width <= 0 || d->Height <= 0) {
+                if (frames > 0) goto complete;
+                return gif_fail(out, gif, raster, scratch, "corrupt GIF (its first frame has no pixels)");
+            }
+            const long long px = (long long)d->Width * d->Height;
+            total += px;
+            if (px > max_pixels) {
+                snprintf(msg, sizeof msg, "declares %dx%d pixels in frame %d, over the limit of %ld", d->Width, d->Height, frames + 1, max_pixels);
+                return gif_fail(out, gif, raster, scratch, msg);
+            }
+            if (total > 16LL * max_pixels) {
+                snprintf(msg, sizeof msg, "declares %lld pixels in %d frames, over the limit of %lld", total, frames + 1, 16LL * max_pixels);
+                return gif_fail(out, gif, raster, scratch, msg);
+            }
+            unsigned char *dst;
+            if (frames == 0) {
+                raster = malloc((size_t)px);
+                if (!raster) return gif_fail(out, gif, raster, scratch, "out of memory");
+                dst = raster;
+                left = d->Left; top = d->Top; fw = d->Width; fh = d->Height;
+                // DGifGetImageDesc keeps the frame's own colour map in SavedImages; the global one otherwise.
+                const SavedImage *saved = &gif->SavedImages[gif->ImageCount - 1];
+                first_map = saved->ImageDesc.ColorMap ? saved->ImageDesc.ColorMap : gif->SColorMap;
+            } else {
+                if ((size_t)px > scratch_size) {
+                    free(scratch);
+                    scratch = malloc((size_t)px);
+                    scratch_size = (size_t)px;
+                    if (!scratch) return gif_fail(out, gif, raster, scratch, "out of memory");
+                }
+                dst = scratch;
+            }
+            if (gif_read_frame(gif, dst, d->Width, d->Height, d->Interlace) != 0) {
+                if (frames > 0) goto complete;
+                snprintf(msg, sizeof msg, "corrupt GIF (first frame: %s)", GIF_ERROR_TEXT);
+                return gif_fail(out, gif, raster, scratch, msg);
+            }
+            if (d->Width > canvas_w) canvas_w = d->Width;
+            if (d->Height > canvas_h) canvas_h = d->Height;
+            frames++;
+            seen_gce = 1;  // graphic control extensions after the first frame belong to later frames
+        } else if (type == EXTENSION_RECORD_TYPE) {
+            int code = 0;
+            GifByteType *ext = NULL;
+            if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) GIF_BROKEN();
+            // The first frame's transparency: the first graphic control extension before it (what
+            // DGifSavedExtensionToGCB finds among the blocks DGifSlurp attaches to the frame).
+            if (!seen_gce && ext && code == GRAPHICS_EXT_FUNC_CODE) {
+                seen_gce = 1;
+                GraphicsControlBlock gcb;
+                gcb.TransparentColor = NO_TRANSPARENT_COLOR;
+                if (DGifExtensionToGCB(ext[0], ext + 1, &gcb) == GIF_OK) transparent = gcb.TransparentColor;
+            }
+            // As DGifSlurp: the next sub-block is read even when the first was empty (so an extension that
+            // starts with an empty sub-block swallows what follows).
+            do {
+                if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) GIF_BROKEN();
+            } while (ext);
+        }
+    } while (type != TERMINATE_RECORD_TYPE);
+complete:
+#undef GIF_BROKEN
+#undef GIF_ERROR_TEXT
+    if (frames == 0) return gif_fail(out, gif, raster, scratch, "corrupt GIF (no image in the file)");
+    if (!first_map) return gif_fail(out, gif, raster, scratch, "corrupt GIF (no colour map for the first frame)");
+    // As TensorFlow's gif::Decode: the canvas is as large as the largest frame (not the logical screen);
+    // the first frame is placed at its offset and clipped to the canvas; pixels it does not cover and its
+    // transparent pixels are black.
+    if ((long long)canvas_w * canvas_h > max_pixels) {
+        // The widest and the tallest frame may be different frames: 65535x1 and 1x65535 make a 4-gigapixel canvas.
+        snprintf(msg, sizeof msg, "declares %dx%d pixels (its widest and tallest frames), over the limit of %ld", canvas_w, canvas_h, max_pixels);
+        return gif_fail(out, gif, raster, scratch, msg);
+    }
+    unsigned char *rgb = calloc((size_t)canvas_w * canvas_h, 3);
+    if (!rgb) return gif_fail(out, gif, raster, scratch, "out of memory");
+    const int x0 = left > 0 ? left : 0, y0 = top > 0 ? top : 0;
+    const int x1 = left + fw < canvas_w ? left + fw : canvas_w, y1 = top + fh < canvas_h ? top + fh : canvas_h;
+    for (int y = y0; y < y1; y++) {
+        for (int x = x0; x < x1; x++) {
+            const int index = raster[(size_t)(y - top) * fw + (x - left)];
+            if (index == transparent) continue;
+            if (index >= first_map->ColorCount) {
+                free(rgb);
+                snprintf(msg, sizeof msg, "corrupt GIF (colour index %d outside the colour map of %d)", index, first_map->ColorCount);
+                return gif_fail(out, gif, raster, scratch, msg);
+            }
+            unsigned char *p = rgb + ((size_t)y * canvas_w + x) * 3;
+            p[0] = first_map->Colors[index].Red;
+            p[1] = first_map->Colors[index].Green;
+            p[2] = first_map->Colors[index].Blue;
+        }
+    }
+    free(raster);
+    free(scratch);
+    DGifCloseFile(gif, &err);
+    out->rgb = rgb;
+    out->width = canvas_w;
+    out->height = canvas_h;
     return 0;
 }
 

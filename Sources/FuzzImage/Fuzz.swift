@@ -1,4 +1,5 @@
-// libFuzzer harness: the image decoders (JPEG via TurboJPEG, PNG via libpng, BMP) and resizing. See scripts/fuzz.sh.
+// libFuzzer harness: the image decoders (JPEG via TurboJPEG, CMYK and YCCK included; PNG via libpng; GIF via giflib;
+// BMP), EXIF orientation and resizing. Seeds: every image in Fixtures/images. See scripts/fuzz.sh.
 import CFuzzDriver
 import Foundation
 import ImageData
@@ -8,7 +9,7 @@ public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutableP
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    if let img = try? ImageDecoder.decode(data: Data(bytes: data, count: size), path: "fuzz") {
+    if let img = try? ImageDecoder.decode(data: Data(bytes: data, count: size), path: "fuzz", exifOrientation: .apply) {
         _ = ImageDecoder.resize(img, height: 7, width: 5)
         _ = ImageDecoder.resize(img, height: 3, width: 9, .nearest)
     }

@@ -29,8 +29,8 @@ public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
         case unreadable
         /// The file is empty.
         case empty
-        /// A format or variant vggtool does not decode (GIF, compressed or 16-bit BMP, an unusual PNG layout,
-        /// anything not JPEG, PNG or BMP).
+        /// A format or variant vggtool does not decode (compressed or 16-bit BMP, an unusual PNG layout,
+        /// anything not JPEG, PNG, GIF or BMP).
         case unsupportedFormat
         /// The data is corrupt or truncated (the decoder's reason, a bad palette, a bad IDX or gzip stream).
         case corrupt
@@ -56,7 +56,7 @@ public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     /// An error of `kind` about `path`, with `reason` saying why.
     public init(_ path: String, _ kind: Kind, _ reason: String) { self.path = path; self.kind = kind; self.reason = reason }
 
-    /// The kind of a failure the C decoders (`vgg_decode_jpeg`, `vgg_decode_png`) report by message.
+    /// The kind of a failure the C decoders (`vgg_decode_jpeg`, `vgg_decode_png`, `vgg_decode_gif`) report by message.
     static func decoderKind(_ reason: String) -> Kind {
         if reason.contains("over the limit of") { return .tooLarge }
         if reason.hasPrefix("unsupported ") { return .unsupportedFormat }
@@ -73,7 +73,20 @@ public enum Interpolation: String, Sendable, CaseIterable {
     case nearest
 }
 
-/// Decoding (JPEG, PNG, BMP; GIF is refused), JPEG EXIF orientation, resizing and preprocessing of image files.
+/// What image reading does with a JPEG's EXIF orientation tag (0x0112).
+///
+/// Keras ignores it: `image_dataset_from_directory` decodes with `tf.io.decode_image` and `load_img` with
+/// Pillow, neither of which rotates, so a model trained in Keras on phone photos saw them as stored,
+/// sideways or upside down. `ignore` (the default) gives vggtool the same pixels; `apply` turns the image
+/// upright as the camera intended (what photo viewers show).
+public enum ExifOrientation: String, Sendable, CaseIterable {
+    /// Pixels as stored, the tag ignored: what Keras sees. The default.
+    case ignore
+    /// Rotated and flipped upright as the tag says (orientations 2-8).
+    case apply
+}
+
+/// Decoding (JPEG, PNG, GIF, BMP), JPEG EXIF orientation, resizing and preprocessing of image files.
 public enum ImageDecoder {
     /// Largest image decoded: 64 megapixels (8192 x 8192). Larger ones are refused from their header,
     /// before pixel memory is allocated (a PNG declaring 100000 x 100000 pixels is a decompression bomb).
@@ -83,9 +96,11 @@ public enum ImageDecoder {
     /// Extensions `image_dataset_from_directory` lists.
     public static let extensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "gif"]
 
-    /// Decodes the image file at `path` to 8-bit RGB, upright. Throws `ImageError` naming the file when
-    /// it is missing, not a regular file, too large, or not a decodable JPEG, PNG or BMP.
-    public static func decode(path: String) throws -> RGBImage {
+    /// Decodes the image file at `path` to 8-bit RGB as TensorFlow's `decode_image(channels=3,
+    /// expand_animations=False)` does (a GIF's first frame; CMYK JPEGs converted), turned upright by its EXIF
+    /// orientation only with `exifOrientation: .apply`. Throws `ImageError` naming the file when it is missing,
+    /// not a regular file, too large, or not a decodable JPEG, PNG, GIF or BMP.
+    public static func decode(path: String, exifOrientation: ExifOrientation = .ignore) throws -> RGBImage {
         let url = URL(fileURLWithPath: path)
         if let problem = InputFile.notRegular(path) { throw ImageError(path, .unreadable, problem) }
         var isDir: ObjCBool = false
@@ -96,11 +111,12 @@ public enum ImageDecoder {
         if let size = attrs?[.size] as? Int, size > maxFileBytes { throw ImageError(path, .tooLarge, "file is over \(maxFileBytes >> 20) MB") }
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ImageError(path, .unreadable, "cannot be read") }
-        return try decode(data: data, path: path)
+        return try decode(data: data, path: path, exifOrientation: exifOrientation)
     }
 
-    /// Decodes by content (not by extension): JPEG, PNG or BMP.
-    public static func decode(data: Data, path: String) throws -> RGBImage {
+    /// Decodes by content (not by extension): JPEG, PNG, GIF or BMP, as `decode(path:exifOrientation:)`;
+    /// `path` names the data in errors.
+    public static func decode(data: Data, path: String, exifOrientation: ExifOrientation = .ignore) throws -> RGBImage {
         let bytes = [UInt8](data)
         guard !bytes.isEmpty else { throw ImageError(path, .empty, "empty file") }
         var img = vgg_image()
@@ -115,12 +131,13 @@ public enum ImageDecoder {
         }
         if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
             let decoded = try finish(vgg_decode_jpeg(bytes, bytes.count, maxPixels, &img))
+            guard exifOrientation == .apply else { return decoded }
             return orient(decoded, Int(vgg_jpeg_exif_orientation(bytes, bytes.count)))
         }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try finish(vgg_decode_png(bytes, bytes.count, maxPixels, &img)) }
         if bytes.starts(with: Array("BM".utf8)) { return try BMP.decode(bytes, path: path) }
-        if bytes.starts(with: Array("GIF8".utf8)) { throw ImageError(path, .unsupportedFormat, "GIF images are not supported (convert to PNG)") }
-        throw ImageError(path, .unsupportedFormat, "not a JPEG, PNG or BMP image")
+        if bytes.starts(with: Array("GIF8".utf8)) { return try finish(vgg_decode_gif(bytes, bytes.count, maxPixels, &img)) }
+        throw ImageError(path, .unsupportedFormat, "not a JPEG, PNG, GIF or BMP image")
     }
 
     /// Applies an EXIF orientation (1-8) so the image is upright.
@@ -188,7 +205,9 @@ public enum ImageDecoder {
     }
 }
 
-/// Uncompressed Windows bitmaps (24- and 32-bit, 8-bit palette; bottom-up or top-down).
+/// Uncompressed Windows bitmaps (24- and 32-bit, 8-bit; bottom-up or top-down), read as TensorFlow's
+/// `decode_bmp` reads them: 32-bit pixels as BGRA whatever the masks say, and an 8-bit bitmap's bytes as gray
+/// levels, its palette ignored (a palette BMP's colours are not what a Keras model saw).
 enum BMP {
     static func decode(_ b: [UInt8], path: String) throws -> RGBImage {
         func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
@@ -205,14 +224,6 @@ enum BMP {
         guard [8, 24, 32].contains(bpp) else { throw ImageError(path, .unsupportedFormat, "\(bpp)-bit BMPs are not supported") }
         let rowBytes = (w * bpp + 31) / 32 * 4
         guard dataOffset >= 14 + headerSize, dataOffset + rowBytes * h <= b.count else { throw ImageError(path, .corrupt, "truncated BMP pixel data") }
-        var palette: [UInt8] = []
-        if bpp == 8 {
-            var colors = u32(46)
-            if colors == 0 { colors = 256 }
-            let at = 14 + headerSize
-            guard colors <= 256, at + colors * 4 <= dataOffset else { throw ImageError(path, .corrupt, "bad BMP palette") }
-            for i in 0..<colors { palette += [b[at + i * 4 + 2], b[at + i * 4 + 1], b[at + i * 4]] }
-        }
         var out = [UInt8](repeating: 0, count: w * h * 3)
         for y in 0..<h {
             let row = dataOffset + (topDown ? y : h - 1 - y) * rowBytes
@@ -220,9 +231,8 @@ enum BMP {
                 let d = (y * w + x) * 3
                 switch bpp {
                 case 8:
-                    let i = Int(b[row + x])
-                    guard i * 3 + 2 < palette.count else { throw ImageError(path, .corrupt, "BMP pixel uses colour \(i) outside the palette") }
-                    out[d] = palette[i * 3]; out[d + 1] = palette[i * 3 + 1]; out[d + 2] = palette[i * 3 + 2]
+                    let v = b[row + x]
+                    out[d] = v; out[d + 1] = v; out[d + 2] = v
                 default:
                     let s = row + x * (bpp / 8)
                     out[d] = b[s + 2]; out[d + 1] = b[s + 1]; out[d + 2] = b[s]

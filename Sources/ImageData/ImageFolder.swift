@@ -83,19 +83,23 @@ public struct ImageLoader: Sendable {
     public var interpolation: Interpolation
     /// What is applied to the resized 0-255 RGB values (nil: none).
     public var preprocessing: Preprocessing?
+    /// Whether a JPEG's EXIF orientation is applied (`ignore`, the default, sees what Keras sees).
+    public var exifOrientation: ExifOrientation
 
-    /// A loader producing `height` x `width` x 3 float images, resized with `interpolation` and then
-    /// preprocessed.
-    public init(height: Int, width: Int, interpolation: Interpolation = .bilinear, preprocessing: Preprocessing?) {
+    /// A loader producing `height` x `width` x 3 float images, decoded (EXIF orientation per
+    /// `exifOrientation`), resized with `interpolation` and then preprocessed.
+    public init(height: Int, width: Int, interpolation: Interpolation = .bilinear, preprocessing: Preprocessing?,
+                exifOrientation: ExifOrientation = .ignore) {
         self.height = height
         self.width = width
         self.interpolation = interpolation
         self.preprocessing = preprocessing
+        self.exifOrientation = exifOrientation
     }
 
     /// One image: decoded, resized, preprocessed (height * width * 3 floats).
     public func load(_ path: String) throws -> [Float] {
-        let img = try ImageDecoder.decode(path: path)
+        let img = try ImageDecoder.decode(path: path, exifOrientation: exifOrientation)
         var x = ImageDecoder.resize(img, height: height, width: width, interpolation)
         ImageDecoder.preprocess(&x, preprocessing)
         return x

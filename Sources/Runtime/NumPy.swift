@@ -147,12 +147,37 @@ extension NumPy {
     /// An `.npz` archive as `numpy.savez` writes it: a zip of stored (uncompressed) entries `<name>.npy`, in
     /// the order given. `np.load` reads it as a mapping from each name to its array.
     public static func encodeArchive(_ arrays: [(name: String, tensor: Tensor)]) -> [UInt8] {
+        encodeArchive(entries: arrays.map { (name: $0.name, npy: encode($0.tensor)) })
+    }
+
+    /// The bytes of a version 1.0 `.npy` file holding `strings` as a 1-D NumPy unicode array (`<U<n>`: each
+    /// string as UTF-32LE code points, zero-padded to the longest, n at least 1), as `np.array(strings)` has.
+    public static func encode(strings: [String]) -> [UInt8] {
+        let scalars = strings.map { Array($0.unicodeScalars) }
+        let width = max(1, scalars.map(\.count).max() ?? 0)
+        var header = "{'descr': '<U\(width)', 'fortran_order': False, 'shape': (\(strings.count),), }"
+        let total = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        var out = magic + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
+        out += Array(header.utf8)
+        out.reserveCapacity(out.count + strings.count * width * 4)
+        for s in scalars {
+            for i in 0..<width {
+                let v = i < s.count ? s[i].value : 0
+                out += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+            }
+        }
+        return out
+    }
+
+    /// An `.npz` archive of `.npy` files already encoded (`encode(_:)`, `encode(strings:)`), each stored as
+    /// `<name>.npy`, in the order given.
+    public static func encodeArchive(entries: [(name: String, npy: [UInt8])]) -> [UInt8] {
         var out: [UInt8] = []
         var central: [UInt8] = []
         func u16(_ v: Int, _ into: inout [UInt8]) { into += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF)] }
         func u32(_ v: UInt32, _ into: inout [UInt8]) { for i in 0..<4 { into.append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
-        for (name, tensor) in arrays {
-            let data = encode(tensor)
+        for (name, data) in entries {
             let file = Array((name + ".npy").utf8)
             let crc = crc32(data)
             let offset = UInt32(out.count)
@@ -169,7 +194,7 @@ extension NumPy {
         }
         let centralOffset = out.count
         out += central
-        u32(0x0605_4B50, &out); u16(0, &out); u16(0, &out); u16(arrays.count, &out); u16(arrays.count, &out)
+        u32(0x0605_4B50, &out); u16(0, &out); u16(0, &out); u16(entries.count, &out); u16(entries.count, &out)
         u32(UInt32(central.count), &out); u32(UInt32(centralOffset), &out); u16(0, &out)
         return out
     }

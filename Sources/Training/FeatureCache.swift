@@ -1,4 +1,5 @@
 import Foundation
+import ImageData
 import ModelFile
 
 /// The frozen layers' output per image, kept in memory or, when it would not fit (or a cache folder is
@@ -26,9 +27,11 @@ final class FeatureStore {
         }
     }
 
-    /// The model key: what the frozen part's output depends on.
-    static func modelKey(base: VGGMFile, frozen: [String], preprocessing: Preprocessing?, size: Int, cut: String) -> String {
-        var text = "vggtool-features-1|size=\(size)|cut=\(cut)|"
+    /// The model key: what the frozen part's output depends on. Version 2: images are decoded with their EXIF
+    /// orientation applied only when asked (version 1's entries of EXIF-tagged JPEGs were upright).
+    static func modelKey(base: VGGMFile, frozen: [String], preprocessing: Preprocessing?, size: Int, cut: String,
+                         exifOrientation: ExifOrientation) -> String {
+        var text = "vggtool-features-2|size=\(size)|cut=\(cut)|exif=\(exifOrientation.rawValue)|"
         if let p = preprocessing { text += "pre=\(p.mode),\(p.channelOrder),\(p.mean),\(p.std)|" }
         let frozenSet = Set(frozen)
         // Frozen layers by their flattened names (`vgg16/block1_conv1` inside a nested model); a tensor

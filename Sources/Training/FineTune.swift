@@ -28,6 +28,9 @@ public struct FineTuneOptions: Sendable {
     public var trainableFrom: String? = nil
     /// Random augmentations of the training images (empty: none, and features are computed once).
     public var augment: Set<Augmentation> = []
+    /// Whether JPEGs are turned upright by their EXIF orientation (`ignore`, the default, sees the pixels
+    /// Keras trains on).
+    public var exifOrientation = ExifOrientation.ignore
     /// Early stopping: epochs without a better monitored loss before stopping (nil: never).
     public var patience: Int? = nil
     /// Seed of the split, the shuffling, the head's initial weights, dropout and augmentation.
@@ -391,12 +394,12 @@ public final class FineTuneSession {
         let comp = composition, base = self.base, featureSize = self.featureSize
         let engine = try Engine(model: base, threads: o.threads)
         self.engine = engine
-        let loader = ImageLoader(height: o.inputSize, width: o.inputSize, preprocessing: base.manifest.preprocessing)
+        let loader = ImageLoader(height: o.inputSize, width: o.inputSize, preprocessing: base.manifest.preprocessing, exifOrientation: o.exifOrientation)
         let t0 = Date()
         let cacheable = o.augment.isEmpty
         let frozenLayers = comp.analysis.layers.map(\.layer.name).prefix { $0 != comp.cut } + [comp.cut]
         let modelKey = FeatureStore.modelKey(base: base, frozen: Array(frozenLayers), preprocessing: base.manifest.preprocessing,
-                                             size: o.inputSize, cut: comp.cut)
+                                             size: o.inputSize, cut: comp.cut, exifOrientation: o.exifOrientation)
         func store(for items: Int) throws -> FeatureStore {
             if let dir = o.cacheDir { return try FeatureStore(featureSize: featureSize, directory: dir, modelKey: modelKey) }
             if items * featureSize * 4 > o.memoryCacheLimit {
@@ -442,7 +445,7 @@ public final class FineTuneSession {
             trainY = y
         } else {
             for item in trainItems {
-                do { decoded.append(try ImageDecoder.decode(path: item.path)); trainY.append(item.label) } catch let e as ImageError {
+                do { decoded.append(try ImageDecoder.decode(path: item.path, exifOrientation: o.exifOrientation)); trainY.append(item.label) } catch let e as ImageError {
                     skipped.append(SkippedFile(path: item.path, reason: e.reason, kind: e.kind))
                 }
             }

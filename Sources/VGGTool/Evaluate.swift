@@ -111,10 +111,12 @@ public struct Evaluation: Sendable {
 }
 
 /// Evaluates a classifier on a class-folder dataset. The folder's classes are matched to the model's class
-/// names by name when the model has them; otherwise folder order is used and the counts must agree.
+/// names by name when the model has them; otherwise folder order is used and the counts must agree. JPEGs are
+/// turned upright by their EXIF orientation only with `exifOrientation: .apply` (Keras does not).
 public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, batchSize: Int = 16, topK: Int = 5,
-                     interpolation: Interpolation = .bilinear) throws -> Evaluation {
-    try evaluate(predictor: try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation), modelPath: modelPath,
+                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore) throws -> Evaluation {
+    try evaluate(predictor: try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation),
+                 modelPath: modelPath,
                  dataDir: dataDir, batchSize: batchSize, topK: topK)
 }
 

@@ -106,15 +106,16 @@ public final class Model: @unchecked Sendable {
         public var probability: Float
     }
 
-    /// The `top` most likely classes of one image (JPEG, PNG or BMP), decoded, resized and preprocessed as
-    /// Keras's `image_dataset_from_directory` does, most likely first.
-    public func classify(imageAt url: URL, top: Int = 5) throws -> [Classification] {
-        try classify(imagesAt: [url], top: top)[0]
+    /// The `top` most likely classes of one image (JPEG, PNG, GIF or BMP), decoded, resized and preprocessed as
+    /// Keras's `image_dataset_from_directory` does, most likely first. A JPEG's EXIF orientation is ignored,
+    /// as Keras ignores it, unless `exifOrientation` is `.apply`.
+    public func classify(imageAt url: URL, top: Int = 5, exifOrientation: ExifOrientation = .ignore) throws -> [Classification] {
+        try classify(imagesAt: [url], top: top, exifOrientation: exifOrientation)[0]
     }
 
     /// The `top` most likely classes of each image, in order. Throws on the first image that cannot be read.
-    public func classify(imagesAt urls: [URL], top: Int = 5, batchSize: Int = 8) throws -> [[Classification]] {
-        let predictor = try Predictor(file: file, engine: engine, inputSize: nil)
+    public func classify(imagesAt urls: [URL], top: Int = 5, batchSize: Int = 8, exifOrientation: ExifOrientation = .ignore) throws -> [[Classification]] {
+        let predictor = try Predictor(file: file, engine: engine, inputSize: nil, exifOrientation: exifOrientation)
         let names = classNames
         var results: [[Classification]] = []
         for start in stride(from: 0, to: urls.count, by: max(1, batchSize)) {
@@ -133,9 +134,9 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Loss, accuracy, top-k accuracy, confusion matrix and per-class figures on a folder of class
-    /// folders, as `vggtool evaluate` prints them.
-    public func evaluate(directory: URL, top: Int = 5, batchSize: Int = 16) throws -> Evaluation {
-        try VGGTool.evaluate(predictor: try Predictor(file: file, engine: engine, inputSize: nil), modelPath: file.path,
+    /// folders, as `vggtool evaluate` prints them (EXIF orientation ignored, as Keras does, unless `.apply`).
+    public func evaluate(directory: URL, top: Int = 5, batchSize: Int = 16, exifOrientation: ExifOrientation = .ignore) throws -> Evaluation {
+        try VGGTool.evaluate(predictor: try Predictor(file: file, engine: engine, inputSize: nil, exifOrientation: exifOrientation), modelPath: file.path,
                              dataDir: directory.path, batchSize: batchSize, topK: top)
     }
 

@@ -21,14 +21,18 @@ public final class Predictor {
     /// Decodes, resizes and preprocesses image files for the model.
     public let loader: ImageLoader
 
-    /// `inputSize` overrides (or supplies, for models accepting any size) the input height and width.
-    public convenience init(modelPath: String, inputSize: Int? = nil, interpolation: Interpolation = .bilinear, threads: Int? = nil) throws {
+    /// `inputSize` overrides (or supplies, for models accepting any size) the input height and width;
+    /// `exifOrientation` says whether JPEGs are turned upright (`ignore`, the default, sees what Keras sees).
+    public convenience init(modelPath: String, inputSize: Int? = nil, interpolation: Interpolation = .bilinear, threads: Int? = nil,
+                            exifOrientation: ExifOrientation = .ignore) throws {
         let file = try VGGMFile(path: modelPath)
-        try self.init(file: file, engine: try Engine(model: file, threads: threads), inputSize: inputSize, interpolation: interpolation)
+        try self.init(file: file, engine: try Engine(model: file, threads: threads), inputSize: inputSize, interpolation: interpolation,
+                      exifOrientation: exifOrientation)
     }
 
     /// A predictor over an engine already made for `file`.
-    public init(file: VGGMFile, engine: Engine, inputSize: Int? = nil, interpolation: Interpolation = .bilinear) throws {
+    public init(file: VGGMFile, engine: Engine, inputSize: Int? = nil, interpolation: Interpolation = .bilinear,
+                exifOrientation: ExifOrientation = .ignore) throws {
         let modelPath = file.path
         self.file = file
         self.engine = engine
@@ -40,7 +44,8 @@ public final class Predictor {
         width = inputSize ?? declared[1] ?? 224
         channels = c
         classNames = outputClassNames(file)
-        loader = ImageLoader(height: height, width: width, interpolation: interpolation, preprocessing: file.manifest.preprocessing)
+        loader = ImageLoader(height: height, width: width, interpolation: interpolation, preprocessing: file.manifest.preprocessing,
+                             exifOrientation: exifOrientation)
         if channels != 3 { throw ToolError(modelPath, .notAnImageModel, "images give 3 channels, the model takes \(channels) (run a preprocessed .npy batch instead)") }
     }
 
@@ -96,13 +101,30 @@ public struct PredictionReport {
     public var classNames: [String]?
     /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
+    /// The text file written beside an `.npy` output that lists the inputs in row order, one path per line
+    /// (with `skipUnreadable`); nil when none was written (an `.npz` output carries them as its `inputs` array).
+    public var inputListPath: String? = nil
+}
+
+/// The file that lists an `.npy` output's inputs in row order: `Y.npy` -> `Y.txt` (any other name gets `.txt`
+/// appended).
+public func inputListPath(forOutput path: String) -> String {
+    path.hasSuffix(".npy") ? String(path.dropLast(4)) + ".txt" : path + ".txt"
 }
 
 /// Predicts on image files (in batches) or on preprocessed `.npy` batches, one per model input in the model's
 /// input order; writes the raw outputs to `outputPath` when given: NumPy float32 `.npy` for a model with one
-/// output, or an `.npz` archive with one array per output layer (named after it).
+/// output, or an `.npz` archive with one array per output layer (named after it). JPEGs are turned upright by
+/// their EXIF orientation only with `exifOrientation: .apply` (Keras does not).
+///
+/// Row i of the output is always image i: when an image cannot be read, nothing is written and the error
+/// (`ToolError.Kind.unreadableImages`) names the file, unless `skipUnreadable` is set; then the unreadable
+/// files are left out (`PredictionReport.skipped`) and the output says which file each row is: a text file
+/// beside an `.npy` (`inputListPath(forOutput:)`, one path per line) or, in an `.npz`, the array `inputs`.
+/// Without an output, unreadable images are reported in `skipped` either way.
 public func predict(modelPath: String, images: [String], npyInputs: [String], inputSize: Int?, batchSize: Int = 8,
-                    interpolation: Interpolation = .bilinear, outputPath: String? = nil) throws -> PredictionReport {
+                    interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore, outputPath: String? = nil,
+                    skipUnreadable: Bool = false) throws -> PredictionReport {
     if let outputPath { try AtomicFile.checkWritable(outputPath) }
     if !npyInputs.isEmpty {
         let f = try VGGMFile(path: modelPath)
@@ -128,11 +150,20 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         }
         let outputs = try Engine(model: f).run(tensors)
         let names = (0..<tensors[0].shape[0]).map { "\(npyInputs[0])[\($0)]" }
-        return try finishPrediction(names: names, outputs: Array(zip(f.graph.outputs, outputs.map { [$0] })), classNames: outputClassNames(f), skipped: [], outputPath: outputPath)
+        return try finishPrediction(names: names, outputs: Array(zip(f.graph.outputs, outputs.map { [$0] })), classNames: outputClassNames(f), skipped: [],
+                                    outputPath: outputPath, listInputs: false)
     }
     guard !images.isEmpty else { throw ToolError(.noInput, message: "no input: give image files or a preprocessed .npy batch") }
-    let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation)
+    let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation)
     try checkOutputPath(outputPath, file: p.file)
+    if let outputPath, skipUnreadable, outputPath.hasSuffix(".npz"), p.file.graph.outputs.contains("inputs") {
+        throw ToolError(outputPath, .invalidSetting, "the model has an output named 'inputs', the name of the array that lists the input files: write an .npy file")
+    }
+    if let outputPath, skipUnreadable, !outputPath.hasSuffix(".npz"), let odd = images.first(where: { $0.contains("\n") || $0.contains("\r") }) {
+        throw ToolError(odd, .invalidSetting, "the path has a line break, and \(inputListPath(forOutput: outputPath)) lists the inputs one per line: write an .npz file")
+    }
+    // Once an image has failed and the output will not be written, the rest are only decoded (to name them all).
+    let strict = outputPath != nil && !skipUnreadable
     var parts: [[Tensor]] = []
     var names: [String] = []
     var skipped: [SkippedFile] = []
@@ -141,13 +172,20 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         let (values, bad) = p.loader.loadBatch(chunk)
         skipped += bad
         let ok = zip(chunk, values).compactMap { path, v in v.map { (path, $0) } }
-        guard !ok.isEmpty else { continue }
+        guard !ok.isEmpty, !(strict && !skipped.isEmpty) else { continue }
         let x = Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1))
         parts.append(try p.runAll(x))
         names += ok.map(\.0)
     }
+    if strict, let first = skipped.first, let outputPath {
+        let others = skipped.dropFirst().map(\.path)
+        let more = others.isEmpty ? "" : "; \(others.count) more could not be read either (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : ""))"
+        throw ToolError(first.path, .unreadableImages(skipped: skipped.count, total: images.count),
+                        "\(first.reason)\(more); \(outputPath) not written, as its rows would no longer match the inputs")
+    }
     let outputs = p.file.graph.outputs.enumerated().map { i, name in (name, parts.map { $0[i] }) }
-    return try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped, outputPath: outputPath)
+    return try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped, outputPath: outputPath,
+                                listInputs: skipUnreadable)
 }
 
 /// A model with several outputs writes them to an `.npz` archive, not an `.npy` file.
@@ -156,11 +194,28 @@ func checkOutputPath(_ path: String?, file: VGGMFile) throws {
     throw ToolError(path, .invalidSetting, "the model has \(file.graph.outputs.count) outputs (\(file.graph.outputs.joined(separator: ", "))): write them to an .npz file")
 }
 
-func finishPrediction(names: [String], outputs: [(String, [Tensor])], classNames: [String]?, skipped: [SkippedFile], outputPath: String?) throws -> PredictionReport {
+/// Stacks the outputs and writes them (atomically) to `outputPath`; with `listInputs`, says which input each
+/// row is: the list file beside an `.npy` (written first, also atomically) or the `inputs` array of an `.npz`.
+func finishPrediction(names: [String], outputs: [(String, [Tensor])], classNames: [String]?, skipped: [SkippedFile], outputPath: String?,
+                      listInputs: Bool) throws -> PredictionReport {
     let stacked = outputs.compactMap { name, parts in stack(parts).map { (name: name, tensor: $0) } }
+    var listPath: String? = nil
     if let outputPath, !stacked.isEmpty {
-        let bytes = outputPath.hasSuffix(".npz") ? NumPy.encodeArchive(stacked) : NumPy.encode(stacked[0].tensor)
+        let bytes: [UInt8]
+        if outputPath.hasSuffix(".npz") {
+            var entries = stacked.map { (name: $0.name, npy: NumPy.encode($0.tensor)) }
+            if listInputs { entries.append((name: "inputs", npy: NumPy.encode(strings: names))) }
+            bytes = NumPy.encodeArchive(entries: entries)
+        } else {
+            bytes = NumPy.encode(stacked[0].tensor)
+            if listInputs {
+                let path = inputListPath(forOutput: outputPath)
+                try AtomicFile.write(Array(names.map { $0 + "\n" }.joined().utf8), to: path)
+                listPath = path
+            }
+        }
         try AtomicFile.write(bytes, to: outputPath)
     }
-    return PredictionReport(inputs: names, outputs: stacked.first?.tensor, allOutputs: stacked, classNames: classNames, skipped: skipped)
+    return PredictionReport(inputs: names, outputs: stacked.first?.tensor, allOutputs: stacked, classNames: classNames, skipped: skipped,
+                            inputListPath: listPath)
 }

@@ -8,7 +8,8 @@ extension VGGToolCommand {
             discussion: """
             Loss (categorical cross-entropy, as Keras), accuracy, top-k accuracy, the confusion matrix and \
             per-class precision, recall and F1. Class folders are matched to the model's class names; files that \
-            cannot be decoded are reported and skipped with a count.
+            cannot be decoded are reported and skipped with a count. Images are read as Keras's \
+            image_dataset_from_directory reads them (EXIF orientation ignored unless --exif-orientation apply).
             """)
 
         @Argument(help: "The .vggm model.") var model: String
@@ -21,7 +22,7 @@ extension VGGToolCommand {
         func run() throws {
             try VGGToolCommand.guarded {
                 let e = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
-                                     interpolation: image.interpolation)
+                                     interpolation: image.interpolation, exifOrientation: image.exifOrientation)
                 print(json ? try e.json() : e.text())
             }
         }

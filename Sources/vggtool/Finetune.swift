@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageData
 import ModelGraph
 import Training
 import VGGTool
@@ -41,6 +42,7 @@ extension VGGToolCommand {
         @Option(help: ArgumentHelp("Random augmentations of the training images: flip, crop, zoom, rotate (comma-separated).",
                                    discussion: "With augmentation the training images are decoded once but pass through the frozen layers again every epoch (their features cannot be cached); validation features are still computed once.",
                                    valueName: "a,b,...")) var augment: CommaSeparated<Augmentation>?
+        @Option(help: exifOrientationHelp) var exifOrientation: ExifOrientation = .ignore
         @Option(help: "Early stopping: epochs without a better validation loss before stopping (best weights kept).") var patience: Int?
         @Option(help: "Seed for the split, the shuffling, the head's initial weights and dropout.") var seed: UInt64 = 0
         @Option(help: "Class weights: 'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: ClassWeight?
@@ -73,6 +75,7 @@ extension VGGToolCommand {
             o.trainableFrom = trainableFrom
             o.patience = patience
             o.augment = Set(augment?.elements ?? [])
+            o.exifOrientation = exifOrientation
             o.seed = seed
             o.balancedClassWeights = classWeight == .balanced
             o.validationSplit = valDir == nil ? validationSplit : 0

@@ -14,6 +14,7 @@ extension SummaryStyle: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 extension PreprocessingChoice: ExpressibleByArgument {}
 extension Interpolation: ExpressibleByArgument {}
+extension ExifOrientation: ExpressibleByArgument {}
 extension HeadPooling: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
@@ -65,7 +66,7 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// How images become the model's input: the square size (`--input-size`) and the resizing.
+/// How images become the model's input: the square size (`--input-size`), the resizing and the EXIF orientation.
 struct ImageOptions: ParsableArguments {
     @Option(help: "Input height and width (square), replacing or supplying the model's.")
     var inputSize: Int?
@@ -73,7 +74,15 @@ struct ImageOptions: ParsableArguments {
     @Option(help: "bilinear (image_dataset_from_directory) or nearest (load_img).")
     var interpolation: Interpolation = .bilinear
 
+    @Option(help: exifOrientationHelp)
+    var exifOrientation: ExifOrientation = .ignore
+
     func validate() throws {
         if let inputSize, inputSize < 1 { throw ValidationError("--input-size must be positive, got \(inputSize)") }
     }
 }
+
+/// `--exif-orientation`'s help, shared by the commands that read images.
+let exifOrientationHelp = ArgumentHelp(
+    "ignore (Keras's view) or apply (upright, as photo viewers show).",
+    discussion: "Keras ignores a JPEG's EXIF orientation (image_dataset_from_directory and load_img read the pixels as stored), so a model trained in Keras on phone photos saw them sideways; ignore gives the model the same pixels. apply rotates and flips them upright as the camera intended.")

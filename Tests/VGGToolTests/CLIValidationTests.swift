@@ -26,6 +26,8 @@ import Training
         try await usageError(ft + ["--epochs", "0"], "--epochs must be positive")
         try await usageError(ft + ["--input-size", "16"], "--input-size must be between 32 and 4096")
         try await usageError(ft + ["--dropout", "1"], "--dropout must be at least 0 and below 1")
+        try await usageError(ft + ["--exif-orientation", "sideways"], "The value 'sideways' is invalid for '--exif-orientation <exif-orientation>'")
+        try await usageError(["predict", "/nonexistent/m.vggm", "x.jpg", "--exif-orientation", "upright"], "Please provide one of 'ignore' and 'apply'")
         try await usageError(["predict", "/nonexistent/m.vggm"], "no input: give image files or --input X.npy")
         try await usageError(["predict", "/nonexistent/m.vggm", "x.png", "--input-size", "0"], "--input-size must be positive")
         try await usageError(["bench", "/nonexistent/m.vggm", "--batch", "0"], "--batch must be between 1 and 4096")

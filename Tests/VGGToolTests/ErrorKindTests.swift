@@ -151,6 +151,8 @@ import VGGTool
         #expect(kind(TestSupport.fixture("images/truncated.png")) == .corrupt)
         #expect(kind(TestSupport.fixture("images/text.jpg")) == .unsupportedFormat)
         #expect(kind(TestSupport.fixture("images/bomb.png")) == .tooLarge)
+        for gif in ["truncated.gif", "badindex.gif", "no_terminator.gif", "empty_extension.gif"] { #expect(kind(TestSupport.fixture("images/" + gif)) == .corrupt, "\(gif)") }
+        #expect(kind(TestSupport.fixture("images/wide_tall.gif")) == .tooLarge)
         let dir = try TestSupport.tempDir()
         #expect(caught(ImageError.self) { _ = try ImageFolder(root: dir) }?.kind == .noClassFolders)
     }
