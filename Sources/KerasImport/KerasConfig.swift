@@ -135,9 +135,10 @@ struct Parser {
         for (i, entry) in layerList.enumerated() {
             guard let dict = entry as? [String: Any] else { throw err("layer #\(i)", "layer entry is not an object") }
             let (lname, cls, cfg, refusal) = try header(dict, index: i)
-            let inbound = try inboundLayers(dict["inbound_nodes"], layer: lname, shapes: &tensorShapes)
+            var masks: [String] = []
+            let inbound = try inboundLayers(dict["inbound_nodes"], layer: lname, shapes: &tensorShapes, masks: &masks)
             layers.append(Layer(name: lname, op: try op(cls, cfg, layer: lname, refusal: refusal, inputCount: inbound.count), inbound: inbound,
-                                trainable: cfg["trainable"] as? Bool ?? true))
+                                trainable: cfg["trainable"] as? Bool ?? true, maskInbound: masks))
         }
         for i in layers.indices {
             guard case .opaque(var o) = layers[i].op, let shape = tensorShapes[layers[i].name] else { continue }
@@ -161,7 +162,7 @@ struct Parser {
             index[l.name] = i
         }
         for l in layers {
-            for src in l.inbound where index[src] == nil {
+            for src in l.connections where index[src] == nil {
                 throw err("layer '\(l.name)'", "inbound layer '\(src)' does not exist")
             }
         }
@@ -172,7 +173,7 @@ struct Parser {
         while !pending.isEmpty {
             var rest: [Layer] = []
             for l in pending {
-                if l.inbound.allSatisfy(placed.contains) { result.append(l); placed.insert(l.name) } else { rest.append(l) }
+                if l.connections.allSatisfy(placed.contains) { result.append(l); placed.insert(l.name) } else { rest.append(l) }
             }
             if rest.count == pending.count {
                 throw err("layer '\(rest[0].name)'", "the graph has a cycle (through \(rest.map { "'\($0.name)'" }.prefix(4).joined(separator: ", ")))")
@@ -195,11 +196,13 @@ struct Parser {
     /// Names of the layers feeding a layer's single inbound node (Keras 1/2 nested lists or Keras 3 args).
     func inboundLayers(_ value: Any?, layer: String) throws -> [String] {
         var shapes: [String: Shape] = [:]
-        return try inboundLayers(value, layer: layer, shapes: &shapes)
+        var masks: [String] = []
+        return try inboundLayers(value, layer: layer, shapes: &shapes, masks: &masks)
     }
 
-    /// `inboundLayers`, noting in `shapes` the shape Keras 3 records for each tensor read (by its layer).
-    func inboundLayers(_ value: Any?, layer: String, shapes: inout [String: Shape]) throws -> [String] {
+    /// `inboundLayers`, noting in `shapes` the shape Keras 3 records for each tensor read (by its layer), and
+    /// in `masks` the layers whose outputs Keras 3 passes as the `mask` keyword.
+    func inboundLayers(_ value: Any?, layer: String, shapes: inout [String: Shape], masks: inout [String]) throws -> [String] {
         guard let nodes = value as? [Any], !nodes.isEmpty else { return [] }
         guard nodes.count == 1 else {
             throw err("layer '\(layer)'", .unsupported, "is called \(nodes.count) times (shared layers are not supported)")
@@ -240,6 +243,13 @@ struct Parser {
                 }
             }
             try collect(keras3["args"] ?? [])
+            if let mask = (keras3["kwargs"] as? [String: Any])?["mask"] {
+                let data = names
+                names = []
+                try collect(mask)
+                masks = names
+                names = data
+            }
         } else {
             throw err("layer '\(layer)'", "malformed inbound node")
         }

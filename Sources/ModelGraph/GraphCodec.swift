@@ -72,7 +72,7 @@ public enum GraphCodec {
         try checkNesting(d, depth: 0)
         for (i, l) in layers.enumerated() {
             guard let ld = l as? [String: Any], let name = ld["name"] as? String, ld["class"] is String,
-                  let cfg = ld["config"] as? [String: Any], ld["inbound"] is [String] else {
+                  let cfg = ld["config"] as? [String: Any], ld["inbound"] is [String], ld["mask_inbound"] == nil || ld["mask_inbound"] is [String] else {
                 throw DecodeError(object: "layer #\(i)", .malformed, message: "needs name, class, config and inbound")
             }
             try checkNumbers(cfg, layer: name)
@@ -174,7 +174,7 @@ extension LayerOp {
 }
 
 extension Layer: Codable {
-    enum CodingKeys: String, CodingKey { case name, className = "class", config, inbound, trainable }
+    enum CodingKeys: String, CodingKey { case name, className = "class", config, inbound, trainable, maskInbound = "mask_inbound" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -182,7 +182,8 @@ extension Layer: Codable {
         self.init(name: try c.decode(String.self, forKey: .name),
                   op: try LayerOp.decode(className: className, config: try c.superDecoder(forKey: .config)),
                   inbound: try c.decode([String].self, forKey: .inbound),
-                  trainable: try c.decodeIfPresent(Bool.self, forKey: .trainable) ?? true)
+                  trainable: try c.decodeIfPresent(Bool.self, forKey: .trainable) ?? true,
+                  maskInbound: try c.decodeIfPresent([String].self, forKey: .maskInbound) ?? [])
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -191,6 +192,7 @@ extension Layer: Codable {
         try c.encode(op.className, forKey: .className)
         try op.kind.encode(to: c.superEncoder(forKey: .config))
         try c.encode(inbound, forKey: .inbound)
+        if !maskInbound.isEmpty { try c.encode(maskInbound, forKey: .maskInbound) }
         try c.encode(trainable, forKey: .trainable)
     }
 }

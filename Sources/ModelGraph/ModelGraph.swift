@@ -34,7 +34,7 @@ public struct ModelGraph: Sendable, Hashable {
         var index: [String: Int] = [:]
         for (i, l) in layers.enumerated() { index[l.name] = i }
         for (i, layer) in layers.enumerated() {
-            for src in layer.inbound {
+            for src in layer.connections {
                 guard let j = index[src] else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' does not exist") }
                 guard j < i else { throw GraphError.invalid(layer: layer.name, "inbound layer '\(src)' comes later: the graph has a cycle or a forward reference") }
             }
@@ -186,13 +186,13 @@ public struct GraphAnalysis: Sendable, Hashable {
     /// than one layer or some layer has several inputs (Sequential models are always sequential-like).
     public var isSequentialLike: Bool {
         if graph.isSequential { return true }
-        if graph.layers.contains(where: { $0.inbound.count > 1 }) { return false }
+        if graph.layers.contains(where: { $0.connections.count > 1 }) { return false }
         // Depth = longest distance to an output, as Keras's _nodes_by_depth.
         var depth: [String: Int] = [:]
         for o in graph.outputs { depth[o] = 0 }
         for layer in graph.layers.reversed() {
             guard let d = depth[layer.name] else { continue }
-            for src in layer.inbound { depth[src] = max(depth[src] ?? 0, d + 1) }
+            for src in layer.connections { depth[src] = max(depth[src] ?? 0, d + 1) }
         }
         var byDepth: [Int: Int] = [:]
         for (_, d) in depth { byDepth[d, default: 0] += 1 }

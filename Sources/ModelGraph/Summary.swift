@@ -169,7 +169,7 @@ struct Keras2Summary {
         var fields = ["\(info.layer.name) (\(info.layer.op.className))", shape, String(info.params)]
         if !sequentialLike {
             // Layers inside a nested model have no connections in the outer model's graph.
-            fields.append("[" + (level > 0 ? [] : info.layer.inbound.map { "'\($0)[0][0]'" }).joined(separator: ", ") + "]")
+            fields.append("[" + (level > 0 ? [] : info.layer.connections.map { "'\($0)[0][0]'" }).joined(separator: ", ") + "]")
         }
         row(fields, nestedLevel: level, into: &out)
         var last = isNestedLast
@@ -345,7 +345,7 @@ struct Keras3Summary {
             var cells = ["\(prefix)\(info.layer.name) (\(info.layer.op.className))", ShapeFormat.tuple(info.outputShape), thousands(info.params)]
             if !sequentialLike {
                 // Layers inside a nested model have no connections in the outer model's graph.
-                cells.append(info.layer.inbound.isEmpty || level > 0 ? "-" : info.layer.inbound.map { "\($0)[0][0]" }.joined(separator: ", "))
+                cells.append(info.layer.connections.isEmpty || level > 0 ? "-" : info.layer.connections.map { "\($0)[0][0]" }.joined(separator: ", "))
             }
             row(cells, vertical: "│", bottomAligned: false)
             if i < layers.count - 1 { table.append(rule("├", "─", "┼", "┤")) }

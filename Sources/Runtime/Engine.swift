@@ -165,6 +165,9 @@ public final class Engine: @unchecked Sendable {
         for layer in graph.layers where layer.op.runtime == nil {
             throw RuntimeError(file: model.path, layer: layer.name, .unsupportedLayer(className: layer.op.className), "layer class \(layer.op.className) cannot be run by vggtool's runtime")
         }
+        for layer in graph.layers where !layer.maskInbound.isEmpty {
+            throw RuntimeError(file: model.path, layer: layer.name, .unsupportedSetting("mask"), "the layer is given a mask (Keras's masking), which vggtool's runtime does not apply")
+        }
     }
 
     /// OpenBLAS's kernel family, tuned once per process (see `vgg_blas_tune`).

@@ -1,6 +1,8 @@
 import Foundation
 import KerasImport
+import ModelFile
 import ModelGraph
+import Runtime
 import Testing
 import VGGTool
 
@@ -90,5 +92,32 @@ import VGGTool
         #expect(c.status != 0)
         #expect(c.stderr.split(separator: "\n").count == 1 && c.stderr.contains("layer 'scale'") && c.stderr.contains("'Scale'"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    /// Masking in a functional model (gen_layer_fixtures.py's masked): Keras 3 records the masks as NotEqual
+    /// and Any operation layers given to the next layers as their `mask`, listed among their connections;
+    /// both tables are Keras's. Convert refuses the operation layers; the tf-keras file converts and the
+    /// runtime refuses its masked layers.
+    @Test func maskedModelsSummarizeAsKeras() throws {
+        let tf = try loadAnalysis(path: TestSupport.fixture("masked.tfkeras.full.h5"), options: .init())
+        #expect(tf.summary(style: .keras2) == (try TestSupport.golden("masked.keras2.txt")))
+        let k3 = try loadAnalysis(path: TestSupport.fixture("masked.keras3.keras"), options: .init())
+        #expect(k3.summary(style: .keras3) == (try TestSupport.golden("masked.keras3.txt")))
+        #expect(k3.info("lstm")?.layer.maskInbound == ["any"] && k3.info("gru")?.layer.maskInbound == ["not_equal_1"])
+        #expect { _ = try KerasFile(path: TestSupport.fixture("masked.keras3.keras")) } throws: { "\($0)".contains("'NotEqual'") }
+        let file = try TestSupport.convertAndOpen(TestSupport.fixture("masked.tfkeras.full.h5"))
+        #expect { _ = try Engine(model: file) } throws: { "\($0)".contains("cannot be run") }
+    }
+
+    /// A mask edge survives vggtool's JSON (written only when there is one) and makes the file format 1.2.
+    @Test func maskEdgesRoundTrip() throws {
+        let layers = [Layer(name: "x", InputLayer(shape: [5, 3]), inbound: []), Layer(name: "m", Masking(maskValue: 0), inbound: ["x"]),
+                      Layer(name: "g", op: GlobalAveragePooling1D().op, inbound: ["m"], maskInbound: ["x"])]
+        let graph = ModelGraph(name: "m", layers: layers, inputs: ["x"], outputs: ["g"], isSequential: false)
+        let json = GraphCodec.encode(graph)
+        #expect(try GraphCodec.decode(json).layers == graph.layers)
+        #expect((json["layers"] as! [[String: Any]]).filter { $0["mask_inbound"] != nil }.count == 1)
+        #expect(VGGMFormat.minor(for: graph) == 2)
+        #expect(!(try graph.analyze().isSequentialLike))
     }
 }

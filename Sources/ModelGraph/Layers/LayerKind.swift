@@ -423,14 +423,22 @@ public struct Layer: Sendable, Hashable {
     public var inbound: [String]
     /// Whether the layer's weights are trainable (Keras's `trainable`; frozen layers count as non-trainable).
     public var trainable: Bool
+    /// Names of the layers whose outputs Keras 3 passes as the layer's `mask` (a Masking layer's mask, made by
+    /// `NotEqual` and `Any` operation layers): they come earlier and Keras lists them among the layer's
+    /// connections, but they are not inputs of its computation (and the runtime runs no layer that has one).
+    public var maskInbound: [String]
 
     /// A layer of a graph.
-    public init(name: String, op: LayerOp, inbound: [String], trainable: Bool = true) {
+    public init(name: String, op: LayerOp, inbound: [String], trainable: Bool = true, maskInbound: [String] = []) {
         self.name = name
         self.op = op
         self.inbound = inbound
         self.trainable = trainable
+        self.maskInbound = maskInbound
     }
+
+    /// `inbound` then `maskInbound`: every layer this one is connected to, as Keras lists them.
+    public var connections: [String] { inbound + maskInbound }
 
     /// A layer of type `kind`: `Layer(name: "fc1", Dense(units: 4096, activation: .relu), inbound: ["flatten"])`.
     public init(name: String, _ kind: some LayerKind, inbound: [String], trainable: Bool = true) {

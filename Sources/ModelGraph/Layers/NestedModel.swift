@@ -78,6 +78,9 @@ extension ModelGraph {
     /// True when some layer, nested ones included, works on channels-first data.
     public var hasChannelsFirstLayers: Bool { flattened().layers.contains { $0.op.isChannelsFirst } }
 
+    /// True when some layer, nested ones included, is given a mask (`Layer.maskInbound`).
+    public var hasMaskInputs: Bool { flattened().layers.contains { !$0.maskInbound.isEmpty } }
+
     /// The graph with every nested model replaced by its layers, to any depth: an inner layer is named by
     /// its path (`vgg16/block1_conv1`), reads what the nested model was given where it read the nested
     /// model's inputs, and is trainable only when the nested model is; readers of the nested model read
@@ -91,7 +94,7 @@ extension ModelGraph {
         for layer in layers {
             let inbound = layer.inbound.map(resolve)
             guard let nested = layer.op.nestedModel else {
-                result.append(Layer(name: layer.name, op: layer.op, inbound: inbound, trainable: layer.trainable))
+                result.append(Layer(name: layer.name, op: layer.op, inbound: inbound, trainable: layer.trainable, maskInbound: layer.maskInbound.map(resolve)))
                 continue
             }
             let inner = nested.graph.flattened()
@@ -101,7 +104,7 @@ extension ModelGraph {
             for l in inner.layers where innerAlias[l.name] == nil {
                 innerAlias[l.name] = prefix + l.name
                 result.append(Layer(name: prefix + l.name, op: l.op, inbound: l.inbound.map { innerAlias[$0] ?? prefix + $0 },
-                                    trainable: l.trainable && layer.trainable))
+                                    trainable: l.trainable && layer.trainable, maskInbound: l.maskInbound.map { innerAlias[$0] ?? prefix + $0 }))
             }
             alias[layer.name] = innerAlias[inner.outputs[0]] ?? prefix + inner.outputs[0]
         }
