@@ -174,6 +174,21 @@ import Testing
         for cls in ["RandomHeight", "RandomWidth", "RandomCrop"] { #expect(!RandomAugmentation(augmentation: cls).isIdentityAtInference) }
     }
 
+    /// BatchNormalization keeps a positive axis of 2 or more as written (Keras 2 files write `axis: 2` for
+    /// sequences): the last axis of a 3-D input, another axis of a 4-D one (inspected, counted, not run).
+    @Test func batchNormalizationKeepsItsAxis() throws {
+        let c = KerasLayerConfig(values: ["axis": [2], "epsilon": 0.001], file: "f", layer: "bn", kerasMajor: 2, className: "BatchNormalization")
+        let bn = try BatchNormalization(keras: c)
+        #expect(bn.axis == 2 && bn.dataFormat == .channelsLast)
+        #expect(try BatchNormalization(keras: KerasLayerConfig(values: bn.tfKerasConfig(), file: "f", layer: "bn", kerasMajor: 2)) == bn)
+        let graph = ModelGraph(name: "m", layers: [Layer(name: "l", op: bn.op, inbound: [])], inputs: ["l"], outputs: ["l"], isSequential: false)
+        #expect(try GraphCodec.decode(GraphCodec.encode(graph)).layers[0].op == bn.op)
+        #expect(bn.normalizesLastAxis(rank: 3) && !bn.normalizesLastAxis(rank: 4))
+        #expect(try bn.infer([[nil, 7, 5]]).weights.map(\.shape) == Array(repeating: [5], count: 4))
+        #expect(try bn.infer([[nil, 7, 5, 3]]).weights.map(\.shape) == Array(repeating: [5], count: 4))
+        #expect(throws: ImportError.self) { try BatchNormalization(keras: KerasLayerConfig(values: ["axis": 9], file: "f", layer: "bn", kerasMajor: 2)) }
+    }
+
     /// Keras 3's hard_sigmoid is not Keras 2's: settled at import, kept apart in the JSON, refused by the
     /// tf-keras writer, and read from files written before the distinction by their provenance.
     @Test func hardSigmoidIsSettledAtImport() throws {

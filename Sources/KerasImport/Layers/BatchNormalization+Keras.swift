@@ -2,25 +2,26 @@ import Foundation
 import ModelGraph
 
 extension BatchNormalization: KerasLayer {
-    /// Normalization over the last axis (`axis` -1, or 3 for images) or over axis 1 (channels first) is
-    /// accepted.
+    /// Normalization over one axis: -1 (the last), 1 (channels first) or a positive axis kept as written.
     init(keras c: KerasLayerConfig) throws {
         var order = ChannelOrder.channelsLast
+        var kept: Int? = nil
         if let axis = c["axis"] {
             let list = axis as? [Any]
             guard list == nil || list!.count == 1 else { throw c.error(.unsupported, "BatchNormalization over several axes \(list!) is not supported") }
             let ax = try c.int(list?.first ?? axis, "axis")
             switch ax {
-            case -1, 3: order = .channelsLast
+            case -1: order = .channelsLast
             case 1: order = .channelsFirst
-            default: throw c.error(.unsupported, "BatchNormalization over axis \(ax) is not supported (the last axis, or 1)")
+            case 2...8: kept = ax
+            default: throw c.error(.unsupported, "BatchNormalization over axis \(ax) is not supported (-1, or 1 to 8)")
             }
         }
         self.init(epsilon: c.double("epsilon", default: 1e-3), center: c.bool("center", default: true), scale: c.bool("scale", default: true),
-                  dataFormat: order)
+                  dataFormat: order, axis: kept)
     }
 
     func tfKerasConfig() -> [String: Any] {
-        ["axis": dataFormat == .channelsFirst ? 1 : -1, "momentum": 0.99, "epsilon": epsilon, "center": center, "scale": scale]
+        ["axis": axis ?? (dataFormat == .channelsFirst ? 1 : -1), "momentum": 0.99, "epsilon": epsilon, "center": center, "scale": scale]
     }
 }

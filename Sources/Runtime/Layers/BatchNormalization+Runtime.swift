@@ -7,6 +7,9 @@ extension BatchNormalization: RuntimeKernel {
     /// As Keras: inv = rsqrt(var + eps) * gamma; y = x * inv + (beta - mean * inv), folded once per plan.
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
         let engine = ctx.engine, out = ctx.out
+        guard normalizesLastAxis(rank: ctx.inShape.count) else {
+            throw RuntimeError(file: engine.model.path, layer: ctx.name, .unsupportedSetting("axis=\(axis ?? -1)"), "BatchNormalization over axis \(axis ?? -1) of a \(ctx.inShape.count)-D input cannot be run (the last axis, or 1, can)")
+        }
         let c = ctx.outShape.last!
         let mean = try ctx.weight("moving_mean"), variance = try ctx.weight("moving_variance")
         let gamma = scale ? try ctx.weight("gamma") : nil
