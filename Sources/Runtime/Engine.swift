@@ -45,6 +45,8 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable, Equatable 
         /// The layer's class runs, but not with this setting (bicubic upsampling, a dilated transposed
         /// convolution): the setting, in Keras's words.
         case unsupportedSetting(String)
+        /// An input value the layer cannot take (an Embedding id outside its vocabulary).
+        case badInputValue
     }
 
     /// The model file.

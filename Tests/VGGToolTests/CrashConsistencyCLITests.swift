@@ -29,7 +29,9 @@ import Testing
             return try await CLI.run(args, env: e, timeout: 120)
         }
         var pid: Int32?
-        let deadline = Date().addingTimeInterval(60)
+        // Until the run ends (CLI.run's own timeout bounds it): the run may first wait for a free core while
+        // other suites' runs hold them (CLI.slots), so no shorter deadline here.
+        let deadline = Date().addingTimeInterval(600)
         while pid == nil && !done.isSet && Date() < deadline {
             if let text = try? String(contentsOfFile: mark, encoding: .utf8), text.hasSuffix("\n"),
                let p = text.split(separator: " ").last.flatMap({ Int32($0.dropLast()) }) {

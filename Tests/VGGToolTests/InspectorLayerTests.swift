@@ -11,7 +11,7 @@ import VGGTool
     /// Each model and the first layer the runtime cannot run, with its class.
     static let models: [(model: String, layer: String, className: String)] = [
         ("recurrent", "lstm", "LSTM"),
-        ("sequence_attention", "embed", "Embedding"),
+        ("sequence_attention", "mha", "MultiHeadAttention"),
         ("volumes", "conv3d", "Conv3D"),
         ("volumes_cf", "conv3d_cf", "Conv3D"),
         ("augment_inspect", "crop", "RandomCrop"),

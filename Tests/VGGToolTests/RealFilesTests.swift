@@ -85,4 +85,27 @@ import Testing
         try await Self.expectInspectedNotRun(["summary", file, "--config", config], golden: "chars2vec_eng_50.summary.txt",
                                              convertArgs: ["convert", file, "--config", config], layer: "lstm_1", className: "LSTM")
     }
+
+    /// deepcut 0.7.0.0: weight/cnn_without_ne_ab.h5, Keras 2.0.2 save_weights of a two-input Thai word
+    /// segmenter (Embedding x2, SpatialDropout1D, BatchNormalization over axis 2, Conv1D x12 each followed by
+    /// TimeDistributed(Dense) and ZeroPadding1D, Maximum, Concatenate, Flatten, Dense); the architecture (from
+    /// the package's code) in the config file. Keras's summary, a conversion, and Keras's outputs.
+    @Test func deepcutConvertsAndPredictsAsKeras() async throws {
+        let file = Self.real("deepcut_cnn.h5"), config = Self.real("deepcut_cnn.config.json")
+        let s = try await CLI.run(["summary", file, "--config", config])
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(s.stdout == (try Self.golden("deepcut_cnn.summary.txt")))
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/deepcut.vggm"
+        let c = try await CLI.run(["convert", file, "--config", config, "-o", model])
+        #expect(c.status == 0, "\(c.stderr)")
+        let p = try await CLI.run(["predict", model, "--input", Self.real("deepcut_cnn.input0.npy"), "--input", Self.real("deepcut_cnn.input1.npy"),
+                                   "-o", dir + "/y.npy"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let y = try NumPy.read(path: dir + "/y.npy")
+        let keras = try NumPy.read(path: Self.real("deepcut_cnn.output.npy"))
+        #expect(y.shape == keras.shape && keras.shape == [2, 1])
+        #expect(TestSupport.relativeError(y.values[...], keras.values[...]) < 1e-4)
+    }
 }

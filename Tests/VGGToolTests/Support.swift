@@ -19,10 +19,26 @@ enum TestSupport {
 
     /// A fresh temporary directory.
     static func tempDir() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vggtool-tests-\(UUID().uuidString)").path
+        let dir = scratchRoot + "/\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
+
+    /// The folder every `tempDir()` of this test process is made in (`vggtool-tests-pid<PID>` in the temporary
+    /// directory), removed when the process exits, so that tests need not clean up after themselves (full-size
+    /// VGG16 files are 0.5 GB each); folders of test processes that died are removed by the next run.
+    static let scratchRoot: String = {
+        let tmp = FileManager.default.temporaryDirectory.path, prefix = "vggtool-tests-pid"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(prefix) {
+            if let pid = Int32(name.dropFirst(prefix.count)), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: tmp + "/" + name)
+            }
+        }
+        let root = tmp + "/" + prefix + "\(getpid())"
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestSupport.scratchRoot) }
+        return root
+    }()
 
     /// Converts a Keras file and opens the result.
     static func convertAndOpen(_ input: String, options: KerasFile.Options = .init(), dtype: TensorDType = .f32) throws -> VGGMFile {
