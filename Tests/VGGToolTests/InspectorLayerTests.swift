@@ -5,12 +5,11 @@ import Testing
 import VGGTool
 
 /// Models of layers vggtool inspects and converts but does not run (gen_layer_fixtures.py's INSPECT_MODELS:
-/// recurrent layers and their wrappers, embeddings and attention, 1-D and 3-D convolutions, pooling,
+/// attention, 1-D and 3-D convolutions, pooling,
 /// padding, cropping and upsampling, in both data formats), saved by the real tf-keras 2.17 and Keras 3.15.
 @Suite struct InspectorLayerTests {
     /// Each model and the first layer the runtime cannot run, with its class.
     static let models: [(model: String, layer: String, className: String)] = [
-        ("recurrent", "lstm", "LSTM"),
         ("sequence_attention", "mha", "MultiHeadAttention"),
         ("volumes", "conv3d", "Conv3D"),
         ("volumes_cf", "conv3d_cf", "Conv3D"),

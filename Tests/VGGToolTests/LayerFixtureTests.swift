@@ -11,7 +11,7 @@ import VGGTool
 /// computed, on both convolution paths.
 @Suite struct LayerFixtureTests {
     /// The models of gen_layer_fixtures.py's MODELS.
-    static let models = ["leaky_relu", "merges_noise", "resampling", "sequence", "channels_first", "sequence_cf", "preprocessing", "sequence_ops"]
+    static let models = ["leaky_relu", "merges_noise", "resampling", "sequence", "channels_first", "sequence_cf", "preprocessing", "sequence_ops", "recurrent"]
 
     @Test(arguments: models)
     func summariesMatchKeras(model: String) throws {

@@ -76,14 +76,26 @@ import Testing
     }
 
     /// chars2vec 0.1.7: trained_models/eng_50/weights.h5, Keras 2.2.0 save_weights of Input(None, 59) ->
-    /// LSTM(50, return_sequences) -> LSTM(50); the architecture (from the package's code) in the config file.
-    @Test func chars2vecIsInspectedNotRun() async throws {
+    /// LSTM(50, return_sequences) -> LSTM(50) (hard_sigmoid gates, Keras 2.2's default); the architecture
+    /// (from the package's code) in the config file. Refused without it; with it, Keras's summary and outputs.
+    @Test func chars2vecConvertsAndPredictsAsKeras() async throws {
         let file = Self.real("chars2vec_eng_50.h5"), config = Self.real("chars2vec_eng_50.config.json")
         try await Self.expectRefused(["convert", file, "-o", try TestSupport.tempDir() + "/c.vggm"],
                                      "\(file): weights-only file (layers lstm_1, lstm_2) matches no built-in architecture; "
                                          + "give --arch NAME (vgg16, vgg16-notop, vgg19, vgg19-notop) or --config model.json")
-        try await Self.expectInspectedNotRun(["summary", file, "--config", config], golden: "chars2vec_eng_50.summary.txt",
-                                             convertArgs: ["convert", file, "--config", config], layer: "lstm_1", className: "LSTM")
+        let s = try await CLI.run(["summary", file, "--config", config])
+        let golden = try Self.golden("chars2vec_eng_50.summary.txt")
+        #expect(s.status == 0 && s.stdout == golden, "\(s.stderr)")
+        let dir = try TestSupport.tempDir()
+        let model = dir + "/c.vggm"
+        let c = try await CLI.run(["convert", file, "--config", config, "-o", model])
+        #expect(c.status == 0, "\(c.stderr)")
+        let p = try await CLI.run(["predict", model, "--input", Self.real("chars2vec_eng_50.input.npy"), "-o", dir + "/y.npy"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let y = try NumPy.read(path: dir + "/y.npy")
+        let keras = try NumPy.read(path: Self.real("chars2vec_eng_50.output.npy"))
+        #expect(y.shape == keras.shape && keras.shape == [2, 50])
+        #expect(TestSupport.relativeError(y.values[...], keras.values[...]) < 1e-4)
     }
 
     /// deepcut 0.7.0.0: weight/cnn_without_ne_ab.h5, Keras 2.0.2 save_weights of a two-input Thai word

@@ -113,7 +113,11 @@ extension LayerOp {
         case .timeDistributed(let l): l.layer.runtime == nil ? nil : l
         case .resizing(let l): l
         case .centerCrop(let l): l
-        case .simpleRNN, .lstm, .gru, .bidirectional, .masking, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding3D, .cropping3D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding, .opaque:
+        case .simpleRNN(let l): l
+        case .lstm(let l): l
+        case .gru(let l): l
+        case .bidirectional(let l): l
+        case .masking, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding3D, .cropping3D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding, .opaque:
             nil
         }
     }
