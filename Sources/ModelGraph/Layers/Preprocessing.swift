@@ -135,13 +135,7 @@ public struct Resizing: ChannelOrdered {
 
     public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
 
-    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
-        let (_, _, c) = try ShapeCheck.spatial(inputs[0])
-        try ShapeCheck.positive(height, "height")
-        try ShapeCheck.positive(width, "width")
-        guard height <= maxDimension, width <= maxDimension else { throw LayerShapeError("target size \(height)x\(width) is too large") }
-        return Inference(output: [nil, height, width, c])
-    }
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference { try fixedSizeImages(inputs[0], height: height, width: width) }
 
     public var op: LayerOp { .resizing(self) }
 
@@ -149,6 +143,15 @@ public struct Resizing: ChannelOrdered {
         case height, width, interpolation, cropToAspectRatio = "crop_to_aspect_ratio", padToAspectRatio = "pad_to_aspect_ratio", antialias,
              dataFormat = "data_format"
     }
+}
+
+/// Images of `height` x `width` with the input's channels (Resizing's and CenterCrop's output).
+func fixedSizeImages(_ input: Shape, height: Int, width: Int) throws -> Inference {
+    let (_, _, c) = try ShapeCheck.spatial(input)
+    try ShapeCheck.positive(height, "height")
+    try ShapeCheck.positive(width, "width")
+    guard height <= maxDimension, width <= maxDimension else { throw LayerShapeError("target size \(height)x\(width) is too large") }
+    return Inference(output: [nil, height, width, c])
 }
 
 /// Keras `CenterCrop`: the centred `(height, width)` window of each image (an image smaller than that is
@@ -171,13 +174,7 @@ public struct CenterCrop: ChannelOrdered {
 
     public func infer(_ inputs: [Shape]) throws -> Inference { try dataFormat.inferring(inputs, inferChannelsLast) }
 
-    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference {
-        let (_, _, c) = try ShapeCheck.spatial(inputs[0])
-        try ShapeCheck.positive(height, "height")
-        try ShapeCheck.positive(width, "width")
-        guard height <= maxDimension, width <= maxDimension else { throw LayerShapeError("target size \(height)x\(width) is too large") }
-        return Inference(output: [nil, height, width, c])
-    }
+    func inferChannelsLast(_ inputs: [Shape]) throws -> Inference { try fixedSizeImages(inputs[0], height: height, width: width) }
 
     public var op: LayerOp { .centerCrop(self) }
 
