@@ -22,6 +22,27 @@ public struct Evaluation: Sendable {
     public var confusion: [[Int]]
     /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
+    /// The most confidently wrong predictions, most confident first (at most `Evaluation.mistakesKept`;
+    /// filled by `evaluate`, empty when the evaluation was built from probabilities alone).
+    public var confidentlyWrong: [Misclassified] = []
+
+    /// How many of the most confidently wrong predictions `evaluate` keeps.
+    public static let mistakesKept = 12
+
+    /// An image the model classified wrongly.
+    public struct Misclassified: Sendable, Codable, Equatable {
+        /// The image file.
+        public var path: String
+        /// Indices into `classes` of its true class and of the predicted one.
+        public var trueClass: Int, predicted: Int
+        /// The model's output for the predicted class (a probability for softmax outputs).
+        public var confidence: Double
+
+        /// A wrong prediction.
+        public init(path: String, trueClass: Int, predicted: Int, confidence: Double) {
+            self.path = path; self.trueClass = trueClass; self.predicted = predicted; self.confidence = confidence
+        }
+    }
 
     /// One class's figures, from the confusion matrix.
     public struct PerClass: Sendable {
@@ -148,6 +169,7 @@ func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchS
     }
     var probs: [Float] = []
     var labels: [Int] = []
+    var paths: [String] = []
     var skipped: [SkippedFile] = []
     for start in stride(from: 0, to: folder.items.count, by: max(1, batchSize)) {
         let chunk = Array(folder.items[start..<min(folder.items.count, start + max(1, batchSize))])
@@ -158,10 +180,19 @@ func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchS
         let y = try p.run(Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1)))
         probs += y.values
         labels += ok.map { mapping[$0.0.label] }
+        paths += ok.map(\.0.path)
     }
     let perClass = Dictionary(grouping: labels, by: { $0 })
     for (i, c) in folder.classNames.enumerated() where perClass[mapping[i]] == nil {
         throw ToolError(dataDir + "/" + c, .unreadableClass(skipped: skipped.count), "no image in this class folder could be read (\(skipped.count) file(s) skipped)")
     }
-    return Evaluation(classes: classes, probabilities: probs, labels: labels, topK: topK, skipped: skipped)
+    var e = Evaluation(classes: classes, probabilities: probs, labels: labels, topK: topK, skipped: skipped)
+    var wrong: [Evaluation.Misclassified] = []
+    for (i, label) in labels.enumerated() {
+        let row = probs[(i * k)..<((i + 1) * k)]
+        guard let best = VGGTool.topK(row, 1).first, best.index != label else { continue }
+        wrong.append(.init(path: paths[i], trueClass: label, predicted: best.index, confidence: Double(best.value)))
+    }
+    e.confidentlyWrong = Array(wrong.sorted { ($0.confidence, $1.path) > ($1.confidence, $0.path) }.prefix(Evaluation.mistakesKept))
+    return e
 }
