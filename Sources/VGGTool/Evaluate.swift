@@ -134,15 +134,18 @@ public struct Evaluation: Sendable {
 /// Evaluates a classifier on a class-folder dataset. The folder's classes are matched to the model's class
 /// names by name when the model has them; otherwise folder order is used and the counts must agree. JPEGs are
 /// turned upright by their EXIF orientation only with `exifOrientation: .apply` (Keras does not).
+/// `progress`, when given, is called after each batch with the images done and the total.
 public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, batchSize: Int = 16, topK: Int = 5,
-                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore) throws -> Evaluation {
+                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore,
+                     progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Evaluation {
     try evaluate(predictor: try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation),
                  modelPath: modelPath,
-                 dataDir: dataDir, batchSize: batchSize, topK: topK)
+                 dataDir: dataDir, batchSize: batchSize, topK: topK, progress: progress)
 }
 
 /// `evaluate` with a predictor already made.
-func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchSize: Int, topK: Int) throws -> Evaluation {
+func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchSize: Int, topK: Int,
+              progress: ((Int, Int) -> Void)? = nil) throws -> Evaluation {
     let folder = try ImageFolder(root: dataDir)
     guard !folder.items.isEmpty else { throw ToolError(dataDir, .noImages, "has no images (jpg, jpeg, png, bmp or gif) in its class folders") }
     let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape
@@ -175,6 +178,7 @@ func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchS
         let chunk = Array(folder.items[start..<min(folder.items.count, start + max(1, batchSize))])
         let (values, bad) = p.loader.loadBatch(chunk.map(\.path))
         skipped += bad
+        defer { progress?(start + chunk.count, folder.items.count) }
         let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
         guard !ok.isEmpty else { continue }
         let y = try p.run(Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1)))

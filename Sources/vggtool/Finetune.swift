@@ -52,6 +52,7 @@ extension VGGToolCommand {
         @Option(help: "Seed for the split, the shuffling, the head's initial weights and dropout.") var seed: UInt64 = 0
         @Option(help: "Class weights: 'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: ClassWeight?
         @Flag(help: "Continue from the checkpoint at -o and its saved state.") var resume = false
+        @Flag(name: .shortAndLong, help: "No progress bars (drawn only when stdout is a terminal).") var quiet = false
         @Option(help: ArgumentHelp("Also write a self-contained HTML report of the run (with --val, an evaluation of the validation folder too).",
                                    valueName: "report.html")) var report: String?
         @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here, reused by later runs with the same base, size, preprocessing and images (default: in memory, or ~/.cache/vggtool/features when over 4 GB).", valueName: "DIR")) var cacheDir: String?
@@ -124,10 +125,10 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded(writesFiles: true) {
-                let tty = isatty(1) == 1
+                let tty = isatty(1) == 1, bars = ProgressBar.shouldDraw(quiet: quiet)
                 let report = FineTuneReport(
                     line: { FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + $0 + "\n").utf8)) },
-                    status: tty ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
+                    status: bars ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
                 if let page = self.report { try AtomicFile.checkWritable(page) }
                 let r = try fineTune(basePath: base, dataDir: data, output: output, options: options, events: report.show)
                 try Self.writeReport(r, page: self.report, validationDir: valDir, exifOrientation: exifOrientation, line: report.line)
@@ -150,6 +151,9 @@ struct FineTuneReport {
     var showsSummary = true
     /// Shows the checkpoint lines ("  saving ...").
     var showsCheckpoints = true
+    /// The frozen pass's progress bar, per set (a class: `show` is called on a value).
+    let extraction = Extraction()
+    final class Extraction { var bar: ProgressBar? }
 
     func show(_ event: FineTuneEvent) {
         switch event {
@@ -158,8 +162,15 @@ struct FineTuneReport {
         case .resumed(let epoch, let best):
             line("resuming after epoch \(epoch) (best val_loss \(String(format: "%.4f", best)))")
         case .extracting(let set, let done, let total):
-            status?("features (\(set.rawValue)): \(done)/\(total) images")
+            guard status != nil else { break }
+            if extraction.bar?.label != "features (\(set.rawValue))" {
+                extraction.bar?.finish()
+                extraction.bar = ProgressBar("features (\(set.rawValue))", unit: .items("images"), enabled: true)
+            }
+            extraction.bar?.update(done, of: total)
         case .featuresReady(let f):
+            extraction.bar?.finish()
+            extraction.bar = nil
             if let s = f.skipped.first { line("skipped \(f.skipped.count) file(s) that could not be read, e.g. \(s.path): \(s.reason)") }
             switch f.cache {
             case .augmented(let kinds):
