@@ -130,6 +130,7 @@ public enum VGGMWriter {
             }
             progress?(e.offset + e.length, dataLength)
         }
+        progress?(dataLength, dataLength)  // the padding after the last tensor
 
         // Manifest after the data, then the header.
         let manifest = ModelManifest(graph: graph, inputShape: inputShape, preprocessing: preprocessing, classNames: classNames,

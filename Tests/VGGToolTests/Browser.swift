@@ -20,7 +20,11 @@ enum Browser {
     static let required = ProcessInfo.processInfo.environment["VGGTOOL_BROWSER_CHECK"] == "1"
 
     /// Where screenshots go when `VGGTOOL_SCREENSHOTS` names a folder (the docs/images pictures are taken so).
-    static let screenshotDir = ProcessInfo.processInfo.environment["VGGTOOL_SCREENSHOTS"]
+    static let screenshotDir: String? = {
+        guard let dir = ProcessInfo.processInfo.environment["VGGTOOL_SCREENSHOTS"] else { return nil }
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
 
     struct Page {
         /// The serialized DOM after the scripts ran.

@@ -128,6 +128,21 @@ import VGGTool
         #expect(h.dom.contains("<h2>&lt;script&gt;alert(1)&lt;/script&gt;&lt;!--</h2>"), "the name shown as text in the panel")
     }
 
+    /// Full-size VGG16 (the architecture, without weights: the panel shows the weights' shapes): 23 boxes in
+    /// one column, readable at the page's first zoom (the README's picture comes from this test with
+    /// VGGTOOL_SCREENSHOTS set).
+    @Test(.enabled(if: Browser.enabled)) func vgg16GraphInBrowser() async throws {
+        let dir = try TestSupport.tempDir()
+        let a = try Architecture.vgg16.graph().analyze()
+        let layout = GraphLayout(a, lines: 5)
+        #expect(Set(layout.nodes.map(\.x)).count == 1, "a chain is drawn straight")
+        try GraphPage.render(a, title: "VGG16", flops: true, format: .html).write(toFile: dir + "/vgg16.html", atomically: false, encoding: .utf8)
+        let shot = Browser.screenshotDir.map { "\($0)/graph-vgg16.png" }
+        let page = try await Browser.open(dir + "/vgg16.html", fragment: "#layer=block1_conv2", screenshot: shot)
+        try check(page, expected: Self.expected(a), name: "vgg16")
+        #expect(page.dom.contains("<h2>block1_conv2</h2>") && page.dom.contains("no statistics (weights not read)"))
+    }
+
     /// The check itself: a page that logs or throws is caught.
     @Test(.enabled(if: Browser.enabled)) func browserCheckSeesConsoleErrors() async throws {
         let dir = try TestSupport.tempDir()

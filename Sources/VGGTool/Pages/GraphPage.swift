@@ -299,7 +299,7 @@ public enum GraphPage {
             return e;
           }
           function shape(s) { return s === null ? "?" : "(" + s.map(function (d) { return d === null ? "None" : d; }).join(", ") + (s.length === 1 ? ",)" : ")"); }
-          function num(x) { return x === null || x === undefined ? "—" : (typeof x === "number" ? Number(x.toPrecision(6)).toString() : String(x)); }
+          function num(x) { return x === null || x === undefined ? "—" : (typeof x === "number" ? Number(x.toPrecision(4)).toString() : String(x)); }
           function row(t, k, v) { const tr = el("tr"); tr.appendChild(el("th", k)); tr.appendChild(el("td", v)); t.appendChild(tr); }
           function show(d) {
             panel.replaceChildren();
@@ -315,21 +315,26 @@ public enum GraphPage {
             if (d.layers !== undefined) { row(t, "layers", d.layers); }
             panel.appendChild(t);
             if (d.weights && d.weights.length) {
+              // One column per weight, one row per statistic (as inspect computes them).
               panel.appendChild(el("h3", "Weights"));
-              const w = el("table");
+              const w = el("table", null, "weights");
               const head = el("tr");
-              ["weight", "shape", "min", "max", "mean", "std", "zeros", "NaN/Inf"].forEach(function (h) { head.appendChild(el("th", h)); });
+              head.appendChild(el("th", ""));
+              d.weights.forEach(function (x) { head.appendChild(el("th", x.name + (x.trainable ? "" : " (not trained)"))); });
               w.appendChild(head);
-              d.weights.forEach(function (x) {
+              const rows = [["shape", function (x) { return "(" + x.shape.join(", ") + ")"; }]];
+              if (d.weights.some(function (x) { return x.stats; })) {
+                ["min", "max", "mean", "std", "zeros"].forEach(function (k) { rows.push([k, function (x) { return x.stats ? num(x.stats[k]) : "—"; }]); });
+                rows.push(["NaN / Inf", function (x) { return x.stats ? x.stats.nan + " / " + x.stats.inf : "—"; }]);
+              }
+              rows.forEach(function (r) {
                 const tr = el("tr");
-                tr.appendChild(el("td", x.name + (x.trainable ? "" : " (not trained)")));
-                tr.appendChild(el("td", "(" + x.shape.join(", ") + ")"));
-                const s = x.stats;
-                if (s) { [s.min, s.max, s.mean, s.std, s.zeros, s.nan + "/" + s.inf].forEach(function (v) { tr.appendChild(el("td", num(v))); }); }
-                else { const td = el("td", "no statistics (weights not read)"); td.colSpan = 6; tr.appendChild(td); }
+                tr.appendChild(el("th", r[0]));
+                d.weights.forEach(function (x) { tr.appendChild(el("td", r[1](x))); });
                 w.appendChild(tr);
               });
               panel.appendChild(w);
+              if (!d.weights.some(function (x) { return x.stats; })) { panel.appendChild(el("p", "no statistics (weights not read)", "placeholder")); }
             }
             if (d.config) {
               panel.appendChild(el("h3", "Config"));
@@ -403,8 +408,15 @@ public enum GraphPage {
           if (wanted) {
             data.nodes.forEach(function (d, i) { if (d.path === wanted) { select(svg.getElementById("layer-" + i)); show(d); } });
           }
-          window.addEventListener("resize", start);
+          // A resize keeps the top left corner and the scale.
+          window.addEventListener("resize", function () { view.h = view.w * aspect(); apply(); });
           start();
+          if (selected && view.h < home.h) {
+            // Bring the selected layer into view, a third of the way down.
+            const m = selected.transform.baseVal.consolidate().matrix;
+            view.y = Math.min(Math.max(home.y, m.f - view.h / 3), home.y + home.h - view.h);
+            apply();
+          }
           document.body.dataset.ready = "graph";
         })();
         """#

@@ -235,7 +235,7 @@ public enum ReportPage {
         if let best, epochs.contains(best) {
             s += "<line class=\"best\" x1=\"\(n(x(best)))\" x2=\"\(n(x(best)))\" y1=\"\(n(top))\" y2=\"\(n(H - bottom))\"/>"
             let atRight = x(best) > W - right - 50
-            s += "<text class=\"best-label\" x=\"\(n(x(best) + (atRight ? -4 : 4)))\" y=\"\(n(top + 10))\" text-anchor=\"\(atRight ? "end" : "start")\">best epoch \(best)</text>"
+            s += "<text class=\"best-label\" x=\"\(n(x(best) + (atRight ? -4 : 4)))\" y=\"\(n(H - bottom - 6))\" text-anchor=\"\(atRight ? "end" : "start")\">best epoch \(best)</text>"
         }
         let trainValues: [Double?] = h.map { $0[keyPath: train] }, valValues: [Double?] = h.map { $0[keyPath: val] }
         for (series, column) in [("train", trainValues), ("val", valValues)] {
@@ -309,7 +309,7 @@ public enum ReportPage {
         table.confusion td.cell { width: 56px; height: 36px; text-align: center; border: 1px solid #fff; font-variant-numeric: tabular-nums; }
         table.confusion th.col { max-width: 80px; overflow: hidden; font-size: 12px; } .corner { font-size: 11px; color: #777; }
         .mistakes { display: flex; flex-wrap: wrap; gap: 12px; } figure.mistake { margin: 0; width: 120px; font-size: 12px; }
-        figure.mistake img { max-width: 96px; max-height: 96px; image-rendering: auto; border: 1px solid #ccc; display: block; }
+        figure.mistake img { width: 96px; height: 96px; object-fit: contain; image-rendering: pixelated; border: 1px solid #ccc; display: block; background: #f4f4f4; }
         .no-thumbnail { width: 96px; height: 96px; background: #eee; color: #888; display: flex; align-items: center; justify-content: center; font-size: 11px; }
         table.per-class td:first-child { text-align: left; }
         .file { color: #555; word-break: break-all; }
