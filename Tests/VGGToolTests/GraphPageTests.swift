@@ -143,6 +143,32 @@ import VGGTool
         #expect(page.dom.contains("<h2>block1_conv2</h2>") && page.dom.contains("no statistics (weights not read)"))
     }
 
+    /// Folding a nested model (`#fold=base`): its layers and inner groups hidden, the edges into and out of it
+    /// re-drawn to its box, and the edges inside hidden.
+    @Test(.enabled(if: Browser.enabled)) func foldedNestedModelInBrowser() async throws {
+        let dir = try TestSupport.tempDir()
+        let a = try loadAnalysis(path: TestSupport.fixture("nested_deep.vggm"), options: .init())
+        try GraphPage.render(a, title: "nested", format: .html).write(toFile: dir + "/n.html", atomically: false, encoding: .utf8)
+        let page = try await Browser.open(dir + "/n.html", fragment: "#fold=base")
+        let layout = GraphLayout(a, lines: 4)
+        #expect(page.console.isEmpty, "\(page.console)")
+        let base = try #require(layout.groups.firstIndex { $0.path == "base" })
+        #expect(page.dom.contains("class=\"group collapsed\" id=\"group-\(base)\""), "the group is folded")
+        let inside = layout.nodes.indices.filter { layout.nodes[$0].groups.contains(base) }
+        #expect(!inside.isEmpty)
+        for i in layout.nodes.indices {
+            let hidden = page.dom.contains("hidden\" id=\"layer-\(i)\"")
+            #expect(hidden == inside.contains(i), "layer \(layout.nodes[i].path)")
+        }
+        for (k, e) in layout.edges.enumerated() {
+            let within = inside.contains(e.from) && inside.contains(e.to)
+            #expect(page.dom.contains("class=\"edge hidden\" id=\"edge-\(k)\"") == within, "edge \(k)")
+        }
+        // An edge into the folded model now ends at the top of its box.
+        let r = layout.groups[base].rect
+        #expect(page.dom.contains(",\(HTMLText.num(r.y))\" marker-end") || page.dom.contains(",\(Int(r.y))\" marker-end"), "an edge ends at the folded box")
+    }
+
     /// The check itself: a page that logs or throws is caught.
     @Test(.enabled(if: Browser.enabled)) func browserCheckSeesConsoleErrors() async throws {
         let dir = try TestSupport.tempDir()

@@ -403,7 +403,12 @@ public enum GraphPage {
               select(g); show(data.groups[i]);
             });
           });
-          // #layer=PATH selects a layer on opening (links, screenshots).
+          // #layer=PATH selects a layer on opening (links, screenshots); #fold=PATH folds a nested model.
+          const fold = decodeURIComponent((location.hash.match(/^#fold=(.*)$/) || [])[1] || "");
+          if (fold) {
+            data.groups.forEach(function (g, i) { if (g.path === fold) { collapsed.add(i); } });
+            refold();
+          }
           const wanted = decodeURIComponent((location.hash.match(/^#layer=(.*)$/) || [])[1] || "");
           if (wanted) {
             data.nodes.forEach(function (d, i) { if (d.path === wanted) { select(svg.getElementById("layer-" + i)); show(d); } });
