@@ -21,8 +21,8 @@ extension VGGToolCommand {
             checkpoint by validation loss is written to -o atomically, with the class names and preprocessing, \
             the history beside it as OUT.history.csv, the state for --resume as OUT.state.json/.npy, and what a \
             report shows as OUT.report.json. --report writes the report page (loss and accuracy per epoch, the \
-            best epoch, times, the summary, the command line; with --val, the validation folder evaluated by the \
-            best checkpoint: confusion matrix, per-class figures, most confidently wrong images); \
+            best epoch, times, the summary, the command line; the validation images evaluated by the best \
+            checkpoint: confusion matrix, per-class figures, most confidently wrong images); \
             'vggtool report OUT' rebuilds it later.
             """)
 
@@ -53,7 +53,7 @@ extension VGGToolCommand {
         @Option(help: "Class weights: 'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: ClassWeight?
         @Flag(help: "Continue from the checkpoint at -o and its saved state.") var resume = false
         @Flag(name: .shortAndLong, help: "No progress bars (drawn only when stdout is a terminal).") var quiet = false
-        @Option(help: ArgumentHelp("Also write a self-contained HTML report of the run (with --val, an evaluation of the validation folder too).",
+        @Option(help: ArgumentHelp("Also write a self-contained HTML report of the run, with the validation images evaluated by the best checkpoint.",
                                    valueName: "report.html")) var report: String?
         @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here, reused by later runs with the same base, size, preprocessing and images (default: in memory, or ~/.cache/vggtool/features when over 4 GB).", valueName: "DIR")) var cacheDir: String?
 
@@ -94,9 +94,9 @@ extension VGGToolCommand {
         }
 
         /// The flag that sets a fine-tuning setting, for the library's errors about one.
-        /// Writes OUT.report.json beside the checkpoint and, with `page`, the report page (evaluating
-        /// `validationDir`, when given, with the best checkpoint).
-        static func writeReport(_ r: FineTuneResult, page: String?, validationDir: String?, exifOrientation: ExifOrientation,
+        /// Writes OUT.report.json beside the checkpoint and, with `page`, the report page (evaluating the
+        /// validation images, from `validationDir` or the split, with the best checkpoint).
+        static func writeReport(_ r: FineTuneResult, page: String?, dataDir: String, validationDir: String?, exifOrientation: ExifOrientation,
                                 line: (String) -> Void) throws {
             guard r.bestEpoch != nil else { return }
             var evaluation: ReportData.EvaluationPart?
@@ -104,6 +104,10 @@ extension VGGToolCommand {
                 line("evaluating \(validationDir) with the best checkpoint for the report")
                 let e = try evaluate(modelPath: r.output, dataDir: validationDir, exifOrientation: exifOrientation)
                 evaluation = ReportData.evaluation(e, folder: validationDir)
+            } else if page != nil, !r.validationSet.isEmpty {
+                line("evaluating the \(r.validationSet.count) validation images with the best checkpoint for the report")
+                let e = try evaluate(modelPath: r.output, images: r.validationSet, classes: r.classNames, exifOrientation: exifOrientation)
+                evaluation = ReportData.evaluation(e, folder: "the validation split of \(dataDir)")
             }
             let data = ReportData(commandLine: CommandLine.arguments, training: ReportData.training(r), evaluation: evaluation)
             try data.write(to: ReportData.path(beside: r.output))
@@ -131,7 +135,7 @@ extension VGGToolCommand {
                     status: bars ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
                 if let page = self.report { try AtomicFile.checkWritable(page) }
                 let r = try fineTune(basePath: base, dataDir: data, output: output, options: options, events: report.show)
-                try Self.writeReport(r, page: self.report, validationDir: valDir, exifOrientation: exifOrientation, line: report.line)
+                try Self.writeReport(r, page: self.report, dataDir: data, validationDir: valDir, exifOrientation: exifOrientation, line: report.line)
                 if let b = r.bestEpoch, let rec = r.history.first(where: { $0.epoch == b }) {
                     print("best epoch \(b): " + String(format: "loss %.4f accuracy %.4f", rec.loss, rec.accuracy)
                           + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")

@@ -57,6 +57,14 @@ import VGGTool
         let none = try await CLI.run(["report", base, "-o", dir + "/none.html"])
         #expect(none.status == 1 && none.stderr.contains("has no report data beside it"), "\(none.stderr)")
 
+        // With a validation split, the report evaluates the split's images.
+        let split = try await CLI.run(["finetune", base, "--data", data, "-o", dir + "/s.vggm", "--input-size", "32", "--head", "8",
+                                       "--epochs", "2", "--batch-size", "4", "--validation-split", "0.4", "--report", dir + "/split.html"])
+        #expect(split.status == 0, "\(split.stderr)")
+        let splitData = try ReportData.load(beside: dir + "/s.vggm")
+        #expect(splitData.evaluation?.images == splitData.training?.validationImages && splitData.evaluation?.folder.hasPrefix("the validation split") == true)
+        Self.checkEscaped(try String(contentsOfFile: dir + "/split.html", encoding: .utf8))
+
         guard Browser.enabled else { return }
         let shot = Browser.screenshotDir.map { "\($0)/report.png" }
         let page = try await Browser.open(dir + "/report.html", screenshot: shot, size: "1200,2400")
