@@ -77,6 +77,26 @@ import VGGTool
         #expect(!html.contains("</script>alert") && !html.contains("<b>title"))
     }
 
+    /// The command: SVG by the file name, a file vggtool cannot convert still drawn (weights' shapes only, no
+    /// statistics), one-line errors.
+    @Test func graphCommand() async throws {
+        let dir = try TestSupport.tempDir()
+        let svg = try await CLI.run(["graph", TestSupport.fixture("nested_branch.tfkeras.full.h5"), "-o", dir + "/g.svg", "--flops"])
+        #expect(svg.status == 0 && svg.stdout == "wrote \(dir)/g.svg\n", "\(svg.stderr)")
+        let text = try String(contentsOfFile: dir + "/g.svg", encoding: .utf8)
+        #expect(text.hasPrefix("<svg") && !text.contains("<script") && text.contains("MACs"))
+        #expect(XMLParser(data: Data(text.utf8)).parse())
+        let custom = try await CLI.run(["graph", TestSupport.fixture("custom_layers.keras3.keras"), "-o", dir + "/c.html"])
+        #expect(custom.status == 0, "\(custom.stderr)")
+        let html = try String(contentsOfFile: dir + "/c.html", encoding: .utf8)
+        #expect(html.contains("\"stats\":false"), "not convertible: no statistics")
+        let missing = try await CLI.run(["graph", dir + "/none.h5", "-o", dir + "/x.html"])
+        #expect(missing.status == 1 && missing.stderr == "vggtool: error: \(dir)/none.h5: no such file\n", "\(missing.stderr)")
+        let noFolder = try await CLI.run(["graph", TestSupport.fixture("tiny_vgg16.vggm"), "-o", dir + "/no/x.html"])
+        #expect(noFolder.status == 1 && noFolder.stderr.contains("output folder"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/x.html"))
+    }
+
     @Test(.enabled(if: Browser.enabled)) func graphPagesInBrowser() async throws {
         let dir = try TestSupport.tempDir()
         let cases: [(file: String, select: String, flops: Bool)] = [
