@@ -61,6 +61,9 @@ public struct ReportData: Codable, Sendable, Equatable {
     public var version: String
     /// When the report data was made (ISO 8601).
     public var created: String
+    /// The machine it was made on: the operating system and the number of cores (nil in data from before it
+    /// was recorded).
+    public var platform: String?
     /// The training run, for `finetune`.
     public var training: Training?
     /// The evaluation, for `evaluate` (and `finetune` with a validation folder).
@@ -74,6 +77,7 @@ public struct ReportData: Codable, Sendable, Equatable {
         self.commandLine = commandLine
         self.version = version
         self.created = ISO8601DateFormatter().string(from: created)
+        self.platform = "\(ProcessInfo.processInfo.operatingSystemVersionString), \(ProcessInfo.processInfo.activeProcessorCount) cores"
         self.training = training
         self.evaluation = evaluation
     }
@@ -172,6 +176,7 @@ public enum ReportPage {
         body += "<section id=\"provenance\"><h2>Provenance</h2><table class=\"facts\">"
         body += "<tr><th>command line</th><td><code id=\"command-line\">\(e(data.commandLine.map(shellQuoted).joined(separator: " ")))</code></td></tr>"
         body += "<tr><th>report made</th><td>\(e(data.created)) by vggtool \(e(data.version))</td></tr>"
+        if let platform = data.platform { body += "<tr><th>platform</th><td>\(e(platform))</td></tr>" }
         body += "<tr><th>model file</th><td>\(e(model.path))</td></tr>"
         body += "<tr><th>source</th><td>\(e(p.sourceFile)) (\(e(p.sourceLayout)), keras \(e(p.kerasVersion ?? "unknown")))</td></tr>"
         body += "<tr><th>source SHA-256</th><td>\(e(p.sourceSHA256.isEmpty ? "not recorded" : p.sourceSHA256))</td></tr>"
