@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages vggtool builds against (Debian 12), when missing. Needs root (or sudo).
+# `setup.sh browser` also installs Chromium, which the tests use to check vggtool's HTML pages in a real
+# (headless) browser: about 360 MB installed with its libraries, 2-3 minutes of apt here, so only scripts/test.sh
+# asks for it.
 set -euo pipefail
 packages=(libhdf5-dev zlib1g-dev libssl-dev pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libgif-dev dataset-fashion-mnist)
+if [ "${1:-}" = "browser" ]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -242,3 +242,23 @@ enum BMP {
         return RGBImage(width: w, height: h, pixels: out)
     }
 }
+
+extension ImageDecoder {
+    /// A small PNG of the image at `path` (decoded as `decode` does, EXIF orientation ignored unless
+    /// `exifOrientation` is `.apply`), resized (bilinear) so that its longer side is at most `maxSide` pixels:
+    /// the thumbnails of vggtool's reports. Throws `ImageError` when the file cannot be read or encoded.
+    public static func thumbnailPNG(path: String, maxSide: Int = 96, exifOrientation: ExifOrientation = .ignore) throws -> [UInt8] {
+        let img = try decode(path: path, exifOrientation: exifOrientation)
+        let scale = min(1, Double(maxSide) / Double(max(img.width, img.height, 1)))
+        let w = max(1, Int((Double(img.width) * scale).rounded())), h = max(1, Int((Double(img.height) * scale).rounded()))
+        let px = resize(img, height: h, width: w).map { UInt8(max(0, min(255, $0.rounded()))) }
+        var out: UnsafeMutablePointer<UInt8>?
+        var len = 0
+        var err = [CChar](repeating: 0, count: 256)
+        guard vgg_encode_png(px, Int32(w), Int32(h), 3, &out, &len, &err) == 0, let out else {
+            throw ImageError(path, .cannotWrite, "thumbnail: " + String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        defer { free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: len))
+    }
+}

@@ -11,6 +11,9 @@ public struct ImageFolder: Sendable {
         public var path: String
         /// The class's index in `classNames`.
         public var label: Int
+
+        /// An image of class `label`.
+        public init(path: String, label: Int) { self.path = path; self.label = label }
     }
 
     /// The folder that was listed.

@@ -56,10 +56,11 @@ public enum VGGMWriter {
     }
 
     /// As above, with the provenance produced after the tensors are written (so a source hash computed
-    /// concurrently need not be waited for first).
+    /// concurrently need not be waited for first). `progress`, when given, is called on the calling thread with
+    /// the tensor bytes written so far and their total, after each tensor (and each 8 MB slice of a large one).
     public static func write(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
                              classNames: [String]?, provenance makeProvenance: () throws -> Provenance, tensors: [TensorPayload],
-                             dtype: TensorDType = .f32) throws -> WriteStats {
+                             dtype: TensorDType = .f32, progress: ((_ bytesDone: Int, _ bytesTotal: Int) -> Void)? = nil) throws -> WriteStats {
         // Layout.
         var entries: [TensorEntry] = []
         var offset = 0
@@ -103,6 +104,7 @@ public enum VGGMWriter {
                     src.release(raw.offset + done, count: n)
                     writeback.wrote(upTo: at + done + n)
                     done += n
+                    progress?(e.offset + done, dataLength)
                 }
                 entries[i].crc32c = crc
                 continue
@@ -126,7 +128,9 @@ public enum VGGMWriter {
                 try pwriteAll(fd, bytes, at: at, path: path)
                 writeback.wrote(upTo: at + e.length)
             }
+            progress?(e.offset + e.length, dataLength)
         }
+        progress?(dataLength, dataLength)  // the padding after the last tensor
 
         // Manifest after the data, then the header.
         let manifest = ModelManifest(graph: graph, inputShape: inputShape, preprocessing: preprocessing, classNames: classNames,

@@ -91,6 +91,9 @@ public struct FineTuneResult: Sendable {
     public var featureSeconds: Double
     /// Whether early stopping ended the run before `epochs`.
     public var stoppedEarly: Bool
+    /// The validation images (from the validation folder or the split), labels indexing `classNames`: what a
+    /// report evaluates the best checkpoint on.
+    public var validationSet: [ImageFolder.Item] = []
 }
 
 /// A fine-tuning setting an error is about. The library names the concept (`concept`); a caller with its
@@ -569,9 +572,11 @@ public final class FineTuneSession {
     /// Waits for the checkpoint writes and sums up the run.
     public func finish(stoppedEarly: Bool) throws -> FineTuneResult {
         try writer.wait()
-        return FineTuneResult(history: history, bestEpoch: bestEpoch, output: output, classNames: classNames,
-                              trainImages: trainY.count, validationImages: valY.count, skipped: skipped,
-                              featureSeconds: featureSeconds, stoppedEarly: stoppedEarly)
+        var result = FineTuneResult(history: history, bestEpoch: bestEpoch, output: output, classNames: classNames,
+                                    trainImages: trainY.count, validationImages: valY.count, skipped: skipped,
+                                    featureSeconds: featureSeconds, stoppedEarly: stoppedEarly)
+        result.validationSet = valItems
+        return result
     }
 
     deinit { try? writer.wait() }

@@ -58,7 +58,8 @@ public enum PreprocessingChoice: String, CaseIterable, Sendable {
 /// process first (`HDF5Isolation`).
 public func convert(input: String, output: String, options: KerasFile.Options, dtype: TensorDType = .f32,
                     preprocessing: PreprocessingChoice = .auto, classNames: [String]? = nil,
-                    hashSource: Bool = true, isolation: HDF5Isolation? = nil) throws -> ConvertReport {
+                    hashSource: Bool = true, isolation: HDF5Isolation? = nil,
+                    progress: ((_ bytesDone: Int, _ bytesTotal: Int) -> Void)? = nil) throws -> ConvertReport {
     let start = Date()
     if let problem = InputFile.notRegular(input) { throw ToolError(input, .unreadable, problem) }
     let hashBox = HashBox()
@@ -88,7 +89,7 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
     if dtype != .f32 { notes.append("tensors stored as \(dtype.rawValue) (rounded from float32)") }
     let stats = try VGGMWriter.write(to: output, graph: model.graph, inputShape: inputShape,
                                      preprocessing: preprocessing.resolve(for: model.graph), classNames: classNames,
-                                     provenance: provenance, tensors: payloads, dtype: dtype)
+                                     provenance: provenance, tensors: payloads, dtype: dtype, progress: progress)
     return ConvertReport(input: input, output: output, layout: model.layout.rawValue, kerasVersion: model.kerasVersion,
                          architectureSource: model.architectureSource, layers: model.graph.layers.count,
                          params: analysis.totalParams, tensors: stats.tensors, bytesWritten: stats.bytes,

@@ -22,6 +22,27 @@ public struct Evaluation: Sendable {
     public var confusion: [[Int]]
     /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
+    /// The most confidently wrong predictions, most confident first (at most `Evaluation.mistakesKept`;
+    /// filled by `evaluate`, empty when the evaluation was built from probabilities alone).
+    public var confidentlyWrong: [Misclassified] = []
+
+    /// How many of the most confidently wrong predictions `evaluate` keeps.
+    public static let mistakesKept = 12
+
+    /// An image the model classified wrongly.
+    public struct Misclassified: Sendable, Codable, Equatable {
+        /// The image file.
+        public var path: String
+        /// Indices into `classes` of its true class and of the predicted one.
+        public var trueClass: Int, predicted: Int
+        /// The model's output for the predicted class (a probability for softmax outputs).
+        public var confidence: Double
+
+        /// A wrong prediction.
+        public init(path: String, trueClass: Int, predicted: Int, confidence: Double) {
+            self.path = path; self.trueClass = trueClass; self.predicted = predicted; self.confidence = confidence
+        }
+    }
 
     /// One class's figures, from the confusion matrix.
     public struct PerClass: Sendable {
@@ -113,15 +134,18 @@ public struct Evaluation: Sendable {
 /// Evaluates a classifier on a class-folder dataset. The folder's classes are matched to the model's class
 /// names by name when the model has them; otherwise folder order is used and the counts must agree. JPEGs are
 /// turned upright by their EXIF orientation only with `exifOrientation: .apply` (Keras does not).
+/// `progress`, when given, is called after each batch with the images done and the total.
 public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, batchSize: Int = 16, topK: Int = 5,
-                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore) throws -> Evaluation {
+                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore,
+                     progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Evaluation {
     try evaluate(predictor: try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation),
                  modelPath: modelPath,
-                 dataDir: dataDir, batchSize: batchSize, topK: topK)
+                 dataDir: dataDir, batchSize: batchSize, topK: topK, progress: progress)
 }
 
 /// `evaluate` with a predictor already made.
-func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchSize: Int, topK: Int) throws -> Evaluation {
+func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchSize: Int, topK: Int,
+              progress: ((Int, Int) -> Void)? = nil) throws -> Evaluation {
     let folder = try ImageFolder(root: dataDir)
     guard !folder.items.isEmpty else { throw ToolError(dataDir, .noImages, "has no images (jpg, jpeg, png, bmp or gif) in its class folders") }
     let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape
@@ -146,22 +170,63 @@ func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchS
     for (i, n) in folder.counts.enumerated() where n == 0 {
         throw ToolError(dataDir + "/" + folder.classNames[i], .emptyClassFolder, "class folder has no images")
     }
-    var probs: [Float] = []
-    var labels: [Int] = []
-    var skipped: [SkippedFile] = []
-    for start in stride(from: 0, to: folder.items.count, by: max(1, batchSize)) {
-        let chunk = Array(folder.items[start..<min(folder.items.count, start + max(1, batchSize))])
-        let (values, bad) = p.loader.loadBatch(chunk.map(\.path))
-        skipped += bad
-        let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
-        guard !ok.isEmpty else { continue }
-        let y = try p.run(Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1)))
-        probs += y.values
-        labels += ok.map { mapping[$0.0.label] }
-    }
+    let items = folder.items.map { ImageFolder.Item(path: $0.path, label: mapping[$0.label]) }
+    let run = try classify(predictor: p, items: items, classes: k, batchSize: batchSize, progress: progress)
+    let labels = run.labels, skipped = run.skipped
     let perClass = Dictionary(grouping: labels, by: { $0 })
     for (i, c) in folder.classNames.enumerated() where perClass[mapping[i]] == nil {
         throw ToolError(dataDir + "/" + c, .unreadableClass(skipped: skipped.count), "no image in this class folder could be read (\(skipped.count) file(s) skipped)")
     }
-    return Evaluation(classes: classes, probabilities: probs, labels: labels, topK: topK, skipped: skipped)
+    return run.evaluation(classes: classes, topK: topK)
+}
+
+/// Evaluates the classifier at `modelPath` on `images` (labels are indices of the model's outputs), as
+/// `evaluate(modelPath:dataDir:...)` does for a folder: a fine-tuning run's validation images for its report.
+public func evaluate(modelPath: String, images: [ImageFolder.Item], classes: [String], batchSize: Int = 16, topK: Int = 5,
+                     exifOrientation: ExifOrientation = .ignore, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Evaluation {
+    let p = try Predictor(modelPath: modelPath, inputSize: nil, interpolation: .bilinear, exifOrientation: exifOrientation)
+    guard let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape, units.count == 2, let k = units[1], k == classes.count else {
+        throw ToolError(modelPath, .notAClassifier, "is not a classifier of \(classes.count) classes")
+    }
+    let run = try classify(predictor: p, items: images, classes: k, batchSize: batchSize, progress: progress)
+    guard !run.labels.isEmpty else { throw ToolError(modelPath, .noImages, "no validation image could be read") }
+    return run.evaluation(classes: classes, topK: topK)
+}
+
+/// The model's outputs for labelled images, with the files that could not be read.
+struct Classified {
+    var probs: [Float] = [], labels: [Int] = [], paths: [String] = [], skipped: [SkippedFile] = []
+    var classes: Int
+
+    /// The evaluation, with the most confidently wrong images.
+    func evaluation(classes names: [String], topK: Int) -> Evaluation {
+        let k = classes
+        var e = Evaluation(classes: names, probabilities: probs, labels: labels, topK: topK, skipped: skipped)
+        var wrong: [Evaluation.Misclassified] = []
+        for (i, label) in labels.enumerated() {
+            let row = probs[(i * k)..<((i + 1) * k)]
+            guard let best = VGGTool.topK(row, 1).first, best.index != label else { continue }
+            wrong.append(.init(path: paths[i], trueClass: label, predicted: best.index, confidence: Double(best.value)))
+        }
+        e.confidentlyWrong = Array(wrong.sorted { ($0.confidence, $1.path) > ($1.confidence, $0.path) }.prefix(Evaluation.mistakesKept))
+        return e
+    }
+}
+
+/// Runs `items` through the predictor in batches; unreadable files are skipped.
+func classify(predictor p: Predictor, items: [ImageFolder.Item], classes k: Int, batchSize: Int, progress: ((Int, Int) -> Void)?) throws -> Classified {
+    var r = Classified(classes: k)
+    for start in stride(from: 0, to: items.count, by: max(1, batchSize)) {
+        let chunk = Array(items[start..<min(items.count, start + max(1, batchSize))])
+        let (values, bad) = p.loader.loadBatch(chunk.map(\.path))
+        r.skipped += bad
+        defer { progress?(start + chunk.count, items.count) }
+        let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
+        guard !ok.isEmpty else { continue }
+        let y = try p.run(Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1)))
+        r.probs += y.values
+        r.labels += ok.map(\.0.label)
+        r.paths += ok.map(\.0.path)
+    }
+    return r
 }

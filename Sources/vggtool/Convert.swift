@@ -25,13 +25,17 @@ extension VGGToolCommand {
         @Flag(help: ArgumentHelp("Do not record the source file's SHA-256 in the provenance.",
                                  discussion: "Hashing runs beside the copy on the second core, but at about 1.4 GB/s it is what bounds convert's time on a warm cache.")) var noSourceHash = false
 
+        @Flag(name: .shortAndLong, help: "No progress bar (drawn only when stdout is a terminal).") var quiet = false
+
         func run() throws {
             try VGGToolCommand.guarded(writesFiles: true) {
                 var options = try modelOptions.options()
                 options.ignoreExtra = ignoreExtra
+                let bar = ProgressBar("converting", unit: .bytes, enabled: ProgressBar.shouldDraw(quiet: quiet))
                 let r = try convert(input: model, output: output ?? defaultOutputPath(for: model), options: options,
                                     dtype: dtype, preprocessing: preprocessing, classNames: classNames?.elements, hashSource: !noSourceHash,
-                                    isolation: VGGToolCommand.isolation)
+                                    isolation: VGGToolCommand.isolation, progress: bar.update)
+                bar.finish()
                 print("layout:     \(r.layout)\(r.kerasVersion.map { ", keras_version \($0)" } ?? "")")
                 print("graph:      \(r.architectureSource)")
                 print("layers:     \(r.layers)")

@@ -41,6 +41,11 @@ extension VGGToolCommand {
                 let analysis = try loadAnalysis(path: out, options: KerasFile.Options(), isolation: VGGToolCommand.isolation)
                 print(analysis.summary(style: .keras2), terminator: "")
                 t = Date()
+                let graphPage = dir + "/vgg16_demo.graph.html"
+                print("== vggtool graph \(out) -o \(graphPage) --flops")
+                try AtomicFile.write(Array(GraphPage.render(modelPath: out, flops: true, format: .html).utf8), to: graphPage)
+                print("   the layer graph with each layer's config and weight statistics: open it in a browser")
+                t = Date()
                 print("== vggtool verify \(out)")
                 let f = try VGGMFile(path: out)
                 let bad = f.verifyTensors()
@@ -90,6 +95,12 @@ extension VGGToolCommand {
                 print("== vggtool evaluate \(tuned) --data \(val)")
                 let e = try evaluate(modelPath: tuned, dataDir: val)
                 print(e.text().split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
+                let reportPage = dir + "/vgg16_fashion.report.html"
+                print("== the report: \(reportPage) (finetune --report; vggtool report \(tuned) -o ... rebuilds it)")
+                let reportData = ReportData(commandLine: CommandLine.arguments, training: ReportData.training(ft), evaluation: ReportData.evaluation(e, folder: val))
+                try reportData.write(to: ReportData.path(beside: tuned))
+                try AtomicFile.write(Array(ReportPage.render(reportData, model: try VGGMFile(path: tuned), title: "vgg16_fashion.vggm").utf8), to: reportPage)
+                print("   loss and accuracy per epoch, the confusion matrix, the most confidently wrong images, times and provenance")
             }
         }
 

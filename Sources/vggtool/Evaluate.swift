@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import ModelFile
 import VGGTool
 
 extension VGGToolCommand {
@@ -18,12 +20,24 @@ extension VGGToolCommand {
         @OptionGroup var image: ImageOptions
         @Option(help: "Images per batch.") var batchSize: Int = 16
         @Flag(help: "Print JSON (keys loss, accuracy, top_k_accuracy, confusion_matrix, classes, per_class).") var json = false
+        @Flag(name: .shortAndLong, help: "No progress bar (drawn only when stdout is a terminal).") var quiet = false
+        @Option(help: ArgumentHelp("Also write a self-contained HTML report: the confusion matrix as a heatmap, per-class figures, the most confidently wrong images, the model's summary and provenance.",
+                                   valueName: "report.html")) var report: String?
 
         func run() throws {
-            try VGGToolCommand.guarded {
+            try VGGToolCommand.guarded(writesFiles: report != nil) {
+                if let report { try AtomicFile.checkWritable(report) }
+                let bar = ProgressBar("evaluating", unit: .items("images"), enabled: ProgressBar.shouldDraw(quiet: quiet))
                 let e = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
-                                     interpolation: image.interpolation, exifOrientation: image.exifOrientation)
+                                     interpolation: image.interpolation, exifOrientation: image.exifOrientation, progress: bar.update)
+                bar.finish()
                 print(json ? try e.json() : e.text())
+                if let report {
+                    let page = ReportPage.render(ReportData(commandLine: CommandLine.arguments, evaluation: ReportData.evaluation(e, folder: data)),
+                                                 model: try VGGMFile(path: model), title: URL(fileURLWithPath: model).lastPathComponent)
+                    try AtomicFile.write(Array(page.utf8), to: report)
+                    if !json { print("wrote \(report)") }
+                }
             }
         }
     }

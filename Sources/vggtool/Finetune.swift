@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImageData
+import ModelFile
 import ModelGraph
 import Training
 import VGGTool
@@ -18,7 +19,11 @@ extension VGGToolCommand {
             --augment, training images go through the frozen layers again every epoch (validation features stay \
             cached). The best \
             checkpoint by validation loss is written to -o atomically, with the class names and preprocessing, \
-            the history beside it as OUT.history.csv and the state for --resume as OUT.state.json/.npy.
+            the history beside it as OUT.history.csv, the state for --resume as OUT.state.json/.npy, and what a \
+            report shows as OUT.report.json. --report writes the report page (loss and accuracy per epoch, the \
+            best epoch, times, the summary, the command line; the validation images evaluated by the best \
+            checkpoint: confusion matrix, per-class figures, most confidently wrong images); \
+            'vggtool report OUT' rebuilds it later.
             """)
 
         /// `--class-weight`'s values.
@@ -47,6 +52,9 @@ extension VGGToolCommand {
         @Option(help: "Seed for the split, the shuffling, the head's initial weights and dropout.") var seed: UInt64 = 0
         @Option(help: "Class weights: 'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: ClassWeight?
         @Flag(help: "Continue from the checkpoint at -o and its saved state.") var resume = false
+        @Flag(name: .shortAndLong, help: "No progress bars (drawn only when stdout is a terminal).") var quiet = false
+        @Option(help: ArgumentHelp("Also write a self-contained HTML report of the run, with the validation images evaluated by the best checkpoint.",
+                                   valueName: "report.html")) var report: String?
         @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here, reused by later runs with the same base, size, preprocessing and images (default: in memory, or ~/.cache/vggtool/features when over 4 GB).", valueName: "DIR")) var cacheDir: String?
 
         func validate() throws {
@@ -86,6 +94,30 @@ extension VGGToolCommand {
         }
 
         /// The flag that sets a fine-tuning setting, for the library's errors about one.
+        /// Writes OUT.report.json beside the checkpoint and, with `page`, the report page (evaluating the
+        /// validation images, from `validationDir` or the split, with the best checkpoint).
+        static func writeReport(_ r: FineTuneResult, page: String?, dataDir: String, validationDir: String?, exifOrientation: ExifOrientation,
+                                line: (String) -> Void) throws {
+            guard r.bestEpoch != nil else { return }
+            var evaluation: ReportData.EvaluationPart?
+            if page != nil, let validationDir {
+                line("evaluating \(validationDir) with the best checkpoint for the report")
+                let e = try evaluate(modelPath: r.output, dataDir: validationDir, exifOrientation: exifOrientation)
+                evaluation = ReportData.evaluation(e, folder: validationDir)
+            } else if page != nil, !r.validationSet.isEmpty {
+                line("evaluating the \(r.validationSet.count) validation images with the best checkpoint for the report")
+                let e = try evaluate(modelPath: r.output, images: r.validationSet, classes: r.classNames, exifOrientation: exifOrientation)
+                evaluation = ReportData.evaluation(e, folder: "the validation split of \(dataDir)")
+            }
+            let data = ReportData(commandLine: CommandLine.arguments, training: ReportData.training(r), evaluation: evaluation)
+            try data.write(to: ReportData.path(beside: r.output))
+            if let page {
+                let html = ReportPage.render(data, model: try VGGMFile(path: r.output), title: URL(fileURLWithPath: r.output).lastPathComponent)
+                try AtomicFile.write(Array(html.utf8), to: page)
+                line("wrote \(page)")
+            }
+        }
+
         static func flag(_ setting: FineTuneSetting) -> String {
             switch setting {
             case .trainableFrom: return "--trainable-from"
@@ -97,11 +129,13 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded(writesFiles: true) {
-                let tty = isatty(1) == 1
+                let tty = isatty(1) == 1, bars = ProgressBar.shouldDraw(quiet: quiet)
                 let report = FineTuneReport(
                     line: { FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + $0 + "\n").utf8)) },
-                    status: tty ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
+                    status: bars ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
+                if let page = self.report { try AtomicFile.checkWritable(page) }
                 let r = try fineTune(basePath: base, dataDir: data, output: output, options: options, events: report.show)
+                try Self.writeReport(r, page: self.report, dataDir: data, validationDir: valDir, exifOrientation: exifOrientation, line: report.line)
                 if let b = r.bestEpoch, let rec = r.history.first(where: { $0.epoch == b }) {
                     print("best epoch \(b): " + String(format: "loss %.4f accuracy %.4f", rec.loss, rec.accuracy)
                           + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
@@ -121,6 +155,9 @@ struct FineTuneReport {
     var showsSummary = true
     /// Shows the checkpoint lines ("  saving ...").
     var showsCheckpoints = true
+    /// The frozen pass's progress bar, per set (a class: `show` is called on a value).
+    let extraction = Extraction()
+    final class Extraction { var bar: ProgressBar? }
 
     func show(_ event: FineTuneEvent) {
         switch event {
@@ -129,8 +166,15 @@ struct FineTuneReport {
         case .resumed(let epoch, let best):
             line("resuming after epoch \(epoch) (best val_loss \(String(format: "%.4f", best)))")
         case .extracting(let set, let done, let total):
-            status?("features (\(set.rawValue)): \(done)/\(total) images")
+            guard status != nil else { break }
+            if extraction.bar?.label != "features (\(set.rawValue))" {
+                extraction.bar?.finish()
+                extraction.bar = ProgressBar("features (\(set.rawValue))", unit: .items("images"), enabled: true)
+            }
+            extraction.bar?.update(done, of: total)
         case .featuresReady(let f):
+            extraction.bar?.finish()
+            extraction.bar = nil
             if let s = f.skipped.first { line("skipped \(f.skipped.count) file(s) that could not be read, e.g. \(s.path): \(s.reason)") }
             switch f.cache {
             case .augmented(let kinds):

@@ -14,7 +14,7 @@ struct VGGToolCommand: ParsableCommand {
         abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
         version: vggtoolVersion,
         subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self,
-                      Finetune.self, Dataset.self, Demo.self, Probe.self]
+                      Finetune.self, Dataset.self, Demo.self, Graph.self, Report.self, Probe.self]
     )
 
     /// Untrusted HDF5 files are first parsed by this binary in an isolated child process (see `HDF5Isolation`);

@@ -139,7 +139,7 @@ import Testing
         let whole = try await CLI.run(args)
         #expect(whole.status == 0, "\(whole.stderr)")
         let expected = try TestSupport.tensorBits(out)
-        let normal: Set = ["base.vggm", "r.vggm", "r.vggm.history.csv", "r.vggm.state.json", "r.vggm.state.npy"]
+        let normal: Set = ["base.vggm", "r.vggm", "r.vggm.history.csv", "r.vggm.report.json", "r.vggm.state.json", "r.vggm.state.npy"]
         #expect(Self.names(dir) == normal)
         // (point, the epoch whose checkpoint is there after the kill; the first checkpoint is a new file, so
         // the first rename is the second checkpoint's)
