@@ -184,11 +184,12 @@ public enum ONNXExporter {
         }
         // Outputs: named after their layers, in Keras's order (NHWC layout) or channels first (NCHW, rank >= 3).
         var outputs: [ONNXValueInfo] = []
-        for name in graph.outputs {
-            let info = analysis.info(name)!
+        // A nested model's output keeps the nested model's name (Keras's output layer), not its inner layer's.
+        for (name, flat) in zip(model.graph.outputs, graph.outputs) {
+            let info = analysis.info(flat)!
             let r = info.outputShape.count
             let want = options.layout == .nchw ? Perm.channelsFirst(r) : Perm.identity(r)
-            let v = values[name]!
+            let v = values[flat]!
             if v.name != name || v.perm != want {
                 var source = v.name
                 if v.name == name {  // the layer's value is held in another order: it becomes name/raw

@@ -129,7 +129,7 @@ extension CenterCrop: ONNXLayer {
 }
 
 /// Resize of the NCHW input to `oh` x `ow`: sizes built from the input's own batch and channels (so a
-/// dynamic batch works at every opset); nearest as `mode` nearest with `coordinates`, bilinear as linear
+/// dynamic batch works at every opset); nearest as `mode` nearest with `nearestCoordinates`, bilinear as linear
 /// with half-pixel centres (tf.image.resize without antialias).
 func resize(_ c: inout ONNXLayerContext, oh: Int, ow: Int, bilinear: Bool, nearestCoordinates: String,
             window: (top: Int, left: Int, height: Int, width: Int)? = nil) {
@@ -147,7 +147,10 @@ func resize(_ c: inout ONNXLayerContext, oh: Int, ow: Int, bilinear: Bool, neare
     c.node("Concat", [nc, c.graph.int64s("\(c.name)/size", [oh, ow])], sizes, [.int("axis", 0)])
     let attrs: [ONNXAttribute] = bilinear
         ? [.string("mode", "linear"), .string("coordinate_transformation_mode", "half_pixel")]
-        : [.string("mode", "nearest"), .string("coordinate_transformation_mode", nearestCoordinates), .string("nearest_mode", "floor")]
+        : [.string("mode", "nearest"), .string("coordinate_transformation_mode", nearestCoordinates),
+           // asymmetric + floor: floor(x / s), pixels repeated; half_pixel + round_prefer_ceil: round((x + 0.5) / s - 0.5)
+           // with ties up, which is floor((x + 0.5) / s), TensorFlow's half-pixel nearest
+           .string("nearest_mode", nearestCoordinates == "asymmetric" ? "floor" : "round_prefer_ceil")]
     c.node("Resize", [x, "", "", sizes], out, attrs)
     c.setOutput(out, perm: Perm.channelsFirst(4))
 }
@@ -175,7 +178,7 @@ extension Resizing: ONNXLayer {
             throw c.error(.unsupportedSetting(what), "Resizing with \(what) cannot be exported")
         }
         let window = cropToAspectRatio ? aspectWindow(try c.dim(0, 1), try c.dim(0, 2), height, width) : nil
-        resize(&c, oh: height, ow: width, bilinear: interpolation == .bilinear, nearestCoordinates: "tf_half_pixel_for_nn", window: window)
+        resize(&c, oh: height, ow: width, bilinear: interpolation == .bilinear, nearestCoordinates: "half_pixel", window: window)
     }
 }
 
