@@ -156,6 +156,16 @@ struct ONNXModelView {
         #expect(view.opset == opset && view.irVersion == ONNXExporter.irVersion(opset: opset))
     }
 
+    /// The front door: `Model.exportONNX` writes what the command writes.
+    @Test func frontDoor() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try Model(contentsOf: URL(fileURLWithPath: TestSupport.fixture("tiny_vgg16.vggm")))
+        try model.exportONNX(to: URL(fileURLWithPath: dir + "/a.onnx"))
+        _ = try exportONNX(model: TestSupport.fixture("tiny_vgg16.vggm"), output: dir + "/b.onnx")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/a.onnx")) == Data(contentsOf: URL(fileURLWithPath: dir + "/b.onnx")))
+    }
+
     /// NCHW layout: the input is (N, C, H, W); a Transpose before Flatten keeps Keras's (H, W, C) order.
     @Test func nchwLayout() throws {
         let dir = try TestSupport.tempDir()
