@@ -82,13 +82,19 @@ public enum ONNXExporter {
     /// file first). Throws `ONNXExportError` naming the layer that cannot be expressed before anything is
     /// written, and `ModelFileError` when the output cannot be written.
     public static func export(_ model: VGGMFile, to output: String, options: ONNXExportOptions = .init()) throws -> ONNXExportReport {
+        try export(model, to: output, options: options, inlineLimit: Int(Int32.max))
+    }
+
+    /// `export` with the largest `.onnx` written without external data set to `inlineLimit` bytes (protobuf's
+    /// 2 GB - 1 outside tests).
+    package static func export(_ model: VGGMFile, to output: String, options: ONNXExportOptions, inlineLimit: Int) throws -> ONNXExportReport {
         try check(options, file: model.path)
         let (builder, header) = try build(model, options: options)
         let dataName = URL(fileURLWithPath: output).lastPathComponent + ".data"
         let external = options.externalData ? ONNXExternalData(location: dataName, alignment: 4096) : nil
         let (pieces, data) = builder.serialize(header, external: external)
         let total = pieces.reduce(0) { $0 + $1.count }
-        guard total <= Int(Int32.max) else {
+        guard total <= inlineLimit else {
             throw ONNXExportError(file: model.path, .tooLarge(bytes: total),
                                   "the ONNX model would be \(total) bytes, beyond protobuf's 2 GB limit: write its weights as external data")
         }

@@ -210,6 +210,24 @@ struct ONNXModelView {
         #expect(external > 0)
     }
 
+    /// A model beyond protobuf's limit (here a lowered one) is refused without external data, nothing written,
+    /// and written with it.
+    @Test func sizeLimit() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let vggm = try VGGMFile(path: TestSupport.fixture("tiny_vgg16.vggm"))
+        do {
+            _ = try ONNXExporter.export(vggm, to: dir + "/m.onnx", options: .init(), inlineLimit: 10_000)
+            Issue.record("a model beyond the limit was written inline")
+        } catch let e as ONNXExportError {
+            guard case .tooLarge = e.kind else { Issue.record("\(e)"); return }
+            #expect(e.message.contains("external data"))
+        }
+        #expect(TestSupport.files(in: dir).isEmpty)
+        let r = try ONNXExporter.export(vggm, to: dir + "/m.onnx", options: .init(externalData: true), inlineLimit: 10_000)
+        #expect(r.bytes < 10_000 && r.dataBytes > 0)
+    }
+
     /// Refusals: a layer ONNX cannot express is named and nothing is written; an opset out of range, a folder
     /// as the output and a missing folder are refused before any work.
     @Test func refusals() throws {
