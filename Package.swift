@@ -9,6 +9,7 @@ import PackageDescription
 //   Runtime      <- ModelGraph, ModelFile, CKernels (<- CBLAS), CBLAS  the CPU engine
 //   ImageData    <- ModelFile, CImage (<- CTurboJPEG, CPNG, CGIF), CZlib   images and datasets
 //   Training     <- ModelGraph, ModelFile, Runtime, ImageData, CKernels, CBLAS   fine-tuning
+//   ONNXExport   <- ModelGraph, ModelFile                           ONNX export (each layer type's ONNXLayer form)
 //   VGGTool      <- all of the above, swift-subprocess (+ swift-system)  the commands' work and the `Model` front door
 //   vggtool      <- VGGTool, swift-argument-parser                   the thin executable
 let package = Package(
@@ -21,6 +22,7 @@ let package = Package(
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "ImageData", targets: ["ImageData"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "ONNXExport", targets: ["ONNXExport"]),
         .library(name: "KerasImport", targets: ["KerasImport"]),
         .library(name: "ModelGraph", targets: ["ModelGraph"]),
         .library(name: "HDF5", targets: ["HDF5"]),
@@ -60,8 +62,9 @@ let package = Package(
         .target(name: "ModelFile", dependencies: ["ModelGraph", "CVGGSupport", "CCrypto"]),
         .target(name: "Runtime", dependencies: ["ModelGraph", "ModelFile", "CKernels", "CBLAS"]),
         .target(name: "ImageData", dependencies: ["ModelFile", "CImage", "CZlib"]),
+        .target(name: "ONNXExport", dependencies: ["ModelGraph", "ModelFile"]),
         .target(name: "Training", dependencies: ["ModelGraph", "ModelFile", "Runtime", "ImageData", "CKernels", "CBLAS"]),
-        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "CVGGSupport", "CCrypto",
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "CVGGSupport", "CCrypto",
                                                 .product(name: "Subprocess", package: "swift-subprocess"),
                                                 .product(name: "SystemPackage", package: "swift-system")]),
         .executableTarget(
@@ -73,7 +76,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VGGToolTests",
-            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "VGGTool"],
+            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "VGGTool"],
             resources: []
         ),
     ]

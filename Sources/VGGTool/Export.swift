@@ -3,6 +3,7 @@ import HDF5
 import KerasImport
 import ModelFile
 import ModelGraph
+import ONNXExport
 
 /// A format `export` writes a `.vggm`'s weights in.
 public enum ExportFormat: String, CaseIterable, Sendable {
@@ -10,6 +11,9 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case safetensors
     /// A tf-keras 2 `model.save` HDF5 file (config and weights) that tf-keras loads.
     case kerasH5 = "keras-h5"
+    /// An ONNX model (graph and weights) that ONNX Runtime and other ONNX consumers run: see
+    /// `exportONNX(model:output:options:keras:)`.
+    case onnx
 }
 
 /// `vggtool export`: writes a `.vggm`'s weights in another format, through `AtomicFile` (docs/durability.md).
@@ -18,8 +22,11 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 /// - keras-h5: tf.keras `model.save` layout (model_config + model_weights), loadable with `load_model` or
 ///   `load_weights`.
 public func export(model path: String, to format: ExportFormat, output: String) throws -> Int {
+    if format == .onnx { return try exportONNX(model: path, output: output).bytes }
     let file = try VGGMFile(path: path)
     switch format {
+    case .onnx:
+        preconditionFailure("handled above")
     case .safetensors:
         var header: [String: Any] = ["__metadata__": ["format": "pt", "model": file.graph.name, "source_sha256": file.manifest.provenance.sourceSHA256,
                                                       "converter": "vggtool \(vggtoolVersion)"]]
@@ -62,6 +69,43 @@ public func export(model path: String, to format: ExportFormat, output: String) 
         } catch let e as ModelFileError { throw e } catch let e as CustomStringConvertible { throw ToolError(output, .cannotWrite, "\(e)") }
         try out.commit()
         return Int((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0)
+    }
+}
+
+/// `vggtool export --to onnx`: writes `model` (a `.vggm`, or any Keras file `convert` reads, converted in
+/// memory on the way with `keras` and `preprocessing`) as an ONNX model at `output` (docs/onnx-export.md),
+/// atomically; with `options.externalData` the weights go to `<output>.data` beside it. The output, an
+/// existing folder given as the output, and the opset are checked before any work. Throws `ONNXExportError`
+/// naming a layer that cannot be expressed (nothing is written), `ToolError`/`ModelFileError` otherwise.
+public func exportONNX(model path: String, output: String, options: ONNXExportOptions = .init(),
+                       keras: KerasFile.Options = .init(), preprocessing: PreprocessingChoice = .auto,
+                       isolation: HDF5Isolation? = nil) throws -> ONNXExportReport {
+    try ONNXExporter.check(options, file: path)
+    var isDir: ObjCBool = false
+    for target in [output] + (options.externalData ? [output + ".data"] : []) {
+        if FileManager.default.fileExists(atPath: target, isDirectory: &isDir), isDir.boolValue {
+            throw ToolError(target, .cannotWrite, "is a folder; give a file name to write")
+        }
+    }
+    try AtomicFile.checkWritable(output)
+    let file: VGGMFile
+    if Model.isVGGM(path) {
+        file = try VGGMFile(path: path)
+    } else {
+        let temporary = FileManager.default.temporaryDirectory
+            .appendingPathComponent("vggtool-onnx-\(getpid())-\(UUID().uuidString).vggm").path
+        defer { unlink(temporary) }  // the mapping keeps the data while the file is open
+        _ = try convert(input: path, output: temporary, options: keras, preprocessing: preprocessing, isolation: isolation)
+        file = try VGGMFile(path: temporary)
+    }
+    var options = options
+    if options.classNames == nil { options.classNames = outputClassNames(file) }
+    if options.producerVersion.isEmpty { options.producerVersion = vggtoolVersion }
+    do {
+        return try ONNXExporter.export(file, to: output, options: options)
+    } catch var e as ONNXExportError {
+        e.file = path  // the source, not the temporary conversion
+        throw e
     }
 }
 

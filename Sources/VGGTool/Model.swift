@@ -3,6 +3,7 @@ import ImageData
 import KerasImport
 import ModelFile
 import ModelGraph
+import ONNXExport
 import Runtime
 import Training
 
@@ -149,6 +150,23 @@ public final class Model: @unchecked Sendable {
                          events: (FineTuneEvent) -> Void = { _ in }) throws -> FineTuneResult {
         let session = try FineTuneSession(base: file, baseName: url.lastPathComponent, dataDir: data.path, output: output.path, options: options)
         return try VGGTool.fineTune(session, events: events)
+    }
+
+    /// Writes the model as ONNX at `destination` (atomically), as `vggtool export --to onnx` does
+    /// (docs/onnx-export.md); the class names default to the model's `classNames`. Throws
+    /// `ONNXExportError` naming a layer ONNX cannot express (nothing is written), `ModelFileError` when the
+    /// file cannot be written.
+    @discardableResult
+    public func exportONNX(to destination: URL, options: ONNXExportOptions = ONNXExportOptions()) throws -> ONNXExportReport {
+        var options = options
+        if options.classNames == nil { options.classNames = classNames }
+        if options.producerVersion.isEmpty { options.producerVersion = vggtoolVersion }
+        do {
+            return try ONNXExporter.export(file, to: destination.path, options: options)
+        } catch var e as ONNXExportError {
+            e.file = url.path
+            throw e
+        }
     }
 
     /// Converts a Keras file to `.vggm` at `destination` (atomically), as `vggtool convert` does.

@@ -37,7 +37,7 @@ import Testing
         for (path, words) in [(fifo, "FIFO"), ("/dev/zero", "device"), (dir, "directory")] {
             let commands: [[String]] = [["convert", path, "-o", dir + "/out.vggm"], ["summary", path], ["inspect", path], ["verify", path],
                                         ["predict", path, TestSupport.fixture("images/gray.jpg")], ["predict", model, path],
-                                        ["predict", model, "--input", path]]
+                                        ["predict", model, "--input", path], ["export", path, "--to", "onnx", "-o", dir + "/out.onnx"]]
             for args in commands {
                 let r = try await CLI.run(args, timeout: 30)
                 #expect(!r.timedOut, "\(args): hung")
@@ -87,6 +87,13 @@ import Testing
             #expect(r.stderr.contains(c.file), "\(name): the error does not name the file: \(r.stderr)")
             #expect(words.isEmpty || r.stderr.contains(words), "\(name): expected '\(words)' in: \(r.stderr)")
             #expect(TestSupport.files(in: dir) == before, "\(name): left \(TestSupport.files(in: dir))")
+            if c.command == "convert" {  // export --to onnx reads Keras files through convert: the same refusal
+                let e = try await CLI.run(["export", file, "--to", "onnx", "-o", dir + "/out.onnx"] + extra, cwd: dir, memoryKB: limit, timeout: bound * 3)
+                #expect(!e.signaled && e.status == 1, "\(name): export: \(e.stderr)")
+                #expect(e.stderr.filter { $0 == "\n" }.count == 1 && e.stderr.contains(c.file), "\(name): export: \(e.stderr)")
+                #expect(words.isEmpty || e.stderr.contains(words), "\(name): export: expected '\(words)' in: \(e.stderr)")
+                #expect(TestSupport.files(in: dir) == before, "\(name): export left \(TestSupport.files(in: dir))")
+            }
         }
         #expect(TestSupport.files(in: TestSupport.fixture("hostile")) == hostileBefore, "\(name): wrote beside the input")
     }
