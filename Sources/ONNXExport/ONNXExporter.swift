@@ -158,17 +158,15 @@ public enum ONNXExporter {
             let layer = info.layer
             if case .input = layer.op {
                 let shape = info.outputShape
-                guard shape.dropFirst().allSatisfy({ $0 != nil }) else {
-                    throw ONNXExportError(file: file, layer: layer.name, .unknownInputSize,
-                                          "the input size \(ShapeFormat.tuple(shape)) is not fixed: give an input shape to export")
-                }
+                // An unknown size other than the batch (a sequence's steps) is a symbolic dimension; the layers
+                // that need it (padding of strided windows, flattening) refuse it by name.
                 let r = shape.count
                 let perm = options.layout == .nchw ? Perm.channelsFirst(r) : Perm.identity(r)
                 builder.reserve(layer.name)
-                inputs.append(ONNXValueInfo(name: layer.name, dims: perm.map { $0 == 0 ? options.batch : shape[$0] }))
+                inputs.append(ONNXValueInfo(name: layer.name, shape: shape, perm: perm, batch: options.batch))
                 var value = ONNXValue(name: layer.name, perm: perm)
                 if options.includePreprocessing {
-                    value = try preprocess(value, rank: r, channels: shape[r - 1]!, pre, builder: builder, file: file, input: layer.name)
+                    value = try preprocess(value, rank: r, channels: shape[r - 1] ?? 0, pre, builder: builder, file: file, input: layer.name)
                 }
                 values[layer.name] = value
                 continue
@@ -211,7 +209,7 @@ public enum ONNXExporter {
                     builder.add("Transpose", name: "\(name)/Transpose", inputs: [source], outputs: [name], [.ints("perm", want.map { inv[$0] })])
                 }
             }
-            outputs.append(ONNXValueInfo(name: name, dims: want.map { $0 == 0 ? options.batch : info.outputShape[$0] }))
+            outputs.append(ONNXValueInfo(name: name, shape: info.outputShape, perm: want, batch: options.batch))
         }
         let p = model.manifest.provenance
         let shape = model.manifest.inputShape.map { $0.map(String.init) ?? "?" }.joined(separator: "x")

@@ -1,9 +1,11 @@
+import ModelGraph
+
 /// The ONNX graph under construction and its serialization as a `ModelProto` (onnx/onnx.proto, IR 7-10).
 ///
 /// Field numbers used (onnx.proto): ModelProto ir_version 1, producer_name 2, producer_version 3,
 /// doc_string 6, graph 7, opset_import 8, metadata_props 14; OperatorSetIdProto version 2; GraphProto node 1,
 /// name 2, initializer 5, doc_string 10, input 11, output 12; NodeProto input 1, output 2, name 3, op_type 4,
-/// attribute 5; AttributeProto name 1, f 2, i 3, s 4, floats 7, ints 8, type 20; TensorProto dims 1,
+/// attribute 5; AttributeProto name 1, f 2, i 3, s 4, floats 7, ints 8, strings 9, type 20; TensorProto dims 1,
 /// data_type 2, name 8, raw_data 9, external_data 13, data_location 14; ValueInfoProto name 1, type 2;
 /// TypeProto tensor_type 1; TypeProto.Tensor elem_type 1, shape 2; TensorShapeProto dim 1; Dimension
 /// dim_value 1, dim_param 2; StringStringEntryProto key 1, value 2.
@@ -15,6 +17,7 @@ enum ONNXAttribute {
     case ints(String, [Int])
     case floats(String, [Float])
     case string(String, String)
+    case strings(String, [String])
 
     func encode(_ w: inout ProtoWriter) {
         switch self {
@@ -23,6 +26,7 @@ enum ONNXAttribute {
         case .ints(let n, let v): w.string(1, n); for x in v { w.int(8, x) }; w.int(20, 7)
         case .floats(let n, let v): w.string(1, n); for x in v { w.float(7, x) }; w.int(20, 6)
         case .string(let n, let v): w.string(1, n); w.string(4, v); w.int(20, 3)
+        case .strings(let n, let v): w.string(1, n); for x in v { w.string(9, x) }; w.int(20, 8)
         }
     }
 }
@@ -55,11 +59,20 @@ struct ONNXInitializer {
     var fill: (UnsafeMutableRawPointer) throws -> Void
 }
 
-/// A graph input or output: its name, element type (float) and shape (a `nil` dimension is the symbolic
-/// batch `N`).
+/// A graph input or output: its name, element type (float) and shape (a `nil` dimension is symbolic: the
+/// batch `N`, or `symbols[i]` for another unknown size, such as a sequence's steps).
 struct ONNXValueInfo {
     var name: String
     var dims: [Int?]
+    var symbols: [Int: String] = [:]
+
+    /// The value `name` of the Keras shape `shape` held in the axis order `perm`: the batch is `batch` (nil:
+    /// `N`), another unknown Keras axis `k` the symbol `name_k`.
+    init(name: String, shape: Shape, perm: [Int], batch: Int?) {
+        self.name = name
+        dims = perm.map { $0 == 0 ? batch : shape[$0] }
+        for (i, k) in perm.enumerated() where k != 0 && shape[k] == nil { symbols[i] = "\(name)_\(k)" }
+    }
 
     func encode(_ w: inout ProtoWriter) {
         w.string(1, name)
@@ -67,9 +80,9 @@ struct ONNXValueInfo {
             type.message(1) { tensor in
                 tensor.int(1, 1)
                 tensor.message(2) { shape in
-                    for d in dims {
+                    for (i, d) in dims.enumerated() {
                         shape.message(1) { dim in
-                            if let d { dim.int(1, d) } else { dim.string(2, "N") }
+                            if let d { dim.int(1, d) } else { dim.string(2, symbols[i] ?? "N") }
                         }
                     }
                 }

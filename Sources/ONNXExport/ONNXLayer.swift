@@ -265,7 +265,17 @@ extension LayerOp {
         case .randomAugmentation(let l): l.isIdentityAtInference ? l : nil
         case .resizing(let l): l
         case .centerCrop(let l): l
-        case .simpleRNN, .lstm, .gru, .bidirectional, .timeDistributed, .embedding, .masking, .repeatVector, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding1D, .zeroPadding3D, .cropping1D, .cropping3D, .upSampling1D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding, .opaque:
+        case .simpleRNN(let l): l
+        case .lstm(let l): l
+        case .gru(let l): l
+        case .bidirectional(let l): l
+        case .timeDistributed(let l): l
+        case .embedding(let l): l
+        case .repeatVector(let l): l
+        case .zeroPadding1D(let l): l
+        case .cropping1D(let l): l
+        case .upSampling1D(let l): l
+        case .masking, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding3D, .cropping3D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding, .opaque:
             nil
         }
     }

@@ -24,9 +24,14 @@ extension Dense: ONNXLayer {
 
 extension BatchNormalization: ONNXLayer {
     /// BatchNormalization (inference form) over the channels axis, held at ONNX axis 1; gamma 1 and beta
-    /// 0 are written when Keras's `scale` or `center` is off.
+    /// 0 are written when Keras's `scale` or `center` is off. Only the last axis (channels last, or Keras's
+    /// `axis` naming the last axis, as 2 for sequences) or channels first: another `axis` is refused.
     func exportONNX(_ c: inout ONNXLayerContext) throws {
         let r = c.rank()
+        guard normalizesLastAxis(rank: r) else {
+            let a = axis.map(String.init) ?? "?"
+            throw c.error(.unsupportedSetting("axis=\(a)"), "BatchNormalization over axis \(a) of a rank-\(r) input cannot be exported (only the channels axis can)")
+        }
         let x = c.inputNCHW()
         let ch = try c.dim(0, -1)
         let gamma = scale ? try c.weight("gamma", dims: [ch]) : c.graph.constant("\(c.name)/gamma", Array(repeating: 1, count: ch))
