@@ -51,9 +51,10 @@ struct RecurrentPass {
     static func scratch(units: Int, gates: Int, n: Int, steps: Int) -> Int { n * steps * gates * units + n * gates * units + 3 * n * units }
 
     /// Runs over `x` `(n, steps, features)` into `out`: `(n, steps, units)` with `sequences` (step k of the
-    /// output is the k-th step processed, or, with `realign`, the input step it read), else `(n, units)`.
+    /// output is the k-th step processed, or, with `reversed`, the (steps - 1 - k)-th: Keras reverses a
+    /// Bidirectional's backward outputs whichever way that layer reads), else `(n, units)`.
     func run(_ engine: Engine, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int, steps: Int, features: Int,
-             scratch: UnsafeMutablePointer<Float>, realign: Bool = false) {
+             scratch: UnsafeMutablePointer<Float>, reversed: Bool = false) {
         let u = units, g = gates * units
         let xw = scratch, hw = xw + n * steps * g, h = hw + n * g, c = h + n * u, t = c + n * u
         let rows = n * steps
@@ -104,7 +105,7 @@ struct RecurrentPass {
                     for j in 0..<u { hi[j] = r[j] * hi[j] + (1 - r[j]) * cand[j] }
                 }
                 if sequences {
-                    let k = realign ? ts : step
+                    let k = reversed ? steps - 1 - step : step
                     (out + (i * steps + k) * u).update(from: hi, count: u)
                 }
             }
@@ -148,8 +149,8 @@ extension Bidirectional: RuntimeKernel {
         return 2 * each + RecurrentPass.scratch(units: f.units, gates: f.gates, n: inShape[0], steps: inShape[1])
     }
 
-    /// The forward pass and the backward one (its outputs put back in the input's step order, as Keras
-    /// does), merged by `merge_mode`.
+    /// The forward pass and the backward one (the wrapped layer's copy reading the other way, its outputs
+    /// reversed as Keras reverses them), merged by `merge_mode`.
     func makeStep(_ c: StepContext) throws -> () throws -> Void {
         guard let f = forward else { preconditionFailure("decoding checks the wrapped layer is recurrent") }
         let fw = try RecurrentPass(f, c, prefix: "forward/"), bw = try RecurrentPass(f, c, prefix: "backward/", backwards: !f.goBackwards)
@@ -159,7 +160,7 @@ extension Bidirectional: RuntimeKernel {
         let a = scratch, b = scratch + each, rest = scratch + 2 * each
         return {
             fw.run(engine, x: x, out: a, n: s[0], steps: s[1], features: s[2], scratch: rest)
-            bw.run(engine, x: x, out: b, n: s[0], steps: s[1], features: s[2], scratch: rest, realign: true)
+            bw.run(engine, x: x, out: b, n: s[0], steps: s[1], features: s[2], scratch: rest, reversed: true)
             let rows = each / u
             for r in 0..<rows {
                 let pa = a + r * u, pb = b + r * u
