@@ -98,9 +98,9 @@ public struct ImageLoader: Sendable {
     }
 
     /// One image: decoded, resized, preprocessed (height * width * 3 floats).
+    /// The original-resolution pixels are held only while this runs (`ImageDecoder.decodeResized`).
     public func load(_ path: String) throws -> [Float] {
-        let img = try ImageDecoder.decode(path: path, exifOrientation: exifOrientation)
-        var x = ImageDecoder.resize(img, height: height, width: width, interpolation)
+        var x = try ImageDecoder.decodeResized(path: path, height: height, width: width, interpolation, exifOrientation: exifOrientation)
         ImageDecoder.preprocess(&x, preprocessing)
         return x
     }
