@@ -275,6 +275,8 @@ public final class FineTuneSession {
     var trainItems: [ImageFolder.Item], valItems: [ImageFolder.Item]
     // After extractFeatures:
     var engine: Engine?
+    /// Whether `extractFeatures` has run.
+    var extracted = false
     var trainX: FeatureStore? = nil, trainY: [Int] = []
     /// With augmentation: each training image resized to the input size (float RGB 0...255, not preprocessed).
     var decoded: SpillStore? = nil
@@ -483,6 +485,10 @@ public final class FineTuneSession {
         } else {
             cache = .augmented(o.augment)
         }
+        // Without augmentation the frozen layers never run again: their engine (its plan's activation buffers,
+        // ~0.7 GB for VGG16 at 250x250 and batch 16) is released before training.
+        if cacheable { engine.releaseMemory(); self.engine = nil }
+        extracted = true
         let trainStore = trainX?.records ?? decoded!
         let spilled = (trainStore.spilledRecords * trainStore.recordFloats + valStore.records.spilledRecords * featureSize) * 4
         return FeatureReport(trainImages: trainY.count, validationImages: valY.count, cut: comp.cut, seconds: featureSeconds,
@@ -534,7 +540,7 @@ public final class FineTuneSession {
     /// file (OUT.history.csv) and updates the best score. Returns the record and whether it is a new best (then
     /// `saveCheckpoint` keeps it). Call after `extractFeatures`.
     public func trainEpoch(_ epoch: Int, progress: (BatchProgress) -> Void = { _ in }) throws -> (record: EpochRecord, improved: Bool) {
-        precondition(engine != nil, "extractFeatures() comes before trainEpoch")
+        precondition(extracted, "extractFeatures() comes before trainEpoch")
         let o = options
         let k = classNames.count
         let start = Date()
@@ -615,7 +621,10 @@ public final class FineTuneSession {
                               featureSeconds: featureSeconds, stoppedEarly: stoppedEarly)
     }
 
-    deinit { try? writer.wait() }
+    deinit {
+        try? writer.wait()
+        engine?.releaseMemory()
+    }
 
     /// Writes the composed model (frozen tensors copied from the base, trained ones from the network).
     @discardableResult

@@ -8,12 +8,13 @@ import Glibc
 /// process memory; the rest spills to a scratch file (`SpillStore`).
 public enum MemoryBudget {
     /// The default budget: a sixteenth of the memory the kernel reports available (`MemAvailable` in
-    /// /proc/meminfo; the physical memory where that cannot be read), at least 64 MB and at most 256 MB.
+    /// /proc/meminfo; the physical memory where that cannot be read), at most 64 MB and at least 16 MB.
     /// Data beyond it is read back from the page cache (or the disk), which costs little next to the
-    /// frozen layers' compute, so a small budget keeps a run's peak memory flat at any dataset size.
+    /// frozen layers' compute (measured: bench/memory_bench.sh), so a small budget keeps a run's peak memory
+    /// flat at any dataset size.
     public static var `default`: Int {
         let available = availableBytes() ?? Int(ProcessInfo.processInfo.physicalMemory)
-        return min(256 << 20, max(64 << 20, available / 16))
+        return min(64 << 20, max(16 << 20, available / 16))
     }
 
     /// `MemAvailable` from /proc/meminfo, in bytes (nil where it cannot be read).

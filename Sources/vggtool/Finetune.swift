@@ -49,7 +49,7 @@ extension VGGToolCommand {
         @Option(help: "Class weights: 'balanced' weights classes by n_images / (n_classes * n_class_images).") var classWeight: ClassWeight?
         @Flag(help: "Continue from the checkpoint at -o and its saved state.") var resume = false
         @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here too, reused by later runs with the same base, size, preprocessing and images; the scratch file of data over --memory-budget goes here as well.", valueName: "DIR")) var cacheDir: String?
-        @Option(help: ArgumentHelp("Memory for the per-image data (features; with --augment, the resized training images), e.g. 256M or 2G; beyond it the data goes to an unnamed scratch file in --cache-dir or $TMPDIR (else /var/tmp), read back batch by batch, with the same results. Default: 1/16 of the available memory, between 64M and 256M.",
+        @Option(help: ArgumentHelp("Memory for the per-image data (features; with --augment, the resized training images), e.g. 256M or 2G; beyond it the data goes to an unnamed scratch file in --cache-dir or $TMPDIR (else /var/tmp), read back batch by batch, with the same results. Default: 1/16 of the available memory, at most 64M.",
                                    valueName: "SIZE")) var memoryBudget: ByteSize?
         func validate() throws {
             guard !head.elements.isEmpty, head.elements.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--head must be positive integers like 1024,1024,4096") }

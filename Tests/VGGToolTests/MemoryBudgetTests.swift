@@ -1,4 +1,5 @@
 import Foundation
+import ImageData
 import ModelFile
 import Testing
 import Training
@@ -54,6 +55,20 @@ import Training
         let h2 = try String(contentsOfFile: dir + "/spill.vggm.history.csv", encoding: .utf8)
         #expect(h1 == h2)
         #expect(TestSupport.files(in: scratch).isEmpty)
+    }
+
+    /// Images are resized straight from the decoder's buffer (the full-resolution copy is never kept): the same
+    /// values, bit for bit, as decoding and then resizing, for every format, EXIF orientation applied or not.
+    @Test(arguments: ["rgb.jpg", "exif6.jpg", "cmyk.jpg", "rgb.png", "palette.png", "rgb.bmp", "anim.gif"])
+    func decodeResizedIsDecodeThenResize(_ file: String) throws {
+        let path = TestSupport.fixture("images/" + file)
+        for exif in ExifOrientation.allCases {
+            for method in Interpolation.allCases {
+                let a = try ImageDecoder.decodeResized(path: path, height: 13, width: 17, method, exifOrientation: exif)
+                let b = ImageDecoder.resize(try ImageDecoder.decode(path: path, exifOrientation: exif), height: 13, width: 17, method)
+                #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(file) \(exif) \(method)")
+            }
+        }
     }
 
     @Test func badBudgetIsAUsageError() async throws {
