@@ -110,6 +110,9 @@ extension VGGToolCommand {
                           + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
                           + " -> \(r.output) (classes: \(r.classNames.joined(separator: ", ")))")
                 }
+                // The closing note on memory: the peak against the data's size (docs/training.md's table).
+                print(String(format: "peak memory %.0f MB for %d training and %d validation images", Double(peakRSSBytes()) / 1048576,
+                             r.trainImages, r.validationImages))
             }
         }
     }
