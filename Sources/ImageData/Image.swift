@@ -101,6 +101,31 @@ public enum ImageDecoder {
     /// orientation only with `exifOrientation: .apply`. Throws `ImageError` naming the file when it is missing,
     /// not a regular file, too large, or not a decodable JPEG, PNG, GIF or BMP.
     public static func decode(path: String, exifOrientation: ExifOrientation = .ignore) throws -> RGBImage {
+        try decode(data: try read(path), path: path, exifOrientation: exifOrientation)
+    }
+
+    /// Decodes the image file at `path` as `decode(path:exifOrientation:)` and resizes it to height x width as
+    /// `resize` does (float RGB 0...255, the same values), without keeping a copy of the image at its original
+    /// resolution: the decoder's buffer is resized as it is and freed (a 12-megapixel photo's 36 MB are held
+    /// only while this runs).
+    public static func decodeResized(path: String, height: Int, width: Int, _ method: Interpolation = .bilinear,
+                                     exifOrientation: ExifOrientation = .ignore) throws -> [Float] {
+        let data = try read(path)
+        return try withDecoded(data: data, path: path, exifOrientation: exifOrientation) { src, h, w in
+            var out = [Float](repeating: 0, count: height * width * 3)
+            out.withUnsafeMutableBufferPointer { dst in
+                switch method {
+                case .bilinear: vgg_resize_bilinear(src, Int32(h), Int32(w), dst.baseAddress, Int32(height), Int32(width))
+                case .nearest: vgg_resize_nearest(src, Int32(h), Int32(w), dst.baseAddress, Int32(height), Int32(width))
+                }
+            }
+            return out
+        }
+    }
+
+    /// The bytes of the image file at `path`, after the checks every read makes (a regular file, within
+    /// `maxFileBytes`).
+    static func read(_ path: String) throws -> Data {
         let url = URL(fileURLWithPath: path)
         if let problem = InputFile.notRegular(path) { throw ImageError(path, .unreadable, problem) }
         var isDir: ObjCBool = false
@@ -109,33 +134,47 @@ public enum ImageDecoder {
         }
         let attrs = try? FileManager.default.attributesOfItem(atPath: path)
         if let size = attrs?[.size] as? Int, size > maxFileBytes { throw ImageError(path, .tooLarge, "file is over \(maxFileBytes >> 20) MB") }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw ImageError(path, .unreadable, "cannot be read") }
-        return try decode(data: data, path: path, exifOrientation: exifOrientation)
+        do { return try Data(contentsOf: url) } catch { throw ImageError(path, .unreadable, "cannot be read") }
     }
 
     /// Decodes by content (not by extension): JPEG, PNG, GIF or BMP, as `decode(path:exifOrientation:)`;
     /// `path` names the data in errors.
     public static func decode(data: Data, path: String, exifOrientation: ExifOrientation = .ignore) throws -> RGBImage {
+        try withDecoded(data: data, path: path, exifOrientation: exifOrientation) { src, h, w in
+            RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: src, count: w * h * 3)))
+        }
+    }
+
+    /// Decodes `data` and passes the RGB pixels (height x width x 3 bytes, valid during the call only) to `body`.
+    static func withDecoded<T>(data: Data, path: String, exifOrientation: ExifOrientation,
+                               _ body: (UnsafePointer<UInt8>, _ height: Int, _ width: Int) throws -> T) throws -> T {
         let bytes = [UInt8](data)
         guard !bytes.isEmpty else { throw ImageError(path, .empty, "empty file") }
         var img = vgg_image()
         defer { vgg_image_free(&img) }
-        func finish(_ status: Int32) throws -> RGBImage {
+        func check(_ status: Int32) throws {
             guard status == 0 else {
                 let reason = withUnsafeBytes(of: img.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
                 throw ImageError(path, ImageError.decoderKind(reason), reason)
             }
-            let n = Int(img.width) * Int(img.height) * 3
-            return RGBImage(width: Int(img.width), height: Int(img.height), pixels: Array(UnsafeBufferPointer(start: img.rgb, count: n)))
         }
+        func finish(_ status: Int32) throws -> T {
+            try check(status)
+            return try body(img.rgb, Int(img.height), Int(img.width))
+        }
+        func whole(_ i: RGBImage) throws -> T { try i.pixels.withUnsafeBufferPointer { try body($0.baseAddress!, i.height, i.width) } }
         if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
-            let decoded = try finish(vgg_decode_jpeg(bytes, bytes.count, maxPixels, &img))
-            guard exifOrientation == .apply else { return decoded }
-            return orient(decoded, Int(vgg_jpeg_exif_orientation(bytes, bytes.count)))
+            let status = vgg_decode_jpeg(bytes, bytes.count, maxPixels, &img)
+            let orientation = exifOrientation == .apply ? Int(vgg_jpeg_exif_orientation(bytes, bytes.count)) : 1
+            guard orientation >= 2, orientation <= 8 else { return try finish(status) }
+            try check(status)
+            let w = Int(img.width), h = Int(img.height)
+            let decoded = RGBImage(width: w, height: h, pixels: Array(UnsafeBufferPointer(start: img.rgb, count: w * h * 3)))
+            vgg_image_free(&img)
+            return try whole(orient(decoded, orientation))
         }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try finish(vgg_decode_png(bytes, bytes.count, maxPixels, &img)) }
-        if bytes.starts(with: Array("BM".utf8)) { return try BMP.decode(bytes, path: path) }
+        if bytes.starts(with: Array("BM".utf8)) { return try whole(try BMP.decode(bytes, path: path)) }
         if bytes.starts(with: Array("GIF8".utf8)) { return try finish(vgg_decode_gif(bytes, bytes.count, maxPixels, &img)) }
         throw ImageError(path, .unsupportedFormat, "not a JPEG, PNG, GIF or BMP image")
     }

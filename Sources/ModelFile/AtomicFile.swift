@@ -111,6 +111,31 @@ public final class AtomicFile: @unchecked Sendable {
         reached(.created)
     }
 
+    /// An unnamed read-write scratch file in `directory` (created if missing), never given a name: O_TMPFILE,
+    /// else (a filesystem without it) a hidden `mkstemp` name unlinked at once. The kernel frees it when its
+    /// descriptor closes, so no kill leaves it behind. The caller owns and closes the descriptor. Throws
+    /// `ModelFileError` (`.cannotWrite`) naming the folder when no file can be made in it.
+    package static func scratchFile(in directory: String) throws -> Int32 {
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw ModelFileError(file: directory, .cannotWrite, "cannot create the folder for scratch files")
+        }
+        if !TestPause.noUnnamedFiles {
+            let fd = vgg_open_tmpfile(directory, 0o600)
+            if fd >= 0 { return fd }
+            guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
+                throw ModelFileError(file: directory, .cannotWrite, "cannot create a scratch file: \(String(cString: strerror(errno)))")
+            }
+        }
+        var template = Array((directory + "/.vggtool-scratch-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw ModelFileError(file: directory, .cannotWrite, "cannot create a scratch file: \(String(cString: strerror(errno)))")
+        }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return fd
+    }
+
     /// Fails early (before long work) when no file can be created at `destination`: its folder is missing or
     /// not writable. Sweeps the folder's stale hidden names (as the first write into it would).
     public static func checkWritable(_ destination: String) throws {

@@ -124,6 +124,18 @@ public final class Engine: @unchecked Sendable {
 
     deinit { for p in transformed.values { p.deallocate() } }
 
+    /// Frees the cached plan (its activation buffers and kernel scratch: ~0.7 GB for VGG16's convolutional
+    /// part at 250x250 and batch 16) and the cached Winograd kernels; the next run builds them again. A plan's
+    /// steps refer to their engine, so call this when done with an engine that has run: dropping the last
+    /// reference to it alone does not free them.
+    public func releaseMemory() {
+        lock.lock()
+        defer { lock.unlock() }
+        plans = [:]
+        for p in transformed.values { p.deallocate() }
+        transformed = [:]
+    }
+
     /// The Winograd transform of a layer's kernel, computed once (callers hold `lock`).
     func winogradKernel(_ layer: String, _ kernel: UnsafePointer<Float>, c: Int, k: Int) -> UnsafeMutablePointer<Float> {
         if let u = transformed[layer] { return u }

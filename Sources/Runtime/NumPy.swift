@@ -132,14 +132,24 @@ public enum NumPy {
 
     /// The bytes of a version 1.0 `.npy` file holding `tensor` as little-endian float32.
     public static func encode(_ tensor: Tensor) -> [UInt8] {
-        let shapeText = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
-        let total = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
-        var out = magic + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
-        out += Array(header.utf8)
+        var out = header(shape: tensor.shape)
         tensor.values.withUnsafeBytes { out += $0 }
         return out
+    }
+
+    /// The header of a version 1.0 `.npy` file of little-endian float32 values of `shape` (the bytes before
+    /// the data), padded with spaces to a multiple of 64 bytes and to at least `length` bytes (so a file
+    /// written before its row count is known can reserve the header of the largest count). Lengths over
+    /// 65,535 bytes of header text are a precondition failure.
+    public static func header(shape: [Int], length: Int = 0) -> [UInt8] {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        let total = 10 + header.utf8.count + 1
+        var padded = total + (64 - total % 64) % 64
+        if padded < length { padded = length + (64 - length % 64) % 64 }
+        header += String(repeating: " ", count: padded - total) + "\n"
+        precondition(header.utf8.count <= 0xFFFF)
+        return magic + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
     }
 }
 

@@ -2,21 +2,23 @@ import Foundation
 import ImageData
 import ModelFile
 
-/// The frozen layers' output per image, kept in memory or, when it would not fit (or a cache folder is
-/// given), on disk: one file per image named by a SHA-256 over the model key (the frozen tensors' checksums,
+/// The frozen layers' output per image, in the run's order: kept in a `SpillStore` (in memory up to the
+/// memory budget, beyond it in an unnamed scratch file). With a cache folder, each image's output is also an
+/// entry on disk, one file per image named by a SHA-256 over the model key (the frozen tensors' checksums,
 /// the graph up to the cut, preprocessing, input size) and the image file's content, so an entry is only
-/// ever found for the same weights, preprocessing, size and pixels. Disk entries are memory-mapped when read
-/// and survive between runs.
+/// ever found for the same weights, preprocessing, size and pixels; entries survive between runs and a found
+/// one is copied into the store instead of being computed.
 final class FeatureStore {
     let featureSize: Int
     let directory: String?
     let modelKey: String
-    private var memory: [Float] = []
-    private var mapped: [Data] = []
+    let records: SpillStore
     private(set) var hits = 0, misses = 0
-    var count: Int { directory == nil ? memory.count / featureSize : mapped.count }
+    var count: Int { records.count }
 
-    init(featureSize: Int, directory: String?, modelKey: String) throws {
+    /// A store of `featureSize`-float records keeping `budgetBytes` of them in memory; the scratch file goes
+    /// into `directory` (the cache folder) when given, else `MemoryBudget.scratchDirectory`.
+    init(featureSize: Int, directory: String?, modelKey: String, budgetBytes: Int) throws {
         self.featureSize = featureSize
         self.directory = directory
         self.modelKey = modelKey
@@ -25,6 +27,7 @@ final class FeatureStore {
                 throw TrainingError(.cannotWrite, file: directory, "cannot create the feature cache folder")
             }
         }
+        records = SpillStore(recordFloats: featureSize, budgetBytes: budgetBytes, directory: directory ?? MemoryBudget.scratchDirectory)
     }
 
     /// The model key: what the frozen part's output depends on. Version 2: images are decoded with their EXIF
@@ -43,46 +46,36 @@ final class FeatureStore {
         return Array(text.utf8).withUnsafeBytes { sha256Hex($0) }
     }
 
-    func entryPath(imageKey: String) -> String {
+    static func entryPath(directory: String, modelKey: String, imageKey: String) -> String {
         let name = Array((modelKey + imageKey).utf8).withUnsafeBytes { sha256Hex($0) }
-        return directory! + "/" + name + ".f32"
+        return directory + "/" + name + ".f32"
     }
 
-    /// A cached entry for an image (disk mode), or nil.
-    func lookup(imageKey: String) -> Data? {
-        guard directory != nil else { return nil }
-        let path = entryPath(imageKey: imageKey)
-        guard let d = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped), d.count == featureSize * 4 else { return nil }
-        return d
+    /// A cached entry for an image in cache folder `directory` (nil: none), read whole, or nil.
+    static func lookup(directory: String?, modelKey: String, featureSize: Int, imageKey: String) -> [Float]? {
+        guard let directory else { return nil }
+        let path = entryPath(directory: directory, modelKey: modelKey, imageKey: imageKey)
+        guard let d = FileManager.default.contents(atPath: path), d.count == featureSize * 4 else { return nil }
+        return d.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    func appendCached(_ d: Data) { mapped.append(d); hits += 1 }
+    func appendCached(_ f: [Float]) throws { try records.append(f[...]); hits += 1 }
 
     func append(_ f: ArraySlice<Float>, imageKey: String) throws {
         precondition(f.count == featureSize)
-        guard directory != nil else { memory += f; return }
-        let path = entryPath(imageKey: imageKey)
-        let data = f.withUnsafeBytes { Data($0) }
+        try records.append(f)
+        guard directory != nil else { return }
+        let path = Self.entryPath(directory: directory!, modelKey: modelKey, imageKey: imageKey)
+        let bytes = f.withUnsafeBytes { [UInt8]($0) }
         // A cache entry survives a kill (never partial), not necessarily a power cut: its size is checked when read.
-        do { try AtomicFile.write([UInt8](data), to: path, durability: .processDeath) } catch let e as ModelFileError {
+        do { try AtomicFile.write(bytes, to: path, durability: .processDeath) } catch let e as ModelFileError {
             throw TrainingError(.cannotWrite, file: path, "cannot write to the feature cache (\(e.message))")
         }
-        mapped.append(try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped))
         misses += 1
     }
 
     /// Features of entries `idx`, concatenated.
-    func gather(_ idx: [Int]) -> [Float] {
-        var out = [Float](); out.reserveCapacity(idx.count * featureSize)
-        if directory == nil {
-            for i in idx { out += memory[(i * featureSize)..<((i + 1) * featureSize)] }
-        } else {
-            for i in idx { mapped[i].withUnsafeBytes { out += $0.bindMemory(to: Float.self) } }
-        }
-        return out
-    }
-
-    func all() -> [Float] { gather(Array(0..<count)) }
+    func gather(_ idx: [Int]) -> [Float] { records.gather(idx) }
 }
 
 /// SHA-256 of an image file's bytes (the cache's image key).

@@ -45,18 +45,13 @@ public struct FineTuneOptions: Sendable {
     public var resume = false
     /// Worker threads (nil: the machine's active processors).
     public var threads: Int? = nil
-    /// Features are kept in memory when they take at most this many bytes, else on disk
-    /// (`defaultCacheDirectory`).
-    public var memoryCacheLimit = 4 << 30
-    /// Keep features on disk here (reused across runs) instead of in memory.
+    /// Bytes of per-image data (frozen-layer features; with `augment`, the training images resized to the
+    /// input size) kept in memory; the rest spills to an unnamed scratch file in `cacheDir`, else in
+    /// `MemoryBudget.scratchDirectory`, read back batch by batch. Results do not depend on it, bit for bit.
+    public var memoryBudget = MemoryBudget.default
+    /// Keep each image's features on disk here too (reused across runs with the same base, input size,
+    /// preprocessing and image), and put the scratch file of data over `memoryBudget` here.
     public var cacheDir: String? = nil
-    /// Where features go when they exceed `memoryCacheLimit` and no `cacheDir` is given:
-    /// `$XDG_CACHE_HOME/vggtool/features`, else `~/.cache/vggtool/features`.
-    public static var defaultCacheDirectory: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"] ?? ((env["HOME"] ?? NSTemporaryDirectory()) + "/.cache")
-        return base + "/vggtool/features"
-    }
     /// The recipe's defaults.
     public init() {}
 }
@@ -222,7 +217,8 @@ public struct BatchProgress: Sendable {
 public struct FeatureReport: Sendable {
     /// Where the features are kept.
     public enum Cache: Sendable {
-        /// In memory, computed for this run.
+        /// Computed for this run and kept for it: in memory up to the memory budget, the rest in a scratch file
+        /// (`FeatureReport.spilledBytes`).
         case memory
         /// On disk in `directory`: `reused` entries found, `computed` written.
         case disk(directory: String, reused: Int, computed: Int)
@@ -239,6 +235,12 @@ public struct FeatureReport: Sendable {
     public var cache: Cache
     /// Files that could not be read, skipped.
     public var skipped: [SkippedFile]
+    /// The memory budget the run's per-image data was kept within (`FineTuneOptions.memoryBudget`), in bytes.
+    public var memoryBudget = 0
+    /// Bytes of features and decoded images beyond the budget, kept in the scratch file (0: all in memory).
+    public var spilledBytes = 0
+    /// Where the scratch file is (it has no name: it disappears with the process).
+    public var scratchDirectory = ""
 }
 
 /// The recipe's steps: `init` prepares (checks, data and split, composition, initial weights), then
@@ -276,9 +278,12 @@ public final class FineTuneSession {
     var trainItems: [ImageFolder.Item], valItems: [ImageFolder.Item]
     // After extractFeatures:
     var engine: Engine?
+    /// Whether `extractFeatures` has run.
+    var extracted = false
     var trainX: FeatureStore? = nil, trainY: [Int] = []
-    var decoded: [RGBImage] = []
-    var valX: [Float] = [], valY: [Int] = []
+    /// With augmentation: each training image resized to the input size (float RGB 0...255, not preprocessed).
+    var decoded: SpillStore? = nil
+    var valX: FeatureStore? = nil, valY: [Int] = []
     var classWeights: [Float]? = nil
     var skipped: [SkippedFile] = []
     var featureSeconds = 0.0
@@ -389,9 +394,11 @@ public final class FineTuneSession {
         return saved.epoch
     }
 
-    /// Computes the frozen part's output once per image (kept in memory, or on disk and reused across runs
-    /// with `cacheDir`); with augmentation, decodes the training images instead (their features change every
-    /// epoch). `progress` gets (set, images done, images in the set) after each batch.
+    /// Computes the frozen part's output once per image (kept within `memoryBudget`, the rest in a scratch file;
+    /// with `cacheDir`, also on disk and reused across runs); with augmentation, decodes the training images
+    /// instead, resized to the input size (their features change every epoch). Images are decoded a batch ahead,
+    /// on another thread, while the frozen layers run. `progress` gets (set, images done, images in the set)
+    /// after each batch.
     public func extractFeatures(progress: (FeatureSet, Int, Int) -> Void = { _, _, _ in }) throws -> FeatureReport {
         let o = options
         let comp = composition, base = self.base, featureSize = self.featureSize
@@ -403,25 +410,26 @@ public final class FineTuneSession {
         let frozenLayers = comp.analysis.layers.map(\.layer.name).prefix { $0 != comp.cut } + [comp.cut]
         let modelKey = FeatureStore.modelKey(base: base, frozen: Array(frozenLayers), preprocessing: base.manifest.preprocessing,
                                              size: o.inputSize, cut: comp.cut, exifOrientation: o.exifOrientation)
-        func store(for items: Int) throws -> FeatureStore {
-            if let dir = o.cacheDir { return try FeatureStore(featureSize: featureSize, directory: dir, modelKey: modelKey) }
-            if items * featureSize * 4 > o.memoryCacheLimit {
-                return try FeatureStore(featureSize: featureSize, directory: FineTuneOptions.defaultCacheDirectory, modelKey: modelKey)
-            }
-            return try FeatureStore(featureSize: featureSize, directory: nil, modelKey: modelKey)
-        }
-        func extract(_ items: [ImageFolder.Item], set: FeatureSet) throws -> (features: FeatureStore, labels: [Int]) {
-            let st = try store(for: items.count)
+        // The budget is shared by the training and validation stores in proportion to what each will hold.
+        let imageFloats = o.inputSize * o.inputSize * 3
+        let trainBytes = Double(trainItems.count * (cacheable ? featureSize : imageFloats)), valBytes = Double(valItems.count * featureSize)
+        let trainBudget = Int(Double(o.memoryBudget) * trainBytes / max(trainBytes + valBytes, 1))
+        let scratch = o.cacheDir ?? MemoryBudget.scratchDirectory
+        // Batches of 16 at 224x224 and above; larger for small inputs (same activation memory, better GEMMs).
+        let step = max(16, min(64, 16 * 50176 / max(1, o.inputSize * o.inputSize)))
+        func extract(_ items: [ImageFolder.Item], set: FeatureSet, budget: Int) throws -> (features: FeatureStore, labels: [Int]) {
+            let st = try FeatureStore(featureSize: featureSize, directory: o.cacheDir, modelKey: modelKey, budgetBytes: budget)
             var labels: [Int] = []
-            // Batches of 16 at 224x224 and above; larger for small inputs (same activation memory, better GEMMs).
-            let step = max(16, min(64, 16 * 50176 / max(1, o.inputSize * o.inputSize)))
-            for start in stride(from: 0, to: items.count, by: step) {
-                let chunk = Array(items[start..<min(items.count, start + step)])
+            let dir = st.directory
+            try pipelined(items: items, step: step, load: { chunk in
                 // Disk entries for the same weights, size, preprocessing and pixels are reused.
-                let keys = st.directory == nil ? chunk.map { _ in "" } : chunk.map { imageKey($0.path) ?? "" }
-                let cached = zip(chunk, keys).map { _, k in k.isEmpty ? nil : st.lookup(imageKey: k) }
+                let keys = dir == nil ? chunk.map { _ in "" } : chunk.map { imageKey($0.path) ?? "" }
+                let cached = keys.map { k in k.isEmpty ? nil : FeatureStore.lookup(directory: dir, modelKey: modelKey, featureSize: featureSize, imageKey: k) }
                 let todo = chunk.indices.filter { cached[$0] == nil }
                 let (values, bad) = loader.loadBatch(todo.map { chunk[$0].path })
+                return (keys, cached, todo, values, bad)
+            }) { start, chunk, loaded in
+                let (keys, cached, todo, values, bad) = loaded
                 skipped += bad
                 var computed: [Int: ArraySlice<Float>] = [:]
                 let ok = zip(todo, values).compactMap { i, v in v.map { (i, $0) } }
@@ -431,30 +439,38 @@ public final class FineTuneSession {
                     for (j, (i, _)) in ok.enumerated() { computed[i] = f[(j * featureSize)..<((j + 1) * featureSize)] }
                 }
                 for i in chunk.indices {
-                    if let d = cached[i] { st.appendCached(d); labels.append(chunk[i].label) } else if let f = computed[i] {
+                    if let d = cached[i] { try st.appendCached(d); labels.append(chunk[i].label) } else if let f = computed[i] {
                         try st.append(f, imageKey: keys[i])
                         labels.append(chunk[i].label)
                     }
                 }
-                progress(set, min(start + step, items.count), items.count)
+                progress(set, min(start + chunk.count, items.count), items.count)
             }
             return (st, labels)
         }
-        // Training images: features cached once, or (with augmentation) decoded once and passed through the
-        // frozen layers again every epoch, each time differently augmented.
+        // Training images: features cached once, or (with augmentation) decoded and resized once and passed
+        // through the frozen layers again every epoch, each time differently augmented.
         if cacheable {
-            let (f, y) = try extract(trainItems, set: .training)
+            let (f, y) = try extract(trainItems, set: .training, budget: trainBudget)
             trainX = f
             trainY = y
         } else {
-            for item in trainItems {
-                do { decoded.append(try ImageDecoder.decode(path: item.path, exifOrientation: o.exifOrientation)); trainY.append(item.label) } catch let e as ImageError {
-                    skipped.append(SkippedFile(path: item.path, reason: e.reason, kind: e.kind))
+            let images = SpillStore(recordFloats: imageFloats, budgetBytes: trainBudget, directory: scratch)
+            var resizer = loader
+            resizer.preprocessing = nil
+            let r = resizer
+            try pipelined(items: trainItems, step: step, load: { chunk in r.loadBatch(chunk.map(\.path)) }) { _, chunk, loaded in
+                skipped += loaded.skipped
+                for (item, v) in zip(chunk, loaded.values) {
+                    guard let v else { continue }
+                    try images.append(v[...])
+                    trainY.append(item.label)
                 }
             }
+            decoded = images
         }
-        let (valStore, y) = try extract(valItems, set: .validation)
-        valX = valStore.all()
+        let (valStore, y) = try extract(valItems, set: .validation, budget: o.memoryBudget - trainBudget)
+        valX = valStore
         valY = y
         featureSeconds = Date().timeIntervalSince(t0)
         for (i, c) in classNames.enumerated() where !trainY.contains(i) {
@@ -472,18 +488,49 @@ public final class FineTuneSession {
         } else {
             cache = .augmented(o.augment)
         }
+        // Without augmentation the frozen layers never run again: their engine (its plan's activation buffers,
+        // ~0.7 GB for VGG16 at 250x250 and batch 16) is released before training.
+        if cacheable { engine.releaseMemory(); self.engine = nil }
+        extracted = true
+        let trainStore = trainX?.records ?? decoded!
+        let spilled = (trainStore.spilledRecords * trainStore.recordFloats + valStore.records.spilledRecords * featureSize) * 4
         return FeatureReport(trainImages: trainY.count, validationImages: valY.count, cut: comp.cut, seconds: featureSeconds,
-                             cache: cache, skipped: skipped)
+                             cache: cache, skipped: skipped, memoryBudget: o.memoryBudget, spilledBytes: spilled, scratchDirectory: scratch)
+    }
+
+    /// Loads `items` in chunks of `step` with `load` on a background thread, one chunk ahead of `consume`,
+    /// which runs on the caller's thread in order (with the chunk's first index, the chunk, what was loaded).
+    func pipelined<T>(items: [ImageFolder.Item], step: Int, load: @escaping @Sendable ([ImageFolder.Item]) -> T,
+                      consume: (Int, [ImageFolder.Item], T) throws -> Void) throws {
+        let starts = Array(stride(from: 0, to: items.count, by: step))
+        let queue = DispatchQueue(label: "vggtool.decode")
+        func start(_ k: Int) -> (DispatchGroup, LoadBox<T>) {
+            let group = DispatchGroup(), box = LoadBox<T>()
+            let chunk = Array(items[starts[k]..<min(items.count, starts[k] + step)])
+            queue.async(group: group) { box.value = load(chunk) }
+            return (group, box)
+        }
+        var pending = starts.isEmpty ? nil : start(0)
+        defer { pending?.0.wait() }
+        for k in starts.indices {
+            let (group, box) = pending!
+            group.wait()
+            pending = k + 1 < starts.count ? start(k + 1) : nil
+            let chunk = Array(items[starts[k]..<min(items.count, starts[k] + step)])
+            try consume(starts[k], chunk, box.value!)
+        }
     }
 
     /// Features of training images `idx` for this epoch.
     func trainFeatures(_ idx: [Int], epoch: Int) throws -> [Float] {
         if let trainX { return trainX.gather(idx) }
         let o = options
-        var batch = [Float](); batch.reserveCapacity(idx.count * o.inputSize * o.inputSize * 3)
+        let imageFloats = o.inputSize * o.inputSize * 3
+        var batch = [Float](); batch.reserveCapacity(idx.count * imageFloats)
         let augmenter = Augmenter(o.augment)
+        var img = [Float](repeating: 0, count: imageFloats)
         for i in idx {
-            var img = ImageDecoder.resize(decoded[i], height: o.inputSize, width: o.inputSize)
+            img.withUnsafeMutableBufferPointer { decoded!.read(i, into: $0.baseAddress!) }
             var r = SplitMix64(seed: o.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9))
             augmenter.apply(&img, height: o.inputSize, width: o.inputSize, rng: &r)
             ImageDecoder.preprocess(&img, base.manifest.preprocessing)
@@ -496,7 +543,7 @@ public final class FineTuneSession {
     /// file (OUT.history.csv) and updates the best score. Returns the record and whether it is a new best (then
     /// `saveCheckpoint` keeps it). Call after `extractFeatures`.
     public func trainEpoch(_ epoch: Int, progress: (BatchProgress) -> Void = { _ in }) throws -> (record: EpochRecord, improved: Bool) {
-        precondition(engine != nil, "extractFeatures() comes before trainEpoch")
+        precondition(extracted, "extractFeatures() comes before trainEpoch")
         let o = options
         let k = classNames.count
         let start = Date()
@@ -532,7 +579,7 @@ public final class FineTuneSession {
             var vp: [Float] = []
             for s in stride(from: 0, to: valY.count, by: 64) {
                 let e = min(valY.count, s + 64)
-                vp += network.forward(Array(valX[(s * featureSize)..<(e * featureSize)]), n: e - s, training: false)
+                vp += network.forward(valX!.gather(Array(s..<e)), n: e - s, training: false)
             }
             rec.valLoss = Network.crossEntropy(vp, labels: valY, classes: k).loss
             rec.valAccuracy = Double(valY.enumerated().filter { Self.argmax(vp[($0.offset * k)..<(($0.offset + 1) * k)]) == $0.element }.count) / Double(valY.count)
@@ -579,7 +626,10 @@ public final class FineTuneSession {
         return result
     }
 
-    deinit { try? writer.wait() }
+    deinit {
+        try? writer.wait()
+        engine?.releaseMemory()
+    }
 
     /// Writes the composed model (frozen tensors copied from the base, trained ones from the network).
     @discardableResult
@@ -635,6 +685,11 @@ public final class FineTuneSession {
     }
 }
 
+
+/// What a background load left for the consumer (written before the group is left, read after its wait).
+final class LoadBox<T>: @unchecked Sendable {
+    var value: T?
+}
 
 /// Writes checkpoints one at a time on a background thread; an error surfaces at the next submit or wait.
 final class CheckpointWriter: @unchecked Sendable {

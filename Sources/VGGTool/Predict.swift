@@ -101,6 +101,9 @@ public struct PredictionReport {
     public var classNames: [String]?
     /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
+    /// Each output's name and the shape of one row of it (batch dimension left out), in the model's output
+    /// order; empty when no input could be read. Filled also when `outputs` is not kept (`onBatch`).
+    public var rowShapes: [(name: String, shape: [Int])] = []
     /// The text file written beside an `.npy` output that lists the inputs in row order, one path per line
     /// (with `skipUnreadable`); nil when none was written (an `.npz` output carries them as its `inputs` array).
     public var inputListPath: String? = nil
@@ -122,9 +125,15 @@ public func inputListPath(forOutput path: String) -> String {
 /// files are left out (`PredictionReport.skipped`) and the output says which file each row is: a text file
 /// beside an `.npy` (`inputListPath(forOutput:)`, one path per line) or, in an `.npz`, the array `inputs`.
 /// Without an output, unreadable images are reported in `skipped` either way.
+///
+/// Memory does not grow with the number of images when `onBatch` is given: each batch's outputs go to it
+/// (the batch's readable inputs, every output of the model) and are not kept in the report (`outputs` nil,
+/// `allOutputs` empty; `rowShapes` says what they were), and an `.npy` output is written batch by batch (its
+/// header, reserved for every input, is completed last). An `.npz` output is assembled in memory.
 public func predict(modelPath: String, images: [String], npyInputs: [String], inputSize: Int?, batchSize: Int = 8,
                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore, outputPath: String? = nil,
-                    skipUnreadable: Bool = false) throws -> PredictionReport {
+                    skipUnreadable: Bool = false,
+                    onBatch: ((_ inputs: [String], _ outputs: [Tensor]) throws -> Void)? = nil) throws -> PredictionReport {
     if let outputPath { try AtomicFile.checkWritable(outputPath) }
     if !npyInputs.isEmpty {
         let f = try VGGMFile(path: modelPath)
@@ -150,6 +159,7 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         }
         let outputs = try Engine(model: f).run(tensors)
         let names = (0..<tensors[0].shape[0]).map { "\(npyInputs[0])[\($0)]" }
+        try onBatch?(names, outputs)
         return try finishPrediction(names: names, outputs: Array(zip(f.graph.outputs, outputs.map { [$0] })), classNames: outputClassNames(f), skipped: [],
                                     outputPath: outputPath, listInputs: false)
     }
@@ -164,9 +174,14 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
     }
     // Once an image has failed and the output will not be written, the rest are only decoded (to name them all).
     let strict = outputPath != nil && !skipUnreadable
+    let npz = outputPath?.hasSuffix(".npz") ?? false
+    // An .npy output is written as the batches come; rows are kept for the report without `onBatch`, or for an .npz.
+    let keep = onBatch == nil || npz
+    var stream: NPYStream? = nil
     var parts: [[Tensor]] = []
     var names: [String] = []
     var skipped: [SkippedFile] = []
+    var rowShapes: [(name: String, shape: [Int])] = []
     for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
         let chunk = Array(images[start..<min(images.count, start + max(1, batchSize))])
         let (values, bad) = p.loader.loadBatch(chunk)
@@ -174,7 +189,14 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         let ok = zip(chunk, values).compactMap { path, v in v.map { (path, $0) } }
         guard !ok.isEmpty, !(strict && !skipped.isEmpty) else { continue }
         let x = Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1))
-        parts.append(try p.runAll(x))
+        let y = try p.runAll(x)
+        if rowShapes.isEmpty { rowShapes = zip(p.file.graph.outputs, y).map { ($0, Array($1.shape.dropFirst())) } }
+        if let outputPath, !npz {
+            if stream == nil { stream = try NPYStream(path: outputPath, maxRows: images.count, rowShape: rowShapes[0].shape) }
+            try stream!.append(y[0])
+        }
+        try onBatch?(ok.map(\.0), y)
+        if keep { parts.append(y) }
         names += ok.map(\.0)
     }
     if strict, let first = skipped.first, let outputPath {
@@ -183,9 +205,54 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         throw ToolError(first.path, .unreadableImages(skipped: skipped.count, total: images.count),
                         "\(first.reason)\(more); \(outputPath) not written, as its rows would no longer match the inputs")
     }
+    var listPath: String? = nil
+    if let stream, let outputPath {
+        if skipUnreadable {
+            let path = inputListPath(forOutput: outputPath)
+            try AtomicFile.write(Array(names.map { $0 + "\n" }.joined().utf8), to: path)
+            listPath = path
+        }
+        try stream.commit()
+    }
     let outputs = p.file.graph.outputs.enumerated().map { i, name in (name, parts.map { $0[i] }) }
-    return try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped, outputPath: outputPath,
-                                listInputs: skipUnreadable)
+    var report = try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped,
+                                      outputPath: stream == nil ? outputPath : nil, listInputs: skipUnreadable)
+    if stream != nil { report.inputListPath = listPath }
+    report.rowShapes = rowShapes
+    return report
+}
+
+/// An `.npy` file of float32 rows written as they come, through an `AtomicFile`: the header is reserved for
+/// `maxRows` rows and written last with the rows actually appended (padded to the reserved length), then the
+/// file is committed. Dropped (never named) unless `commit()` is reached.
+final class NPYStream {
+    let file: AtomicFile
+    let headerBytes: Int
+    let rowShape: [Int]
+    private(set) var rows = 0
+
+    init(path: String, maxRows: Int, rowShape: [Int]) throws {
+        file = try AtomicFile(destination: path)
+        headerBytes = NumPy.header(shape: [maxRows] + rowShape).count
+        self.rowShape = rowShape
+    }
+
+    /// Appends the rows of `t` (shape `[n] + rowShape`).
+    func append(_ t: Tensor) throws {
+        precondition(Array(t.shape.dropFirst()) == rowShape)
+        let rowFloats = rowShape.reduce(1, *)
+        try t.values.withUnsafeBytes { try file.write($0, at: headerBytes + rows * rowFloats * 4) }
+        if rows == 0 { file.reached(.filling) }  // the crash tests' pause point: some rows written, not all
+        rows += t.shape[0]
+    }
+
+    /// Writes the header for the rows appended and commits the file.
+    func commit() throws {
+        let header = NumPy.header(shape: [rows] + rowShape, length: headerBytes)
+        precondition(header.count == headerBytes)
+        try header.withUnsafeBytes { try file.write($0, at: 0) }
+        try file.commit()
+    }
 }
 
 /// A model with several outputs writes them to an `.npz` archive, not an `.npy` file.
@@ -217,5 +284,5 @@ func finishPrediction(names: [String], outputs: [(String, [Tensor])], classNames
         try AtomicFile.write(bytes, to: outputPath)
     }
     return PredictionReport(inputs: names, outputs: stacked.first?.tensor, allOutputs: stacked, classNames: classNames, skipped: skipped,
-                            inputListPath: listPath)
+                            rowShapes: stacked.map { ($0.name, Array($0.tensor.shape.dropFirst())) }, inputListPath: listPath)
 }

@@ -17,7 +17,8 @@ extension VGGToolCommand {
             The frozen part's output is computed once per image and reused every epoch (for training and \
             validation images); with --trainable-from, the output of the last frozen layer is cached. With \
             --augment, training images go through the frozen layers again every epoch (validation features stay \
-            cached). The best \
+            cached). Features and decoded images are kept within --memory-budget; the rest goes to a scratch file \
+            read back batch by batch, so memory does not grow with the number of images. The best \
             checkpoint by validation loss is written to -o atomically, with the class names and preprocessing, \
             the history beside it as OUT.history.csv, the state for --resume as OUT.state.json/.npy, and what a \
             report shows as OUT.report.json. --report writes the report page (loss and accuracy per epoch, the \
@@ -55,8 +56,9 @@ extension VGGToolCommand {
         @Flag(name: .shortAndLong, help: "No progress bars (drawn only when stdout is a terminal).") var quiet = false
         @Option(help: ArgumentHelp("Also write a self-contained HTML report of the run, with the validation images evaluated by the best checkpoint.",
                                    valueName: "report.html")) var report: String?
-        @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here, reused by later runs with the same base, size, preprocessing and images (default: in memory, or ~/.cache/vggtool/features when over 4 GB).", valueName: "DIR")) var cacheDir: String?
-
+        @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here too, reused by later runs with the same base, size, preprocessing and images; the scratch file of data over --memory-budget goes here as well.", valueName: "DIR")) var cacheDir: String?
+        @Option(help: ArgumentHelp("Memory for the per-image data (features; with --augment, the resized training images), e.g. 256M or 2G; beyond it the data goes to an unnamed scratch file in --cache-dir or $TMPDIR (else /var/tmp), read back batch by batch, with the same results. Default: 1/16 of the available memory, at most 64M.",
+                                   valueName: "SIZE")) var memoryBudget: ByteSize?
         func validate() throws {
             guard !head.elements.isEmpty, head.elements.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--head must be positive integers like 1024,1024,4096") }
             guard (32...4096).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and 4096, got \(inputSize)") }
@@ -90,6 +92,7 @@ extension VGGToolCommand {
             o.validationDir = valDir
             o.resume = resume
             o.cacheDir = cacheDir
+            if let memoryBudget { o.memoryBudget = memoryBudget.bytes }
             return o
         }
 
@@ -141,6 +144,9 @@ extension VGGToolCommand {
                           + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
                           + " -> \(r.output) (classes: \(r.classNames.joined(separator: ", ")))")
                 }
+                // The closing note on memory: the peak against the data's size (docs/training.md's table).
+                print(String(format: "peak memory %.0f MB for %d training and %d validation images", Double(peakRSSBytes()) / 1048576,
+                             r.trainImages, r.validationImages))
             }
         }
     }
@@ -185,6 +191,10 @@ struct FineTuneReport {
                 if case .disk(let dir, let reused, let computed) = f.cache { place = "on disk in \(dir) (\(reused) reused, \(computed) computed)" } else { place = "in memory" }
                 line(String(format: "features: %d training and %d validation images through the frozen layers (up to '%@') in %.1f s, cached %@",
                             f.trainImages, f.validationImages, f.cut, f.seconds, place))
+            }
+            if f.spilledBytes > 0 {
+                line(String(format: "memory budget %.0f MB: %.1f MB beyond it in a scratch file in %@", Double(f.memoryBudget) / 1048576,
+                            Double(f.spilledBytes) / 1048576, f.scratchDirectory))
             }
         case .batch(let b):
             status?(Self.bar(b))

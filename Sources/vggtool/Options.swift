@@ -38,6 +38,33 @@ struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgument {
     var defaultValueDescription: String { elements.map(\.defaultValueDescription).joined(separator: ",") }
 }
 
+/// A size in bytes: a whole number with an optional binary suffix K, M or G (KiB, MiB, GiB; `B` after it
+/// allowed, any case): `512M`, `2G`, `1048576`.
+struct ByteSize: ExpressibleByArgument {
+    var bytes: Int
+
+    init(bytes: Int) { self.bytes = bytes }
+
+    init?(argument: String) {
+        var text = argument.trimmingCharacters(in: .whitespaces).uppercased()
+        if text.hasSuffix("B") { text.removeLast() }
+        var shift = 0
+        switch text.last {
+        case "K": shift = 10
+        case "M": shift = 20
+        case "G": shift = 30
+        default: break
+        }
+        if shift > 0 { text.removeLast() }
+        guard let n = Int(text), n >= 0, n <= (Int.max >> 31) else { return nil }
+        bytes = n << shift
+    }
+
+    var defaultValueDescription: String {
+        bytes % (1 << 30) == 0 && bytes > 0 ? "\(bytes >> 30)G" : bytes % (1 << 20) == 0 && bytes > 0 ? "\(bytes >> 20)M" : "\(bytes)"
+    }
+}
+
 /// Options that say which architecture a weights-only file has and which input shape to use.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Built-in architecture for weights-only files: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")). Detected when unambiguous.")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Runtime
 import VGGTool
 
 extension VGGToolCommand {
@@ -38,10 +39,29 @@ extension VGGToolCommand {
         func run() throws {
             try VGGToolCommand.guarded(writesFiles: output != nil) {
                 let r: PredictionReport
+                // Each batch's rows become lines as they come (the outputs are not kept), printed once the run
+                // has succeeded.
+                // Each batch's rows are reduced to what is printed as they come (the outputs are not kept): the
+                // top classes of a (batch, classes) output, else the row's range; printed once the run succeeded.
+                enum Row { case top(String, [(index: Int, value: Float)], units: Int), range(String, String) }
+                var rows: [Row] = []
+                let topK = max(1, self.topK)
+                func describe(_ names: [String], _ outputs: [Tensor]) {
+                    let out = outputs[0]
+                    let perImage = out.count / max(out.shape[0], 1)
+                    for (i, name) in names.enumerated() {
+                        let row = out.values[(i * perImage)..<((i + 1) * perImage)]
+                        if out.shape.count == 2 {
+                            rows.append(.top(name, VGGTool.topK(row, topK), units: perImage))
+                        } else {
+                            rows.append(.range(name, "output \(out.shape.dropFirst().map(String.init).joined(separator: "x")) (min \(row.min()!), max \(row.max()!))"))
+                        }
+                    }
+                }
                 do {
                     r = try predict(modelPath: model, images: images, npyInputs: npyInputs, inputSize: image.inputSize, batchSize: batchSize,
                                     interpolation: image.interpolation, exifOrientation: image.exifOrientation, outputPath: output,
-                                    skipUnreadable: skipUnreadable)
+                                    skipUnreadable: skipUnreadable, onBatch: describe)
                 } catch var e as ToolError {
                     if case .unreadableImages = e.kind { e.message += " (--skip-unreadable writes the others and lists them)" }
                     throw e
@@ -52,23 +72,22 @@ extension VGGToolCommand {
                     throw ToolError(r.skipped[0].path, .unreadableImages(skipped: 1, total: 1), r.skipped[0].reason)
                 }
                 for s in r.skipped { FileHandle.standardError.write(Data("vggtool: skipped \(s.path): \(s.reason)\n".utf8)) }
-                if let out = r.outputs {
-                    let perImage = out.count / max(out.shape[0], 1)
-                    for (i, name) in r.inputs.enumerated() {
-                        let row = out.values[(i * perImage)..<((i + 1) * perImage)]
-                        if out.shape.count == 2, let names = r.classNames, names.count == perImage {
-                            let top = VGGTool.topK(row, max(1, topK)).map { String(format: "%@ %.4f", names[$0.index], $0.value) }
-                            print("\(name): " + top.joined(separator: ", "))
-                        } else if out.shape.count == 2 {
-                            let top = VGGTool.topK(row, max(1, topK)).map { String(format: "[%d] %.4f", $0.index, $0.value) }
-                            print("\(name): " + top.joined(separator: ", "))
-                        } else {
-                            print("\(name): output \(out.shape.dropFirst().map(String.init).joined(separator: "x")) (min \(row.min()!), max \(row.max()!))")
+                if let first = r.rowShapes.first {
+                    for row in rows {
+                        switch row {
+                        case .top(let name, let top, let units):
+                            if let names = r.classNames, names.count == units {
+                                print("\(name): " + top.map { String(format: "%@ %.4f", names[$0.index], $0.value) }.joined(separator: ", "))
+                            } else {
+                                print("\(name): " + top.map { String(format: "[%d] %.4f", $0.index, $0.value) }.joined(separator: ", "))
+                            }
+                        case .range(let name, let text): print("\(name): \(text)")
                         }
                     }
                     if let output {
-                        print(r.allOutputs.count == 1 ? "wrote \(output) (shape \(out.shape))"
-                              : "wrote \(output) (" + r.allOutputs.map { "\($0.name) \($0.tensor.shape)" }.joined(separator: ", ") + ")")
+                        let shape = { (row: [Int]) in [r.inputs.count] + row }
+                        print(r.rowShapes.count == 1 ? "wrote \(output) (shape \(shape(first.shape)))"
+                              : "wrote \(output) (" + r.rowShapes.map { "\($0.name) \(shape($0.shape))" }.joined(separator: ", ") + ")")
                         if let list = r.inputListPath { print("wrote \(list) (the \(r.inputs.count) input(s) in row order)") }
                         else if skipUnreadable && output.hasSuffix(".npz") { print("  inputs: the \(r.inputs.count) input(s) in row order") }
                     }

@@ -55,7 +55,7 @@ extension Conv2D: Differentiable {
             let xs = UnsafeSendable(xp.baseAddress!), gs = UnsafeSendable(gp.baseAddress!), ws = UnsafeSendable(wp.baseAddress!)
             let results = UnsafeMutableBufferPointer<([Float], [Float])>.allocate(capacity: parts)
             results.initialize(repeating: ([], []))
-            defer { results.deallocate() }
+            defer { _ = results.deinitialize(); results.deallocate() }  // deinitialized: the parts' arrays are freed
             let rs = UnsafeSendable(results)
             parallelParts(parts, parts) { p0, p1, _ in
                 for p in p0..<p1 {
