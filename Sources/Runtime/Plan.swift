@@ -16,6 +16,8 @@ final class Plan {
     private(set) var steps: [Step] = []
     private var buffers: [UnsafeMutablePointer<Float>] = []
     private var scratch: UnsafeMutablePointer<Float>?
+    /// Each Masking layer's mask, `(batch, steps)`, read by the layers its mask reaches.
+    private var masks: [String: UnsafeMutablePointer<Float>] = [:]
     private(set) var bytes = 0
     private(set) var bufferBytes = 0
     /// Each model input's buffer and value count, in the graph's input order (nil: not needed for the outputs).
@@ -150,6 +152,15 @@ final class Plan {
         inputSlots = graph.inputs.map { name in slotOf[name].map { ($0, shapes[name]!.reduce(1, *)) } }
         outputs = key.outputs.map { (slotOf[$0]!, shapes[$0]!) }
 
+        // ---- masks: which Masking layer's mask each layer reads (refusing layers that cannot apply one)
+        let maskInput = try maskFlow(layers.map(\.layer), file: file)
+        for info in layers {
+            guard case .masking = info.layer.op, let s = shapes[info.layer.name], s.count >= 2 else { continue }
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: s[0] * s[1])
+            p.initialize(repeating: 1, count: s[0] * s[1])
+            masks[info.layer.name] = p
+        }
+
         // ---- steps
         for info in layers {
             let l = info.layer
@@ -161,7 +172,9 @@ final class Plan {
             let kernel = l.op.planned!
             // Elementwise layers work in place; when their input is still needed, copy it first.
             if placement[l.name] == .fresh, kernel.bufferUse == .inPlace { steps.append(Self.copyStep(l.name, ins[0].ptr, out, outShape)) }
-            let context = StepContext(engine: engine, info: info, inputs: ins, out: out, outShape: outShape, scratch: scratch)
+            var context = StepContext(engine: engine, info: info, inputs: ins, out: out, outShape: outShape, scratch: scratch)
+            context.mask = maskInput[l.name].flatMap { masks[$0] }.map { UnsafePointer($0) }
+            context.maskOut = masks[l.name]
             steps.append(Step(layer: l.name, run: try kernel.makeStep(context)))
         }
     }
@@ -169,6 +182,7 @@ final class Plan {
     deinit {
         for b in buffers { b.deallocate() }
         scratch?.deallocate()
+        for m in masks.values { m.deallocate() }
     }
 
     static func copyStep(_ name: String, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ shape: [Int]) -> Step {

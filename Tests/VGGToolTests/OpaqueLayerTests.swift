@@ -96,8 +96,8 @@ import VGGTool
 
     /// Masking in a functional model (gen_layer_fixtures.py's masked): Keras 3 records the masks as NotEqual
     /// and Any operation layers given to the next layers as their `mask`, listed among their connections;
-    /// both tables are Keras's. Convert refuses the operation layers; the tf-keras file converts and the
-    /// runtime refuses its masked layers.
+    /// both tables are Keras's. Convert refuses the operation layers; the tf-keras file converts, and the
+    /// runtime refuses its Embedding's mask_zero.
     @Test func maskedModelsSummarizeAsKeras() throws {
         let tf = try loadAnalysis(path: TestSupport.fixture("masked.tfkeras.full.h5"), options: .init())
         #expect(tf.summary(style: .keras2) == (try TestSupport.golden("masked.keras2.txt")))
@@ -105,8 +105,10 @@ import VGGTool
         #expect(k3.summary(style: .keras3) == (try TestSupport.golden("masked.keras3.txt")))
         #expect(k3.info("lstm")?.layer.maskInbound == ["any"] && k3.info("gru")?.layer.maskInbound == ["not_equal_1"])
         #expect { _ = try KerasFile(path: TestSupport.fixture("masked.keras3.keras")) } throws: { "\($0)".contains("'NotEqual'") }
-        let file = try TestSupport.convertAndOpen(TestSupport.fixture("masked.tfkeras.full.h5"))
-        #expect { _ = try Engine(model: file) } throws: { "\($0)".contains("cannot be run") }
+        // tf-keras's masks are implicit: the runtime carries Masking's, and refuses Embedding's mask_zero.
+        let engine = try Engine(model: try TestSupport.convertAndOpen(TestSupport.fixture("masked.tfkeras.full.h5")))
+        let x = Tensor(shape: [1, 5, 3], values: Array(repeating: 0.5, count: 15)), ids = Tensor(shape: [1, 6], values: [1, 2, 0, 3, 0, 0])
+        #expect { _ = try engine.run([x, ids]) } throws: { "\($0)".contains("layer 'embed'") && "\($0)".contains("mask_zero") }
     }
 
     /// A mask edge survives vggtool's JSON (written only when there is one) and makes the file format 1.2.

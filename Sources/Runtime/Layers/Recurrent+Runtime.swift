@@ -53,8 +53,11 @@ struct RecurrentPass {
     /// Runs over `x` `(n, steps, features)` into `out`: `(n, steps, units)` with `sequences` (step k of the
     /// output is the k-th step processed, or, with `reversed`, the (steps - 1 - k)-th: Keras reverses a
     /// Bidirectional's backward outputs whichever way that layer reads), else `(n, units)`.
+    ///
+    /// With `mask` (`(n, steps)`, 0 for a masked step), a masked step leaves the state as it was and outputs the
+    /// last output (the state), or zeros with `zeroMasked` (inside a Bidirectional), as Keras does.
     func run(_ engine: Engine, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int, steps: Int, features: Int,
-             scratch: UnsafeMutablePointer<Float>, reversed: Bool = false) {
+             scratch: UnsafeMutablePointer<Float>, reversed: Bool = false, mask: UnsafePointer<Float>? = nil, zeroMasked: Bool = false) {
         let u = units, g = gates * units
         let xw = scratch, hw = xw + n * steps * g, h = hw + n * g, c = h + n * u, t = c + n * u
         let rows = n * steps
@@ -74,6 +77,13 @@ struct RecurrentPass {
             }
             for i in 0..<n {
                 let z = xw + (i * steps + ts) * g, r = hw + i * g, hi = h + i * u, ci = c + i * u
+                if let mask, mask[i * steps + ts] == 0 {
+                    if sequences {
+                        let dst = out + (i * steps + (reversed ? steps - 1 - step : step)) * u
+                        if zeroMasked { dst.update(repeating: 0, count: u) } else { dst.update(from: hi, count: u) }
+                    }
+                    continue
+                }
                 switch cell {
                 case .simple:
                     for j in 0..<u { hi[j] = z[j] + r[j] }
@@ -123,7 +133,8 @@ extension Recurrent {
         let pass = try RecurrentPass(self, c)
         let s = c.inShape, engine = c.engine, x = c.x, out = c.out
         guard let scratch = c.scratch else { preconditionFailure("the plan sizes scratch for recurrent layers") }
-        return { pass.run(engine, x: x, out: out, n: s[0], steps: s[1], features: s[2], scratch: scratch) }
+        let mask = c.mask
+        return { pass.run(engine, x: x, out: out, n: s[0], steps: s[1], features: s[2], scratch: scratch, mask: mask) }
     }
 }
 
@@ -157,10 +168,10 @@ extension Bidirectional: RuntimeKernel {
         let s = c.inShape, engine = c.engine, x = c.x, out = c.out, u = f.units, mode = mergeMode
         let each = s[0] * (f.returnSequences ? s[1] : 1) * u
         guard let scratch = c.scratch else { preconditionFailure("the plan sizes scratch for recurrent layers") }
-        let a = scratch, b = scratch + each, rest = scratch + 2 * each
+        let a = scratch, b = scratch + each, rest = scratch + 2 * each, mask = c.mask
         return {
-            fw.run(engine, x: x, out: a, n: s[0], steps: s[1], features: s[2], scratch: rest)
-            bw.run(engine, x: x, out: b, n: s[0], steps: s[1], features: s[2], scratch: rest, reversed: true)
+            fw.run(engine, x: x, out: a, n: s[0], steps: s[1], features: s[2], scratch: rest, mask: mask, zeroMasked: true)
+            bw.run(engine, x: x, out: b, n: s[0], steps: s[1], features: s[2], scratch: rest, reversed: true, mask: mask, zeroMasked: true)
             let rows = each / u
             for r in 0..<rows {
                 let pa = a + r * u, pb = b + r * u

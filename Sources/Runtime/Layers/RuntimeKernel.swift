@@ -22,6 +22,11 @@ struct StepContext {
     let out: UnsafeMutablePointer<Float>
     let outShape: [Int]
     let scratch: UnsafeMutablePointer<Float>?
+    /// The Keras mask on the input, `(batch, steps)` of 1 (kept) and 0 (masked), for the layers that read one
+    /// (`LayerOp.maskUse`); nil when the input carries none.
+    var mask: UnsafePointer<Float>? = nil
+    /// Where a Masking layer writes the mask it makes.
+    var maskOut: UnsafeMutablePointer<Float>? = nil
 
     var name: String { info.layer.name }
     /// The first input's buffer and shape.
@@ -117,7 +122,8 @@ extension LayerOp {
         case .lstm(let l): l
         case .gru(let l): l
         case .bidirectional(let l): l
-        case .masking, .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding3D, .cropping3D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding, .opaque:
+        case .masking(let l): l
+        case .maxPooling3D, .averagePooling3D, .globalMaxPooling3D, .globalAveragePooling3D, .zeroPadding3D, .cropping3D, .upSampling3D, .conv3D, .conv1DTranspose, .conv3DTranspose, .separableConv1D, .depthwiseConv1D, .multiHeadAttention, .attention, .additiveAttention, .dot, .groupNormalization, .unitNormalization, .categoryEncoding, .opaque:
             nil
         }
     }

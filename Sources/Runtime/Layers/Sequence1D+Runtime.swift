@@ -55,7 +55,22 @@ extension GlobalPooling1D {
 }
 
 extension GlobalAveragePooling1D: RuntimeKernel {
-    func makeStep(_ ctx: StepContext) throws -> () throws -> Void { globalStep(ctx, kind: 1) }
+    /// With a mask, the mean of the kept steps, as Keras computes it (sum of x * mask over the sum of the mask).
+    func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
+        guard let mask = ctx.mask else { return globalStep(ctx, kind: 1) }
+        let x = ctx.x, out = ctx.out, s = ctx.inShape, (n, steps, f) = (s[0], s[1], s[2])
+        return {
+            for i in 0..<n {
+                var kept: Float = 0
+                for j in 0..<f { out[i * f + j] = 0 }
+                for t in 0..<steps where mask[i * steps + t] != 0 {
+                    kept += mask[i * steps + t]
+                    for j in 0..<f { out[i * f + j] += x[(i * steps + t) * f + j] * mask[i * steps + t] }
+                }
+                for j in 0..<f { out[i * f + j] /= kept }
+            }
+        }
+    }
 }
 
 extension GlobalMaxPooling1D: RuntimeKernel {
