@@ -126,14 +126,14 @@ public enum VGGMFormat {
     public static let major: UInt16 = 1
     /// The newest minor version this vggtool reads and writes. 1.1 added nested models (a layer of class
     /// `Functional`, `Sequential` or `Model` holding its own graph); 1.2 added channels-first layers (a
-    /// `data_format` key, which older readers would ignore and compute wrongly) and layers given a mask
-    /// (`mask_inbound`). A file is written as the lowest minor version it needs, so older readers keep
+    /// `data_format` key, which older readers would ignore and compute wrongly), layers given a mask
+    /// (`mask_inbound`) and BatchNormalization's explicit `axis`. A file is written as the lowest minor version it needs, so older readers keep
     /// reading what they can.
     public static let minor: UInt16 = 2
 
     /// The minor version a file holding `graph` is written as.
     public static func minor(for graph: ModelGraph) -> UInt16 {
-        graph.hasChannelsFirstLayers || graph.hasMaskInputs ? 2 : graph.hasNestedModels ? 1 : 0
+        graph.hasChannelsFirstLayers || graph.hasMaskInputs || graph.hasExplicitNormalizationAxes ? 2 : graph.hasNestedModels ? 1 : 0
     }
     /// Bytes in the fixed header.
     public static let headerSize = 64

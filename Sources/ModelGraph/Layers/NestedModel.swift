@@ -75,12 +75,15 @@ extension ModelGraph {
     /// True when some layer is a nested model.
     public var hasNestedModels: Bool { layers.contains { $0.op.nestedModel != nil } }
 
-    /// True when some layer, nested ones included, works on channels-first data, or is a BatchNormalization
-    /// with an explicit `axis` (both 1.2: older readers would normalize the last axis).
-    public var hasChannelsFirstLayers: Bool {
+    /// True when some layer, nested ones included, works on channels-first data.
+    public var hasChannelsFirstLayers: Bool { flattened().layers.contains { $0.op.isChannelsFirst } }
+
+    /// True when some BatchNormalization, nested ones included, keeps an explicit `axis` (older readers would
+    /// normalize the last axis).
+    public var hasExplicitNormalizationAxes: Bool {
         flattened().layers.contains { l in
-            if case .batchNormalization(let b) = l.op, b.axis != nil { return true }
-            return l.op.isChannelsFirst
+            if case .batchNormalization(let b) = l.op { return b.axis != nil }
+            return false
         }
     }
 
