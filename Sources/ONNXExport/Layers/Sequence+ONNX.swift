@@ -7,9 +7,10 @@ import ModelGraph
 // upsampling, repetition).
 
 /// An ONNX recurrent activation for Keras's `a` (`what` names the setting in a refusal): its name and,
-/// for HardSigmoid, its alpha and beta. ONNX's recurrent operators take a fixed list of activations;
-/// the ones a Keras model can name are Sigmoid, Tanh, Relu and HardSigmoid (Keras 2's clip(0.2x + 0.5),
-/// Keras 3's relu6(x + 3) / 6); any other is refused.
+/// for HardSigmoid and Affine, its alpha and beta. ONNX's recurrent operators take a fixed list of
+/// activations; the ones a Keras model can name are Sigmoid, Tanh, Relu, HardSigmoid (Keras 2's
+/// clip(0.2x + 0.5), Keras 3's relu6(x + 3) / 6) and, for linear, Affine with alpha 1 and beta 0; any other
+/// is refused.
 func recurrentActivation(_ c: ONNXLayerContext, _ a: Activation, _ what: String) throws -> (name: String, alpha: Float?, beta: Float?) {
     switch a {
     case .sigmoid: return ("Sigmoid", nil, nil)
@@ -17,9 +18,10 @@ func recurrentActivation(_ c: ONNXLayerContext, _ a: Activation, _ what: String)
     case .relu: return ("Relu", nil, nil)
     case .hardSigmoid: return ("HardSigmoid", 0.2, 0.5)
     case .hardSigmoidKeras3: return ("HardSigmoid", 1.0 / 6.0, 0.5)
+    case .linear: return ("Affine", 1, 0)
     default:
         throw c.error(.unsupportedSetting("\(what)=\(a.kerasName)"),
-                      "\(c.layer.op.className) with \(what) '\(a.kerasName)' cannot be exported (ONNX's recurrent operators take sigmoid, tanh, relu and hard_sigmoid)")
+                      "\(c.layer.op.className) with \(what) '\(a.kerasName)' cannot be exported (ONNX's recurrent operators take sigmoid, tanh, relu, hard_sigmoid and linear)")
     }
 }
 
