@@ -11,7 +11,7 @@ import VGGTool
 /// computed, on both convolution paths.
 @Suite struct LayerFixtureTests {
     /// The models of gen_layer_fixtures.py's MODELS.
-    static let models = ["leaky_relu", "merges_noise", "resampling", "sequence", "channels_first", "sequence_cf", "preprocessing", "sequence_ops", "recurrent", "masking"]
+    static let models = ["leaky_relu", "merges_noise", "resampling", "sequence", "channels_first", "sequence_cf", "preprocessing", "sequence_ops", "recurrent", "masking", "masking_drop"]
     /// gen_layer_fixtures.py's TFKERAS_ONLY_MODELS: models Keras 3 cannot build (a Bidirectional around a
     /// layer reading backwards), which tf-keras files hold.
     static let tfKerasOnly = ["bidirectional_backwards"]

@@ -78,12 +78,16 @@ extension ModelGraph {
     /// True when some layer, nested ones included, works on channels-first data.
     public var hasChannelsFirstLayers: Bool { flattened().layers.contains { $0.op.isChannelsFirst } }
 
-    /// True when some BatchNormalization, nested ones included, keeps an explicit `axis` (older readers would
-    /// normalize the last axis).
+    /// True when some BatchNormalization, LayerNormalization or Normalization, nested ones included, keeps an
+    /// explicit `axis` (older readers would normalize the last axis).
     public var hasExplicitNormalizationAxes: Bool {
         flattened().layers.contains { l in
-            if case .batchNormalization(let b) = l.op { return b.axis != nil }
-            return false
+            switch l.op {
+            case .batchNormalization(let b): b.axis != nil
+            case .layerNormalization(let n): n.axis != nil
+            case .normalization(let n): n.axis != nil
+            default: false
+            }
         }
     }
 

@@ -10,16 +10,20 @@ public struct LayerNormalization: LayerKind {
     public var center: Bool
     /// Multiply by the learned scale `gamma`.
     public var scale: Bool
+    /// Keras's `axis` when it wrote a positive one (tf-keras always does: 2 for sequences, 3 for images);
+    /// nil: the last. The runtime runs the last axis only.
+    public var axis: Int?
 
     /// A layer normalization with Keras's defaults.
-    public init(epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true) {
+    public init(epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true, axis: Int? = nil) {
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
+        self.axis = axis
     }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
-        guard let c = inputs[0].last ?? nil else { throw LayerShapeError("expects a known last dimension") }
+        let c = try normalizedAxisSize(inputs[0], axis: axis)
         var weights: [WeightSpec] = []
         if scale { weights.append(WeightSpec(name: "gamma", shape: [c])) }
         if center { weights.append(WeightSpec(name: "beta", shape: [c])) }
@@ -29,6 +33,14 @@ public struct LayerNormalization: LayerKind {
     public var op: LayerOp { .layerNormalization(self) }
 }
 
+/// The size of the axis a normalization works over: `axis` (counted with the batch as 0) or the last.
+func normalizedAxisSize(_ s: Shape, axis: Int?) throws -> Int {
+    let k = axis ?? (s.count - 1)
+    guard k >= 1, k < s.count else { throw LayerShapeError("axis \(k) is not an axis of \(ShapeFormat.tuple(s))") }
+    guard let c = s[k] else { throw LayerShapeError("axis \(k) has an unknown size") }
+    return c
+}
+
 /// Keras's preprocessing `Normalization` over the last axis: (x - mean) / max(sqrt(variance), 1e-7), or with
 /// `invert` x * sqrt(variance) + mean. Its statistics are weights (`mean`, `variance` of `(channels)` and
 /// `count`, a scalar in tf-keras), none of them trainable.
@@ -36,12 +48,17 @@ public struct Normalization: LayerKind {
     public static let className = "Normalization"
     /// Undo the normalization instead: x * sqrt(variance) + mean.
     public var invert: Bool
+    /// Keras's `axis` when it wrote a positive one; nil: the last. The runtime runs the last axis only.
+    public var axis: Int?
 
     /// A normalization (its statistics are weights).
-    public init(invert: Bool = false) { self.invert = invert }
+    public init(invert: Bool = false, axis: Int? = nil) {
+        self.invert = invert
+        self.axis = axis
+    }
 
     public func infer(_ inputs: [Shape]) throws -> Inference {
-        guard let c = inputs[0].last ?? nil else { throw LayerShapeError("expects a known last dimension") }
+        let c = try normalizedAxisSize(inputs[0], axis: axis)
         return Inference(output: inputs[0], weights: [WeightSpec(name: "mean", shape: [c], trainable: false),
                                                       WeightSpec(name: "variance", shape: [c], trainable: false),
                                                       WeightSpec(name: "count", shape: [], trainable: false, bytesPerElement: 8)])

@@ -47,6 +47,9 @@ extension LayerNormalization: ONNXLayer {
     /// Over the last axis: LayerNormalization from opset 17, else mean, variance and rsqrt spelled out
     /// (ReduceMean's axes an attribute before opset 18).
     func exportONNX(_ c: inout ONNXLayerContext) throws {
+        if let axis, axis != c.rank() - 1 {
+            throw c.error(.unsupportedSetting("axis=\(axis)"), "LayerNormalization over axis \(axis) of a rank-\(c.rank()) input cannot be exported (the last axis can)")
+        }
         let x = c.inputKeras()
         let n = try c.dim(0, -1)
         let gamma = scale ? try c.weight("gamma", dims: [n]) : c.graph.constant("\(c.name)/gamma", Array(repeating: 1, count: n))
@@ -75,6 +78,9 @@ extension Normalization: ONNXLayer {
     /// (x - mean) / max(sqrt(variance), 1e-7) over the last axis, or its inverse, with the statistics
     /// folded into two constants.
     func exportONNX(_ c: inout ONNXLayerContext) throws {
+        if let axis, axis != c.rank() - 1 {
+            throw c.error(.unsupportedSetting("axis=\(axis)"), "Normalization over axis \(axis) of a rank-\(c.rank()) input cannot be exported (the last axis can)")
+        }
         let x = c.inputKeras()
         let n = try c.dim(0, -1)
         let key = "\(c.name)/"

@@ -11,6 +11,10 @@ enum MaskUse {
     /// Reads the mask (recurrent layers, GlobalAveragePooling1D); `keeps`: hands it on (a recurrent layer
     /// returning sequences).
     case consumes(keeps: Bool)
+    /// Does not support masking in Keras: computes as without a mask, and the layers after it get none
+    /// (convolutions, pooling, reshaping and the 1-D padding, cropping and upsampling; tf-keras and Keras 3
+    /// alike).
+    case drops
 }
 
 extension LayerOp {
@@ -20,8 +24,10 @@ extension LayerOp {
         switch self {
         case .masking: .produces
         case .batchNormalization, .dense, .relu, .leakyReLU, .elu, .thresholdedReLU, .dropout, .gaussianNoise, .gaussianDropout,
-             .spatialDropout1D, .alphaDropout, .activityRegularization, .identity, .timeDistributed:
+             .spatialDropout1D, .alphaDropout, .activityRegularization, .identity, .timeDistributed, .layerNormalization, .pReLU:
             .propagates
+        case .conv1D, .maxPooling1D, .averagePooling1D, .globalMaxPooling1D, .flatten, .reshape, .zeroPadding1D, .cropping1D, .upSampling1D:
+            .drops
         case .activation(let a): a.activation == .softmax || a.activation == .logSoftmax ? nil : .propagates
         case .simpleRNN(let l): .consumes(keeps: l.returnSequences)
         case .lstm(let l): .consumes(keeps: l.returnSequences)
@@ -48,7 +54,7 @@ func maskFlow(_ layers: [Layer], file: String) throws -> [String: String] {
         }
         input[l.name] = source
         switch use {
-        case .produces: break
+        case .produces, .drops: break
         case .propagates: carried[l.name] = source
         case .consumes(let keeps): if keeps { carried[l.name] = source }
         }

@@ -7,6 +7,7 @@ extension LayerNormalization: RuntimeKernel {
     /// Per row of the last axis, as tf-keras: mean and variance of the row, inv = rsqrt(var + eps) * gamma,
     /// y = x * inv + (beta - mean * inv).
     func makeStep(_ c: StepContext) throws -> () throws -> Void {
+        try checkLastAxis(axis, c)
         let width = c.outShape.last!, rows = c.outCount / width, eps = Float(epsilon)
         let gamma = scale ? try c.weight("gamma") : nil, beta = center ? try c.weight("beta") : nil
         let g = gamma.map(UnsafeSendable.init), bt = beta.map(UnsafeSendable.init)
@@ -37,6 +38,7 @@ extension Normalization: RuntimeKernel {
 
     /// (x - mean) / max(sqrt(variance), 1e-7) per channel (Keras's epsilon), or inverted.
     func makeStep(_ c: StepContext) throws -> () throws -> Void {
+        try checkLastAxis(axis, c)
         let width = c.outShape.last!
         let mean = try c.weight("mean"), variance = try c.weight("variance")
         let sd = (0..<width).map { Swift.max(variance[$0].squareRoot(), 1e-7) }
@@ -81,5 +83,12 @@ extension PReLU: RuntimeKernel {
                 for i in a..<b where p[i] < 0 { p[i] *= a0[i % per] }
             }
         }
+    }
+}
+
+/// The runtime normalizes the last axis: another `axis` is refused by name.
+func checkLastAxis(_ axis: Int?, _ c: StepContext) throws {
+    if let axis, axis != c.inShape.count - 1 {
+        throw RuntimeError(file: c.engine.model.path, layer: c.name, .unsupportedSetting("axis=\(axis)"), "\(c.info.layer.op.className) over axis \(axis) of a \(c.inShape.count)-D input cannot be run (the last axis can)")
     }
 }
