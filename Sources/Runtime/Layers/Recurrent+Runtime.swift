@@ -70,8 +70,15 @@ struct RecurrentPass {
             let ts = backwards ? steps - 1 - step : step
             switch cell {
             case .gru(resetAfter: false):
-                // z and r from h; the candidate from (r * h).
+                // z and r from h, then the candidate's recurrent part from (r * h), every row in one product.
                 vgg_dense(h, recurrent, nil, hw, n, u, g, 0, n, 0, 2 * u)
+                for i in 0..<n {
+                    let z = xw + (i * steps + ts) * g, r = hw + i * g
+                    for j in 0..<(2 * u) { r[j] += z[j] }
+                    act(recurrentActivation, r, 2 * u)
+                    for j in 0..<u { c[i * u + j] = r[u + j] * h[i * u + j] }  // r * h (c is free in a GRU)
+                }
+                vgg_dense(c, recurrent, nil, hw, n, u, g, 0, n, 2 * u, g)
             default:
                 vgg_dense(h, recurrent, recurrentBias, hw, n, u, g, 0, n, 0, g)
             }
@@ -98,18 +105,13 @@ struct RecurrentPass {
                     act(activation, t + i * u, u)
                     for j in 0..<u { hi[j] = r[3 * u + j] * t[i * u + j] }
                 case .gru(let after):
-                    for j in 0..<(2 * u) { r[j] += z[j] }
-                    act(recurrentActivation, r, 2 * u)            // z, r
                     let cand = t + i * u
                     if after {
+                        for j in 0..<(2 * u) { r[j] += z[j] }
+                        act(recurrentActivation, r, 2 * u)        // z, r
                         for j in 0..<u { cand[j] = z[2 * u + j] + r[u + j] * r[2 * u + j] }
                     } else {
-                        for j in 0..<u { ci[j] = r[u + j] * hi[j] }  // r * h (c is free in a GRU)
-                        for j in 0..<u {
-                            var s: Float = 0
-                            for q in 0..<u { s += ci[q] * recurrent[q * g + 2 * u + j] }
-                            cand[j] = z[2 * u + j] + s
-                        }
+                        for j in 0..<u { cand[j] = z[2 * u + j] + r[2 * u + j] }  // gates and (r * h) product above
                     }
                     act(activation, cand, u)
                     for j in 0..<u { hi[j] = r[j] * hi[j] + (1 - r[j]) * cand[j] }
