@@ -71,6 +71,7 @@ let package = Package(
             name: "vggtool",
             dependencies: [
                 "VGGTool",
+                "CVGGSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

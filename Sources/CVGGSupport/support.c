@@ -6,6 +6,7 @@
 #include <string.h>
 #include <errno.h>
 #include <stdio.h>
+#include <malloc.h>
 
 static uint32_t table[8][256];
 static int table_ready = 0;
@@ -154,4 +155,8 @@ int vgg_lock_held(int fd) {
     l.l_whence = SEEK_SET;
     if (fcntl(fd, F_OFD_GETLK, &l) != 0) return -1;
     return l.l_type == F_UNLCK ? 0 : 1;
+}
+
+int vgg_set_mmap_threshold(size_t bytes) {
+    return mallopt(M_MMAP_THRESHOLD, (int)bytes);
 }

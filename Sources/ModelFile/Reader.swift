@@ -131,6 +131,13 @@ public final class VGGMFile: @unchecked Sendable {
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), fileLength) }
 
+    /// Drops the mapping's pages from this process's resident memory (`madvise(MADV_DONTNEED)`): for a caller
+    /// done with the tensors for a while (a fine-tuning run after its frozen pass). Nothing is lost: the file is
+    /// mapped read-only, and a later read brings the pages back from the page cache (or the disk).
+    public func releaseResidentPages() {
+        madvise(UnsafeMutableRawPointer(mutating: base), fileLength, MADV_DONTNEED)
+    }
+
     /// The manifest entry of the tensor called `name` (`layer/weight`), if the file has one.
     public func entry(_ name: String) -> TensorEntry? { index[name].map { manifest.tensors[$0] } }
 

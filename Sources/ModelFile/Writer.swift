@@ -17,6 +17,9 @@ public struct TensorPayload {
     /// Little-endian float32 bytes of this tensor in another file (path, offset): copied in-kernel when the
     /// output is float32, instead of calling `fill`.
     public var rawLocation: (path: String, offset: Int)?
+    /// The values already in memory: written from the array itself when the output is float32 (no scratch
+    /// copy), through `fill` otherwise.
+    public var values: [Float]?
 
     /// A tensor to write; `fill` is called once, unless `rawLocation` lets the bytes be copied.
     public init(name: String, shape: [Int], rawLocation: (path: String, offset: Int)? = nil, fill: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void) {
@@ -24,6 +27,13 @@ public struct TensorPayload {
         self.shape = shape
         self.rawLocation = rawLocation
         self.fill = fill
+    }
+
+    /// A tensor whose values are in memory (`elementCount` floats, row-major).
+    public init(name: String, shape: [Int], values: [Float]) {
+        precondition(values.count == shape.reduce(1, *), "\(name): \(values.count) values for shape \(shape)")
+        self.init(name: name, shape: shape) { dst in _ = dst.update(from: values) }
+        self.values = values
     }
 
     /// Number of elements (not bytes): the product of `shape`.
@@ -107,6 +117,15 @@ public enum VGGMWriter {
                     progress?(e.offset + done, dataLength)
                 }
                 entries[i].crc32c = crc
+                continue
+            }
+            if dtype == .f32, let values = t.values {
+                try values.withUnsafeBytes { b in
+                    entries[i].crc32c = VGGMFormat.crc32c(b)
+                    try pwriteAll(fd, b, at: at, path: path)
+                }
+                writeback.wrote(upTo: at + e.length)
+                progress?(e.offset + e.length, dataLength)
                 continue
             }
             if scratch.count < t.elementCount { scratch = [Float](repeating: 0, count: t.elementCount) }

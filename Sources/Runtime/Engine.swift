@@ -252,8 +252,11 @@ public final class Engine: @unchecked Sendable {
         }
         let key = PlanKey(inputShapes: inputShapes, outputs: names)
         if let p = plans[key] { return p }
+        // Keep one plan: memory stays bounded by the last geometry used (the old plan is freed before the new
+        // one is built, so the two are never held together).
+        plans = [:]
         let p = try Plan(engine: self, key: key)
-        plans = [key: p]  // keep one plan: memory stays bounded by the last geometry used
+        plans = [key: p]
         return p
     }
 

@@ -270,7 +270,10 @@ public final class FineTuneSession {
     public var monitor: Monitor { valItems.isEmpty ? .loss : .valLoss }
 
     let base: VGGMFile
+    /// The trainable layers; their parameters hold values once `loadNetwork()` has run.
     let network: Network
+    /// The checkpoint `resume()` continues from (its weights are loaded with the network's).
+    var resumedFrom: VGGMFile? = nil
     let optimizer: Optimizer
     let state: TrainingState
     let writer = CheckpointWriter()
@@ -290,6 +293,23 @@ public final class FineTuneSession {
     /// The shuffling RNG's state after the last epoch's shuffle (saved with a checkpoint).
     var rngAfterShuffle: UInt64 = 0
     var featureSize: Int
+    /// Images per batch of the frozen pass (`frozenBatch`).
+    var frozenStep = 16
+
+    /// Activation memory (buffers and kernel scratch) the frozen pass's plan may hold: 192 MB, so the run's
+    /// peak (with the mapped model, the Winograd kernels and the per-image data within the memory budget)
+    /// stays under the mapped model plus 0.5 GB at any input size (docs/training.md).
+    static let frozenActivationBytes = 192 << 20
+
+    /// Images per batch of the frozen pass: as many as fit `allowance` bytes (measured from the plans for one
+    /// and two images: the buffers grow by the same amount per image), between 1 and 64. VGG16 up to
+    /// block5_pool with the whole `frozenActivationBytes`: 64 at 64x64, 6 at 224x224, 5 at 250x250.
+    static func frozenBatch(engine: Engine, size: Int, cut: String, allowance: Int) throws -> Int {
+        let one = try engine.plannedBytes(batch: 1, height: size, width: size, channels: 3, outputs: [cut])
+        let two = try engine.plannedBytes(batch: 2, height: size, width: size, channels: 3, outputs: [cut])
+        let perImage = max(1, two - one), fixed = max(0, one - perImage)
+        return max(1, min(64, (allowance - fixed) / perImage))
+    }
 
     /// Prepares a run: checks the options and the output folder, reads the class folders (and splits off the
     /// validation images), composes the model and initializes its trainable weights (seeded).
@@ -348,18 +368,36 @@ public final class FineTuneSession {
                                    classes: train.classNames.count, trainableFrom: o.trainableFrom)
         composition = comp
         featureSize = comp.analysis.info(comp.cut)!.outputShape.dropFirst().map { $0! }.reduce(1, *)
-        var initRNG = SplitMix64(seed: o.seed &+ 0x5EED)
-        network = try Network(layers: comp.trainable, weights: { layer, weight in
+        // The parameters are allocated after the frozen pass (`loadNetwork`); the tensors they start from are
+        // checked now.
+        network = try Network(layers: comp.trainable, weights: nil, threads: o.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        for p in network.parameters where !comp.headLayers.contains(p.layer) {
+            guard let e = base.entry(p.name), e.shape.reduce(1, *) == p.shape.reduce(1, *) else {
+                throw TrainingError(.missingTensor(p.name), file: base.path, layer: p.layer, "tensor '\(p.name)' is missing")
+            }
+        }
+        network.rng = SplitMix64(seed: o.seed &+ 0xD5)
+        optimizer = Optimizer(kind: o.optimizer, learningRate: o.learningRate, momentum: o.momentum)
+        state = TrainingState(path: output)
+    }
+
+    /// Gives the trainable parameters their values, once: the resumed checkpoint's, or the base's for its
+    /// layers and seeded Glorot-uniform kernels and zero biases for the head (the same values whenever it runs).
+    func loadNetwork() throws {
+        guard !network.isLoaded else { return }
+        if let ckpt = resumedFrom {
+            try network.load(weights: { layer, weight in ckpt.floats("\(layer)/\(weight)")! }, streamingKernelGradients: true)  // checked by resume()
+            return
+        }
+        let comp = composition, base = self.base
+        var initRNG = SplitMix64(seed: options.seed &+ 0x5EED)
+        try network.load(weights: { layer, weight in
             if comp.headLayers.contains(layer) {
                 let spec = comp.analysis.info(layer)!.weights.first { $0.name == weight }!
                 return weight == "kernel" ? glorotUniform(shape: spec.shape, rng: &initRNG) : [Float](repeating: 0, count: spec.elementCount)
             }
-            guard let v = base.floats("\(layer)/\(weight)") else { throw TrainingError(.missingTensor("\(layer)/\(weight)"), file: base.path, layer: layer, "tensor '\(layer)/\(weight)' is missing") }
-            return v
-        }, threads: o.threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        network.rng = SplitMix64(seed: o.seed &+ 0xD5)
-        optimizer = Optimizer(kind: o.optimizer, learningRate: o.learningRate, momentum: o.momentum)
-        state = TrainingState(path: output)
+            return base.floats("\(layer)/\(weight)")!  // checked by init
+        }, streamingKernelGradients: true)
     }
 
     /// Continues a saved run: the checkpoint's weights, the optimizer's state, the history, the best score and
@@ -382,9 +420,9 @@ public final class FineTuneSession {
             }
         }
         for p in network.parameters {
-            guard let v = ckpt.floats(p.name), v.count == p.value.count else { throw TrainingError(.checkpointMismatch(parameter: p.name), file: output, "checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
-            p.value = v
+            guard let e = ckpt.entry(p.name), e.shape.reduce(1, *) == p.shape.reduce(1, *) else { throw TrainingError(.checkpointMismatch(parameter: p.name), file: output, "checkpoint lacks '\(p.name)' or its shape differs; was it made with other options?") }
         }
+        resumedFrom = ckpt
         optimizer.restore(iterations: saved.iterations, m: saved.m, v: saved.v)
         history = saved.history
         best = saved.best
@@ -402,11 +440,11 @@ public final class FineTuneSession {
     public func extractFeatures(progress: (FeatureSet, Int, Int) -> Void = { _, _, _ in }) throws -> FeatureReport {
         let o = options
         let comp = composition, base = self.base, featureSize = self.featureSize
+        let cacheable = o.augment.isEmpty
         let engine = try Engine(model: base, threads: o.threads)
         self.engine = engine
         let loader = ImageLoader(height: o.inputSize, width: o.inputSize, preprocessing: base.manifest.preprocessing, exifOrientation: o.exifOrientation)
         let t0 = Date()
-        let cacheable = o.augment.isEmpty
         let frozenLayers = comp.analysis.layers.map(\.layer.name).prefix { $0 != comp.cut } + [comp.cut]
         let modelKey = FeatureStore.modelKey(base: base, frozen: Array(frozenLayers), preprocessing: base.manifest.preprocessing,
                                              size: o.inputSize, cut: comp.cut, exifOrientation: o.exifOrientation)
@@ -415,8 +453,12 @@ public final class FineTuneSession {
         let trainBytes = Double(trainItems.count * (cacheable ? featureSize : imageFloats)), valBytes = Double(valItems.count * featureSize)
         let trainBudget = Int(Double(o.memoryBudget) * trainBytes / max(trainBytes + valBytes, 1))
         let scratch = o.cacheDir ?? MemoryBudget.scratchDirectory
-        // Batches of 16 at 224x224 and above; larger for small inputs (same activation memory, better GEMMs).
-        let step = max(16, min(64, 16 * 50176 / max(1, o.inputSize * o.inputSize)))
+        // With augmentation the frozen layers run every epoch beside the head's training state: the head's
+        // weights come out of their activation allowance (for VGG16's default head at 250x250: one image per
+        // batch, as fast per image as five here, and 0.13 GB less).
+        let headBytes = cacheable ? 0 : network.parameters.reduce(0) { $0 + $1.shape.reduce(1, *) } * 4
+        let step = try Self.frozenBatch(engine: engine, size: o.inputSize, cut: comp.cut, allowance: Self.frozenActivationBytes - headBytes)
+        frozenStep = step
         func extract(_ items: [ImageFolder.Item], set: FeatureSet, budget: Int) throws -> (features: FeatureStore, labels: [Int]) {
             let st = try FeatureStore(featureSize: featureSize, directory: o.cacheDir, modelKey: modelKey, budgetBytes: budget)
             var labels: [Int] = []
@@ -490,7 +532,8 @@ public final class FineTuneSession {
         }
         // Without augmentation the frozen layers never run again: their engine (its plan's activation buffers,
         // ~0.7 GB for VGG16 at 250x250 and batch 16) is released before training.
-        if cacheable { engine.releaseMemory(); self.engine = nil }
+        // The base's mapped pages are dropped from memory too (the checkpoint copies its tensors file to file).
+        if cacheable { engine.releaseMemory(); self.engine = nil; base.releaseResidentPages() }
         extracted = true
         let trainStore = trainX?.records ?? decoded!
         let spilled = (trainStore.spilledRecords * trainStore.recordFloats + valStore.records.spilledRecords * featureSize) * 4
@@ -526,17 +569,25 @@ public final class FineTuneSession {
         if let trainX { return trainX.gather(idx) }
         let o = options
         let imageFloats = o.inputSize * o.inputSize * 3
-        var batch = [Float](); batch.reserveCapacity(idx.count * imageFloats)
         let augmenter = Augmenter(o.augment)
         var img = [Float](repeating: 0, count: imageFloats)
-        for i in idx {
-            img.withUnsafeMutableBufferPointer { decoded!.read(i, into: $0.baseAddress!) }
-            var r = SplitMix64(seed: o.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9))
-            augmenter.apply(&img, height: o.inputSize, width: o.inputSize, rng: &r)
-            ImageDecoder.preprocess(&img, base.manifest.preprocessing)
-            batch += img
+        var features: [Float] = []
+        features.reserveCapacity(idx.count * featureSize)
+        // Through the frozen layers in batches of the extraction's size (its plan is kept, and its memory
+        // bounded), whatever the training batch size.
+        for part in stride(from: 0, to: idx.count, by: frozenStep) {
+            let sub = idx[part..<min(idx.count, part + frozenStep)]
+            var batch = [Float](); batch.reserveCapacity(sub.count * imageFloats)
+            for i in sub {
+                img.withUnsafeMutableBufferPointer { decoded!.read(i, into: $0.baseAddress!) }
+                var r = SplitMix64(seed: o.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9))
+                augmenter.apply(&img, height: o.inputSize, width: o.inputSize, rng: &r)
+                ImageDecoder.preprocess(&img, base.manifest.preprocessing)
+                batch += img
+            }
+            features += try engine!.run(Tensor(shape: [sub.count, o.inputSize, o.inputSize, 3], values: batch), outputs: [composition.cut])[0].values
         }
-        return try engine!.run(Tensor(shape: [idx.count, o.inputSize, o.inputSize, 3], values: batch), outputs: [composition.cut])[0].values
+        return features
     }
 
     /// Trains one epoch (shuffled, seeded) and validates; appends the record to `history`, rewrites the history
@@ -544,6 +595,7 @@ public final class FineTuneSession {
     /// `saveCheckpoint` keeps it). Call after `extractFeatures`.
     public func trainEpoch(_ epoch: Int, progress: (BatchProgress) -> Void = { _ in }) throws -> (record: EpochRecord, improved: Bool) {
         precondition(extracted, "extractFeatures() comes before trainEpoch")
+        try loadNetwork()
         let o = options
         let k = classNames.count
         let start = Date()
@@ -563,8 +615,20 @@ public final class FineTuneSession {
                 let kept = bestEpoch.map { "; \(output) holds the best checkpoint (epoch \($0))" } ?? "; no checkpoint was written"
                 throw FineTuneError(.learningRate, .nonFiniteLoss(loss: loss, epoch: epoch, batch: b + 1)) { "loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower \($0))" + kept }
             }
-            network.backward(d, inputGradient: false)
-            optimizer.step(network.parameters)
+            // The checkpoint being written reads the weights and slots in place: the update waits for it
+            // (copying them instead would hold a second head's worth of memory, ~0.35 GB for VGG16's).
+            if b == 0 { try writer.wait() }
+            // Dense kernels are updated block by block as the backward pass computes their gradient (never
+            // held whole); the other parameters after it.
+            let params = network.parameters
+            let index = Dictionary(uniqueKeysWithValues: params.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
+            optimizer.beginStep(params)
+            network.backward(d, inputGradient: false) { p, offset, block in
+                self.optimizer.update(index[ObjectIdentifier(p)]!, of: p, at: offset, gradient: block)
+            }
+            for (i, p) in params.enumerated() where !p.streamsGradient {
+                p.grad.withUnsafeBufferPointer { optimizer.update(i, of: p, at: 0, gradient: $0) }
+            }
             lossSum += loss * Double(idx.count)
             seen += idx.count
             for (j, y) in labels.enumerated() where Self.argmax(p[(j * k)..<((j + 1) * k)]) == y { correct += 1 }
@@ -594,11 +658,12 @@ public final class FineTuneSession {
         return (rec, true)
     }
 
-    /// Starts writing the current weights as the best checkpoint (in the background, while training goes on)
-    /// and then the state `resume()` reads. An error surfaces at the next call or at `finish()`.
+    /// Starts writing the current weights as the best checkpoint (in the background, while the next epoch's
+    /// first batch computes: its update waits for the write, which reads the weights in place) and then the
+    /// state `resume()` reads. An error surfaces at the next call, the next update or `finish()`.
     public func saveCheckpoint() throws {
         guard let epoch = history.last?.epoch else { return }
-        // From a snapshot (the arrays are copied on the next write to them). The state first, as the next
+        // From a snapshot (the arrays are shared, not copied: no update comes before the write is done). The state first, as the next
         // state (tagged with the new model's creation stamp), then the model, then the next state becomes the
         // state: a kill anywhere leaves a checkpoint and, among the state files, the state that belongs to it
         // (TrainingState; docs/durability.md).
@@ -640,7 +705,7 @@ public final class FineTuneSession {
             for w in info.weights {
                 let name = "\(info.layer.name)/\(w.name)"
                 if let values = trained[name] {
-                    payloads.append(TensorPayload(name: name, shape: w.shape) { dst in _ = dst.update(from: values) })
+                    payloads.append(TensorPayload(name: name, shape: w.shape, values: values))
                 } else {
                     guard let e = base.entry(name) else { throw TrainingError(.missingTensor(name), file: basePath, layer: info.layer.name, "tensor '\(name)' is missing") }
                     let raw = e.dtype == .f32 ? (path: base.path, offset: base.dataOffset + e.offset) : nil
@@ -699,7 +764,7 @@ final class CheckpointWriter: @unchecked Sendable {
     private var failure: Error?
 
     final class Job: @unchecked Sendable {
-        let body: () throws -> Void
+        var body: (() throws -> Void)?
         init(_ body: @escaping () throws -> Void) { self.body = body }
     }
 
@@ -707,9 +772,12 @@ final class CheckpointWriter: @unchecked Sendable {
         try check()
         let job = Job(body)
         queue.async(group: group) { [self] in
-            do { try job.body() } catch {
+            do { try job.body?() } catch {
                 lock.lock(); if failure == nil { failure = error }; lock.unlock()
             }
+            // What the write captured (the weights and slots it shares with the training) is released before
+            // `wait()` returns, so the next update changes them in place rather than copying them.
+            job.body = nil
         }
     }
 
@@ -749,17 +817,32 @@ struct TrainingState {
 
     /// Writes `s` as the next state (slots, then the JSON that records their size and checksum).
     func saveNext(_ s: Saved) throws {
-        let flat = s.m.flatMap { $0 } + s.v.flatMap { $0 }
-        let slots = NumPy.encode(Tensor(shape: [flat.count], values: flat))
+        // The slots are written array by array (no copy of them in memory: Adam's two for a VGG16 head are
+        // ~0.24 GB), with the checksum the JSON records computed as they go.
+        let count = (s.m + s.v).reduce(0) { $0 + $1.count }
+        let header = NumPy.header(shape: [count])
+        let slots = try AtomicFile(destination: nextSlotsPath)
+        defer { slots.discard() }
+        var crc = header.withUnsafeBytes { VGGMFormat.crc32c($0) }
+        try slots.write(header, at: 0)
+        var at = header.count
+        for (i, a) in (s.m + s.v).enumerated() {
+            try a.withUnsafeBytes { b in
+                crc = VGGMFormat.crc32c(b, seed: crc)
+                try slots.write(b, at: at)
+            }
+            at += a.count * 4
+            if i == 0 { slots.reached(.filling) }
+        }
         let json: [String: Any] = [
             "epoch": s.epoch, "best": s.best, "best_epoch": s.bestEpoch, "iterations": s.iterations, "rng_state": String(s.rngState),
             "checkpoint": s.checkpoint,
             "m_sizes": s.m.map(\.count), "v_sizes": s.v.map(\.count),
-            "slots_bytes": slots.count, "slots_crc32c": Int(slots.withUnsafeBytes { VGGMFormat.crc32c($0) }),
+            "slots_bytes": at, "slots_crc32c": Int(crc),
             "history": s.history.map { ["epoch": $0.epoch, "loss": $0.loss, "accuracy": $0.accuracy, "val_loss": $0.valLoss ?? -1,
                                         "val_accuracy": $0.valAccuracy ?? -1, "seconds": $0.seconds] },
         ]
-        try AtomicFile.write(slots, to: nextSlotsPath)
+        try slots.commit()
         try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])), to: nextJSONPath)
     }
 

@@ -5,18 +5,34 @@ import Foundation
 import ModelGraph
 import Runtime
 
-/// A trainable tensor: value, gradient, and the Keras name it is saved under (`dense/kernel`).
+/// A trainable tensor: value, gradient, and the Keras name it is saved under (`dense/kernel`). Both arrays are
+/// empty until the value is set (`Network.load(weights:)`).
 package final class Parameter {
     package let name: String
+    /// The layer and the weight within it (`dense`, `kernel`).
+    package let layer: String, weight: String
     package let shape: [Int]
     package var value: [Float]
     package var grad: [Float]
-    init(name: String, shape: [Int], value: [Float]) {
-        precondition(shape.reduce(1, *) == value.count, "\(name): shape \(shape) does not match \(value.count) values")
-        self.name = name
+    init(layer: String, weight: String, shape: [Int]) {
+        self.name = "\(layer)/\(weight)"
+        self.layer = layer
+        self.weight = weight
         self.shape = shape
-        self.value = value
-        self.grad = [Float](repeating: 0, count: value.count)
+        self.value = []
+        self.grad = []
+    }
+
+    /// Whether the backward pass hands this parameter's gradient to a sink block by block instead of keeping
+    /// it in `grad` (a Dense kernel when `Network.load(weights:streamingKernelGradients:)` asks for it).
+    package private(set) var streamsGradient = false
+
+    /// Sets the value (and, unless the gradient is streamed, a zero gradient of its size).
+    func load(_ v: [Float], streamGradient: Bool = false) {
+        precondition(shape.reduce(1, *) == v.count, "\(name): shape \(shape) does not match \(v.count) values")
+        value = v
+        streamsGradient = streamGradient
+        if streamGradient { grad = [] } else if grad.count != v.count { grad = [Float](repeating: 0, count: v.count) }
     }
 }
 
@@ -114,8 +130,11 @@ package final class Network {
     /// Activations the backward pass differentiates (softmax only last, fused with the loss).
     static let trainableActivations: [Activation] = [.linear, .relu, .sigmoid, .tanh]
 
-    /// `layers` in order, with their analysed shapes (from `GraphAnalysis`) and initial weights by Keras name.
-    package init(layers: [LayerInfo], weights: (String, String) throws -> [Float], threads: Int) throws {
+    /// `layers` in order, with their analysed shapes (from `GraphAnalysis`) and initial weights by Keras name
+    /// (layer, weight). Without `weights`, the layers are checked but the parameters hold nothing until
+    /// `load(weights:)`: a fine-tuning run allocates its head (and the optimizer's slots) only after the frozen
+    /// pass, whose activation buffers are gone by then.
+    package init(layers: [LayerInfo], weights: ((String, String) throws -> [Float])?, threads: Int) throws {
         guard let first = layers.first else { throw TrainingError(.unsuitableModel, "nothing to train") }
         inputShape = first.inputShapes[0].dropFirst().map { $0 ?? 1 }
         self.threads = max(1, threads)
@@ -131,7 +150,7 @@ package final class Network {
             if case .dense = l.op, inS.count != 1 {
                 throw TrainingError(.unsupportedLayerSetup, layer: l.name, "layer '\(l.name)': training a Dense layer on a \(inS.count + 1)-D input is not supported")
             }
-            let params = try info.weights.map { Parameter(name: "\(l.name)/\($0.name)", shape: $0.shape, value: try weights(l.name, $0.name)) }
+            let params = info.weights.map { Parameter(layer: l.name, weight: $0.name, shape: $0.shape) }
             let node = TrainingNode(name: l.name, layer: layer, activation: layer.trainingActivation, inShape: inS, outShape: outS, params: params)
             let allowed = Self.trainableActivations + (i == layers.count - 1 ? [.softmax] : [])
             guard allowed.contains(node.activation) else {
@@ -142,7 +161,24 @@ package final class Network {
         guard nodes.last?.activation == .softmax else {
             throw TrainingError(.unsuitableModel, layer: nodes.last!.name, "the model must end in a softmax layer for categorical cross-entropy, '\(nodes.last!.name)' does not")
         }
+        if let weights { try load(weights: weights) }
     }
+
+    /// Whether the parameters hold values (given to `init` or by `load(weights:)`).
+    package var isLoaded: Bool { parameters.allSatisfy { $0.value.count == $0.shape.reduce(1, *) } }
+
+    /// Sets every parameter's value from `weights` (layer, weight), in layer order, with zero gradients. With
+    /// `streamingKernelGradients`, Dense kernels keep no gradient: `backward(_:inputGradient:sink:)` hands it
+    /// to its sink in blocks of rows, to be applied at once (for a VGG16 head, 0.1 GB never held).
+    package func load(weights: (String, String) throws -> [Float], streamingKernelGradients: Bool = false) throws {
+        for node in nodes {
+            let dense = node.layer is Dense
+            for p in node.params { p.load(try weights(p.layer, p.weight), streamGradient: streamingKernelGradients && dense && p.weight == "kernel") }
+        }
+    }
+
+    /// Where the running backward pass hands streamed gradients: (parameter, first element, the block's values).
+    var gradientSink: ((Parameter, Int, UnsafeBufferPointer<Float>) -> Void)? = nil
 
     // MARK: forward
 
@@ -200,8 +236,13 @@ package final class Network {
     /// Backward pass from d loss / d logits of the last forward (training) pass; gradients are written to
     /// the parameters (replacing earlier ones). Returns d loss / d input.
     /// `inputGradient: false` lets the first layer skip d loss / d input (not needed to train).
+    /// Parameters that stream their gradient (`Parameter.streamsGradient`) hand it to `sink` instead, block by
+    /// block, once the layer no longer needs the parameter's value (so the sink may update it in place).
     @discardableResult
-    package func backward(_ dlogits: [Float], inputGradient: Bool = true) -> [Float] {
+    package func backward(_ dlogits: [Float], inputGradient: Bool = true,
+                          sink: ((Parameter, Int, UnsafeBufferPointer<Float>) -> Void)? = nil) -> [Float] {
+        gradientSink = sink
+        defer { gradientSink = nil }
         var g = dlogits
         for (i, node) in nodes.enumerated().reversed() {
             // Through the activation (softmax is fused with the loss).

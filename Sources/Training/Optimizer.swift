@@ -42,42 +42,52 @@ package final class Optimizer {
     /// alpha = lr * sqrt(1 - b2^t) / (1 - b1^t). SGD: with momentum, m = momentum * m - lr * g and w += m;
     /// without, w -= lr * g.
     package func step(_ params: [Parameter]) {
+        beginStep(params)
+        for (i, p) in params.enumerated() {
+            p.grad.withUnsafeBufferPointer { update(i, of: p, at: 0, gradient: $0) }
+        }
+    }
+
+    /// Starts an update of `params` (their slots are allocated on the first): every element of each is then
+    /// given its gradient once through `update(_:of:at:gradient:)`, in any order and in any blocks.
+    package func beginStep(_ params: [Parameter]) {
         if m.count != params.count {
             m = params.map { [Float](repeating: 0, count: $0.value.count) }
             v = kind == .adam ? params.map { [Float](repeating: 0, count: $0.value.count) } : []
         }
         iterations += 1
+    }
+
+    /// Updates elements `offset ..< offset + gradient.count` of parameter `p` (the `i`th given to `beginStep`)
+    /// from their gradient.
+    package func update(_ i: Int, of p: Parameter, at offset: Int, gradient: UnsafeBufferPointer<Float>) {
+        let count = gradient.count
+        guard count > 0 else { return }
+        precondition(offset >= 0 && offset + count <= p.value.count, "\(p.name): update out of range")
+        let gs = UnsafeSendable(gradient.baseAddress!)
         switch kind {
         case .adam:
             let t = Float(iterations)
             let alpha = learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t))
             let c1 = 1 - beta1, c2 = 1 - beta2, eps = epsilon
-            for (i, p) in params.enumerated() {
-                m[i].withUnsafeMutableBufferPointer { mm in
-                    v[i].withUnsafeMutableBufferPointer { vv in
-                        p.value.withUnsafeMutableBufferPointer { w in
-                            p.grad.withUnsafeBufferPointer { g in
-                                let ws = UnsafeSendable(w.baseAddress!), gs = UnsafeSendable(g.baseAddress!)
-                                let ms = UnsafeSendable(mm.baseAddress!), vs = UnsafeSendable(vv.baseAddress!)
-                                parallelParts(w.count, threads, minChunk: 1 << 15) { a, b, _ in
-                                    vgg_adam(ws.value + a, gs.value + a, ms.value + a, vs.value + a, b - a, alpha, c1, c2, eps)
-                                }
-                            }
+            m[i].withUnsafeMutableBufferPointer { mm in
+                v[i].withUnsafeMutableBufferPointer { vv in
+                    p.value.withUnsafeMutableBufferPointer { w in
+                        let ws = UnsafeSendable(w.baseAddress! + offset)
+                        let ms = UnsafeSendable(mm.baseAddress! + offset), vs = UnsafeSendable(vv.baseAddress! + offset)
+                        parallelParts(count, threads, minChunk: 1 << 15) { a, b, _ in
+                            vgg_adam(ws.value + a, gs.value + a, ms.value + a, vs.value + a, b - a, alpha, c1, c2, eps)
                         }
                     }
                 }
             }
         case .sgd:
             let lr = learningRate, mom = momentum
-            for (i, p) in params.enumerated() {
-                m[i].withUnsafeMutableBufferPointer { mm in
-                    p.value.withUnsafeMutableBufferPointer { w in
-                        p.grad.withUnsafeBufferPointer { g in
-                            let ws = UnsafeSendable(w.baseAddress!), gs = UnsafeSendable(g.baseAddress!), ms = UnsafeSendable(mm.baseAddress!)
-                            parallelParts(w.count, threads, minChunk: 1 << 15) { a, b, _ in
-                                vgg_sgd(ws.value + a, gs.value + a, ms.value + a, b - a, lr, mom)
-                            }
-                        }
+            m[i].withUnsafeMutableBufferPointer { mm in
+                p.value.withUnsafeMutableBufferPointer { w in
+                    let ws = UnsafeSendable(w.baseAddress! + offset), ms = UnsafeSendable(mm.baseAddress! + offset)
+                    parallelParts(count, threads, minChunk: 1 << 15) { a, b, _ in
+                        vgg_sgd(ws.value + a, gs.value + a, ms.value + a, b - a, lr, mom)
                     }
                 }
             }

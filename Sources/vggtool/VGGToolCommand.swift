@@ -1,4 +1,5 @@
 import ArgumentParser
+import CVGGSupport
 import Foundation
 import KerasImport
 import ModelFile
@@ -16,6 +17,15 @@ struct VGGToolCommand: ParsableCommand {
         subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self,
                       Finetune.self, Dataset.self, Demo.self, Graph.self, Report.self, Probe.self]
     )
+
+    /// Starts the command. First, glibc's allocator is told to serve every allocation of 1 MB or more with its
+    /// own mapping, returned to the system when freed: by default the threshold rises to the size of the
+    /// largest block freed (up to 32 MB), after which the batches' arrays come from the heap and stay resident
+    /// once freed (about 0.1 GB retained in a fine-tuning run; docs/training.md).
+    static func main() {
+        _ = vgg_set_mmap_threshold(1 << 20)
+        main(nil)
+    }
 
     /// Untrusted HDF5 files are first parsed by this binary in an isolated child process (see `HDF5Isolation`);
     /// the commands that read Keras files pass this. `VGGTOOL_NO_ISOLATION=1` turns it off;

@@ -36,4 +36,8 @@ int vgg_lock_fd(int fd);
 /// Whether a write lock is held on the file open (read-only is enough) as `fd` by another open file
 /// description (fcntl F_OFD_GETLK): 1 held, 0 free, -1 with errno set when locks are unsupported.
 int vgg_lock_held(int fd);
+/// Makes glibc's malloc serve every request of `bytes` or more with its own mapping (returned to the system
+/// on free), fixing the threshold glibc otherwise raises to the largest block freed (mallopt M_MMAP_THRESHOLD).
+/// For the vggtool executable; 1 on success, 0 where the allocator refuses.
+int vgg_set_mmap_threshold(size_t bytes);
 #endif
