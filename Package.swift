@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "ImageData", dependencies: ["ModelFile", "CImage", "CZlib"]),
         .target(name: "ONNXExport", dependencies: ["ModelGraph", "ModelFile"]),
         .target(name: "Training", dependencies: ["ModelGraph", "ModelFile", "Runtime", "ImageData", "CKernels", "CBLAS"]),
-        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "CVGGSupport", "CCrypto",
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "CVGGSupport", "CCrypto", "CZlib",
                                                 .product(name: "Subprocess", package: "swift-subprocess"),
                                                 .product(name: "SystemPackage", package: "swift-system")]),
         .executableTarget(

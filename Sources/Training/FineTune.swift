@@ -463,7 +463,7 @@ public final class FineTuneSession {
             let st = try FeatureStore(featureSize: featureSize, directory: o.cacheDir, modelKey: modelKey, budgetBytes: budget)
             var labels: [Int] = []
             let dir = st.directory
-            try pipelined(items: items, step: step, load: { chunk in
+            try forEachChunkLoadedAhead(items, step: step, load: { chunk in
                 // Disk entries for the same weights, size, preprocessing and pixels are reused.
                 let keys = dir == nil ? chunk.map { _ in "" } : chunk.map { imageKey($0.path) ?? "" }
                 let cached = keys.map { k in k.isEmpty ? nil : FeatureStore.lookup(directory: dir, modelKey: modelKey, featureSize: featureSize, imageKey: k) }
@@ -501,7 +501,7 @@ public final class FineTuneSession {
             var resizer = loader
             resizer.preprocessing = nil
             let r = resizer
-            try pipelined(items: trainItems, step: step, load: { chunk in r.loadBatch(chunk.map(\.path)) }) { _, chunk, loaded in
+            try forEachChunkLoadedAhead(trainItems, step: step, load: { chunk in r.loadBatch(chunk.map(\.path)) }) { _, chunk, loaded in
                 skipped += loaded.skipped
                 for (item, v) in zip(chunk, loaded.values) {
                     guard let v else { continue }
@@ -539,29 +539,6 @@ public final class FineTuneSession {
         let spilled = (trainStore.spilledRecords * trainStore.recordFloats + valStore.records.spilledRecords * featureSize) * 4
         return FeatureReport(trainImages: trainY.count, validationImages: valY.count, cut: comp.cut, seconds: featureSeconds,
                              cache: cache, skipped: skipped, memoryBudget: o.memoryBudget, spilledBytes: spilled, scratchDirectory: scratch)
-    }
-
-    /// Loads `items` in chunks of `step` with `load` on a background thread, one chunk ahead of `consume`,
-    /// which runs on the caller's thread in order (with the chunk's first index, the chunk, what was loaded).
-    func pipelined<T>(items: [ImageFolder.Item], step: Int, load: @escaping @Sendable ([ImageFolder.Item]) -> T,
-                      consume: (Int, [ImageFolder.Item], T) throws -> Void) throws {
-        let starts = Array(stride(from: 0, to: items.count, by: step))
-        let queue = DispatchQueue(label: "vggtool.decode")
-        func start(_ k: Int) -> (DispatchGroup, LoadBox<T>) {
-            let group = DispatchGroup(), box = LoadBox<T>()
-            let chunk = Array(items[starts[k]..<min(items.count, starts[k] + step)])
-            queue.async(group: group) { box.value = load(chunk) }
-            return (group, box)
-        }
-        var pending = starts.isEmpty ? nil : start(0)
-        defer { pending?.0.wait() }
-        for k in starts.indices {
-            let (group, box) = pending!
-            group.wait()
-            pending = k + 1 < starts.count ? start(k + 1) : nil
-            let chunk = Array(items[starts[k]..<min(items.count, starts[k] + step)])
-            try consume(starts[k], chunk, box.value!)
-        }
     }
 
     /// Features of training images `idx` for this epoch.
@@ -618,17 +595,7 @@ public final class FineTuneSession {
             // The checkpoint being written reads the weights and slots in place: the update waits for it
             // (copying them instead would hold a second head's worth of memory, ~0.35 GB for VGG16's).
             if b == 0 { try writer.wait() }
-            // Dense kernels are updated block by block as the backward pass computes their gradient (never
-            // held whole); the other parameters after it.
-            let params = network.parameters
-            let index = Dictionary(uniqueKeysWithValues: params.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
-            optimizer.beginStep(params)
-            network.backward(d, inputGradient: false) { p, offset, block in
-                self.optimizer.update(index[ObjectIdentifier(p)]!, of: p, at: offset, gradient: block)
-            }
-            for (i, p) in params.enumerated() where !p.streamsGradient {
-                p.grad.withUnsafeBufferPointer { optimizer.update(i, of: p, at: 0, gradient: $0) }
-            }
+            optimizer.backwardAndStep(network, d)
             lossSum += loss * Double(idx.count)
             seen += idx.count
             for (j, y) in labels.enumerated() where Self.argmax(p[(j * k)..<((j + 1) * k)]) == y { correct += 1 }
@@ -750,11 +717,6 @@ public final class FineTuneSession {
     }
 }
 
-
-/// What a background load left for the consumer (written before the group is left, read after its wait).
-final class LoadBox<T>: @unchecked Sendable {
-    var value: T?
-}
 
 /// Writes checkpoints one at a time on a background thread; an error surfaces at the next submit or wait.
 final class CheckpointWriter: @unchecked Sendable {

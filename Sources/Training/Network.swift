@@ -177,6 +177,9 @@ package final class Network {
         }
     }
 
+    /// Bytes of a streamed gradient's block (whole rows of a Dense kernel, at least one).
+    package var gradientBlockBytes = 8 << 20
+
     /// Where the running backward pass hands streamed gradients: (parameter, first element, the block's values).
     var gradientSink: ((Parameter, Int, UnsafeBufferPointer<Float>) -> Void)? = nil
 

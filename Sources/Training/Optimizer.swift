@@ -48,6 +48,21 @@ package final class Optimizer {
         }
     }
 
+    /// The backward pass from d loss / d logits of `network`'s last forward pass, and one update of its
+    /// parameters: those that stream their gradient (`Parameter.streamsGradient`) block by block as the pass
+    /// computes it, the others after it. The same values as `backward` then `step`.
+    package func backwardAndStep(_ network: Network, _ dlogits: [Float]) {
+        let params = network.parameters
+        let index = Dictionary(uniqueKeysWithValues: params.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
+        beginStep(params)
+        network.backward(dlogits, inputGradient: false) { p, offset, block in
+            self.update(index[ObjectIdentifier(p)]!, of: p, at: offset, gradient: block)
+        }
+        for (i, p) in params.enumerated() where !p.streamsGradient {
+            p.grad.withUnsafeBufferPointer { update(i, of: p, at: 0, gradient: $0) }
+        }
+    }
+
     /// Starts an update of `params` (their slots are allocated on the first): every element of each is then
     /// given its gradient once through `update(_:of:at:gradient:)`, in any order and in any blocks.
     package func beginStep(_ params: [Parameter]) {

@@ -62,31 +62,47 @@ public struct Evaluation: Sendable {
         }
     }
 
+    // The running sums behind `loss` and the accuracies (batches are added as they come).
+    private var lossSum = 0.0, correct = 0, correctK = 0
+
     /// Accumulates metrics from probabilities (rows of `classes.count`) and labels.
     public init(classes: [String], probabilities: [Float], labels: [Int], topK: Int, skipped: [SkippedFile] = []) {
-        let k = classes.count
+        self.init(classes: classes, topK: topK, skipped: skipped)
+        add(probabilities: probabilities, labels: labels)
+    }
+
+    /// An evaluation of no image yet, to `add` batches to.
+    public init(classes: [String], topK: Int, skipped: [SkippedFile] = []) {
         self.classes = classes
-        self.images = labels.count
-        self.topK = min(topK, k)
+        self.images = 0
+        self.topK = min(topK, classes.count)
         self.skipped = skipped
-        var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
-        var loss = 0.0, correct = 0, correctK = 0
+        self.loss = 0
+        self.accuracy = 0
+        self.topKAccuracy = 0
+        self.confusion = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
+    }
+
+    /// Adds a batch: probabilities (rows of `classes.count`) and the true labels. The figures are those of
+    /// every image added so far (the same, to the bit, whatever the batches).
+    public mutating func add(probabilities: [Float], labels: [Int]) {
+        let k = classes.count
         let eps: Float = 1e-7
         for (i, label) in labels.enumerated() {
             let row = probabilities[(i * k)..<((i + 1) * k)]
             let sum = row.reduce(0, +)
             let p = min(max(row[row.startIndex + label] / (sum > 0 ? sum : 1), eps), 1 - eps)
-            loss -= Double(log(p))
+            lossSum -= Double(log(p))
             let ranked = VGGTool.topK(row, self.topK).map(\.index)
             if ranked.first == label { correct += 1 }
             if ranked.contains(label) { correctK += 1 }
             confusion[label][ranked.first ?? 0] += 1
         }
-        let n = Double(max(labels.count, 1))
-        self.loss = loss / n
-        self.accuracy = Double(correct) / n
-        self.topKAccuracy = Double(correctK) / n
-        self.confusion = confusion
+        images += labels.count
+        let n = Double(max(images, 1))
+        loss = lossSum / n
+        accuracy = Double(correct) / n
+        topKAccuracy = Double(correctK) / n
     }
 
     /// The evaluation as pretty-printed JSON with sorted keys (`vggtool evaluate --json`).
@@ -171,13 +187,11 @@ func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchS
         throw ToolError(dataDir + "/" + folder.classNames[i], .emptyClassFolder, "class folder has no images")
     }
     let items = folder.items.map { ImageFolder.Item(path: $0.path, label: mapping[$0.label]) }
-    let run = try classify(predictor: p, items: items, classes: k, batchSize: batchSize, progress: progress)
-    let labels = run.labels, skipped = run.skipped
-    let perClass = Dictionary(grouping: labels, by: { $0 })
-    for (i, c) in folder.classNames.enumerated() where perClass[mapping[i]] == nil {
-        throw ToolError(dataDir + "/" + c, .unreadableClass(skipped: skipped.count), "no image in this class folder could be read (\(skipped.count) file(s) skipped)")
+    let e = try classify(predictor: p, items: items, classes: classes, topK: topK, batchSize: batchSize, progress: progress)
+    for (i, c) in folder.classNames.enumerated() where e.confusion[mapping[i]].reduce(0, +) == 0 {
+        throw ToolError(dataDir + "/" + c, .unreadableClass(skipped: e.skipped.count), "no image in this class folder could be read (\(e.skipped.count) file(s) skipped)")
     }
-    return run.evaluation(classes: classes, topK: topK)
+    return e
 }
 
 /// Evaluates the classifier at `modelPath` on `images` (labels are indices of the model's outputs), as
@@ -188,45 +202,34 @@ public func evaluate(modelPath: String, images: [ImageFolder.Item], classes: [St
     guard let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape, units.count == 2, let k = units[1], k == classes.count else {
         throw ToolError(modelPath, .notAClassifier, "is not a classifier of \(classes.count) classes")
     }
-    let run = try classify(predictor: p, items: images, classes: k, batchSize: batchSize, progress: progress)
-    guard !run.labels.isEmpty else { throw ToolError(modelPath, .noImages, "no validation image could be read") }
-    return run.evaluation(classes: classes, topK: topK)
+    let e = try classify(predictor: p, items: images, classes: classes, topK: topK, batchSize: batchSize, progress: progress)
+    guard e.images > 0 else { throw ToolError(modelPath, .noImages, "no validation image could be read") }
+    return e
 }
 
-/// The model's outputs for labelled images, with the files that could not be read.
-struct Classified {
-    var probs: [Float] = [], labels: [Int] = [], paths: [String] = [], skipped: [SkippedFile] = []
-    var classes: Int
-
-    /// The evaluation, with the most confidently wrong images.
-    func evaluation(classes names: [String], topK: Int) -> Evaluation {
-        let k = classes
-        var e = Evaluation(classes: names, probabilities: probs, labels: labels, topK: topK, skipped: skipped)
-        var wrong: [Evaluation.Misclassified] = []
-        for (i, label) in labels.enumerated() {
-            let row = probs[(i * k)..<((i + 1) * k)]
-            guard let best = VGGTool.topK(row, 1).first, best.index != label else { continue }
-            wrong.append(.init(path: paths[i], trueClass: label, predicted: best.index, confidence: Double(best.value)))
-        }
-        e.confidentlyWrong = Array(wrong.sorted { ($0.confidence, $1.path) > ($1.confidence, $0.path) }.prefix(Evaluation.mistakesKept))
-        return e
-    }
-}
-
-/// Runs `items` through the predictor in batches; unreadable files are skipped.
-func classify(predictor p: Predictor, items: [ImageFolder.Item], classes k: Int, batchSize: Int, progress: ((Int, Int) -> Void)?) throws -> Classified {
-    var r = Classified(classes: k)
-    for start in stride(from: 0, to: items.count, by: max(1, batchSize)) {
-        let chunk = Array(items[start..<min(items.count, start + max(1, batchSize))])
-        let (values, bad) = p.loader.loadBatch(chunk.map(\.path))
-        r.skipped += bad
+/// The evaluation of labelled images (labels index `classes`, the model's outputs), run through the predictor
+/// in batches decoded one batch ahead; unreadable files are skipped. Only the figures and the most confidently
+/// wrong images are kept, so memory does not grow with the number of images.
+func classify(predictor p: Predictor, items: [ImageFolder.Item], classes: [String], topK: Int, batchSize: Int,
+              progress: ((Int, Int) -> Void)?) throws -> Evaluation {
+    let k = classes.count
+    var e = Evaluation(classes: classes, topK: topK)
+    let loader = p.loader
+    try forEachChunkLoadedAhead(items, step: batchSize, load: { chunk in loader.loadBatch(chunk.map(\.path)) }) { start, chunk, loaded in
+        let (values, bad) = loaded
+        e.skipped += bad
         defer { progress?(start + chunk.count, items.count) }
         let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
-        guard !ok.isEmpty else { continue }
+        guard !ok.isEmpty else { return }
         let y = try p.run(Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1)))
-        r.probs += y.values
-        r.labels += ok.map(\.0.label)
-        r.paths += ok.map(\.0.path)
+        e.add(probabilities: y.values, labels: ok.map(\.0.label))
+        var wrong = e.confidentlyWrong
+        for (i, (item, _)) in ok.enumerated() {
+            let row = y.values[(i * k)..<((i + 1) * k)]
+            guard let best = VGGTool.topK(row, 1).first, best.index != item.label else { continue }
+            wrong.append(.init(path: item.path, trueClass: item.label, predicted: best.index, confidence: Double(best.value)))
+        }
+        e.confidentlyWrong = Array(wrong.sorted { ($0.confidence, $1.path) > ($1.confidence, $0.path) }.prefix(Evaluation.mistakesKept))
     }
-    return r
+    return e
 }

@@ -129,7 +129,8 @@ public func inputListPath(forOutput path: String) -> String {
 /// Memory does not grow with the number of images when `onBatch` is given: each batch's outputs go to it
 /// (the batch's readable inputs, every output of the model) and are not kept in the report (`outputs` nil,
 /// `allOutputs` empty; `rowShapes` says what they were), and an `.npy` output is written batch by batch (its
-/// header, reserved for every input, is completed last). An `.npz` output is assembled in memory.
+/// header, reserved for every input, is completed last), an `.npz` output through scratch files (`NPZStream`).
+/// Images are decoded a batch ahead, on another thread, while the model runs.
 public func predict(modelPath: String, images: [String], npyInputs: [String], inputSize: Int?, batchSize: Int = 8,
                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore, outputPath: String? = nil,
                     skipUnreadable: Bool = false,
@@ -175,25 +176,32 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
     // Once an image has failed and the output will not be written, the rest are only decoded (to name them all).
     let strict = outputPath != nil && !skipUnreadable
     let npz = outputPath?.hasSuffix(".npz") ?? false
-    // An .npy output is written as the batches come; rows are kept for the report without `onBatch`, or for an .npz.
-    let keep = onBatch == nil || npz
+    // An output file is written as the batches come (an .npy directly, an .npz's arrays through scratch files);
+    // rows are kept for the report only without `onBatch`.
+    let keep = onBatch == nil
     var stream: NPYStream? = nil
+    var archive: NPZStream? = nil
     var parts: [[Tensor]] = []
     var names: [String] = []
     var skipped: [SkippedFile] = []
     var rowShapes: [(name: String, shape: [Int])] = []
-    for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
-        let chunk = Array(images[start..<min(images.count, start + max(1, batchSize))])
-        let (values, bad) = p.loader.loadBatch(chunk)
+    let loader = p.loader
+    // Images are decoded a batch ahead, on another thread, while the model runs.
+    try forEachChunkLoadedAhead(images, step: batchSize, load: { chunk in loader.loadBatch(chunk) }) { _, chunk, loaded in
+        let (values, bad) = loaded
         skipped += bad
         let ok = zip(chunk, values).compactMap { path, v in v.map { (path, $0) } }
-        guard !ok.isEmpty, !(strict && !skipped.isEmpty) else { continue }
+        guard !ok.isEmpty, !(strict && !skipped.isEmpty) else { return }
         let x = Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1))
         let y = try p.runAll(x)
         if rowShapes.isEmpty { rowShapes = zip(p.file.graph.outputs, y).map { ($0, Array($1.shape.dropFirst())) } }
         if let outputPath, !npz {
             if stream == nil { stream = try NPYStream(path: outputPath, maxRows: images.count, rowShape: rowShapes[0].shape) }
             try stream!.append(y[0])
+        }
+        if let outputPath, npz {
+            if archive == nil { archive = try NPZStream(path: outputPath, arrays: rowShapes.map { ($0.name, $0.shape) }) }
+            for (i, t) in y.enumerated() { try archive!.append(i, t) }
         }
         try onBatch?(ok.map(\.0), y)
         if keep { parts.append(y) }
@@ -214,9 +222,12 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         }
         try stream.commit()
     }
+    if let archive {
+        try archive.commit(extra: skipUnreadable ? [(name: "inputs", npy: NumPy.encode(strings: names))] : [])
+    }
     let outputs = p.file.graph.outputs.enumerated().map { i, name in (name, parts.map { $0[i] }) }
     var report = try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped,
-                                      outputPath: stream == nil ? outputPath : nil, listInputs: skipUnreadable)
+                                      outputPath: stream == nil && archive == nil ? outputPath : nil, listInputs: skipUnreadable)
     if stream != nil { report.inputListPath = listPath }
     report.rowShapes = rowShapes
     return report

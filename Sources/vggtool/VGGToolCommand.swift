@@ -22,8 +22,11 @@ struct VGGToolCommand: ParsableCommand {
     /// own mapping, returned to the system when freed: by default the threshold rises to the size of the
     /// largest block freed (up to 32 MB), after which the batches' arrays come from the heap and stay resident
     /// once freed (about 0.1 GB retained in a fine-tuning run; docs/training.md).
+    /// With `VGGTOOL_PEAK_RSS_FILE` set, the process's peak resident memory (VmHWM, in kB) is written to that
+    /// file at exit: for the tests and benchmarks that check memory stays bounded (no `time` tool needed).
     static func main() {
         _ = vgg_set_mmap_threshold(1 << 20)
+        if ProcessInfo.processInfo.environment["VGGTOOL_PEAK_RSS_FILE"] != nil { atexit(writePeakRSS) }
         main(nil)
     }
 
@@ -80,4 +83,13 @@ enum Interruption {
 
     /// Installs the handlers (once).
     static func install() { _ = sources }
+}
+
+/// Writes VmHWM (kB) to `VGGTOOL_PEAK_RSS_FILE` (see `VGGToolCommand.main()`).
+private func writePeakRSS() {
+    guard let path = ProcessInfo.processInfo.environment["VGGTOOL_PEAK_RSS_FILE"],
+          let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return }
+    let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+    try? "\(kb)\n".write(toFile: path, atomically: false, encoding: .utf8)
 }

@@ -6,8 +6,10 @@ import Training
 import VGGTool
 
 /// The library's front door: `Model(contentsOf:)` on Keras files and `.vggm` files, its summary, raw
-/// predictions, classification of image files and evaluation of a class folder.
-@Suite struct ModelAPITests {
+/// predictions, classification of image files and evaluation of a class folder. Serialized: the first test
+/// checks that opening a Keras file leaves no temporary file, which another test opening one at the same
+/// time would.
+@Suite(.serialized) struct ModelAPITests {
     static let kerasFile = URL(fileURLWithPath: TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"))
 
     /// A Keras file opens directly (converted on the way, nothing left behind) and computes what tf-keras did.

@@ -1,5 +1,6 @@
 import Foundation
 import ImageData
+import KerasImport
 import Runtime
 import Testing
 import VGGTool
@@ -29,6 +30,68 @@ import VGGTool
             #expect(rows == 5 && streamed.outputs == nil && streamed.allOutputs.isEmpty && streamed.rowShapes.map(\.shape) == [[5]])
             #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/s.npy"))) == expected, "batch \(batch)")
         }
+    }
+
+    /// `-o Y.npz` is written through scratch files as the batches come: its array holds the rows of `-o Y.npy`,
+    /// byte for byte, and with every size and offset written as ZIP64 (as past 4 GiB) the archive holds the
+    /// same entries.
+    @Test func npzWrittenBatchByBatchHoldsTheRows() async throws {
+        let (dir, model) = try await PredictRowsTests.tinyModel()
+        let images = ["rgb.jpg", "anim.gif", "cmyk_adobe.jpg", "rgb.png", "gray.bmp"].map(PredictRowsTests.image)
+        let args = ["predict", model] + images + ["--batch-size", "2", "--skip-unreadable"]
+        let npy = try await CLI.run(args + ["-o", dir + "/y.npy"])
+        let npz = try await CLI.run(args + ["-o", dir + "/y.npz"])
+        let z64 = try await CLI.run(args + ["-o", dir + "/z.npz"], env: ["VGGTOOL_TEST_ZIP64_LIMIT": "0"])
+        #expect(npy.status == 0 && npz.status == 0 && z64.status == 0, "\(npy.stderr)\(npz.stderr)\(z64.stderr)")
+        let rows = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/y.npy")))
+        let archive = try ZipArchive(path: dir + "/y.npz")
+        #expect(try archive.read("predictions.npy") == rows)
+        let entries = try Self.zip64Entries(dir + "/z.npz")
+        #expect(entries.map(\.name) == ["predictions.npy", "inputs.npy"])
+        #expect(entries[0].bytes == rows)
+        #expect(try entries[1].bytes == archive.read("inputs.npy"))
+        #expect(Set(TestSupport.files(in: dir)) == ["tiny.vggm", "y.npy", "y.txt", "y.npz", "z.npz"])
+    }
+
+    /// The entries of a ZIP64 archive of stored entries (every size and offset in ZIP64 records, as
+    /// `VGGTOOL_TEST_ZIP64_LIMIT=0` writes them), checked against their local headers and CRC-32s.
+    static func zip64Entries(_ path: String) throws -> [(name: String, bytes: [UInt8])] {
+        let d = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func u(_ o: Int, _ n: Int) -> Int { (0..<n).reduce(0) { $0 | Int(d[o + $1]) << (8 * $1) } }
+        let eocd = d.count - 22
+        #expect(u(eocd, 4) == 0x0605_4B50 && u(eocd + 12, 4) == 0xFFFF_FFFF && u(eocd + 16, 4) == 0xFFFF_FFFF)
+        let locator = eocd - 20
+        #expect(u(locator, 4) == 0x0706_4B50)
+        let record = u(locator + 8, 8)
+        #expect(u(record, 4) == 0x0606_4B50 && u(record + 4, 8) == 44)
+        let count = u(record + 32, 8), cdSize = u(record + 40, 8), cdAt = u(record + 48, 8)
+        #expect(cdAt + cdSize == record)
+        var out: [(String, [UInt8])] = []
+        var at = cdAt
+        for _ in 0..<count {
+            #expect(u(at, 4) == 0x0201_4B50 && u(at + 20, 4) == 0xFFFF_FFFF && u(at + 42, 4) == 0xFFFF_FFFF)
+            let nameLength = u(at + 28, 2), extraLength = u(at + 30, 2), crc = UInt32(u(at + 16, 4))
+            let name = String(decoding: d[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self)
+            let extra = at + 46 + nameLength
+            #expect(u(extra, 2) == 1 && u(extra + 2, 2) == 24 && extraLength == 28)
+            let size = u(extra + 4, 8), local = u(extra + 20, 8)
+            #expect(u(local, 4) == 0x0403_4B50 && u(local + 18, 4) == 0xFFFF_FFFF && u(local + 30 + nameLength + 4, 8) == size)
+            let start = local + 30 + nameLength + u(local + 28, 2)
+            let bytes = Array(d[start..<(start + size)])
+            #expect(Self.crc32(bytes) == crc, "\(name)")
+            out.append((name, bytes))
+            at = extra + extraLength
+        }
+        return out
+    }
+
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+        }
+        return ~crc
     }
 
     @Test func reservedHeaderReadsWithFewerRows() throws {

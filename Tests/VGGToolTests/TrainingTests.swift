@@ -61,6 +61,47 @@ import VGGTool
         }
     }
 
+    /// The fine-tuning run's update (Dense kernels' gradients applied block by block during the backward pass,
+    /// never held whole: `Optimizer.backwardAndStep`) gives exactly the weights of a backward pass then a step,
+    /// with blocks of one row, a few rows and the whole kernel, for Adam and SGD with momentum.
+    @Test(arguments: [(OptimizerKind.adam, 4), (.adam, 200), (.adam, 8 << 20), (.sgd, 136)])
+    func streamedKernelGradientsUpdateAsAWholeStep(kind: OptimizerKind, blockBytes: Int) throws {
+        let input = Layer(name: "in", InputLayer(shape: [34]), inbound: [])
+        let d1 = Layer(name: "d1", Dense(units: 17, activation: .relu), inbound: ["in"])
+        let d2 = Layer(name: "d2", Dense(units: 9, activation: .tanh), inbound: ["d1"])
+        let out = Layer(name: "out", Dense(units: 4, activation: .softmax), inbound: ["d2"])
+        let analysis = try ModelGraph(name: "streamed", layers: [input, d1, d2, out], inputs: ["in"], outputs: ["out"], isSequential: true).analyze()
+        var rng = SplitMix64(seed: 7)
+        var initial: [String: [Float]] = [:]
+        for info in analysis.layers.dropFirst() {
+            for w in info.weights { initial["\(info.layer.name)/\(w.name)"] = (0..<w.elementCount).map { _ in rng.nextFloat() - 0.5 } }
+        }
+        func network(streaming: Bool) throws -> Network {
+            let net = try Network(layers: Array(analysis.layers.dropFirst()), weights: nil, threads: 2)
+            try net.load(weights: { initial["\($0)/\($1)"]! }, streamingKernelGradients: streaming)
+            net.gradientBlockBytes = blockBytes
+            return net
+        }
+        let whole = try network(streaming: false), streamed = try network(streaming: true)
+        let streaming = streamed.parameters.filter(\.streamsGradient)
+        #expect(streaming.map(\.name) == ["d1/kernel", "d2/kernel", "out/kernel"])
+        #expect(streaming.allSatisfy { $0.grad.isEmpty })
+        let a = Optimizer(kind: kind, momentum: 0.9), b = Optimizer(kind: kind, momentum: 0.9)
+        for step in 0..<5 {
+            let x = (0..<(6 * 34)).map { _ in rng.nextFloat() * 2 - 1 }
+            let labels = (0..<6).map { (step + $0) % 4 }
+            let (_, d) = Network.crossEntropy(whole.forward(x, n: 6, training: true), labels: labels, classes: 4)
+            whole.backward(d, inputGradient: false)
+            a.step(whole.parameters)
+            let (_, d2) = Network.crossEntropy(streamed.forward(x, n: 6, training: true), labels: labels, classes: 4)
+            #expect(d == d2)
+            b.backwardAndStep(streamed, d2)
+        }
+        for (p, q) in zip(whole.parameters, streamed.parameters) {
+            #expect(p.value == q.value, "\(p.name) differs")
+        }
+    }
+
     /// Every layer's backward pass against central finite differences of the loss (in float32, hence the
     /// loose tolerance): parameters of every layer and the input.
     @Test(arguments: ["conv_same_s2", "conv_valid_dilated", "pools", "global_max", "dense_dropout", "leaky_relu"])

@@ -25,7 +25,7 @@ extension Dense: Differentiable {
     /// dW = xᵀ g (in x units), split by output columns; db = column sums of g; dx = g Wᵀ, split by input
     /// columns (skipped when not needed). A kernel that streams its gradient (`Parameter.streamsGradient`)
     /// gets dW in blocks of rows handed to the network's sink after dx is computed (the sink may then change
-    /// the kernel in place): about 8 MB of scratch instead of the whole gradient.
+    /// the kernel in place): `Network.gradientBlockBytes` (8 MB) of scratch instead of the whole gradient.
     func backward(_ g: [Float], x: [Float], saved: [Float], node: TrainingNode, n: Int, net: Network, inputGradient: Bool) -> [Float]? {
         let inDim = node.inShape[0], units = units, threads = net.threads
         let w = node.params[0]
@@ -56,7 +56,7 @@ extension Dense: Differentiable {
             } }
         }
         if w.streamsGradient, let sink = net.gradientSink {
-            let blockRows = max(1, min(inDim, (8 << 20) / (4 * max(units, 1))))
+            let blockRows = max(1, min(inDim, net.gradientBlockBytes / (4 * max(units, 1))))
             var block = [Float](repeating: 0, count: blockRows * units)
             for r0 in stride(from: 0, to: inDim, by: blockRows) {
                 let r1 = min(inDim, r0 + blockRows)
