@@ -9,13 +9,13 @@
 # on the values). One epoch, batch 16, default head; the figures are peak RSS (GNU time's %M) and wall time.
 # With OLD=/path/to/an/older/vggtool, the 4N runs are repeated with it (before/after); with BUDGET_COMPARE=1,
 # the 16N runs are repeated with --memory-budget 2G (everything in memory: the spill's cost in time).
-# N should fill the extraction batches (64 images at 64x64, 16 at 250x250): below that the frozen layers'
+# N should fill the frozen pass's batches (64 images at 64x64, 5 at 250x250): below that the frozen layers'
 # activation buffers are smaller and the peak lower for a reason unrelated to the data's size.
-#   PYTHON=/work/venv/bin/python bench/memory_bench.sh [N_photos] [N_fmnist]     (defaults: 40 20)
+#   PYTHON=/work/venv/bin/python bench/memory_bench.sh [N_photos] [N_fmnist]     (defaults: 64 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-np=${1:-40}
+np=${1:-64}
 nf=${2:-20}
 swift build -c release --product vggtool --static-swift-stdlib >/dev/null
 bin=$PWD/.build/release/vggtool
