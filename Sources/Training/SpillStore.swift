@@ -53,7 +53,9 @@ package final class SpillStore {
     package let directory: String
     /// Records appended so far.
     package private(set) var count = 0
-    private var memory: [Float] = []
+    /// Records in memory, `chunkRecords` per chunk.
+    private var memory: [[Float]] = []
+    private let chunkRecords: Int
     private var fd: Int32 = -1
 
     /// A store keeping at most `budgetBytes` of records in memory; records beyond go to a scratch file in
@@ -62,6 +64,7 @@ package final class SpillStore {
         precondition(recordFloats > 0)
         self.recordFloats = recordFloats
         self.memoryRecords = max(0, budgetBytes) / (recordFloats * 4)
+        self.chunkRecords = max(1, (4 << 20) / (recordFloats * 4))
         self.directory = directory
     }
 
@@ -75,7 +78,10 @@ package final class SpillStore {
     package func append(_ record: UnsafeBufferPointer<Float>) throws {
         precondition(record.count == recordFloats)
         if count < memoryRecords {
-            memory.append(contentsOf: record)
+            // In chunks of fixed size, each allocated whole: a growing array would copy itself into one twice
+            // its size, holding both (3x the data) for a moment.
+            if count % chunkRecords == 0 { memory.append([]); memory[memory.count - 1].reserveCapacity(chunkRecords * recordFloats) }
+            memory[memory.count - 1].append(contentsOf: record)
         } else {
             if fd < 0 { fd = try Self.scratchFile(in: directory) }
             let bytes = recordFloats * 4
@@ -103,7 +109,7 @@ package final class SpillStore {
     package func read(_ i: Int, into out: UnsafeMutablePointer<Float>) {
         precondition(i >= 0 && i < count)
         if i < memoryRecords {
-            memory.withUnsafeBufferPointer { m in out.update(from: m.baseAddress! + i * recordFloats, count: recordFloats) }
+            memory[i / chunkRecords].withUnsafeBufferPointer { m in out.update(from: m.baseAddress! + (i % chunkRecords) * recordFloats, count: recordFloats) }
             return
         }
         let bytes = recordFloats * 4
