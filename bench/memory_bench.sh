@@ -69,5 +69,5 @@ for set in photos fmnist; do
     if [ -n "${OLD:-}" ]; then run "$OLD" "$set ${size}px augment=$aug (OLD)" "$work/$set/$((n0 * 4))" $size "${extra[@]}"; fi
   done
 done
-echo "model mapped: $(stat -c %s "$work/notop.vggm" | awk '{printf "%.0f MB", $1 / 1048576}'); default budget: 1/16 of MemAvailable, at most 64 MB"
+echo "model mapped: $(stat -c %s "$work/notop.vggm" | awk '{printf "%.0f MB", $1 / 1048576}'); default budget: 1/64 of MemAvailable, at most 16 MB"
 echo "target: peak RSS flat within 10% from N to 16N and at most the model's mapped size + 512 MB; time per image within 5% of before"

@@ -59,7 +59,7 @@ extension VGGToolCommand {
         @Option(help: ArgumentHelp("Also write a self-contained HTML report of the run, with the validation images evaluated by the best checkpoint.",
                                    valueName: "report.html")) var report: String?
         @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here too, reused by later runs with the same base, size, preprocessing and images; the scratch file of data over --memory-budget goes here as well.", valueName: "DIR")) var cacheDir: String?
-        @Option(help: ArgumentHelp("Memory for the per-image data (features; with --augment, the resized training images), e.g. 256M or 2G; beyond it the data goes to an unnamed scratch file in --cache-dir or $TMPDIR (else /var/tmp), read back batch by batch, with the same results. Default: 1/16 of the available memory, at most 64M.",
+        @Option(help: ArgumentHelp("Memory for the per-image data (features; with --augment, the resized training images), e.g. 256M or 2G; beyond it the data goes to an unnamed scratch file in --cache-dir or $TMPDIR (else /var/tmp), read back batch by batch, with the same results. Default: 1/64 of the available memory, at most 16M.",
                                    valueName: "SIZE")) var memoryBudget: ByteSize?
         @OptionGroup var cluster: DistributedOptions
         func validate() throws {
