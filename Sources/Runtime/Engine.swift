@@ -92,15 +92,25 @@ public final class Engine: @unchecked Sendable {
         public var winogradMinChannels: Int
         /// Record each layer's wall time on every run (`layerTimes`).
         public var timeLayers: Bool
+        /// How each convolution's algorithm is chosen among those that apply (default: measured). The
+        /// environment variable `VGGTOOL_CONV_ALGORITHM` (`im2col`, `winograd-2x2`, `winograd-4x4`) overrides
+        /// `.measured` with that fixed choice.
+        public var convolution: ConvolutionChoice
+        /// Where measured choices are remembered between processes.
+        public var algorithmCache: AlgorithmCacheLocation
 
-        /// The defaults: all processors, Winograd with cached kernels from 16 input channels, no timing.
+        /// The defaults: all processors, Winograd with cached kernels from 16 input channels, each
+        /// convolution's algorithm measured (and remembered on disk), no timing.
         public init(threads: Int? = nil, winograd: Bool = true, cacheWinogradKernels: Bool = true, winogradMinChannels: Int = 16,
-                    timeLayers: Bool = false) {
+                    timeLayers: Bool = false, convolution: ConvolutionChoice = .measured,
+                    algorithmCache: AlgorithmCacheLocation = .standard) {
             self.threads = threads
             self.winograd = winograd
             self.cacheWinogradKernels = cacheWinogradKernels
             self.winogradMinChannels = winogradMinChannels
             self.timeLayers = timeLayers
+            self.convolution = convolution
+            self.algorithmCache = algorithmCache
         }
     }
 
@@ -136,13 +146,47 @@ public final class Engine: @unchecked Sendable {
         transformed = [:]
     }
 
-    /// The Winograd transform of a layer's kernel, computed once (callers hold `lock`).
-    func winogradKernel(_ layer: String, _ kernel: UnsafePointer<Float>, c: Int, k: Int) -> UnsafeMutablePointer<Float> {
-        if let u = transformed[layer] { return u }
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * k)
-        parallelRanges(k) { a, b in vgg_winograd_kernel_transform(kernel, Int32(c), Int32(k), u, Int32(a), Int32(b)) }
-        transformed[layer] = u
+    /// The transform of a layer's kernel for a Winograd algorithm, computed once (callers hold `lock`).
+    func transformedKernel(_ layer: String, _ kernel: UnsafePointer<Float>, by conv: ConvolutionKernel) -> UnsafeMutablePointer<Float> {
+        let key = "\(layer)#\(conv.algorithm.rawValue)"
+        if let u = transformed[key] { return u }
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: conv.transformedFloats)
+        conv.transform(kernel, into: u)
+        transformed[key] = u
         return u
+    }
+
+    /// Each convolution's algorithm in the plan built last, by layer name.
+    public private(set) var convolutionAlgorithms: [String: ConvolutionAlgorithm] = [:]
+    /// Choices made in this engine, by geometry key (callers hold `lock`).
+    private var chosen: [String: ConvolutionAlgorithm] = [:]
+
+    /// Records the algorithm a plan's step for `layer` uses.
+    func recordAlgorithm(_ layer: String, _ algorithm: ConvolutionAlgorithm) { convolutionAlgorithms[layer] = algorithm }
+
+    /// The algorithm for a convolution of geometry `shape` among `candidates` (those that apply, im2col
+    /// first): the fixed choice when there is one, else a remembered measurement, else a new one (callers
+    /// hold `lock`).
+    func convolutionAlgorithm(_ shape: vgg_conv_shape, candidates: [ConvolutionAlgorithm]) -> ConvolutionAlgorithm {
+        var choice = options.convolution
+        if choice == .measured, let env = ProcessInfo.processInfo.environment["VGGTOOL_CONV_ALGORITHM"],
+           let a = ConvolutionAlgorithm(rawValue: env) {
+            choice = .fixed(a)
+        }
+        if case .fixed(let a) = choice { return candidates.contains(a) ? a : .im2col }
+        let pool = candidates
+        if pool.count <= 1 { return pool.first ?? .im2col }
+        let key = AlgorithmSearch.key(shape, candidates: pool, threads: threads)
+        if let a = chosen[key] { return a }
+        let path = options.algorithmCache.path
+        if let path, let a = AlgorithmCacheFile.lookup(key, path: path), pool.contains(a) {
+            chosen[key] = a
+            return a
+        }
+        let a = AlgorithmSearch.measure(shape, candidates: pool, threads: threads).best
+        chosen[key] = a
+        if let path { AlgorithmCacheFile.store(key, a, path: path) }
+        return a
     }
 
     /// Per-layer wall times of the last run (seconds), in execution order, when `Options.timeLayers` is set.
@@ -255,6 +299,7 @@ public final class Engine: @unchecked Sendable {
         // Keep one plan: memory stays bounded by the last geometry used (the old plan is freed before the new
         // one is built, so the two are never held together).
         plans = [:]
+        convolutionAlgorithms = [:]
         let p = try Plan(engine: self, key: key)
         plans = [key: p]
         return p
