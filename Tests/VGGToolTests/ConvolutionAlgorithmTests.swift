@@ -10,6 +10,7 @@ import VGGTool
 /// compiled for; and the measured choice with its disk cache.
 @Suite(.serialized) struct ConvolutionAlgorithmTests {
     static let algorithms: [ConvolutionAlgorithm] = [.im2col, .winograd2x2, .winograd4x4]
+    static let winogradAlgorithms: [ConvolutionAlgorithm] = [.winograd2x2, .winograd4x4]
 
     /// A one-convolution model, `size` x `width` x `c` in, 3x3 stride 1, written by vggtool's Keras writer.
     static func convModel(_ dir: String, height: Int, width: Int, c: Int, filters: Int, padding: Padding, relu: Bool) throws -> VGGMFile {
@@ -109,7 +110,7 @@ import VGGTool
     /// Full-size VGG16 at 224x224 (seeded weights, as RuntimeTests.fullSizeVGG16MatchesKeras) with each
     /// Winograd algorithm forced on every 3x3 convolution: probabilities and block5_pool features within 1e-4
     /// of tf-keras, the top-5 classes of each image unchanged.
-    @Test(arguments: [ConvolutionAlgorithm.winograd2x2, .winograd4x4])
+    @Test(arguments: winogradAlgorithms)
     func fullSizeVGG16MatchesKeras(algorithm: ConvolutionAlgorithm) throws {
         let dir = try TestSupport.tempDir()
         try writeDemoVGG16(path: dir + "/vgg16.h5", seed: 16)
