@@ -13,6 +13,9 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, CaseIterable, Coda
     /// Winograd F(4x4,3x3): 36 GEMMs per block of 4x4 output tiles, 4x fewer multiplications (3x3, stride 1,
     /// undilated), with larger transforms and about 10x F(2x2)'s rounding error.
     case winograd4x4 = "winograd-4x4"
+    /// Winograd F(6x6,3x3): 64 GEMMs per block of 6x6 output tiles, 5.06x fewer multiplications (3x3, stride
+    /// 1, undilated), with the largest transforms and rounding error of the three.
+    case winograd6x6 = "winograd-6x6"
 
     /// Floats per input channel and filter of the transformed kernel (0: the kernel is used as stored).
     var transformedArea: Int {
@@ -20,6 +23,7 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, CaseIterable, Coda
         case .im2col: 0
         case .winograd2x2: 16
         case .winograd4x4: 36
+        case .winograd6x6: 64
         }
     }
 }
@@ -80,6 +84,9 @@ struct ConvolutionKernel {
         case .winograd4x4:
             tiles = Int(vgg_winograd4_tiles(&s))
             block = min(Self.winograd4Block, (tiles + threads - 1) / threads)
+        case .winograd6x6:
+            tiles = Int(vgg_winograd6_tiles(&s))
+            block = min(Self.winograd6Block, (tiles + threads - 1) / threads)
         }
     }
 
@@ -88,6 +95,8 @@ struct ConvolutionKernel {
     /// packs each u matrix once per GEMM, so longer GEMMs amortize it) and within 5% of 256, which doubles
     /// the scratch (36 x 128 x (c + k) floats per thread: 19 MB at 512 channels).
     static let winograd4Block = 128
+    /// Tiles per block for F(6x6) (64 x 96 x (c + k) floats per thread).
+    static let winograd6Block = 96
 
     var c: Int { Int(shape.c) }
     var k: Int { Int(shape.k) }
@@ -100,12 +109,12 @@ struct ConvolutionKernel {
     var workFloats: Int {
         switch algorithm {
         case .im2col: return threads * Plan.im2colBlockRows(kk: kk) * kk
-        case .winograd2x2, .winograd4x4: return threads * algorithm.transformedArea * block * (c + k)
+        case .winograd2x2, .winograd4x4, .winograd6x6: return threads * algorithm.transformedArea * block * (c + k)
         }
     }
 
     /// Whether `run` applies ReLU itself when asked (else the caller applies the activation).
-    var fusesReLU: Bool { algorithm == .winograd4x4 }
+    var fusesReLU: Bool { algorithm == .winograd4x4 || algorithm == .winograd6x6 }
 
     /// Transforms the HWIO kernel into `u` (transformedFloats), split over the threads by filters.
     func transform(_ kernel: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
@@ -115,6 +124,7 @@ struct ConvolutionKernel {
             case .im2col: break
             case .winograd2x2: vgg_winograd_kernel_transform(kernel, c, k, u, Int32(a), Int32(b))
             case .winograd4x4: vgg_winograd4_kernel_transform(kernel, c, k, u, Int32(a), Int32(b))
+            case .winograd6x6: vgg_winograd6_kernel_transform(kernel, c, k, u, Int32(a), Int32(b))
             }
         }
     }
@@ -131,8 +141,8 @@ struct ConvolutionKernel {
                 var sh = shape
                 vgg_conv2d_gemm_rows(&sh, x, weights, bias, out, a, b, work + part * blockRows * kk, blockRows)
             }
-        case .winograd2x2, .winograd4x4:
-            let tiles = tiles, block = block, area = algorithm.transformedArea, c = c, four = algorithm == .winograd4x4
+        case .winograd2x2, .winograd4x4, .winograd6x6:
+            let tiles = tiles, block = block, area = algorithm.transformedArea, c = c, algorithm = algorithm
             let perThread = area * block * (c + k)
             // One contiguous range of tiles per thread, in blocks that keep v and m near the caches.
             let parts = min(threads, max(1, (tiles + block - 1) / block))
@@ -145,10 +155,10 @@ struct ConvolutionKernel {
                     var t = tiles * p / parts
                     while t < t1 {
                         let e = min(t + block, t1)
-                        if four {
-                            vgg_winograd4_tiles_run(&sh, x, weights, bias, relu ? 1 : 0, out, t, e, v, m)
-                        } else {
-                            vgg_winograd_tiles_run(&sh, x, weights, bias, out, t, e, v, m)
+                        switch algorithm {
+                        case .winograd4x4: vgg_winograd4_tiles_run(&sh, x, weights, bias, relu ? 1 : 0, out, t, e, v, m)
+                        case .winograd6x6: vgg_winograd6_tiles_run(&sh, x, weights, bias, relu ? 1 : 0, out, t, e, v, m)
+                        default: vgg_winograd_tiles_run(&sh, x, weights, bias, out, t, e, v, m)
                         }
                         t = e
                     }
@@ -279,7 +289,7 @@ package final class AlgorithmCacheFile: @unchecked Sendable {
     }
 }
 
-/// The instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) transforms). Every one gives
+/// The instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) and F(6x6) transforms). Every one gives
 /// bit-identical results; forcing a lower one exists to test the fallbacks.
 package enum KernelISA: Int32, Sendable, CaseIterable {
     /// Baseline x86-64 (SSE2), or plain C elsewhere.

@@ -93,7 +93,7 @@ public final class Engine: @unchecked Sendable {
         /// Record each layer's wall time on every run (`layerTimes`).
         public var timeLayers: Bool
         /// How each convolution's algorithm is chosen among those that apply (default: measured). The
-        /// environment variable `VGGTOOL_CONV_ALGORITHM` (`im2col`, `winograd-2x2`, `winograd-4x4`) overrides
+        /// environment variable `VGGTOOL_CONV_ALGORITHM` (`im2col`, `winograd-2x2`, `winograd-4x4`, `winograd-6x6`) overrides
         /// `.measured` with that fixed choice.
         public var convolution: ConvolutionChoice
         /// Where measured choices are remembered between processes.

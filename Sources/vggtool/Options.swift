@@ -119,6 +119,7 @@ enum AlgorithmOption: String, ExpressibleByArgument, CaseIterable {
     case measured, im2col
     case winograd2x2 = "winograd-2x2"
     case winograd4x4 = "winograd-4x4"
+    case winograd6x6 = "winograd-6x6"
 
     var choice: ConvolutionChoice {
         switch self {
@@ -126,6 +127,7 @@ enum AlgorithmOption: String, ExpressibleByArgument, CaseIterable {
         case .im2col: .fixed(.im2col)
         case .winograd2x2: .fixed(.winograd2x2)
         case .winograd4x4: .fixed(.winograd4x4)
+        case .winograd6x6: .fixed(.winograd6x6)
         }
     }
 }

@@ -32,7 +32,7 @@ long vgg_winograd_tiles(const vgg_conv_shape *s);
 void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias,
                             float *out, long t0, long t1, float *v, float *m);
 
-/// Winograd F(4x4, 3x3) for 3x3 stride-1 undilated convolutions (winograd4.c: interpolation points 0, +-1,
+/// Winograd F(4x4, 3x3) for 3x3 stride-1 undilated convolutions (winograd.c: interpolation points 0, +-1,
 /// +-2, infinity). Kernel transform: U (36 x c x k) from the HWIO kernel, k-columns [k0, k1) only, computed
 /// in double and rounded once.
 void vgg_winograd4_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
@@ -45,7 +45,16 @@ long vgg_winograd4_tiles(const vgg_conv_shape *s);
 void vgg_winograd4_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
                              float *out, long t0, long t1, float *v, float *m);
 
-/// Instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) transforms).
+/// Winograd F(6x6, 3x3) (winograd.c: points 0, +-1, +-1/2, +-2, infinity): as F(4x4) with 8x8 input tiles,
+/// U and v and m holding 64 matrices, and n * ceil(oh/6) * ceil(ow/6) tiles.
+void vgg_winograd6_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
+/// Number of 6x6 output tiles: n * ceil(oh/6) * ceil(ow/6).
+long vgg_winograd6_tiles(const vgg_conv_shape *s);
+/// As vgg_winograd4_tiles_run with v (64 x (t1-t0) x c) and m (64 x (t1-t0) x k).
+void vgg_winograd6_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
+                             float *out, long t0, long t1, float *v, float *m);
+
+/// Instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) and F(6x6) transforms).
 enum { VGG_ISA_SCALAR = 0, VGG_ISA_AVX2 = 1, VGG_ISA_AVX512 = 2 };
 /// The best instruction set this CPU runs (VGG_ISA_*).
 int vgg_isa_supported(void);

@@ -3,10 +3,10 @@ import ModelGraph
 
 extension Conv2D: RuntimeKernel {
     /// The algorithms that can compute this convolution with `c` input channels, im2col first: Winograd
-    /// F(2x2,3x3) and F(4x4,3x3) for 3x3 stride-1 undilated convolutions with enough input channels.
+    /// F(2x2,3x3), F(4x4,3x3) and F(6x6,3x3) for 3x3 stride-1 undilated convolutions with enough input channels.
     func candidates(_ engine: Engine, channels c: Int) -> [ConvolutionAlgorithm] {
         guard engine.winograd, kernel == 3, strides == 1, dilation == 1, c >= engine.winogradMinChannels else { return [.im2col] }
-        return [.im2col, .winograd2x2, .winograd4x4]
+        return [.im2col, .winograd2x2, .winograd4x4, .winograd6x6]
     }
 
     /// The kernel that computes this convolution at these shapes (batch first), its algorithm chosen by the engine.
