@@ -84,9 +84,10 @@ public final class Engine: @unchecked Sendable {
         public var threads: Int?
         /// Use Winograd F(2x2,3x3) for 3x3 stride-1 convolutions (otherwise im2col + GEMM everywhere).
         public var winograd: Bool
-        /// Keep each layer's Winograd-transformed kernel after its first use (16/9 the size of the 3x3
-        /// kernel: about 105 MB for VGG16) instead of transforming it on every call, which costs ~15% at
-        /// batch 1.
+        /// Keep each layer's Winograd-transformed kernel from the plan's second run on (16/9, 36/9 or 64/9
+        /// the size of the 3x3 kernel for F(2x2), F(4x4), F(6x6): 105-235 MB for VGG16) instead of
+        /// transforming it on every call, which costs ~15% at batch 1. The first run transforms into scratch,
+        /// so one run alone never holds them all.
         public var cacheWinogradKernels: Bool
         /// Fewest input channels for which Winograd is used (below it, im2col's GEMM is as cheap).
         public var winogradMinChannels: Int
@@ -155,6 +156,10 @@ public final class Engine: @unchecked Sendable {
         transformed[key] = u
         return u
     }
+
+    /// Runs of the current plan so far (callers hold `lock`): Winograd kernels are cached from the second on,
+    /// so a single run (one `predict`) never holds all of them at once.
+    var planRuns = 0
 
     /// Each convolution's algorithm in the plan built last, by layer name.
     public private(set) var convolutionAlgorithms: [String: ConvolutionAlgorithm] = [:]
@@ -258,6 +263,7 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let plan = try plan(inputShapes: shapes, outputs: outputs)
+        defer { planRuns += 1 }
         return try plan.execute(engine: self, inputs: inputs)
     }
 
@@ -300,6 +306,7 @@ public final class Engine: @unchecked Sendable {
         // one is built, so the two are never held together).
         plans = [:]
         convolutionAlgorithms = [:]
+        planRuns = 0
         let p = try Plan(engine: self, key: key)
         plans = [key: p]
         return p

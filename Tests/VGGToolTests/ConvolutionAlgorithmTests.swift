@@ -69,6 +69,8 @@ import VGGTool
                     try #require(y.count == ref.count, "\(g)")
                     let err = TestSupport.relativeError(y.values[...], ref[...])
                     #expect(err < tolerance, "\(algorithm) \(isa) \(g) relu \(relu): relative error \(err)")
+                    // The second run uses the kernels cached by the engine (the first transformed into scratch).
+                    #expect(try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0].values == y.values)
                 }
             }
         }

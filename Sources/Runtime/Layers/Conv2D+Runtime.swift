@@ -18,7 +18,7 @@ extension Conv2D: RuntimeKernel {
 
     func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int {
         let conv = convolutionKernel(engine, inShape: inShape, outShape: outShape)
-        return (engine.cacheWinogradKernels ? 0 : conv.transformedFloats) + conv.workFloats
+        return conv.transformedFloats + conv.workFloats  // the kernel is transformed into scratch until cached
     }
 
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
@@ -37,10 +37,10 @@ extension Conv2D: RuntimeKernel {
             }
         }
         let cached = engine.cacheWinogradKernels
-        let work = cached ? scratch! : scratch! + conv.transformedFloats
+        let work = scratch! + conv.transformedFloats
         return {
             let u: UnsafeMutablePointer<Float>
-            if cached {
+            if cached && engine.planRuns > 0 {
                 u = engine.transformedKernel(name, weights, by: conv)
             } else {
                 u = scratch!
