@@ -294,20 +294,19 @@ static void pick(int m, input_fn *in, output_fn *out) {
 }
 
 // ------------------------------------------------------------------------------------------ tiles
-// F(m x m, 3x3) over tiles [t0, t1), n = m + 2 (the input tile's side), nn = n * n transformed values.
-static void tiles_run(int m, const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
-                      float *out, long t0, long t1, float *v, float *mm) {
-    const int C = s->c, K = s->k, n = m + 2, nn = n * n;
+// F(m x m, 3x3), n = m + 2 (the input tile's side), nn = n * n transformed values per tile. A block holds tiles
+// [tb, tb + T): v[i][t - tb][c] and mm[i][t - tb][k]. The three phases are separate so that a block can be
+// shared by threads (each transforming some of its tiles, multiplying some of its nn matrices).
+
+// Input transform of tiles [t0, t1) of the block starting at tile tb with T tiles.
+static void input_phase(int m, const vgg_conv_shape *s, const float *in, long t0, long t1, long tb, long T, float *v) {
+    const int C = s->c, n = m + 2, nn = n * n;
     const int ty_n = (s->oh + m - 1) / m, tx_n = (s->ow + m - 1) / m;
-    const long T = t1 - t0;
-    if (T <= 0) return;
     input_fn input_tile;
-    output_fn output_tile;
-    pick(m, &input_tile, &output_tile);
-    // Stand-ins for pixels outside the image (zeros) and for outputs outside it (a sink).
-    float *zrow = calloc((size_t)C, sizeof(float));
-    float *sink = malloc(sizeof(float) * (size_t)K);
-    if (!zrow || !sink) { free(zrow); free(sink); return; }
+    output_fn unused;
+    pick(m, &input_tile, &unused);
+    float *zrow = calloc((size_t)C, sizeof(float));  // stands in for pixels outside the image
+    if (!zrow) return;
     for (long t = t0; t < t1; t++) {
         long r = t;
         const int tx = (int)(r % tx_n); r /= tx_n;
@@ -321,13 +320,30 @@ static void tiles_run(int m, const vgg_conv_shape *s, const float *in, const flo
                 const int iy = y0 + dy, ix = x0 + dx;
                 rows[dy * n + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * C;
             }
-        for (int i = 0; i < nn; i++) outs[i] = v + ((long)i * T + (t - t0)) * C;
+        for (int i = 0; i < nn; i++) outs[i] = v + ((long)i * T + (t - tb)) * C;
         input_tile(rows, outs, C);
     }
-    // nn products: mm[i] (T x K) = v[i] (T x C) * u[i] (C x K).
-    for (int i = 0; i < nn; i++)
+    free(zrow);
+}
+
+// Products i in [i0, i1): mm[i] (T x K) = v[i] (T x C) * u[i] (C x K).
+static void product_phase(const vgg_conv_shape *s, long T, const float *v, const float *u, float *mm, int i0, int i1) {
+    const int C = s->c, K = s->k;
+    for (int i = i0; i < i1; i++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
                     u + (long)i * C * K, K, 0.0f, mm + (long)i * T * K, K);
+}
+
+// Output transform (+ bias, ReLU) of tiles [t0, t1) of the block starting at tb with T tiles.
+static void output_phase(int m, const vgg_conv_shape *s, const float *mm, const float *bias, int relu, float *out,
+                         long t0, long t1, long tb, long T) {
+    const int K = s->k, n = m + 2, nn = n * n;
+    const int ty_n = (s->oh + m - 1) / m, tx_n = (s->ow + m - 1) / m;
+    input_fn unused;
+    output_fn output_tile;
+    pick(m, &unused, &output_tile);
+    float *sink = malloc(sizeof(float) * (size_t)K);  // stands in for outputs outside the image
+    if (!sink) return;
     for (long t = t0; t < t1; t++) {
         long r = t;
         const int tx = (int)(r % tx_n); r /= tx_n;
@@ -336,14 +352,22 @@ static void tiles_run(int m, const vgg_conv_shape *s, const float *in, const flo
         const int oy = ty * m, ox = tx * m;
         const float *ms[64];
         float *ys[36];
-        for (int i = 0; i < nn; i++) ms[i] = mm + ((long)i * T + (t - t0)) * K;
+        for (int i = 0; i < nn; i++) ms[i] = mm + ((long)i * T + (t - tb)) * K;
         for (int dy = 0; dy < m; dy++)
             for (int dx = 0; dx < m; dx++)
                 ys[dy * m + dx] = (oy + dy < s->oh && ox + dx < s->ow) ? out + ((b * s->oh + oy + dy) * s->ow + ox + dx) * K : sink;
         output_tile(ms, bias, relu, ys, K);
     }
-    free(zrow);
     free(sink);
+}
+
+static void tiles_run(int m, const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
+                      float *out, long t0, long t1, float *v, float *mm) {
+    const long T = t1 - t0;
+    if (T <= 0) return;
+    input_phase(m, s, in, t0, t1, t0, T, v);
+    product_phase(s, T, v, u, mm, 0, (m + 2) * (m + 2));
+    output_phase(m, s, mm, bias, relu, out, t0, t1, t0, T);
 }
 
 void vgg_winograd4_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
@@ -354,4 +378,17 @@ void vgg_winograd4_tiles_run(const vgg_conv_shape *s, const float *in, const flo
 void vgg_winograd6_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
                              float *out, long t0, long t1, float *v, float *m) {
     tiles_run(6, s, in, u, bias, relu, out, t0, t1, v, m);
+}
+
+void vgg_winograd_block_input(int tile, const vgg_conv_shape *s, const float *in, long t0, long t1, long tb, long T, float *v) {
+    input_phase(tile, s, in, t0, t1, tb, T, v);
+}
+
+void vgg_winograd_block_products(const vgg_conv_shape *s, long T, const float *v, const float *u, float *m, int i0, int i1) {
+    product_phase(s, T, v, u, m, i0, i1);
+}
+
+void vgg_winograd_block_output(int tile, const vgg_conv_shape *s, const float *m, const float *bias, int relu, float *out,
+                               long t0, long t1, long tb, long T) {
+    output_phase(tile, s, m, bias, relu, out, t0, t1, tb, T);
 }

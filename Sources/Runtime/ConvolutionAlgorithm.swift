@@ -113,6 +113,18 @@ struct ConvolutionKernel {
         }
     }
 
+    /// Whether the threads share one block of all the tiles (F(4x4) and F(6x6) with fewer tiles than one block
+    /// per thread; e.g. VGG16's 14x14 to 56x56 layers at batch 1) instead of each taking its own blocks.
+    var sharesBlocks: Bool {
+        guard threads > 1, Self.shareSmall else { return false }
+        switch algorithm {
+        case .winograd4x4: return tiles <= threads * Self.winograd4Block
+        case .winograd6x6: return tiles <= threads * Self.winograd6Block
+        default: return false
+        }
+    }
+    static let shareSmall = ProcessInfo.processInfo.environment["VGGTOOL_WINOGRAD_SHARED"] != "0"
+
     /// Whether `run` applies ReLU itself when asked (else the caller applies the activation).
     var fusesReLU: Bool { algorithm == .winograd4x4 || algorithm == .winograd6x6 }
 
@@ -140,6 +152,24 @@ struct ConvolutionKernel {
             Runtime.parallelParts(rows, threads, minChunk: 64) { a, b, part in
                 var sh = shape
                 vgg_conv2d_gemm_rows(&sh, x, weights, bias, out, a, b, work + part * blockRows * kk, blockRows)
+            }
+        case .winograd4x4 where sharesBlocks, .winograd6x6 where sharesBlocks:  // (a `where` binds to one pattern)
+            // Few tiles: one block for all threads, so each transformed kernel matrix is packed once and every
+            // GEMM has all the tiles' rows; the threads split the tiles in the transforms and the matrices
+            // in the products.
+            let tiles = tiles, area = algorithm.transformedArea, c = c, side = Int32(algorithm == .winograd4x4 ? 4 : 6)
+            let v = work, m = work + area * tiles * c
+            Runtime.parallelParts(tiles, threads) { a, b, _ in
+                var sh = shape
+                vgg_winograd_block_input(side, &sh, x, a, b, 0, tiles, v)
+            }
+            Runtime.parallelParts(area, threads) { a, b, _ in
+                var sh = shape
+                vgg_winograd_block_products(&sh, tiles, v, weights, m, Int32(a), Int32(b))
+            }
+            Runtime.parallelParts(tiles, threads) { a, b, _ in
+                var sh = shape
+                vgg_winograd_block_output(side, &sh, m, bias, relu ? 1 : 0, out, a, b, 0, tiles)
             }
         case .winograd2x2, .winograd4x4, .winograd6x6:
             let tiles = tiles, block = block, area = algorithm.transformedArea, c = c, algorithm = algorithm

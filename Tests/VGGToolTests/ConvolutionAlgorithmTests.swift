@@ -43,6 +43,7 @@ import VGGTool
     static let geometries: [(h: Int, w: Int, c: Int, k: Int, same: Bool)] = [
         (1, 1, 3, 5, true), (1, 7, 17, 9, true), (3, 3, 5, 4, false), (5, 9, 19, 33, true), (6, 6, 16, 16, false),
         (7, 11, 33, 20, true), (9, 13, 40, 17, false), (13, 5, 1, 3, true),
+        (70, 66, 5, 7, true),  // more tiles than one block per thread: several blocks each, the last one partial
     ]
 
     /// Every algorithm, on every instruction set the F(4x4) and F(6x6) transforms run on here, equals the
@@ -71,6 +72,15 @@ import VGGTool
                     #expect(err < tolerance, "\(algorithm) \(isa) \(g) relu \(relu): relative error \(err)")
                     // The second run uses the kernels cached by the engine (the first transformed into scratch).
                     #expect(try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0].values == y.values)
+                }
+                // One thread (each block its own) and three (small layers share one block between threads).
+                KernelISA.force(nil)
+                for threads in [1, 3] {
+                    let engine = try Engine(model: model, options: .init(threads: threads, winogradMinChannels: 1, convolution: .fixed(algorithm),
+                                                                         algorithmCache: .disabled))
+                    let y = try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0]
+                    let err = TestSupport.relativeError(y.values[...], ref[...])
+                    #expect(err < tolerance, "\(algorithm) \(threads) threads \(g) relu \(relu): relative error \(err)")
                 }
             }
         }

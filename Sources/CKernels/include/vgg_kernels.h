@@ -54,6 +54,16 @@ long vgg_winograd6_tiles(const vgg_conv_shape *s);
 void vgg_winograd6_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
                              float *out, long t0, long t1, float *v, float *m);
 
+/// The three phases of vgg_winograd4/6_tiles_run, for a block of T tiles starting at tile tb shared by
+/// several threads (`tile` = 4 or 6; v and m hold (tile+2)^2 matrices of T x c and T x k). Input transform of
+/// tiles [t0, t1) of the block:
+void vgg_winograd_block_input(int tile, const vgg_conv_shape *s, const float *in, long t0, long t1, long tb, long T, float *v);
+/// Products i in [i0, i1): m[i] (T x k) = v[i] (T x c) * u[i] (c x k).
+void vgg_winograd_block_products(const vgg_conv_shape *s, long T, const float *v, const float *u, float *m, int i0, int i1);
+/// Output transform plus bias (then ReLU when relu != 0) of tiles [t0, t1) of the block.
+void vgg_winograd_block_output(int tile, const vgg_conv_shape *s, const float *m, const float *bias, int relu, float *out,
+                               long t0, long t1, long tb, long T);
+
 /// Instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) and F(6x6) transforms).
 enum { VGG_ISA_SCALAR = 0, VGG_ISA_AVX2 = 1, VGG_ISA_AVX512 = 2 };
 /// The best instruction set this CPU runs (VGG_ISA_*).
