@@ -235,6 +235,25 @@ enum AlgorithmSearch {
         return (fastest, best)
     }
 
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var measured: [String: ConvolutionAlgorithm] = [:]  // guarded by lock
+
+    /// The choice for `key`: from the cache file at `path` (or, without one, from this process's earlier
+    /// measurements), else `measure()`'s, then remembered there. One search at a time in the process, so
+    /// engines built at once on one geometry measure it once and agree.
+    static func choice(_ key: String, candidates: [ConvolutionAlgorithm], path: String?, measure: () -> ConvolutionAlgorithm) -> ConvolutionAlgorithm {
+        lock.lock()
+        defer { lock.unlock() }
+        if let path {
+            if let a = AlgorithmCacheFile.lookup(key, path: path), candidates.contains(a) { return a }
+        } else if let a = measured[key] {
+            return a
+        }
+        let a = measure()
+        if let path { AlgorithmCacheFile.store(key, a, path: path) } else { measured[key] = a }
+        return a
+    }
+
     /// This machine's identity for the disk cache: CPU model, a hash of its feature flags, the instruction
     /// set the kernels use and OpenBLAS's kernel family.
     static let machineKey: String = {

@@ -183,14 +183,11 @@ public final class Engine: @unchecked Sendable {
         if pool.count <= 1 { return pool.first ?? .im2col }
         let key = AlgorithmSearch.key(shape, candidates: pool, threads: threads)
         if let a = chosen[key] { return a }
-        let path = options.algorithmCache.path
-        if let path, let a = AlgorithmCacheFile.lookup(key, path: path), pool.contains(a) {
-            chosen[key] = a
-            return a
+        let threads = threads
+        let a = AlgorithmSearch.choice(key, candidates: pool, path: options.algorithmCache.path) {
+            AlgorithmSearch.measure(shape, candidates: pool, threads: threads).best
         }
-        let a = AlgorithmSearch.measure(shape, candidates: pool, threads: threads).best
         chosen[key] = a
-        if let path { AlgorithmCacheFile.store(key, a, path: path) }
         return a
     }
 
