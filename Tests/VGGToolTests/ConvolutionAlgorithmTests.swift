@@ -47,11 +47,9 @@ import VGGTool
     ]
 
     /// Every algorithm, on every instruction set the F(4x4) and F(6x6) transforms run on here, equals the
-    /// direct convolution within 1e-5 of the largest output (4e-5 for F(6x6)), the fused ReLU included.
-    @Test(arguments: algorithms)
-    func matchesDirectConvolution(algorithm: ConvolutionAlgorithm) throws {
-        // F(6x6)'s transforms scale values by up to 32 and 21/4 before rounding: about 1e-5 was measured here.
-        let tolerance: Float = algorithm == .winograd6x6 ? 4e-5 : 1e-5
+    /// direct convolution within 1e-5 of the largest output (4e-5 for F(6x6)), the fused ReLU included; and
+    /// with one and three threads. (One model file per geometry for all algorithms: few HDF5 writes.)
+    @Test func matchesDirectConvolution() throws {
         let dir = try TestSupport.tempDir()
         defer { KernelISA.force(nil) }
         for g in Self.geometries {
@@ -61,47 +59,51 @@ import VGGTool
                 let x: [Float] = (0..<(n * g.h * g.w * g.c)).map { (i: Int) -> Float in Float((i * 7919) % 97) / 48 - 1 }
                 let ref = Self.direct(x, n: n, h: g.h, w: g.w, c: g.c, kernel: model.floats("conv/kernel")!, bias: model.floats("conv/bias")!,
                                       filters: g.k, same: g.same, relu: relu)
-                for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
-                    KernelISA.force(isa)
-                    #expect(KernelISA.current == isa)
-                    let engine = try Engine(model: model, options: .init(winogradMinChannels: 1, convolution: .fixed(algorithm), algorithmCache: .disabled))
-                    let y = try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0]
-                    #expect(engine.convolutionAlgorithms["conv"] == algorithm)
-                    try #require(y.count == ref.count, "\(g)")
-                    let err = TestSupport.relativeError(y.values[...], ref[...])
-                    #expect(err < tolerance, "\(algorithm) \(isa) \(g) relu \(relu): relative error \(err)")
-                    // The second run uses the kernels cached by the engine (the first transformed into scratch).
-                    #expect(try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0].values == y.values)
-                }
-                // One thread (each block its own) and three (small layers share one block between threads).
-                KernelISA.force(nil)
-                for threads in [1, 3] {
-                    let engine = try Engine(model: model, options: .init(threads: threads, winogradMinChannels: 1, convolution: .fixed(algorithm),
-                                                                         algorithmCache: .disabled))
-                    let y = try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0]
-                    let err = TestSupport.relativeError(y.values[...], ref[...])
-                    #expect(err < tolerance, "\(algorithm) \(threads) threads \(g) relu \(relu): relative error \(err)")
+                for algorithm in Self.algorithms {
+                    // F(6x6)'s transforms scale values by up to 32 and 21/4 before rounding: about 1e-5 was measured here.
+                    let tolerance: Float = algorithm == .winograd6x6 ? 4e-5 : 1e-5
+                    for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
+                        KernelISA.force(isa)
+                        #expect(KernelISA.current == isa)
+                        let engine = try Engine(model: model, options: .init(winogradMinChannels: 1, convolution: .fixed(algorithm), algorithmCache: .disabled))
+                        let y = try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0]
+                        #expect(engine.convolutionAlgorithms["conv"] == algorithm)
+                        try #require(y.count == ref.count, "\(g)")
+                        let err = TestSupport.relativeError(y.values[...], ref[...])
+                        #expect(err < tolerance, "\(algorithm) \(isa) \(g) relu \(relu): relative error \(err)")
+                        // The second run uses the kernels cached by the engine (the first transformed into scratch).
+                        #expect(try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0].values == y.values)
+                    }
+                    // One thread (each block its own) and three (small layers share one block between threads).
+                    KernelISA.force(nil)
+                    for threads in [1, 3] {
+                        let engine = try Engine(model: model, options: .init(threads: threads, winogradMinChannels: 1, convolution: .fixed(algorithm),
+                                                                             algorithmCache: .disabled))
+                        let y = try engine.run(Tensor(shape: [n, g.h, g.w, g.c], values: x))[0]
+                        let err = TestSupport.relativeError(y.values[...], ref[...])
+                        #expect(err < tolerance, "\(algorithm) \(threads) threads \(g) relu \(relu): relative error \(err)")
+                    }
                 }
             }
         }
     }
 
-    /// The transforms' AVX-512, AVX2 and baseline builds give bit-identical outputs.
-    @Test(arguments: [ConvolutionAlgorithm.winograd4x4, .winograd6x6].map { $0.rawValue })
-    func instructionSetsAgreeBitForBit(algorithm name: String) throws {
-        let algorithm = ConvolutionAlgorithm(rawValue: name)!
+    /// The transforms' AVX-512, AVX2 and baseline builds give bit-identical outputs (F(4x4) and F(6x6)).
+    @Test func instructionSetsAgreeBitForBit() throws {
         let dir = try TestSupport.tempDir()
         defer { KernelISA.force(nil) }
         let model = try Self.convModel(dir, height: 11, width: 14, c: 37, filters: 35, padding: .same, relu: true)
         let x: [Float] = (0..<11396).map { (i: Int) -> Float in Float((i * 7919) % 101) / 50 - 1 }
-        var results: [[Float]] = []
-        for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
-            KernelISA.force(isa)
-            let engine = try Engine(model: model, options: .init(convolution: .fixed(algorithm), algorithmCache: .disabled))
-            results.append(try engine.run(Tensor(shape: [2, 11, 14, 37], values: x))[0].values)
-            #expect(engine.convolutionAlgorithms["conv"] == algorithm)
+        for algorithm in [ConvolutionAlgorithm.winograd4x4, .winograd6x6] {
+            var results: [[Float]] = []
+            for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
+                KernelISA.force(isa)
+                let engine = try Engine(model: model, options: .init(convolution: .fixed(algorithm), algorithmCache: .disabled))
+                results.append(try engine.run(Tensor(shape: [2, 11, 14, 37], values: x))[0].values)
+                #expect(engine.convolutionAlgorithms["conv"] == algorithm)
+            }
+            for r in results.dropFirst() { #expect(r == results[0], "\(algorithm)") }
         }
-        for r in results.dropFirst() { #expect(r == results[0]) }
     }
 
     /// Every layer of each fixture model equals tf-keras's within 1e-4 with each algorithm forced wherever it
@@ -189,6 +191,37 @@ import VGGTool
             let rewritten = try String(contentsOfFile: cache, encoding: .utf8)
             #expect(rewritten.contains("\"version\" : 1") && rewritten.contains("20x20x32 -> 20x20x32"), "\(rewritten)")
         }
+    }
+
+    /// The environment variables, through the built binary: VGGTOOL_CONV_ALGORITHM fixes the algorithm (nothing
+    /// measured or stored), VGGTOOL_ALGORITHM_CACHE=off measures without storing, the default stores in
+    /// $XDG_CACHE_HOME/vggtool, and VGGTOOL_ISA=scalar / avx2 computes the same outputs bit for bit.
+    @Test func environmentOverrides() async throws {
+        let dir = try TestSupport.tempDir()
+        let model = try Self.convModel(dir, height: 20, width: 20, c: 32, filters: 32, padding: .same, relu: true)
+        let xdg = dir + "/xdg", file = dir + "/xdg/vggtool/convolution-algorithms.json"
+        for a in ["winograd-2x2", "winograd-4x4", "winograd-6x6", "im2col"] {
+            let r = try await CLI.run(["bench", model.path, "--layers", "--json"], env: ["XDG_CACHE_HOME": xdg, "VGGTOOL_CONV_ALGORITHM": a])
+            #expect(r.status == 0, "\(r.stderr)")
+            let layers = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["layers"] as! [[String: Any]]
+            #expect(layers.first { $0["layer"] as? String == "conv" }?["algorithm"] as? String == a)
+        }
+        #expect(!FileManager.default.fileExists(atPath: file))
+        let off = try await CLI.run(["bench", model.path], env: ["XDG_CACHE_HOME": xdg, "VGGTOOL_ALGORITHM_CACHE": "off"])
+        #expect(off.status == 0 && !FileManager.default.fileExists(atPath: file), "\(off.stderr)")
+        let on = try await CLI.run(["bench", model.path], env: ["XDG_CACHE_HOME": xdg])
+        #expect(on.status == 0 && FileManager.default.fileExists(atPath: file), "\(on.stderr)")
+
+        let x = Tensor(shape: [2, 20, 20, 32], values: (0..<25600).map { (i: Int) -> Float in Float((i * 7919) % 103) / 51 - 1 })
+        try Data(NumPy.encode(x)).write(to: URL(fileURLWithPath: dir + "/x.npy"))
+        var outputs: [[Float]] = []
+        for isa in ["avx512", "avx2", "scalar"] {
+            let r = try await CLI.run(["predict", model.path, "--input", dir + "/x.npy", "-o", dir + "/y_\(isa).npy"],
+                                      env: ["VGGTOOL_ISA": isa, "VGGTOOL_CONV_ALGORITHM": "winograd-4x4"])
+            #expect(r.status == 0, "\(r.stderr)")
+            outputs.append(try NumPy.read(path: dir + "/y_\(isa).npy").values)
+        }
+        for o in outputs.dropFirst() { #expect(o == outputs[0]) }
     }
 
     /// Without Winograd (or below its channel threshold) only im2col applies: nothing is measured or stored.
