@@ -83,26 +83,61 @@ static const double G6[8][3] = {
     {1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9}, {-2.0 / 9, 2.0 / 9, -2.0 / 9}, {1.0 / 90, 1.0 / 45, 2.0 / 45},
     {1.0 / 90, -1.0 / 45, 2.0 / 45}, {32.0 / 45, 16.0 / 45, 8.0 / 45}, {32.0 / 45, -16.0 / 45, 8.0 / 45}, {0, 0, 1}};
 
-// U = G g G^T (n x n, n = 6 or 8) for every input channel and filters [k0, k1), in double, rounded once.
-static void kernel_transform(const double (*G)[3], int n, const float *kernel, int c, int k, float *u, int k0, int k1) {
-    const long ck = (long)c * k;
-    for (int ci = 0; ci < c; ci++)
-        for (int ko = k0; ko < k1; ko++) {
-            double g[3][3], t[8][3];
-            for (int i = 0; i < 9; i++) g[i / 3][i % 3] = kernel[((long)i * c + ci) * k + ko];
-            for (int a = 0; a < n; a++)
-                for (int x = 0; x < 3; x++) t[a][x] = G[a][0] * g[0][x] + G[a][1] * g[1][x] + G[a][2] * g[2][x];
-            for (int a = 0; a < n; a++)
-                for (int b = 0; b < n; b++)
-                    u[(long)(a * n + b) * ck + (long)ci * k + ko] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
-        }
-}
+// U = G g G^T (n x n, n = 6 or 8) for every input channel and filters [k0, k1), in double, rounded once;
+// vectorized over the filters (contiguous in both the HWIO kernel and U).
+#define KERNEL_TRANSFORM_BODY(G, n)                                                                           \
+    do {                                                                                                      \
+        const long ck = (long)c * k;                                                                          \
+        for (int ci = 0; ci < c; ci++) {                                                                      \
+            const float *gp[9];                                                                               \
+            float *up[n * n];                                                                                 \
+            for (int i = 0; i < 9; i++) gp[i] = kernel + ((long)i * c + ci) * k;                              \
+            for (int i = 0; i < n * n; i++) up[i] = u + (long)i * ck + (long)ci * k;                          \
+            _Pragma("clang loop vectorize(assume_safety)")                                                    \
+            for (int ko = k0; ko < k1; ko++) {                                                                \
+                double g[3][3], t[n][3];                                                                      \
+                _Pragma("clang loop unroll(full)")                                                            \
+                for (int i = 0; i < 9; i++) g[i / 3][i % 3] = gp[i][ko];                                      \
+                _Pragma("clang loop unroll(full)")                                                            \
+                for (int a = 0; a < n; a++) {                                                                 \
+                    _Pragma("clang loop unroll(full)")                                                        \
+                    for (int x = 0; x < 3; x++) t[a][x] = G[a][0] * g[0][x] + G[a][1] * g[1][x] + G[a][2] * g[2][x]; \
+                }                                                                                             \
+                _Pragma("clang loop unroll(full)")                                                            \
+                for (int a = 0; a < n; a++) {                                                                 \
+                    _Pragma("clang loop unroll(full)")                                                        \
+                    for (int b = 0; b < n; b++)                                                               \
+                        up[a * n + b][ko] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]); \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    } while (0)
+
+#define KERNEL_VARIANTS(suffix, attr)                                                                         \
+    attr static void kt4_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G4, 6); } \
+    attr static void kt6_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G6, 8); }
+
+KERNEL_VARIANTS(scalar, )
+#if VGG4_X86
+KERNEL_VARIANTS(avx2, __attribute__((target("avx2"))))
+KERNEL_VARIANTS(avx512, __attribute__((target("avx512f"))))
+#endif
 
 void vgg_winograd4_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
-    kernel_transform(G4, 6, kernel, c, k, u, k0, k1);
+#if VGG4_X86
+    const int isa = vgg_isa();
+    if (isa == VGG_ISA_AVX512) { kt4_avx512(kernel, c, k, u, k0, k1); return; }
+    if (isa == VGG_ISA_AVX2) { kt4_avx2(kernel, c, k, u, k0, k1); return; }
+#endif
+    kt4_scalar(kernel, c, k, u, k0, k1);
 }
 void vgg_winograd6_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
-    kernel_transform(G6, 8, kernel, c, k, u, k0, k1);
+#if VGG4_X86
+    const int isa = vgg_isa();
+    if (isa == VGG_ISA_AVX512) { kt6_avx512(kernel, c, k, u, k0, k1); return; }
+    if (isa == VGG_ISA_AVX2) { kt6_avx2(kernel, c, k, u, k0, k1); return; }
+#endif
+    kt6_scalar(kernel, c, k, u, k0, k1);
 }
 
 long vgg_winograd4_tiles(const vgg_conv_shape *s) { return (long)s->n * ((s->oh + 3) / 4) * ((s->ow + 3) / 4); }
