@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "CVGGSupport", cSettings: [.unsafeFlags(["-O3"])]),
         // OpenBLAS's CBLAS (pthread build; the runtime sets it to one thread and splits work itself).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // The runtime's CPU kernels (im2col + GEMM, Winograd F(2x2,3x3), pooling, activations), optimized
+        // The runtime's CPU kernels (im2col + GEMM, Winograd F(2x2/4x4/6x6,3x3), pooling, activations), optimized
         // even in debug builds so tests run at useful speed.
         .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),

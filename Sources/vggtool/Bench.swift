@@ -15,7 +15,9 @@ extension VGGToolCommand {
         @Option(help: "Input height and width (square), for models that accept any size.") var inputSize: Int?
         @Option(help: "Images per batch.") var batch: Int = 1
         @Option(help: "Worker threads (default: all cores).") var threads: Int?
-        @Flag(help: "Also time every layer.") var layers = false
+        @Flag(help: "Also time every layer (with each convolution's algorithm and GFLOP/s).") var layers = false
+        @Option(help: "Convolution algorithm: measured (the fastest per layer, remembered in ~/.cache/vggtool), or im2col, winograd-2x2, winograd-4x4, winograd-6x6 wherever it applies.")
+        var algorithm: AlgorithmOption = .measured
         @Flag(help: "Print JSON (keys images_per_second, gflops_per_second, peak_rss_bytes, ...).") var json = false
 
         func validate() throws {
@@ -25,7 +27,7 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded {
-                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers)
+                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers, convolution: algorithm.choice)
                 print(json ? try r.json() : r.text())
             }
         }

@@ -113,3 +113,21 @@ struct ImageOptions: ParsableArguments {
 let exifOrientationHelp = ArgumentHelp(
     "ignore (Keras's view) or apply (upright, as photo viewers show).",
     discussion: "Keras ignores a JPEG's EXIF orientation (image_dataset_from_directory and load_img read the pixels as stored), so a model trained in Keras on phone photos saw them sideways; ignore gives the model the same pixels. apply rotates and flips them upright as the camera intended.")
+
+/// `--algorithm`: how convolutions are computed (`Engine.Options.convolution`).
+enum AlgorithmOption: String, ExpressibleByArgument, CaseIterable {
+    case measured, im2col
+    case winograd2x2 = "winograd-2x2"
+    case winograd4x4 = "winograd-4x4"
+    case winograd6x6 = "winograd-6x6"
+
+    var choice: ConvolutionChoice {
+        switch self {
+        case .measured: .measured
+        case .im2col: .fixed(.im2col)
+        case .winograd2x2: .fixed(.winograd2x2)
+        case .winograd4x4: .fixed(.winograd4x4)
+        case .winograd6x6: .fixed(.winograd6x6)
+        }
+    }
+}

@@ -148,6 +148,8 @@ enum CLI {
         let command = launcher.isEmpty ? [binary] + args : launcher + [binary] + args
         let argv = ["/bin/sh", "-c", script, command[0]] + (cwd.map { [$0] } ?? []) + command.dropFirst()
         var environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        // The binary's measured convolution choices go to this test process's scratch, not the user's cache.
+        if env["XDG_CACHE_HOME"] == nil { environment["XDG_CACHE_HOME"] = TestSupport.scratchRoot + "/cache" }
         environment["VGGTOOL_TEST_OUT"] = outPath
         environment["VGGTOOL_TEST_ERR"] = errPath
         environment["VGGTOOL_TEST_START"] = startPath
