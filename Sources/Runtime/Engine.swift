@@ -92,11 +92,15 @@ public final class Engine: @unchecked Sendable {
         public var winogradMinChannels: Int
         /// Record each layer's wall time on every run (`layerTimes`).
         public var timeLayers: Bool
+        /// The arithmetic of convolution and dense products (docs/precision.md): `int8` needs a file made by
+        /// `vggtool quantize`.
+        public var precision: Precision = .fp32
 
-        /// The defaults: all processors, Winograd with cached kernels from 16 input channels, no timing.
+        /// The defaults: all processors, Winograd with cached kernels from 16 input channels, no timing, float32.
         public init(threads: Int? = nil, winograd: Bool = true, cacheWinogradKernels: Bool = true, winogradMinChannels: Int = 16,
-                    timeLayers: Bool = false) {
+                    timeLayers: Bool = false, precision: Precision = .fp32) {
             self.threads = threads
+            self.precision = precision
             self.winograd = winograd
             self.cacheWinogradKernels = cacheWinogradKernels
             self.winogradMinChannels = winogradMinChannels
@@ -120,6 +124,8 @@ public final class Engine: @unchecked Sendable {
     let weights: [String: UnsafePointer<Float>]
     private var owned: [[Float]] = []
     private var plans: [PlanKey: Plan] = [:]
+    /// Conv2D and Dense products packed for `options.precision` (bf16, int8), by layer, built with the plan.
+    var lowpProducts: [String: LowpProduct] = [:]
     private let lock = NSLock()
 
     deinit { for p in transformed.values { p.deallocate() } }
@@ -132,6 +138,7 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         plans = [:]
+        lowpProducts = [:]
         for p in transformed.values { p.deallocate() }
         transformed = [:]
     }
@@ -168,13 +175,16 @@ public final class Engine: @unchecked Sendable {
             switch t.dtype {
             case .f32:
                 w[t.name] = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-            case .f16, .bf16:
+            case .f16, .bf16, .i8:
                 owned.append(model.floats(t.name)!)
                 w[t.name] = owned[owned.count - 1].withUnsafeBufferPointer { $0.baseAddress! }
             }
         }
         self.weights = w
         self.owned = owned
+        if options.precision == .int8 && model.quantizedLayers.isEmpty {
+            throw RuntimeError(file: model.path, .unsupportedSetting("precision int8"), "has no int8 layers: make an int8 model with `vggtool quantize` to run it in int8")
+        }
         // Refuse what cannot run before anything is asked of it.
         for layer in graph.layers where layer.op.runtime == nil {
             throw RuntimeError(file: model.path, layer: layer.name, .unsupportedLayer(className: layer.op.className), "layer class \(layer.op.className) cannot be run by vggtool's runtime")

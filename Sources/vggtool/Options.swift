@@ -4,12 +4,21 @@ import ImageData
 import KerasImport
 import ModelFile
 import ModelGraph
+import Runtime
 import Training
 import VGGTool
 
 // The library's choices as option values (`--dtype f16`, `--pooling avg`, ...): each lists its values in help.
 extension Architecture: ExpressibleByArgument {}
-extension TensorDType: ExpressibleByArgument {}
+extension TensorDType: ExpressibleByArgument {
+    // int8 tensors are made by `vggtool quantize`, not by a storage type.
+    public init?(argument: String) {
+        guard let v = TensorDType(rawValue: argument), v != .i8 else { return nil }
+        self = v
+    }
+    public static var allValueStrings: [String] { allCases.filter { $0 != .i8 }.map(\.rawValue) }
+}
+extension Precision: ExpressibleByArgument {}
 extension SummaryStyle: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 extension PreprocessingChoice: ExpressibleByArgument {}

@@ -30,6 +30,7 @@ extension Conv2D: RuntimeKernel {
         var shape = window.kernelShape(input: ctx.inShape, output: ctx.outShape)
         let rows = ctx.outCount / filters
         let c = ctx.inShape[3]
+        if let step = try engine.lowPrecisionStep(ctx, kernelShape: [kernel.height, kernel.width, c, filters], useBias: useBias, activation: act, conv: window) { return step }
         if usesWinograd(engine, channels: c) {
             let tiles = Int(vgg_winograd_tiles(&shape))
             let block = min(Self.winogradBlock(c: c, k: filters), (tiles + engine.threads - 1) / engine.threads)
