@@ -285,3 +285,32 @@ void vgg_lowp_gemm_bf16(const uint16_t *a, long m, long lda, long k2, const uint
     if (vgg_lowp_has_bf16()) gemm_bf16_avx(a, m, lda, k2, packed, b0, b1, bias, relu, out, ldo, n);
     else gemm_bf16_scalar(a, m, lda, k2, packed, b0, b1, bias, relu, out, ldo, n);
 }
+
+// ------------------------------------------------------------------------------------------ calibration
+void vgg_lowp_histogram(const float *x, long count, uint64_t *hist, long bins, float *range, float *minv, float *maxabs) {
+    float mx = 0.f, mn = *minv;
+    for (long i = 0; i < count; i++) {
+        float v = x[i], a = fabsf(v);
+        if (a > mx) mx = a;  // NaN compares false: skipped
+        if (v < mn) mn = v;
+    }
+    *minv = mn;
+    if (mx > *maxabs) *maxabs = mx;
+    if (mx <= 0.f) {  // all zeros (or NaN): bin 0
+        for (long i = 0; i < count; i++) if (x[i] == 0.f) hist[0]++;
+        return;
+    }
+    if (*range <= 0.f) *range = mx;
+    while (*range < mx) {
+        for (long i = 0; i < bins / 2; i++) hist[i] = hist[2 * i] + hist[2 * i + 1];
+        for (long i = bins / 2; i < bins; i++) hist[i] = 0;
+        *range *= 2.f;
+    }
+    float f = (float)bins / *range;
+    for (long i = 0; i < count; i++) {
+        float a = fabsf(x[i]);
+        if (!(a == a)) continue;
+        long b = (long)(a * f);
+        hist[b < bins ? b : bins - 1]++;
+    }
+}

@@ -227,6 +227,22 @@ public final class Engine: @unchecked Sendable {
         return try plan.execute(engine: self, inputs: inputs)
     }
 
+    /// Called before (`before` true) and after each step of a plan with the layer's name, its first input and its
+    /// output (buffers in the plan's memory, valid during the call; shapes batch first).
+    package typealias StepObserver = (_ layer: String, _ before: Bool, _ input: (ptr: UnsafePointer<Float>, shape: [Int])?,
+                                      _ output: (ptr: UnsafePointer<Float>, shape: [Int])) throws -> Void
+
+    /// Runs `input` (one model input) to `outputs`, calling `observe` around every step (calibration).
+    package func run(_ input: Tensor, outputs: [String]? = nil, observe: StepObserver) throws -> [Tensor] {
+        try checkInputs([input.shape])
+        lock.lock()
+        defer { lock.unlock() }
+        let plan = try plan(inputShapes: [input.shape], outputs: outputs)
+        return try withoutActuallyEscaping(observe) { o in
+            try input.values.withUnsafeBufferPointer { try plan.execute(engine: self, inputs: [$0], observe: o) }
+        }
+    }
+
     /// One shape per model input, each with the model input's rank plus the batch, all of one batch size.
     func checkInputs(_ shapes: [[Int]]) throws {
         let declared = graph.inputs.map { graph.layer(named: $0)?.op.inputShape ?? [] }

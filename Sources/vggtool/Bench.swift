@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VGGTool
 
 extension VGGToolCommand {
@@ -16,6 +17,7 @@ extension VGGToolCommand {
         @Option(help: "Images per batch.") var batch: Int = 1
         @Option(help: "Worker threads (default: all cores).") var threads: Int?
         @Flag(help: "Also time every layer.") var layers = false
+        @OptionGroup var precision: PrecisionOptions
         @Flag(help: "Print JSON (keys images_per_second, gflops_per_second, peak_rss_bytes, ...).") var json = false
 
         func validate() throws {
@@ -25,7 +27,8 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded {
-                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers)
+                precision.announce(model: model)
+                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers, precision: precision.precision)
                 print(json ? try r.json() : r.text())
             }
         }

@@ -19,6 +19,7 @@ extension VGGToolCommand {
         @Option(help: "k of the top-k accuracy.") var topK: Int = 5
         @OptionGroup var image: ImageOptions
         @Option(help: "Images per batch.") var batchSize: Int = 16
+        @OptionGroup var precision: PrecisionOptions
         @Flag(help: "Print JSON (keys loss, accuracy, top_k_accuracy, confusion_matrix, classes, per_class).") var json = false
         @Flag(name: .shortAndLong, help: "No progress bar (drawn only when stdout is a terminal).") var quiet = false
         @Option(help: ArgumentHelp("Also write a self-contained HTML report: the confusion matrix as a heatmap, per-class figures, the most confidently wrong images, the model's summary and provenance.",
@@ -27,9 +28,11 @@ extension VGGToolCommand {
         func run() throws {
             try VGGToolCommand.guarded(writesFiles: report != nil) {
                 if let report { try AtomicFile.checkWritable(report) }
+                precision.announce(model: model)
                 let bar = ProgressBar("evaluating", unit: .items("images"), enabled: ProgressBar.shouldDraw(quiet: quiet))
                 let e = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
-                                     interpolation: image.interpolation, exifOrientation: image.exifOrientation, progress: bar.update)
+                                     interpolation: image.interpolation, exifOrientation: image.exifOrientation, precision: precision.precision,
+                                     progress: bar.update)
                 bar.finish()
                 print(json ? try e.json() : e.text())
                 if let report {

@@ -57,4 +57,9 @@ void vgg_lowp_gemm_u8s8(const uint8_t *a, long m, long lda, long k4, const int8_
 /// blocks [b0, b1) of packed (vgg_lowp_pack_bf16), columns >= n not written; out row stride ldo.
 void vgg_lowp_gemm_bf16(const uint16_t *a, long m, long lda, long k2, const uint16_t *packed, long b0, long b1,
                         const float *bias, int relu, float *out, long ldo, long n);
+/// Calibration statistics: folds |x| over [0, count) into hist (`bins` equal bins over [0, *range); values at or
+/// past the range go to the last bin), first doubling *range (merging bin pairs) until it covers the largest |x|
+/// (a zero *range becomes that value); lowers *minv to the smallest x and raises *maxabs to the largest |x|.
+/// NaN values are skipped. bins must be even.
+void vgg_lowp_histogram(const float *x, long count, uint64_t *hist, long bins, float *range, float *minv, float *maxabs);
 #endif
