@@ -233,3 +233,30 @@ extension Engine {
         }
     }
 }
+
+extension LowpProduct {
+    /// Runs the product as a convolution of `window` on NHWC `input` of `inShape` (batch first) into an output of
+    /// `outShape`, with its own scratch (tests, calibration); ReLU fused when `relu`.
+    package func convolve(engine: Engine, window: Window2D, input: [Float], inShape: [Int], outShape: [Int], relu: Bool = false) -> [Float] {
+        let s = window.kernelShape(input: inShape, output: outShape)
+        let rows = outShape.dropLast().reduce(1, *)
+        var out = [Float](repeating: 0, count: rows * n)
+        let memory = LowpMemory()
+        let scratch = memory.bytes(scratchBytes(inputCount: input.count, direct: LowpProduct.isDirect(s), threads: engine.threads))
+        input.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in run(engine: engine, shape: s, x: x.baseAddress!, rows: rows, out: o.baseAddress!, relu: relu, scratch: scratch) }
+        }
+        return out
+    }
+
+    /// Runs the product as a Dense layer over `rows` rows of `k` values (tests); ReLU fused when `relu`.
+    package func multiply(engine: Engine, input: [Float], rows: Int, relu: Bool = false) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * n)
+        let memory = LowpMemory()
+        let scratch = memory.bytes(scratchBytes(inputCount: rows * kp, direct: true, threads: engine.threads))
+        input.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in run(engine: engine, shape: nil, x: x.baseAddress!, rows: rows, out: o.baseAddress!, relu: relu, scratch: scratch) }
+        }
+        return out
+    }
+}

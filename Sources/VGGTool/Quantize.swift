@@ -18,12 +18,14 @@ public struct QuantizeReport: Sendable {
 
     /// The report as `vggtool quantize` prints it: one line per layer, then the totals.
     public func text() -> String {
-        var lines = [String(format: "%-28@ %-7@ %-9@ %12@ %4@ %12@ %10@", "layer" as NSString, "class" as NSString, "precision" as NSString,
-                            "input scale" as NSString, "zp" as NSString, "max |x|" as NSString, "rel. error" as NSString)]
+        let w = max(20, (layers.map(\.layer.count).max() ?? 0) + 2)
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+        func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
+        var lines = [pad("layer", w) + pad("class", 8) + pad("precision", 10) + lpad("input scale", 12) + lpad("zp", 5) + lpad("max |x|", 12) + lpad("rel. error", 12)]
         for l in layers {
             let err = l.relativeError.map { String(format: "%.4f", $0) } ?? "-"
-            lines.append(String(format: "%-28@ %-7@ %-9@ %12.6g %4d %12.6g %10@", l.layer as NSString, l.className as NSString,
-                                (l.quantized ? "int8" : "fp32") as NSString, l.inputScale, l.zeroPoint, l.inputMaxAbs, err as NSString))
+            lines.append(pad(l.layer, w) + pad(l.className, 8) + pad(l.quantized ? "int8" : "fp32", 10) + lpad(String(format: "%.6g", l.inputScale), 12)
+                         + lpad("\(l.zeroPoint)", 5) + lpad(String(format: "%.6g", l.inputMaxAbs), 12) + lpad(err, 12))
         }
         let kept = layers.filter { !$0.quantized }.map(\.layer)
         lines.append("")
@@ -131,4 +133,15 @@ func writeQuantized(_ file: VGGMFile, layers: [QuantizedLayer], to output: Strin
     provenance.converter = "\(provenance.converter); vggtool quantize (int8, \(how), \(images) images)"
     return try VGGMWriter.write(to: output, graph: file.graph, inputShape: file.manifest.inputShape, preprocessing: file.manifest.preprocessing,
                                 classNames: file.manifest.classNames, provenance: provenance, tensors: tensors, dtype: .f32)
+}
+
+/// For a `.vggm` file with int8 layers (format 1.3), the precision each Conv2D and Dense layer is stored in, as
+/// `vggtool summary` prints it under the table; nil for other files (every product float).
+public func precisionTable(path: String) -> String? {
+    guard path.hasSuffix(".vggm"), let f = try? VGGMFile(path: path), !f.quantizedLayers.isEmpty else { return nil }
+    let rows = f.graph.flattened().layers.compactMap { l in f.storedPrecision(ofLayer: l.name).map { (l.name, $0) } }
+    let w = max(20, (rows.map(\.0.count).max() ?? 0) + 2)
+    var lines = ["Precision of the products (int8 layers run in int8 with --precision int8):"]
+    for (name, p) in rows { lines.append(" " + name + String(repeating: " ", count: max(1, w - name.count)) + p) }
+    return lines.joined(separator: "\n")
 }

@@ -41,6 +41,7 @@ extension VGGToolCommand {
         @Option(help: "Dropout rate after each hidden Dense layer (0: none).") var dropout: Double = 0
         @Option(help: "Epochs.") var epochs: Int = 10
         @Option(help: "Images per batch.") var batchSize: Int = 16
+        @OptionGroup(title: "Frozen pass") var precision: PrecisionOptions
         @Option(help: "adam or sgd.") var optimizer: OptimizerKind = .adam
         @Option(help: "SGD momentum.") var momentum: Float = 0
         @Option(help: "Learning rate (default: 0.001 for adam, 0.01 for sgd).") var lr: Float?
@@ -93,6 +94,7 @@ extension VGGToolCommand {
             o.resume = resume
             o.cacheDir = cacheDir
             if let memoryBudget { o.memoryBudget = memoryBudget.bytes }
+            o.precision = precision.precision ?? ((try? VGGMFile(path: base)).map(defaultPrecision) ?? .fp32)
             return o
         }
 
@@ -132,6 +134,7 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded(writesFiles: true) {
+                precision.announce(model: base)
                 let tty = isatty(1) == 1, bars = ProgressBar.shouldDraw(quiet: quiet)
                 let report = FineTuneReport(
                     line: { FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + $0 + "\n").utf8)) },
