@@ -14,13 +14,16 @@
 #
 # Without a model, VGG16's architecture with seeded weights (tf-keras's initializers, seed 0) is used: speed and sizes are
 # meaningful, feature similarity less so (random filters); give real weights (keras-applications'
-# vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) for the accuracy figures. SECONDS (default 8) per timing.
+# vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) for the accuracy figures. SECONDS_PER_TIMING (default 8)
+# per timing; VGGTOOL_BIN=path uses that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 seconds=${SECONDS_PER_TIMING:-8}
-swift build -c release --product vggtool --static-swift-stdlib >/dev/null
-bin=$PWD/.build/release/vggtool
+if [ -n "${VGGTOOL_BIN:-}" ]; then bin=$VGGTOOL_BIN; else
+  swift build -c release --product vggtool --static-swift-stdlib >/dev/null
+  bin=$PWD/.build/release/vggtool
+fi
 work=$(mktemp -d /tmp/vggtool-precision-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
