@@ -85,7 +85,15 @@ void vgg_lowp_quantize_u8_rows(const float *x, uint8_t *q, long rows, long cols,
     }
 }
 
+// vcvtneps2bf16: round to nearest even as bf16_round (inputs below float32's normal range become zero).
+LOWP_TARGET static void to_bf16_avx512(const float *x, uint16_t *y, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) _mm256_storeu_si256((__m256i *)(y + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
+    for (; i < count; i++) y[i] = bf16_round(x[i]);
+}
+
 void vgg_lowp_to_bf16(const float *x, uint16_t *y, long count) {
+    if (vgg_lowp_has_bf16()) { to_bf16_avx512(x, y, count); return; }
     for (long i = 0; i < count; i++) y[i] = bf16_round(x[i]);
 }
 

@@ -171,6 +171,11 @@ import VGGTool
         }
         let e8 = try await CLI.run(["evaluate", q, "--data", TestSupport.fixture("images/eval"), "-q"])
         #expect(e8.status == 0 && e8.stdout.contains("accuracy"), "\(e8.stderr)")
+        // Exports: dequantized to float (ONNX, Keras .h5) or as stored (safetensors: I8 kernels beside F32 scales).
+        for (format, out) in [("onnx", "x.onnx"), ("safetensors", "x.safetensors"), ("keras-h5", "x.h5")] {
+            let r = try await CLI.run(["export", q, "--to", format, "-o", "\(dir)/\(out)"])
+            #expect(r.status == 0, "\(format): \(r.stderr)")
+        }
         let bench = try await CLI.run(["bench", q, "--json"])
         #expect(bench.status == 0 && bench.stdout.contains("\"precision\" : \"int8\""), "\(bench.stdout)")
     }

@@ -34,7 +34,8 @@ void vgg_lowp_pack_bf16(const float *w, long k, long n, uint16_t *packed);
 void vgg_lowp_quantize_u8(const float *x, uint8_t *q, long count, float inv_scale, int zero_point);
 /// Rows of `cols` floats into rows of `ld` u8 values (the columns past `cols` zero): a Dense input padded to k4.
 void vgg_lowp_quantize_u8_rows(const float *x, uint8_t *q, long rows, long cols, long ld, float inv_scale, int zero_point);
-/// float32 -> bfloat16, round to nearest even (NaN stays NaN), over [0, count).
+/// float32 -> bfloat16, round to nearest even (NaN stays NaN; with AVX512-BF16, values below float32's normal
+/// range become zero), over [0, count).
 void vgg_lowp_to_bf16(const float *x, uint16_t *y, long count);
 /// Rows of `cols` floats into rows of `ld` bf16 values (the columns past `cols` zero).
 void vgg_lowp_to_bf16_rows(const float *x, uint16_t *y, long rows, long cols, long ld);
