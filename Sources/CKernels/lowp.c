@@ -185,7 +185,7 @@ static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const 
 LOWP_TARGET static inline __attribute__((always_inline)) void
 u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *bp1, const int MR, const int NB,
           const float *scale, const float *offset, int relu, float *out, long ldo, long j0, long n) {
-    __m512i acc[8][2];
+    __m512i acc[12][2];
     for (int r = 0; r < MR; r++)
         for (int b = 0; b < NB; b++) acc[r][b] = _mm512_setzero_si512();
     for (long q = 0; q < g; q++) {
@@ -205,7 +205,7 @@ u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *b
         __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         __m512 sc = _mm512_maskz_loadu_ps(mask, scale + j), of = _mm512_maskz_loadu_ps(mask, offset + j);
         for (int r = 0; r < MR; r++) {
-            __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][b]), sc, of);
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][b]), sc), of);  // not fused: the scalar path's bits
             if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
             _mm512_mask_storeu_ps(out + r * ldo + j, mask, v);
         }
@@ -219,9 +219,18 @@ LOWP_TARGET static void gemm_u8s8_vnni(const uint8_t *a, long m, long lda, long 
         int nb = blk + 1 < b1 ? 2 : 1;
         const int8_t *bp0 = packed + blk * g * 64, *bp1 = bp0 + g * 64;
         long i = 0;
+        // 12 rows x 32 columns: 24 accumulators, each 64-byte weight load feeding 12 vpdpbusd.
+        for (; i + 12 <= m; i += 12) {
+            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 12, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 12, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+        }
         for (; i + 8 <= m; i += 8) {
             if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 8, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
             else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 8, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+        }
+        for (; i + 4 <= m; i += 4) {
+            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 4, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 4, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
         }
         for (; i < m; i++) {
             if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 1, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);

@@ -101,6 +101,20 @@ import VGGTool
 
     /// bf16: products of bf16-rounded values accumulated in float32, within float32 accumulation error of a
     /// Double reference over the same rounded values; the fallback gives the same within that error.
+    /// The int8 fallback gives the VNNI kernel's bits (12-, 8-, 4- and 1-row tiles, a partial column block).
+    @Test func int8FallbackGivesTheSameBits() throws {
+        let k = 37, n = 45, rows = 31
+        let q = Self.values(k * n, seed: 7).map { Int8(($0 * 127).rounded()) }
+        let scales = (0..<n).map { Float($0 + 1) * 0.003 }, bias = Self.values(n, seed: 8)
+        let x = Self.values(rows * k, seed: 9).map { $0 * 5 }
+        let p = q.withUnsafeBufferPointer { LowpProduct(int8: $0.baseAddress!, k: k, n: n, weightScales: scales, inputScale: 5.0 / 127, zeroPoint: 128, bias: bias) }
+        let native = p.multiply(engine: Self.engine, input: x, rows: rows)
+        Precision.forceFallback(true)
+        defer { Precision.forceFallback(false) }
+        let emulated = p.multiply(engine: Self.engine, input: x, rows: rows)
+        #expect(native.map(\.bitPattern) == emulated.map(\.bitPattern))
+    }
+
     @Test(arguments: [false, true]) func bf16KernelsMatchReferenceOnOddShapes(fallback: Bool) throws {
         Precision.forceFallback(fallback)
         defer { Precision.forceFallback(false) }
