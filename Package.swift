@@ -8,7 +8,8 @@ import PackageDescription
 //   ModelFile    <- ModelGraph, CVGGSupport, CCrypto                 the .vggm format
 //   Runtime      <- ModelGraph, ModelFile, CKernels (<- CBLAS), CBLAS  the CPU engine
 //   ImageData    <- ModelFile, CImage (<- CTurboJPEG, CPNG, CGIF), CZlib   images and datasets
-//   Training     <- ModelGraph, ModelFile, Runtime, ImageData, CKernels, CBLAS   fine-tuning
+//   Cluster      <- CMPI                          MPI jobs: launch detection, Open MPI (dlopen'ed) collectives
+//   Training     <- ModelGraph, ModelFile, Runtime, ImageData, Cluster, CKernels, CBLAS   fine-tuning
 //   ONNXExport   <- ModelGraph, ModelFile                           ONNX export (each layer type's ONNXLayer form)
 //   VGGTool      <- all of the above, swift-subprocess (+ swift-system)  the commands' work and the `Model` front door
 //   vggtool      <- VGGTool, swift-argument-parser                   the thin executable
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "KerasImport", targets: ["KerasImport"]),
         .library(name: "ModelGraph", targets: ["ModelGraph"]),
         .library(name: "HDF5", targets: ["HDF5"]),
+        .library(name: "Cluster", targets: ["Cluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,7 +50,7 @@ let package = Package(
         .target(name: "CVGGSupport", cSettings: [.unsafeFlags(["-O3"])]),
         // OpenBLAS's CBLAS (pthread build; the runtime sets it to one thread and splits work itself).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // The runtime's CPU kernels (im2col + GEMM, Winograd F(2x2,3x3), pooling, activations), optimized
+        // The runtime's CPU kernels (im2col + GEMM, Winograd F(2x2/4x4/6x6,3x3), pooling, activations), optimized
         // even in debug builds so tests run at useful speed.
         .target(name: "CKernels", dependencies: ["CBLAS"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
@@ -56,6 +58,10 @@ let package = Package(
         .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
         // JPEG/PNG/GIF decoding (libpng reports errors by longjmp, so this is C) and Keras-exact resizing.
         .target(name: "CImage", dependencies: ["CTurboJPEG", "CPNG", "CGIF"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        // Open MPI, loaded with dlopen only when launched by mpirun/srun (docs/distributed.md): mpi.h at build
+        // time for the types (libopenmpi-dev; without it every call reports that), no libmpi at link time.
+        .target(name: "CMPI", cSettings: [.unsafeFlags(["-I/usr/lib/x86_64-linux-gnu/openmpi/include", "-I/usr/lib/openmpi/include"])]),
+        .target(name: "Cluster", dependencies: ["CMPI"]),
         .target(name: "HDF5", dependencies: ["CHDF5", "CVGGSupport"]),
         .target(name: "ModelGraph"),
         .target(name: "KerasImport", dependencies: ["HDF5", "ModelGraph", "CZlib"]),
@@ -63,8 +69,8 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["ModelGraph", "ModelFile", "CKernels", "CBLAS"]),
         .target(name: "ImageData", dependencies: ["ModelFile", "CImage", "CZlib"]),
         .target(name: "ONNXExport", dependencies: ["ModelGraph", "ModelFile"]),
-        .target(name: "Training", dependencies: ["ModelGraph", "ModelFile", "Runtime", "ImageData", "CKernels", "CBLAS"]),
-        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "CVGGSupport", "CCrypto", "CZlib",
+        .target(name: "Training", dependencies: ["ModelGraph", "ModelFile", "Runtime", "ImageData", "Cluster", "CKernels", "CBLAS"]),
+        .target(name: "VGGTool", dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "Cluster", "CVGGSupport", "CCrypto", "CZlib",
                                                 .product(name: "Subprocess", package: "swift-subprocess"),
                                                 .product(name: "SystemPackage", package: "swift-system")]),
         .executableTarget(
@@ -72,12 +78,13 @@ let package = Package(
             dependencies: [
                 "VGGTool",
                 "CVGGSupport",
+                "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "VGGToolTests",
-            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "VGGTool"],
+            dependencies: ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "Cluster", "VGGTool"],
             resources: []
         ),
     ]

@@ -9,13 +9,13 @@
 # on the values). One epoch, batch 16, default head; the figures are peak RSS (GNU time's %M) and wall time.
 # With OLD=/path/to/an/older/vggtool, the 4N runs are repeated with it (before/after); with BUDGET_COMPARE=1,
 # the 16N runs are repeated with --memory-budget 2G (everything in memory: the spill's cost in time).
-# N should fill the extraction batches (64 images at 64x64, 16 at 250x250): below that the frozen layers'
+# N should fill the frozen pass's batches (64 images at 64x64, 5 at 250x250): below that the frozen layers'
 # activation buffers are smaller and the peak lower for a reason unrelated to the data's size.
-#   PYTHON=/work/venv/bin/python bench/memory_bench.sh [N_photos] [N_fmnist]     (defaults: 40 20)
+#   PYTHON=/work/venv/bin/python bench/memory_bench.sh [N_photos] [N_fmnist]     (defaults: 64 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-np=${1:-40}
+np=${1:-64}
 nf=${2:-20}
 swift build -c release --product vggtool --static-swift-stdlib >/dev/null
 bin=$PWD/.build/release/vggtool
@@ -69,5 +69,5 @@ for set in photos fmnist; do
     if [ -n "${OLD:-}" ]; then run "$OLD" "$set ${size}px augment=$aug (OLD)" "$work/$set/$((n0 * 4))" $size "${extra[@]}"; fi
   done
 done
-echo "model mapped: $(stat -c %s "$work/notop.vggm" | awk '{printf "%.0f MB", $1 / 1048576}'); default budget: 1/16 of MemAvailable, at most 64 MB"
+echo "model mapped: $(stat -c %s "$work/notop.vggm" | awk '{printf "%.0f MB", $1 / 1048576}'); default budget: 1/64 of MemAvailable, at most 16 MB"
 echo "target: peak RSS flat within 10% from N to 16N and at most the model's mapped size + 512 MB; time per image within 5% of before"

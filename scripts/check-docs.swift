@@ -10,7 +10,7 @@
 import Foundation
 
 let directory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : ".build/x86_64-unknown-linux-gnu/symbolgraph"
-let libraries = ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "VGGTool"]
+let libraries = ["HDF5", "ModelGraph", "KerasImport", "ModelFile", "Runtime", "ImageData", "Training", "ONNXExport", "Cluster", "VGGTool"]
 var missing: [String] = []
 var checked = 0
 for module in libraries {

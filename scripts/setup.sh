@@ -4,7 +4,10 @@
 # (headless) browser: about 360 MB installed with its libraries, 2-3 minutes of apt here, so only scripts/test.sh
 # asks for it.
 set -euo pipefail
-packages=(libhdf5-dev zlib1g-dev libssl-dev pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libgif-dev dataset-fashion-mnist)
+# libopenmpi-dev: mpi.h for Sources/CMPI (Open MPI itself is loaded only by a rank of an MPI job); openmpi-bin:
+# mpirun, for running such jobs and for the multi-rank tests (docs/distributed.md).
+packages=(libhdf5-dev zlib1g-dev libssl-dev pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libgif-dev dataset-fashion-mnist
+          libopenmpi-dev openmpi-bin)
 if [ "${1:-}" = "browser" ]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do

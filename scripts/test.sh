@@ -10,7 +10,9 @@ swift build --build-tests
 # (GraphPageTests, ReportPageTests: DOM read back, console errors, screenshots); required here, skipped elsewhere
 # when Chromium is missing. About 20 s of the suite's time.
 # Screenshots of every page checked go to .build/screenshots (for a look at what CI saw).
-VGGTOOL_BROWSER_CHECK=1 VGGTOOL_SCREENSHOTS="$PWD/.build/screenshots" swift test --skip-build "$@"
+# The multi-rank tests (DistributedCLITests: mpirun --allow-run-as-root --oversubscribe -n 2 and 3) must run
+# here (openmpi-bin is installed by setup.sh); elsewhere they are skipped without mpirun.
+VGGTOOL_BROWSER_CHECK=1 VGGTOOL_MPI_CHECK=1 VGGTOOL_SCREENSHOTS="$PWD/.build/screenshots" swift test --skip-build "$@"
 # Every public declaration of the library modules has a doc comment: the symbol graph of the debug build,
 # checked by scripts/check-docs.swift (lists each undocumented one and fails the run).
 swift package dump-symbol-graph --minimum-access-level public >/dev/null

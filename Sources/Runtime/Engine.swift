@@ -84,27 +84,38 @@ public final class Engine: @unchecked Sendable {
         public var threads: Int?
         /// Use Winograd F(2x2,3x3) for 3x3 stride-1 convolutions (otherwise im2col + GEMM everywhere).
         public var winograd: Bool
-        /// Keep each layer's Winograd-transformed kernel after its first use (16/9 the size of the 3x3
-        /// kernel: about 105 MB for VGG16) instead of transforming it on every call, which costs ~15% at
-        /// batch 1.
+        /// Keep each layer's Winograd-transformed kernel from the plan's second run on (16/9, 36/9 or 64/9
+        /// the size of the 3x3 kernel for F(2x2), F(4x4), F(6x6): 105-235 MB for VGG16) instead of
+        /// transforming it on every call, which costs ~15% at batch 1. The first run transforms into scratch,
+        /// so one run alone never holds them all.
         public var cacheWinogradKernels: Bool
         /// Fewest input channels for which Winograd is used (below it, im2col's GEMM is as cheap).
         public var winogradMinChannels: Int
         /// Record each layer's wall time on every run (`layerTimes`).
         public var timeLayers: Bool
+        /// How each convolution's algorithm is chosen among those that apply (default: measured). The
+        /// environment variable `VGGTOOL_CONV_ALGORITHM` (`im2col`, `winograd-2x2`, `winograd-4x4`, `winograd-6x6`) overrides
+        /// `.measured` with that fixed choice.
+        public var convolution: ConvolutionChoice
+        /// Where measured choices are remembered between processes.
+        public var algorithmCache: AlgorithmCacheLocation
         /// The arithmetic of convolution and dense products (docs/precision.md): `int8` needs a file made by
         /// `vggtool quantize`.
         public var precision: Precision = .fp32
 
-        /// The defaults: all processors, Winograd with cached kernels from 16 input channels, no timing, float32.
+        /// The defaults: all processors, Winograd with cached kernels from 16 input channels, each
+        /// convolution's algorithm measured (and remembered on disk), no timing, float32.
         public init(threads: Int? = nil, winograd: Bool = true, cacheWinogradKernels: Bool = true, winogradMinChannels: Int = 16,
-                    timeLayers: Bool = false, precision: Precision = .fp32) {
+                    timeLayers: Bool = false, convolution: ConvolutionChoice = .measured,
+                    algorithmCache: AlgorithmCacheLocation = .standard, precision: Precision = .fp32) {
             self.threads = threads
             self.precision = precision
             self.winograd = winograd
             self.cacheWinogradKernels = cacheWinogradKernels
             self.winogradMinChannels = winogradMinChannels
             self.timeLayers = timeLayers
+            self.convolution = convolution
+            self.algorithmCache = algorithmCache
         }
     }
 
@@ -143,13 +154,48 @@ public final class Engine: @unchecked Sendable {
         transformed = [:]
     }
 
-    /// The Winograd transform of a layer's kernel, computed once (callers hold `lock`).
-    func winogradKernel(_ layer: String, _ kernel: UnsafePointer<Float>, c: Int, k: Int) -> UnsafeMutablePointer<Float> {
-        if let u = transformed[layer] { return u }
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * k)
-        parallelRanges(k) { a, b in vgg_winograd_kernel_transform(kernel, Int32(c), Int32(k), u, Int32(a), Int32(b)) }
-        transformed[layer] = u
+    /// The transform of a layer's kernel for a Winograd algorithm, computed once (callers hold `lock`).
+    func transformedKernel(_ layer: String, _ kernel: UnsafePointer<Float>, by conv: ConvolutionKernel) -> UnsafeMutablePointer<Float> {
+        let key = "\(layer)#\(conv.algorithm.rawValue)"
+        if let u = transformed[key] { return u }
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: conv.transformedFloats)
+        conv.transform(kernel, into: u)
+        transformed[key] = u
         return u
+    }
+
+    /// Runs of the current plan so far (callers hold `lock`): Winograd kernels are cached from the second on,
+    /// so a single run (one `predict`) never holds all of them at once.
+    var planRuns = 0
+
+    /// Each convolution's algorithm in the plan built last, by layer name.
+    public private(set) var convolutionAlgorithms: [String: ConvolutionAlgorithm] = [:]
+    /// Choices made in this engine, by geometry key (callers hold `lock`).
+    private var chosen: [String: ConvolutionAlgorithm] = [:]
+
+    /// Records the algorithm a plan's step for `layer` uses.
+    func recordAlgorithm(_ layer: String, _ algorithm: ConvolutionAlgorithm) { convolutionAlgorithms[layer] = algorithm }
+
+    /// The algorithm for a convolution of geometry `shape` among `candidates` (those that apply, im2col
+    /// first): the fixed choice when there is one, else a remembered measurement, else a new one (callers
+    /// hold `lock`).
+    func convolutionAlgorithm(_ shape: vgg_conv_shape, candidates: [ConvolutionAlgorithm]) -> ConvolutionAlgorithm {
+        var choice = options.convolution
+        if choice == .measured, let env = ProcessInfo.processInfo.environment["VGGTOOL_CONV_ALGORITHM"],
+           let a = ConvolutionAlgorithm(rawValue: env) {
+            choice = .fixed(a)
+        }
+        if case .fixed(let a) = choice { return candidates.contains(a) ? a : .im2col }
+        let pool = candidates
+        if pool.count <= 1 { return pool.first ?? .im2col }
+        let key = AlgorithmSearch.key(shape, candidates: pool, threads: threads)
+        if let a = chosen[key] { return a }
+        let threads = threads
+        let a = AlgorithmSearch.choice(key, candidates: pool, path: options.algorithmCache.path) {
+            AlgorithmSearch.measure(shape, candidates: pool, threads: threads).best
+        }
+        chosen[key] = a
+        return a
     }
 
     /// Per-layer wall times of the last run (seconds), in execution order, when `Options.timeLayers` is set.
@@ -224,6 +270,7 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let plan = try plan(inputShapes: shapes, outputs: outputs)
+        defer { planRuns += 1 }
         return try plan.execute(engine: self, inputs: inputs)
     }
 
@@ -281,6 +328,8 @@ public final class Engine: @unchecked Sendable {
         // Keep one plan: memory stays bounded by the last geometry used (the old plan is freed before the new
         // one is built, so the two are never held together).
         plans = [:]
+        convolutionAlgorithms = [:]
+        planRuns = 0
         let p = try Plan(engine: self, key: key)
         plans = [key: p]
         return p

@@ -209,8 +209,8 @@ extension NumPy {
         return out
     }
 
-    /// CRC-32 (IEEE 802.3, reflected 0xEDB88320), as zip archives use.
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+    /// CRC-32 (IEEE 802.3, reflected 0xEDB88320), as zip archives use (bit by bit: for small entries).
+    public static func crc32(_ bytes: [UInt8]) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for b in bytes {
             crc ^= UInt32(b)

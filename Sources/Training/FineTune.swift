@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import ImageData
 import ModelFile
@@ -271,6 +272,12 @@ public final class FineTuneSession {
     public private(set) var firstEpoch = 1
     /// The score checkpoints are chosen by: the validation loss, or the training loss without validation images.
     public var monitor: Monitor { valItems.isEmpty ? .loss : .valLoss }
+    /// The MPI job this run is one rank of (nil: a single process). Each rank computes the features of its
+    /// share of the images; each global batch is split over the ranks, whose gradients are summed before the
+    /// identical optimizer step; only rank 0 writes files (docs/distributed.md).
+    public let communicator: Communicator?
+    /// Whether this process writes the checkpoint, history and state (a single process, or rank 0).
+    public var writesFiles: Bool { (communicator?.rank ?? 0) == 0 }
 
     let base: VGGMFile
     /// The trainable layers; their parameters hold values once `loadNetwork()` has run.
@@ -289,7 +296,13 @@ public final class FineTuneSession {
     var trainX: FeatureStore? = nil, trainY: [Int] = []
     /// With augmentation: each training image resized to the input size (float RGB 0...255, not preprocessed).
     var decoded: SpillStore? = nil
+    /// Validation features and labels of this rank's share (all of them in a single process).
     var valX: FeatureStore? = nil, valY: [Int] = []
+    /// Validation images over all ranks.
+    var valTotal = 0
+    /// Data-parallel: the global index of each rank's first training image (ranks hold consecutive shares of
+    /// the readable training images, in order; the last element is the total).
+    var trainOffsets: [Int] = []
     var classWeights: [Float]? = nil
     var skipped: [SkippedFile] = []
     var featureSeconds = 0.0
@@ -316,14 +329,20 @@ public final class FineTuneSession {
 
     /// Prepares a run: checks the options and the output folder, reads the class folders (and splits off the
     /// validation images), composes the model and initializes its trainable weights (seeded).
-    public convenience init(basePath: String, dataDir: String, output: String, options o: FineTuneOptions) throws {
+    /// With `communicator`, this process is one rank of a data-parallel run (every rank makes its session with
+    /// the same arguments).
+    public convenience init(basePath: String, dataDir: String, output: String, options o: FineTuneOptions,
+                            communicator: Communicator? = nil) throws {
         try AtomicFile.checkWritable(output)
-        try self.init(base: try VGGMFile(path: basePath), dataDir: dataDir, output: output, options: o)
+        try self.init(base: try VGGMFile(path: basePath), dataDir: dataDir, output: output, options: o, communicator: communicator)
     }
 
     /// Prepares a run on a base model already open. `baseName` is recorded as the tuned model's source
     /// (default: the base file's name).
-    public init(base: VGGMFile, baseName: String? = nil, dataDir: String, output: String, options o: FineTuneOptions) throws {
+    /// With `communicator`, this process is one rank of a data-parallel run.
+    public init(base: VGGMFile, baseName: String? = nil, dataDir: String, output: String, options o: FineTuneOptions,
+                communicator: Communicator? = nil) throws {
+        self.communicator = communicator
         self.basePath = base.path
         self.baseName = baseName ?? URL(fileURLWithPath: base.path).lastPathComponent
         self.dataDir = dataDir
@@ -444,7 +463,10 @@ public final class FineTuneSession {
         let o = options
         let comp = composition, base = self.base, featureSize = self.featureSize
         let cacheable = o.augment.isEmpty
-        let engine = try Engine(model: base, options: .init(threads: o.threads, precision: o.precision))
+        // Winograd kernels are transformed per batch into the plan's scratch (counted in the activation
+        // allowance) rather than kept: F(4x4)/F(6x6) kernels of VGG16 would hold 0.2-0.4 GB beside the batch,
+        // and at these batch sizes the transforms cost ~2% of the pass.
+        let engine = try Engine(model: base, options: .init(threads: o.threads, cacheWinogradKernels: false, precision: o.precision))
         self.engine = engine
         let loader = ImageLoader(height: o.inputSize, width: o.inputSize, preprocessing: base.manifest.preprocessing, exifOrientation: o.exifOrientation)
         let t0 = Date()
@@ -460,8 +482,11 @@ public final class FineTuneSession {
         // With augmentation the frozen layers run every epoch beside the head's training state: the head's
         // weights come out of their activation allowance (for VGG16's default head at 250x250: one image per
         // batch, as fast per image as five here, and 0.13 GB less).
+        // Training then runs the frozen layers on batches of at most the training batch size: so does the
+        // extraction of the validation features, so one plan serves both.
         let headBytes = cacheable ? 0 : network.parameters.reduce(0) { $0 + $1.shape.reduce(1, *) } * 4
-        let step = try Self.frozenBatch(engine: engine, size: o.inputSize, cut: comp.cut, allowance: Self.frozenActivationBytes - headBytes)
+        var step = try Self.frozenBatch(engine: engine, size: o.inputSize, cut: comp.cut, allowance: Self.frozenActivationBytes - headBytes)
+        if !cacheable { step = min(step, o.batchSize) }
         frozenStep = step
         func extract(_ items: [ImageFolder.Item], set: FeatureSet, budget: Int) throws -> (features: FeatureStore, labels: [Int]) {
             let st = try FeatureStore(featureSize: featureSize, directory: o.cacheDir, modelKey: modelKey, budgetBytes: budget)
@@ -494,10 +519,17 @@ public final class FineTuneSession {
             }
             return (st, labels)
         }
+        // Data-parallel: each rank takes a consecutive share of each set (in order, so the shares put end to
+        // end are the single process's order).
+        let comm = communicator
+        func share(_ items: [ImageFolder.Item]) -> [ImageFolder.Item] {
+            guard let comm else { return items }
+            return Array(items[(items.count * comm.rank / comm.size)..<(items.count * (comm.rank + 1) / comm.size)])
+        }
         // Training images: features cached once, or (with augmentation) decoded and resized once and passed
         // through the frozen layers again every epoch, each time differently augmented.
         if cacheable {
-            let (f, y) = try extract(trainItems, set: .training, budget: trainBudget)
+            let (f, y) = try extract(share(trainItems), set: .training, budget: trainBudget)
             trainX = f
             trainY = y
         } else {
@@ -505,7 +537,7 @@ public final class FineTuneSession {
             var resizer = loader
             resizer.preprocessing = nil
             let r = resizer
-            try forEachChunkLoadedAhead(trainItems, step: step, load: { chunk in r.loadBatch(chunk.map(\.path)) }) { _, chunk, loaded in
+            try forEachChunkLoadedAhead(share(trainItems), step: step, load: { chunk in r.loadBatch(chunk.map(\.path)) }) { _, chunk, loaded in
                 skipped += loaded.skipped
                 for (item, v) in zip(chunk, loaded.values) {
                     guard let v else { continue }
@@ -515,12 +547,30 @@ public final class FineTuneSession {
             }
             decoded = images
         }
-        let (valStore, y) = try extract(valItems, set: .validation, budget: o.memoryBudget - trainBudget)
+        let (valStore, y) = try extract(share(valItems), set: .validation, budget: o.memoryBudget - trainBudget)
         valX = valStore
         valY = y
+        valTotal = y.count
+        trainOffsets = [0, trainY.count]
+        if let comm {
+            // Every rank learns every training label (and where each image's data is), the validation count
+            // and the skipped files, in the single process's order.
+            let labels = try comm.allgather(trainY.flatMap { withUnsafeBytes(of: Int32($0).littleEndian, Array.init) })
+            trainY = labels.flatMap { bytes -> [Int] in
+                bytes.withUnsafeBytes { raw in (0..<(bytes.count / 4)).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) } }
+            }
+            trainOffsets = labels.reduce(into: [0]) { $0.append($0.last! + $1.count / 4) }
+            valTotal = try comm.allgather(y.count).reduce(0, +)
+            let lists = try comm.allgather(Array(skipped.map { "\($0.path)\u{0}\($0.reason)\u{0}" }.joined().utf8))
+            skipped = lists.flatMap { bytes -> [SkippedFile] in
+                let fields = String(decoding: bytes, as: UTF8.self).split(separator: "\u{0}", omittingEmptySubsequences: false)
+                return stride(from: 0, to: fields.count - 1, by: 2).map { SkippedFile(path: String(fields[$0]), reason: String(fields[$0 + 1])) }
+            }
+        }
         featureSeconds = Date().timeIntervalSince(t0)
         for (i, c) in classNames.enumerated() where !trainY.contains(i) {
-            throw TrainingError(.unreadableClass(skipped: skipped.count), file: "\(dataDir)/\(c)", "no training image of this class could be read (\(skipped.count) file(s) skipped)")
+            try raiseEverywhere(TrainingError(.unreadableClass(skipped: skipped.count), file: "\(dataDir)/\(c)",
+                                              "no training image of this class could be read (\(skipped.count) file(s) skipped)"))
         }
         // ---- class weights
         if o.balancedClassWeights {
@@ -541,13 +591,14 @@ public final class FineTuneSession {
         extracted = true
         let trainStore = trainX?.records ?? decoded!
         let spilled = (trainStore.spilledRecords * trainStore.recordFloats + valStore.records.spilledRecords * featureSize) * 4
-        return FeatureReport(trainImages: trainY.count, validationImages: valY.count, cut: comp.cut, seconds: featureSeconds,
+        return FeatureReport(trainImages: trainY.count, validationImages: valTotal, cut: comp.cut, seconds: featureSeconds,
                              cache: cache, skipped: skipped, memoryBudget: o.memoryBudget, spilledBytes: spilled, scratchDirectory: scratch)
     }
 
-    /// Features of training images `idx` for this epoch.
-    func trainFeatures(_ idx: [Int], epoch: Int) throws -> [Float] {
-        if let trainX { return trainX.gather(idx) }
+    /// Features of training images `idx` for this epoch. `records`, when given, holds their stored data (features,
+    /// or with augmentation the resized images), in `idx` order, received from the ranks that hold them.
+    func trainFeatures(_ idx: [Int], epoch: Int, records: [Float]? = nil) throws -> [Float] {
+        if let trainX { return records ?? trainX.gather(idx) }
         let o = options
         let imageFloats = o.inputSize * o.inputSize * 3
         let augmenter = Augmenter(o.augment)
@@ -559,8 +610,9 @@ public final class FineTuneSession {
         for part in stride(from: 0, to: idx.count, by: frozenStep) {
             let sub = idx[part..<min(idx.count, part + frozenStep)]
             var batch = [Float](); batch.reserveCapacity(sub.count * imageFloats)
-            for i in sub {
-                img.withUnsafeMutableBufferPointer { decoded!.read(i, into: $0.baseAddress!) }
+            for (j, i) in zip(sub.indices, sub) {
+                if let records { img.withUnsafeMutableBufferPointer { _ = $0.update(from: records[(j * imageFloats)..<((j + 1) * imageFloats)]) } }
+                else { img.withUnsafeMutableBufferPointer { decoded!.read(i, into: $0.baseAddress!) } }
                 var r = SplitMix64(seed: o.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) &* 0xBF58_476D_1CE4_E5B9))
                 augmenter.apply(&img, height: o.inputSize, width: o.inputSize, rng: &r)
                 ImageDecoder.preprocess(&img, base.manifest.preprocessing)
@@ -569,6 +621,42 @@ public final class FineTuneSession {
             features += try engine!.run(Tensor(shape: [sub.count, o.inputSize, o.inputSize, 3], values: batch), outputs: [composition.cut])[0].values
         }
         return features
+    }
+
+    /// Throws `error`, which every rank meets at the same point (it depends on data all ranks share): as a
+    /// rank of a job, through `Communicator.agree`, so every rank throws the agreed failure and it is reported
+    /// once; in a single process, as it is.
+    func raiseEverywhere(_ error: Error) throws -> Never {
+        if let communicator { _ = try communicator.agree { () throws -> Int in throw error } }
+        throw error
+    }
+
+    /// Data-parallel: the stored data (features, or resized images) of `slices[rank]`, this rank's part of a
+    /// batch, from the ranks that hold them. `slices` are every rank's parts of the batch (global indices); each
+    /// rank sends what it holds of every other rank's part (MPI_Ialltoallv).
+    func exchangeRecords(_ slices: [[Int]], comm: Communicator) throws -> [Float] {
+        let recordFloats = trainX?.records.recordFloats ?? decoded!.recordFloats
+        let me = comm.rank, lo = trainOffsets[me], hi = trainOffsets[me + 1]
+        func owner(_ g: Int) -> Int { trainOffsets.lastIndex { $0 <= g }! }
+        let parts: [[UInt8]] = slices.map { slice in
+            let held = slice.filter { $0 >= lo && $0 < hi }.map { $0 - lo }
+            guard !held.isEmpty else { return [] }
+            let floats = trainX?.gather(held) ?? decoded!.gather(held)
+            return floats.withUnsafeBytes { Array($0) }
+        }
+        let got = try comm.alltoall(parts)
+        var next = [Int](repeating: 0, count: comm.size)
+        var out = [Float](repeating: 0, count: slices[me].count * recordFloats)
+        out.withUnsafeMutableBytes { dst in
+            for (j, g) in slices[me].enumerated() {
+                let o = owner(g), bytes = recordFloats * 4
+                got[o].withUnsafeBytes { src in
+                    dst.baseAddress!.advanced(by: j * bytes).copyMemory(from: src.baseAddress!.advanced(by: next[o] * bytes), byteCount: bytes)
+                }
+                next[o] += 1
+            }
+        }
+        return out
     }
 
     /// Trains one epoch (shuffled, seeded) and validates; appends the record to `history`, rewrites the history
@@ -585,24 +673,58 @@ public final class FineTuneSession {
         rngAfterShuffle = rng.state
         var lossSum = 0.0, correct = 0, seen = 0
         let batches = (order.count + o.batchSize - 1) / o.batchSize
+        let comm = communicator
         for b in 0..<batches {
-            let idx = Array(order[(b * o.batchSize)..<min(order.count, (b + 1) * o.batchSize)])
-            let x = try trainFeatures(idx, epoch: epoch)
+            let batch = Array(order[(b * o.batchSize)..<min(order.count, (b + 1) * o.batchSize)])
+            // Data-parallel: each rank trains a consecutive part of the batch; the parts' gradients are summed.
+            let ranks = comm?.size ?? 1, rank = comm?.rank ?? 0
+            let slices = (0..<ranks).map { r in Array(batch[(batch.count * r / ranks)..<(batch.count * (r + 1) / ranks)]) }
+            let idx = slices[rank]
+            let x = try trainFeatures(idx, epoch: epoch, records: try comm.map { try exchangeRecords(slices, comm: $0) })
             let labels = idx.map { trainY[$0] }
-            let p = network.forward(x, n: idx.count, training: true)
-            let (loss, d) = Network.crossEntropy(p, labels: labels, classes: k, sampleWeights: classWeights.map { w in labels.map { w[$0] } })
+            var p: [Float] = [], d: [Float], loss = 0.0
+            if idx.isEmpty {
+                // No image here in this (small, last) batch: one row of zeros with a zero gradient keeps this
+                // rank's collectives and dropout numbers in step with the others and adds nothing.
+                network.rowsBefore = 0
+                network.rowsAfter = batch.count - 1
+                _ = network.forward([Float](repeating: 0, count: network.inputShape.reduce(1, *)), n: 1, training: true)
+                d = [Float](repeating: 0, count: k)
+            } else {
+                network.rowsBefore = slices[..<rank].reduce(0) { $0 + $1.count }
+                network.rowsAfter = batch.count - network.rowsBefore - idx.count
+                p = network.forward(x, n: idx.count, training: true)
+                (loss, d) = Network.crossEntropy(p, labels: labels, classes: k, sampleWeights: classWeights.map { w in labels.map { w[$0] } },
+                                                 batch: batch.count)
+            }
+            var right = 0
+            for (j, y) in labels.enumerated() where Self.argmax(p[(j * k)..<((j + 1) * k)]) == y { right += 1 }
+            if let comm {
+                let sums = try comm.allreduceSum([loss, Double(right)])
+                loss = sums[0]
+                right = Int(sums[1].rounded())
+            }
             guard loss.isFinite else {
+                let loss = loss
                 try writer.wait()
                 let kept = bestEpoch.map { "; \(output) holds the best checkpoint (epoch \($0))" } ?? "; no checkpoint was written"
-                throw FineTuneError(.learningRate, .nonFiniteLoss(loss: loss, epoch: epoch, batch: b + 1)) { "loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower \($0))" + kept }
+                try raiseEverywhere(FineTuneError(.learningRate, .nonFiniteLoss(loss: loss, epoch: epoch, batch: b + 1)) {
+                    "loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower \($0))" + kept
+                })
             }
             // The checkpoint being written reads the weights and slots in place: the update waits for it
             // (copying them instead would hold a second head's worth of memory, ~0.35 GB for VGG16's).
             if b == 0 { try writer.wait() }
-            optimizer.backwardAndStep(network, d)
-            lossSum += loss * Double(idx.count)
-            seen += idx.count
-            for (j, y) in labels.enumerated() where Self.argmax(p[(j * k)..<((j + 1) * k)]) == y { correct += 1 }
+            if let comm {
+                // Each gradient (a streamed block of a Dense kernel, or a whole small one) is summed over the
+                // ranks before its update, so every rank takes the same step.
+                try optimizer.backwardAndStep(network, d, reduce: { try comm.allreduceSum($0) })
+            } else {
+                optimizer.backwardAndStep(network, d)
+            }
+            lossSum += loss * Double(batch.count)
+            seen += batch.count
+            correct += right
             let elapsed = Date().timeIntervalSince(start)
             let eta = elapsed / Double(b + 1) * Double(batches - b - 1)
             progress(BatchProgress(epoch: epoch, epochs: o.epochs, batch: b + 1, batches: batches, loss: lossSum / Double(seen),
@@ -610,18 +732,36 @@ public final class FineTuneSession {
         }
         var rec = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),
                               valLoss: nil, valAccuracy: nil, seconds: 0)
-        if !valY.isEmpty {
+        if valTotal > 0 {
+            // This rank's share of the validation images (all of them in a single process); shares' sums added.
             var vp: [Float] = []
             for s in stride(from: 0, to: valY.count, by: 64) {
                 let e = min(valY.count, s + 64)
                 vp += network.forward(valX!.gather(Array(s..<e)), n: e - s, training: false)
             }
-            rec.valLoss = Network.crossEntropy(vp, labels: valY, classes: k).loss
-            rec.valAccuracy = Double(valY.enumerated().filter { Self.argmax(vp[($0.offset * k)..<(($0.offset + 1) * k)]) == $0.element }.count) / Double(valY.count)
+            var valLoss = valY.isEmpty ? 0 : Network.crossEntropy(vp, labels: valY, classes: k).loss
+            var valRight = Double(valY.enumerated().filter { Self.argmax(vp[($0.offset * k)..<(($0.offset + 1) * k)]) == $0.element }.count)
+            if let comm {
+                let sums = try comm.allreduceSum([valLoss * Double(valY.count), valRight])
+                valLoss = sums[0] / Double(valTotal)
+                valRight = sums[1].rounded()
+            }
+            rec.valLoss = valLoss
+            rec.valAccuracy = valRight / Double(valTotal)
+        }
+        if let comm {
+            // The same sums and the same step on every rank keep the weights identical; checked once an epoch
+            // (a CRC-32C of every parameter), so a rank that drifted stops the run instead of saving its own.
+            var crc: UInt32 = 0
+            for param in network.parameters { crc = param.value.withUnsafeBytes { VGGMFormat.crc32c($0, seed: crc) } }
+            let all = try comm.allgather(Int(crc))
+            if let other = all.firstIndex(where: { $0 != all[0] }) {
+                throw TrainingError(.invalidState, "after epoch \(epoch) the weights of rank \(other) differ from rank 0's")
+            }
         }
         rec.seconds = Date().timeIntervalSince(start)
         history.append(rec)
-        try Self.writeHistory(history, to: output + ".history.csv")
+        if writesFiles { try Self.writeHistory(history, to: output + ".history.csv") }
         let score = rec.valLoss ?? rec.loss
         guard score < best else { return (rec, false) }
         best = score
@@ -633,7 +773,7 @@ public final class FineTuneSession {
     /// first batch computes: its update waits for the write, which reads the weights in place) and then the
     /// state `resume()` reads. An error surfaces at the next call, the next update or `finish()`.
     public func saveCheckpoint() throws {
-        guard let epoch = history.last?.epoch else { return }
+        guard writesFiles, let epoch = history.last?.epoch else { return }
         // From a snapshot (the arrays are shared, not copied: no update comes before the write is done). The state first, as the next
         // state (tagged with the new model's creation stamp), then the model, then the next state becomes the
         // state: a kill anywhere leaves a checkpoint and, among the state files, the state that belongs to it
@@ -656,7 +796,7 @@ public final class FineTuneSession {
     public func finish(stoppedEarly: Bool) throws -> FineTuneResult {
         try writer.wait()
         var result = FineTuneResult(history: history, bestEpoch: bestEpoch, output: output, classNames: classNames,
-                                    trainImages: trainY.count, validationImages: valY.count, skipped: skipped,
+                                    trainImages: trainY.count, validationImages: valTotal, skipped: skipped,
                                     featureSeconds: featureSeconds, stoppedEarly: stoppedEarly)
         result.validationSet = valItems
         return result

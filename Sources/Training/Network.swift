@@ -126,6 +126,9 @@ package final class Network {
     private var batch = 0
     /// Dropout's random numbers (seeded).
     package var rng = SplitMix64(seed: 0)
+    /// Data-parallel training: rows of the global batch that other ranks train before and after this rank's
+    /// rows. Dropout draws (skips) their numbers too, so every row gets the mask a single process gives it.
+    package var rowsBefore = 0, rowsAfter = 0
 
     /// Activations the backward pass differentiates (softmax only last, fused with the loss).
     static let trainableActivations: [Activation] = [.linear, .relu, .sigmoid, .tanh]
@@ -215,13 +218,15 @@ package final class Network {
 
     /// Keras's categorical cross-entropy on softmax outputs (probabilities renormalized, clipped to
     /// [1e-7, 1 - 1e-7]), weighted per sample, averaged over the batch as Keras does (sum of weighted losses
-    /// / batch size). Returns the loss and d loss / d logits.
-    package static func crossEntropy(_ p: [Float], labels: [Int], classes: Int, sampleWeights: [Float]? = nil) -> (loss: Double, dlogits: [Float]) {
-        let n = labels.count
+    /// / batch size). Returns the loss and d loss / d logits. `batch` is the size averaged over (default: the
+    /// rows given; data-parallel training gives the global batch's, so the ranks' parts sum to the batch's).
+    package static func crossEntropy(_ p: [Float], labels: [Int], classes: Int, sampleWeights: [Float]? = nil,
+                                     batch: Int? = nil) -> (loss: Double, dlogits: [Float]) {
+        let n = batch ?? labels.count
         var loss = 0.0
         var d = [Float](repeating: 0, count: p.count)
         let eps: Float = 1e-7
-        for i in 0..<n {
+        for i in 0..<labels.count {
             let row = p[(i * classes)..<((i + 1) * classes)]
             let sum = row.reduce(0, +)
             let py = row[row.startIndex + labels[i]] / sum
@@ -278,4 +283,6 @@ package struct SplitMix64: Sendable {
     /// Uniform in [0, 1).
     package mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
     package mutating func nextInt(below n: Int) -> Int { Int(next() % UInt64(n)) }
+    /// Skips `count` numbers (the state is a counter: O(1)).
+    package mutating func skip(_ count: Int) { state &+= 0x9E37_79B9_7F4A_7C15 &* UInt64(count) }
 }

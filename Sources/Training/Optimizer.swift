@@ -52,13 +52,28 @@ package final class Optimizer {
     /// parameters: those that stream their gradient (`Parameter.streamsGradient`) block by block as the pass
     /// computes it, the others after it. The same values as `backward` then `step`.
     package func backwardAndStep(_ network: Network, _ dlogits: [Float]) {
+        try! backwardAndStep(network, dlogits, reduce: nil)  // nothing to reduce: nothing that throws
+    }
+
+    /// `backwardAndStep(_:_:)` in a data-parallel run: `reduce`, when given, replaces each gradient (a streamed block, or a whole gradient) by its sum over the
+    /// ranks of a data-parallel run before it is used: every rank calls it in the same order with the same
+    /// sizes (blocks in the backward pass's order, then the other parameters in order). Its first failure
+    /// stops the updates and is thrown.
+    package func backwardAndStep(_ network: Network, _ dlogits: [Float],
+                                 reduce: ((UnsafeMutableBufferPointer<Float>) throws -> Void)?) throws {
         let params = network.parameters
         let index = Dictionary(uniqueKeysWithValues: params.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
         beginStep(params)
+        var failure: Error? = nil
         network.backward(dlogits, inputGradient: false) { p, offset, block in
+            guard failure == nil else { return }
+            // The block is the backward pass's own scratch, handed over for this call: summed in place.
+            do { try reduce?(UnsafeMutableBufferPointer(mutating: block)) } catch { failure = error; return }
             self.update(index[ObjectIdentifier(p)]!, of: p, at: offset, gradient: block)
         }
+        if let failure { throw failure }
         for (i, p) in params.enumerated() where !p.streamsGradient {
+            if let reduce { try p.grad.withUnsafeMutableBufferPointer { try reduce($0) } }
             p.grad.withUnsafeBufferPointer { update(i, of: p, at: 0, gradient: $0) }
         }
     }

@@ -7,14 +7,15 @@ import Glibc
 /// How many bytes of a run's per-image data (frozen-layer features, decoded training images) stay in
 /// process memory; the rest spills to a scratch file (`SpillStore`).
 public enum MemoryBudget {
-    /// The default budget: a sixteenth of the memory the kernel reports available (`MemAvailable` in
-    /// /proc/meminfo; the physical memory where that cannot be read), at most 64 MB and at least 16 MB.
-    /// Data beyond it is read back from the page cache (or the disk), which costs little next to the
-    /// frozen layers' compute (measured: bench/memory_bench.sh), so a small budget keeps a run's peak memory
-    /// flat at any dataset size.
+    /// The default budget: a sixty-fourth of the memory the kernel reports available (`MemAvailable` in
+    /// /proc/meminfo; the physical memory where that cannot be read), at most 16 MB and at least 4 MB.
+    /// Data beyond it is read back from the page cache (or the disk) a batch at a time, which costs little
+    /// next to the frozen layers' compute (measured: bench/memory_bench.sh), so a small budget keeps a run's
+    /// peak memory flat at any dataset size: 16 MB is 160 images' features at 250x250, or 340 resized images
+    /// at 64x64 with augmentation, kept without a scratch file.
     public static var `default`: Int {
         let available = availableBytes() ?? Int(ProcessInfo.processInfo.physicalMemory)
-        return min(64 << 20, max(16 << 20, available / 16))
+        return min(16 << 20, max(4 << 20, available / 64))
     }
 
     /// `MemAvailable` from /proc/meminfo, in bytes (nil where it cannot be read).
@@ -53,7 +54,9 @@ package final class SpillStore {
     package let directory: String
     /// Records appended so far.
     package private(set) var count = 0
-    private var memory: [Float] = []
+    /// Records in memory, `chunkRecords` per chunk.
+    private var memory: [[Float]] = []
+    private let chunkRecords: Int
     private var fd: Int32 = -1
 
     /// A store keeping at most `budgetBytes` of records in memory; records beyond go to a scratch file in
@@ -62,6 +65,7 @@ package final class SpillStore {
         precondition(recordFloats > 0)
         self.recordFloats = recordFloats
         self.memoryRecords = max(0, budgetBytes) / (recordFloats * 4)
+        self.chunkRecords = max(1, (4 << 20) / (recordFloats * 4))
         self.directory = directory
     }
 
@@ -75,7 +79,10 @@ package final class SpillStore {
     package func append(_ record: UnsafeBufferPointer<Float>) throws {
         precondition(record.count == recordFloats)
         if count < memoryRecords {
-            memory.append(contentsOf: record)
+            // In chunks of fixed size, each allocated whole: a growing array would copy itself into one twice
+            // its size, holding both (3x the data) for a moment.
+            if count % chunkRecords == 0 { memory.append([]); memory[memory.count - 1].reserveCapacity(chunkRecords * recordFloats) }
+            memory[memory.count - 1].append(contentsOf: record)
         } else {
             if fd < 0 { fd = try Self.scratchFile(in: directory) }
             let bytes = recordFloats * 4
@@ -103,7 +110,7 @@ package final class SpillStore {
     package func read(_ i: Int, into out: UnsafeMutablePointer<Float>) {
         precondition(i >= 0 && i < count)
         if i < memoryRecords {
-            memory.withUnsafeBufferPointer { m in out.update(from: m.baseAddress! + i * recordFloats, count: recordFloats) }
+            memory[i / chunkRecords].withUnsafeBufferPointer { m in out.update(from: m.baseAddress! + (i % chunkRecords) * recordFloats, count: recordFloats) }
             return
         }
         let bytes = recordFloats * 4

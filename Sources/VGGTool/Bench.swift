@@ -27,6 +27,10 @@ public struct BenchReport: Sendable {
     public var plannedBytes: Int
     /// Median per-layer seconds per batch (with `layers`).
     public var layerSeconds: [(String, Double)]
+    /// Each convolution's algorithm (Conv2D layers; with `layers`).
+    public var layerAlgorithms: [String: ConvolutionAlgorithm] = [:]
+    /// Multiply-adds per batch of each layer (with `layers`).
+    public var layerMACs: [String: Int] = [:]
 
     /// The report as pretty-printed JSON with sorted keys (`vggtool bench --json`).
     public func json() throws -> String {
@@ -34,7 +38,12 @@ public struct BenchReport: Sendable {
             "model": model, "precision": precision.rawValue, "batch": batch, "input_shape": inputShape, "runs": runs,
             "seconds_per_batch": secondsPerBatch, "images_per_second": imagesPerSecond,
             "gflops_per_second": gflopsPerSecond, "peak_rss_bytes": peakRSSBytes, "planned_activation_bytes": plannedBytes,
-            "layers": layerSeconds.map { ["layer": $0.0, "seconds": $0.1] },
+            "layers": layerSeconds.map { name, seconds -> [String: Any] in
+                var o: [String: Any] = ["layer": name, "seconds": seconds]
+                if let a = layerAlgorithms[name] { o["algorithm"] = a.rawValue }
+                if let m = layerMACs[name], m > 0 { o["gflops_per_second"] = 2 * Double(m) / seconds / 1e9 }
+                return o
+            },
         ]
         return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
     }
@@ -51,9 +60,13 @@ public struct BenchReport: Sendable {
         if !layerSeconds.isEmpty {
             let total = layerSeconds.reduce(0) { $0 + $1.1 }
             lines.append("")
-            lines.append("layer".padding(toLength: 28, withPad: " ", startingAt: 0) + "      ms      %")
+            lines.append("layer".padding(toLength: 28, withPad: " ", startingAt: 0) + "      ms      %  GFLOP/s  algorithm")
             for (name, s) in layerSeconds {
-                lines.append(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f %6.1f", s * 1000, total > 0 ? s / total * 100 : 0))
+                let macs = layerMACs[name] ?? 0
+                let rate = macs > 0 && s > 0 ? String(format: "%9.1f", 2 * Double(macs) / s / 1e9) : String(repeating: " ", count: 9)
+                let line = name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f %6.1f", s * 1000, total > 0 ? s / total * 100 : 0)
+                    + rate + (layerAlgorithms[name].map { "  " + $0.rawValue } ?? "")
+                lines.append(line.trimmingCharacters(in: .whitespaces))
             }
         }
         return lines.joined(separator: "\n")
@@ -70,13 +83,14 @@ public func peakRSSBytes() -> Int {
     return 0
 }
 
-/// Times the model on seeded random input of the given geometry: one warm-up batch, then batches until
-/// `minRuns` have run and `minSeconds` have passed.
+/// Times the model on seeded random input of the given geometry: one warm-up batch (which builds the plan,
+/// measuring each convolution's algorithm unless `convolution` fixes it or the cache knows it), then batches
+/// until `minRuns` have run and `minSeconds` have passed.
 public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? = nil, layers: Bool = false,
-                  minRuns: Int = 3, minSeconds: Double = 3, precision: Precision? = nil) throws -> BenchReport {
+                  minRuns: Int = 3, minSeconds: Double = 3, convolution: ConvolutionChoice = .measured, precision: Precision? = nil) throws -> BenchReport {
     let file = try VGGMFile(path: modelPath)
     let prec = precision ?? defaultPrecision(file)
-    let engine = try Engine(model: file, options: .init(threads: threads, timeLayers: layers, precision: prec))
+    let engine = try Engine(model: file, options: .init(threads: threads, timeLayers: layers, convolution: convolution, precision: prec))
     let declared = file.manifest.inputShape
     guard declared.count == 3 else { throw ToolError(modelPath, .notAnImageModel, "the model's input is not an image (H, W, C)") }
     let h = inputSize ?? declared[0] ?? 224, w = inputSize ?? declared[1] ?? 224
@@ -112,8 +126,17 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
     let perBatch = median(times)
     let ips = Double(batch) / perBatch
-    return BenchReport(model: modelPath, precision: prec, batch: batch, inputShape: [h, w, c], runs: times.count, secondsPerBatch: perBatch,
-                       imagesPerSecond: ips, gflopsPerSecond: 2 * Double(analysis.totalMACs) * ips / 1e9,
-                       peakRSSBytes: peakRSSBytes(), plannedBytes: try engine.plannedBytes(batch: batch, height: h, width: w, channels: c),
-                       layerSeconds: order.map { ($0, median(perLayer[$0]!)) })
+    var report = BenchReport(model: modelPath, precision: prec, batch: batch, inputShape: [h, w, c], runs: times.count, secondsPerBatch: perBatch,
+                             imagesPerSecond: ips, gflopsPerSecond: 2 * Double(analysis.totalMACs) * ips / 1e9,
+                             peakRSSBytes: peakRSSBytes(), plannedBytes: try engine.plannedBytes(batch: batch, height: h, width: w, channels: c),
+                             layerSeconds: order.map { ($0, median(perLayer[$0]!)) })
+    if layers {
+        report.layerAlgorithms = engine.convolutionAlgorithms
+        let flat = try? engine.graph.withInputShape([h, w, c]).analyze()  // the layers as they run (nested models opened)
+        for info in flat?.layers ?? [] where info.costsKnown { report.layerMACs[info.layer.name] = info.macs * batch }
+    }
+    return report
 }
+
+/// How the engine chooses each convolution's algorithm (Runtime's type, named here for the commands).
+public typealias ConvolutionChoice = Runtime.ConvolutionChoice

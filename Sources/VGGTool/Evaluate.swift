@@ -105,6 +105,24 @@ public struct Evaluation: Sendable {
         topKAccuracy = Double(correctK) / n
     }
 
+    /// The running sums behind the figures (summed loss, correct and top-k correct images), to combine the
+    /// evaluations of parts of a set (`combine(sums:images:confusion:)`).
+    package var sums: (loss: Double, correct: Int, correctK: Int) { (lossSum, correct, correctK) }
+
+    /// Adds the figures of another part of the set (its `sums`, images and confusion matrix): the figures are
+    /// then those of both parts. Skipped files and mistakes are the caller's to merge.
+    package mutating func combine(sums other: (loss: Double, correct: Int, correctK: Int), images count: Int, confusion matrix: [[Int]]) {
+        lossSum += other.loss
+        correct += other.correct
+        correctK += other.correctK
+        for (i, row) in matrix.enumerated() { for (j, v) in row.enumerated() { confusion[i][j] += v } }
+        images += count
+        let n = Double(max(images, 1))
+        loss = lossSum / n
+        accuracy = Double(correct) / n
+        topKAccuracy = Double(correctK) / n
+    }
+
     /// The evaluation as pretty-printed JSON with sorted keys (`vggtool evaluate --json`).
     public func json() throws -> String {
         let per = perClass
@@ -163,6 +181,28 @@ public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, 
 /// `evaluate` with a predictor already made.
 func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchSize: Int, topK: Int,
               progress: ((Int, Int) -> Void)? = nil) throws -> Evaluation {
+    let set = try evaluationSet(predictor: p, modelPath: modelPath, dataDir: dataDir)
+    let e = try classify(predictor: p, items: set.items, classes: set.classes, topK: topK, batchSize: batchSize, progress: progress)
+    try set.checkEveryClassRead(e, dataDir: dataDir)
+    return e
+}
+
+/// A class-folder dataset matched to a classifier: the folder, its images with labels as output indices, the
+/// class names (the model's, else the folder's) and each folder's output index.
+struct EvaluationSet {
+    var folder: ImageFolder, items: [ImageFolder.Item], classes: [String], mapping: [Int]
+
+    /// Throws when no image of some class folder could be read (its row of the confusion matrix is empty).
+    func checkEveryClassRead(_ e: Evaluation, dataDir: String) throws {
+        for (i, c) in folder.classNames.enumerated() where e.confusion[mapping[i]].reduce(0, +) == 0 {
+            throw ToolError(dataDir + "/" + c, .unreadableClass(skipped: e.skipped.count), "no image in this class folder could be read (\(e.skipped.count) file(s) skipped)")
+        }
+    }
+}
+
+/// Reads `dataDir` and matches its class folders to the model's outputs (by name when the model has class
+/// names, else by order, when the counts agree).
+func evaluationSet(predictor p: Predictor, modelPath: String, dataDir: String) throws -> EvaluationSet {
     let folder = try ImageFolder(root: dataDir)
     guard !folder.items.isEmpty else { throw ToolError(dataDir, .noImages, "has no images (jpg, jpeg, png, bmp or gif) in its class folders") }
     let units = p.file.analysis.info(p.file.graph.outputs[0])?.outputShape
@@ -188,11 +228,7 @@ func evaluate(predictor p: Predictor, modelPath: String, dataDir: String, batchS
         throw ToolError(dataDir + "/" + folder.classNames[i], .emptyClassFolder, "class folder has no images")
     }
     let items = folder.items.map { ImageFolder.Item(path: $0.path, label: mapping[$0.label]) }
-    let e = try classify(predictor: p, items: items, classes: classes, topK: topK, batchSize: batchSize, progress: progress)
-    for (i, c) in folder.classNames.enumerated() where e.confusion[mapping[i]].reduce(0, +) == 0 {
-        throw ToolError(dataDir + "/" + c, .unreadableClass(skipped: e.skipped.count), "no image in this class folder could be read (\(e.skipped.count) file(s) skipped)")
-    }
-    return e
+    return EvaluationSet(folder: folder, items: items, classes: classes, mapping: mapping)
 }
 
 /// Evaluates the classifier at `modelPath` on `images` (labels are indices of the model's outputs), as

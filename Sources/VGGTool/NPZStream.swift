@@ -117,21 +117,21 @@ final class NPZStream {
     static func u64(_ v: Int, _ into: inout [UInt8]) { for i in 0..<8 { into.append(UInt8((v >> (8 * i)) & 0xFF)) } }
 
     static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, file: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw ToolError(file, .cannotWrite, "cannot write the scratch file of the outputs: \(String(cString: strerror(errno)))") }
-            done += n
-        }
+        try whole(bytes.count, file: file, "write") { done in pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
     }
 
     static func preadAll(_ fd: Int32, _ bytes: UnsafeMutableRawBufferPointer, at offset: Int, file: String) throws {
+        try whole(bytes.count, file: file, "read back") { done in pread(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+    }
+
+    /// Repeats `call` (given the bytes done so far, returning the bytes it moved or -1) until `count` bytes are
+    /// done, retrying on EINTR; fails on an error or no progress.
+    private static func whole(_ count: Int, file: String, _ what: String, _ call: (Int) -> Int) throws {
         var done = 0
-        while done < bytes.count {
-            let n = pread(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+        while done < count {
+            let n = call(done)
             if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw ToolError(file, .cannotWrite, "cannot read back the scratch file of the outputs: \(String(cString: strerror(errno)))") }
+            guard n > 0 else { throw ToolError(file, .cannotWrite, "cannot \(what) the scratch file of the outputs: \(String(cString: strerror(errno)))") }
             done += n
         }
     }

@@ -16,7 +16,9 @@ extension VGGToolCommand {
         @Option(help: "Input height and width (square), for models that accept any size.") var inputSize: Int?
         @Option(help: "Images per batch.") var batch: Int = 1
         @Option(help: "Worker threads (default: all cores).") var threads: Int?
-        @Flag(help: "Also time every layer.") var layers = false
+        @Flag(help: "Also time every layer (with each convolution's algorithm and GFLOP/s).") var layers = false
+        @Option(help: "Convolution algorithm: measured (the fastest per layer, remembered in ~/.cache/vggtool), or im2col, winograd-2x2, winograd-4x4, winograd-6x6 wherever it applies.")
+        var algorithm: AlgorithmOption = .measured
         @OptionGroup var precision: PrecisionOptions
         @Flag(help: "Print JSON (keys images_per_second, gflops_per_second, peak_rss_bytes, ...).") var json = false
 
@@ -28,7 +30,8 @@ extension VGGToolCommand {
         func run() throws {
             try VGGToolCommand.guarded {
                 precision.announce(model: model)
-                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers, precision: precision.precision)
+                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers, convolution: algorithm.choice,
+                                  precision: precision.precision)
                 print(json ? try r.json() : r.text())
             }
         }

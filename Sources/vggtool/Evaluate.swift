@@ -11,7 +11,9 @@ extension VGGToolCommand {
             Loss (categorical cross-entropy, as Keras), accuracy, top-k accuracy, the confusion matrix and \
             per-class precision, recall and F1. Class folders are matched to the model's class names; files that \
             cannot be decoded are reported and skipped with a count. Images are read as Keras's \
-            image_dataset_from_directory reads them (EXIF orientation ignored unless --exif-orientation apply).
+            image_dataset_from_directory reads them (EXIF orientation ignored unless --exif-orientation apply). \
+            Under mpirun or srun the batches are shared among the ranks and rank 0 prints and writes the \
+            combined result (docs/distributed.md).
             """)
 
         @Argument(help: "The .vggm model.") var model: String
@@ -24,22 +26,35 @@ extension VGGToolCommand {
         @Flag(name: .shortAndLong, help: "No progress bar (drawn only when stdout is a terminal).") var quiet = false
         @Option(help: ArgumentHelp("Also write a self-contained HTML report: the confusion matrix as a heatmap, per-class figures, the most confidently wrong images, the model's summary and provenance.",
                                    valueName: "report.html")) var report: String?
+        @OptionGroup var cluster: DistributedOptions
 
         func run() throws {
-            try VGGToolCommand.guarded(writesFiles: report != nil) {
-                if let report { try AtomicFile.checkWritable(report) }
-                precision.announce(model: model)
-                let bar = ProgressBar("evaluating", unit: .items("images"), enabled: ProgressBar.shouldDraw(quiet: quiet))
-                let e = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
-                                     interpolation: image.interpolation, exifOrientation: image.exifOrientation, precision: precision.precision,
-                                     progress: bar.update)
+            try VGGToolCommand.guardedDistributed(force: cluster.distributed, writesFiles: report != nil) { comm, threads in
+                let root = (comm?.rank ?? 0) == 0
+                if root, let report { try AtomicFile.checkWritable(report) }
+                if root { precision.announce(model: model) }
+                let bar = ProgressBar("evaluating", unit: .items("images"), enabled: comm == nil && ProgressBar.shouldDraw(quiet: quiet))
+                let result: Evaluation?
+                if let comm {
+                    result = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
+                                          interpolation: image.interpolation, exifOrientation: image.exifOrientation, communicator: comm,
+                                          threads: threads, progress: bar.update)
+                } else {
+                    result = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
+                                          interpolation: image.interpolation, exifOrientation: image.exifOrientation, precision: precision.precision,
+                                          progress: bar.update)
+                }
                 bar.finish()
-                print(json ? try e.json() : e.text())
-                if let report {
-                    let page = ReportPage.render(ReportData(commandLine: CommandLine.arguments, evaluation: ReportData.evaluation(e, folder: data)),
-                                                 model: try VGGMFile(path: model), title: URL(fileURLWithPath: model).lastPathComponent)
-                    try AtomicFile.write(Array(page.utf8), to: report)
-                    if !json { print("wrote \(report)") }
+                // Rank 0 prints and writes; its failure is every rank's.
+                try VGGToolCommand.onRankZero(comm) {
+                    guard let e = result else { return }
+                    print(json ? try e.json() : e.text())
+                    if let report {
+                        let page = ReportPage.render(ReportData(commandLine: CommandLine.arguments, evaluation: ReportData.evaluation(e, folder: data)),
+                                                     model: try VGGMFile(path: model), title: URL(fileURLWithPath: model).lastPathComponent)
+                        try AtomicFile.write(Array(page.utf8), to: report)
+                        if !json { print("wrote \(report)") }
+                    }
                 }
             }
         }

@@ -24,7 +24,9 @@ extension VGGToolCommand {
             report shows as OUT.report.json. --report writes the report page (loss and accuracy per epoch, the \
             best epoch, times, the summary, the command line; the validation images evaluated by the best \
             checkpoint: confusion matrix, per-class figures, most confidently wrong images); \
-            'vggtool report OUT' rebuilds it later.
+            'vggtool report OUT' rebuilds it later. Under mpirun or srun the run is data-parallel: each rank \
+            computes the frozen features of its share of the images, each batch is split among the ranks and their \
+            gradients summed, and rank 0 alone prints and writes (docs/distributed.md).
             """)
 
         /// `--class-weight`'s values.
@@ -58,8 +60,9 @@ extension VGGToolCommand {
         @Option(help: ArgumentHelp("Also write a self-contained HTML report of the run, with the validation images evaluated by the best checkpoint.",
                                    valueName: "report.html")) var report: String?
         @Option(help: ArgumentHelp("Keep the frozen layers' features on disk here too, reused by later runs with the same base, size, preprocessing and images; the scratch file of data over --memory-budget goes here as well.", valueName: "DIR")) var cacheDir: String?
-        @Option(help: ArgumentHelp("Memory for the per-image data (features; with --augment, the resized training images), e.g. 256M or 2G; beyond it the data goes to an unnamed scratch file in --cache-dir or $TMPDIR (else /var/tmp), read back batch by batch, with the same results. Default: 1/16 of the available memory, at most 64M.",
+        @Option(help: ArgumentHelp("Memory for the per-image data (features; with --augment, the resized training images), e.g. 256M or 2G; beyond it the data goes to an unnamed scratch file in --cache-dir or $TMPDIR (else /var/tmp), read back batch by batch, with the same results. Default: 1/64 of the available memory, at most 16M.",
                                    valueName: "SIZE")) var memoryBudget: ByteSize?
+        @OptionGroup var cluster: DistributedOptions
         func validate() throws {
             guard !head.elements.isEmpty, head.elements.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--head must be positive integers like 1024,1024,4096") }
             guard (32...4096).contains(inputSize) else { throw ValidationError("--input-size must be between 32 and 4096, got \(inputSize)") }
@@ -133,23 +136,29 @@ extension VGGToolCommand {
         }
 
         func run() throws {
-            try VGGToolCommand.guarded(writesFiles: true) {
-                precision.announce(model: base)
-                let tty = isatty(1) == 1, bars = ProgressBar.shouldDraw(quiet: quiet)
+            try VGGToolCommand.guardedDistributed(force: cluster.distributed, writesFiles: true) { comm, threads in
+                let root = (comm?.rank ?? 0) == 0
+                if root { precision.announce(model: base) }
+                // A rank's stdout is the launcher's pseudo-terminal even when the job's output goes to a file: no bars.
+                let tty = comm == nil && isatty(1) == 1, bars = comm == nil && ProgressBar.shouldDraw(quiet: quiet)
                 let report = FineTuneReport(
-                    line: { FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + $0 + "\n").utf8)) },
+                    line: { if root { FileHandle.standardOutput.write(Data(((tty ? "\r\u{1B}[K" : "") + $0 + "\n").utf8)) } },
                     status: bars ? { FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
-                if let page = self.report { try AtomicFile.checkWritable(page) }
-                let r = try fineTune(basePath: base, dataDir: data, output: output, options: options, events: report.show)
-                try Self.writeReport(r, page: self.report, dataDir: data, validationDir: valDir, exifOrientation: exifOrientation, line: report.line)
-                if let b = r.bestEpoch, let rec = r.history.first(where: { $0.epoch == b }) {
-                    print("best epoch \(b): " + String(format: "loss %.4f accuracy %.4f", rec.loss, rec.accuracy)
-                          + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
-                          + " -> \(r.output) (classes: \(r.classNames.joined(separator: ", ")))")
+                if root, let page = self.report { try AtomicFile.checkWritable(page) }
+                var options = self.options
+                if let threads { options.threads = threads }
+                let r = try fineTune(basePath: base, dataDir: data, output: output, options: options, communicator: comm, events: report.show)
+                try VGGToolCommand.onRankZero(comm) {
+                    try Self.writeReport(r, page: self.report, dataDir: data, validationDir: valDir, exifOrientation: exifOrientation, line: report.line)
+                    if let b = r.bestEpoch, let rec = r.history.first(where: { $0.epoch == b }) {
+                        print("best epoch \(b): " + String(format: "loss %.4f accuracy %.4f", rec.loss, rec.accuracy)
+                              + (rec.valLoss.map { String(format: " val_loss %.4f val_accuracy %.4f", $0, rec.valAccuracy!) } ?? "")
+                              + " -> \(r.output) (classes: \(r.classNames.joined(separator: ", ")))")
                 }
                 // The closing note on memory: the peak against the data's size (docs/training.md's table).
                 print(String(format: "peak memory %.0f MB for %d training and %d validation images", Double(peakRSSBytes()) / 1048576,
                              r.trainImages, r.validationImages))
+                }
             }
         }
     }

@@ -135,3 +135,21 @@ struct PrecisionOptions: ParsableArguments {
         if let note = effective.fallbackNote { FileHandle.standardError.write(Data("vggtool: \(note)\n".utf8)) }
     }
 }
+
+/// `--algorithm`: how convolutions are computed (`Engine.Options.convolution`).
+enum AlgorithmOption: String, ExpressibleByArgument, CaseIterable {
+    case measured, im2col
+    case winograd2x2 = "winograd-2x2"
+    case winograd4x4 = "winograd-4x4"
+    case winograd6x6 = "winograd-6x6"
+
+    var choice: ConvolutionChoice {
+        switch self {
+        case .measured: .measured
+        case .im2col: .fixed(.im2col)
+        case .winograd2x2: .fixed(.winograd2x2)
+        case .winograd4x4: .fixed(.winograd4x4)
+        case .winograd6x6: .fixed(.winograd6x6)
+        }
+    }
+}

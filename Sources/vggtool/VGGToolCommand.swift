@@ -15,7 +15,8 @@ struct VGGToolCommand: ParsableCommand {
         abstract: "Convert, inspect and verify Keras models (VGG16 and friends) without Python.",
         version: vggtoolVersion,
         subcommands: [Convert.self, Summary.self, Inspect.self, Verify.self, Export.self, Predict.self, Evaluate.self, Bench.self, Quantize.self,
-                      Finetune.self, Dataset.self, Demo.self, Graph.self, Report.self, Probe.self]
+                      Finetune.self, Dataset.self, Demo.self, Graph.self, Report.self, Probe.self,
+                      CollectiveBench.self]
     )
 
     /// Starts the command. First, glibc's allocator is told to serve every allocation of 1 MB or more with its
@@ -66,6 +67,9 @@ struct VGGToolCommand: ParsableCommand {
 /// line says so, and the process exits with 128 + the signal (docs/durability.md).
 /// Installed by the command, not by the library that writes the files.
 enum Interruption {
+    /// Set in a rank of an MPI job: the handler cleans up but prints nothing (the launcher stopping the
+    /// ranks after one failed has already said why).
+    nonisolated(unsafe) static var quiet = false
     nonisolated(unsafe) private static let sources: [DispatchSourceSignal] = {
         let queue = DispatchQueue(label: "vggtool.signals")
         return [SIGINT, SIGTERM, SIGHUP].map { sig in
@@ -73,7 +77,7 @@ enum Interruption {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler {
                 TemporaryFiles.process.removeAll()
-                FileHandle.standardError.write(Data("vggtool: interrupted; no output written\n".utf8))
+                if !quiet { FileHandle.standardError.write(Data("vggtool: interrupted; no output written\n".utf8)) }
                 exit(128 + sig)
             }
             source.resume()

@@ -78,20 +78,11 @@ import VGGTool
             #expect(u(local, 4) == 0x0403_4B50 && u(local + 18, 4) == 0xFFFF_FFFF && u(local + 30 + nameLength + 4, 8) == size)
             let start = local + 30 + nameLength + u(local + 28, 2)
             let bytes = Array(d[start..<(start + size)])
-            #expect(Self.crc32(bytes) == crc, "\(name)")
+            #expect(NumPy.crc32(bytes) == crc, "\(name)")
             out.append((name, bytes))
             at = extra + extraLength
         }
         return out
-    }
-
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            crc ^= UInt32(b)
-            for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
-        }
-        return ~crc
     }
 
     @Test func reservedHeaderReadsWithFewerRows() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import ModelGraph
 import Runtime
 import Testing
 
@@ -96,5 +97,26 @@ import Testing
         #expect(bench["gflops_per_second"] != nil)
         let l = try await CLI.run(["bench", plain, "--layers"])
         #expect(l.stdout.contains("block1_conv1") && l.stdout.contains("images/s"))
+        #expect(l.stdout.contains("GFLOP/s  algorithm"), "\(l.stdout)")
+        // Each convolution's algorithm, fixed: a 3x3 convolution from 16 channels uses it, the first (3 channels) im2col.
+        let graph = ModelGraph(name: "convs", layers: [
+            Layer(name: "x", InputLayer(shape: [12, 12, 3]), inbound: []),
+            Layer(name: "block1_conv1", Conv2D(filters: 16, kernel: Size2D(3, 3), padding: .same, activation: .relu), inbound: ["x"]),
+            Layer(name: "block2_conv1", Conv2D(filters: 16, kernel: Size2D(3, 3), padding: .same, activation: .relu), inbound: ["block1_conv1"]),
+        ], inputs: ["x"], outputs: ["block2_conv1"], isSequential: false)
+        try TestSupport.writeKeras(dir + "/convs.h5", graph: graph)
+        let convs = dir + "/convs.vggm"
+        #expect(try await CLI.run(["convert", dir + "/convs.h5", "-o", convs]).status == 0)
+        for algorithm in ["winograd-4x4", "winograd-6x6", "im2col"] {
+            let f = try await CLI.run(["bench", convs, "--layers", "--algorithm", algorithm, "--json"])
+            #expect(f.status == 0, "\(f.stderr)")
+            let layers = (try JSONSerialization.jsonObject(with: Data(f.stdout.utf8)) as! [String: Any])["layers"] as! [[String: Any]]
+            let algorithms = Dictionary(uniqueKeysWithValues: layers.compactMap { l in (l["algorithm"] as? String).map { (l["layer"] as! String, $0) } })
+            #expect(algorithms["block1_conv1"] == "im2col")
+            #expect(algorithms["block2_conv1"] == algorithm, "\(algorithms)")
+            #expect(layers.contains { ($0["gflops_per_second"] as? Double ?? 0) > 0 })
+        }
+        let bad = try await CLI.run(["bench", plain, "--algorithm", "winograd-8x8"])
+        #expect(bad.status == 64 && bad.stderr.contains("--algorithm"), "\(bad.stderr)")
     }
 }

@@ -134,7 +134,10 @@ enum CLI {
     /// ChildProcess (swift-subprocess; Foundation's Process can miss a child's exit under AddressSanitizer and
     /// hang). The child's stdout and stderr go to temporary files (no pipe to fill up). A run past `timeout`
     /// seconds is killed, so a hang fails its test instead of stalling the suite.
-    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:], timeout: Double = 600) async throws -> Result {
+    /// `launcher`, when given, runs the binary through it (`["mpirun", "-n", "2"]`: the launcher, then the
+    /// binary and `args`).
+    static func run(_ args: [String], cwd: String? = nil, memoryKB: Int? = nil, env: [String: String] = [:], timeout: Double = 600,
+                    launcher: [String] = []) async throws -> Result {
         let scratch = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr", startPath = scratch + "/start"
@@ -142,8 +145,11 @@ enum CLI {
         var script = cwd == nil ? "" : "cd \"$1\" || exit 125; shift; "
         if let memoryKB { script += "ulimit -v \(memoryKB); " }
         script += ": >\"$VGGTOOL_TEST_START\"; exec \"$0\" \"$@\" >\"$VGGTOOL_TEST_OUT\" 2>\"$VGGTOOL_TEST_ERR\""
-        let argv = ["/bin/sh", "-c", script, binary] + (cwd.map { [$0] } ?? []) + args
+        let command = launcher.isEmpty ? [binary] + args : launcher + [binary] + args
+        let argv = ["/bin/sh", "-c", script, command[0]] + (cwd.map { [$0] } ?? []) + command.dropFirst()
         var environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        // The binary's measured convolution choices go to this test process's scratch, not the user's cache.
+        if env["XDG_CACHE_HOME"] == nil { environment["XDG_CACHE_HOME"] = TestSupport.scratchRoot + "/cache" }
         environment["VGGTOOL_TEST_OUT"] = outPath
         environment["VGGTOOL_TEST_ERR"] = errPath
         environment["VGGTOOL_TEST_START"] = startPath

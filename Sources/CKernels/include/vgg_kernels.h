@@ -32,6 +32,48 @@ long vgg_winograd_tiles(const vgg_conv_shape *s);
 void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias,
                             float *out, long t0, long t1, float *v, float *m);
 
+/// Winograd F(4x4, 3x3) for 3x3 stride-1 undilated convolutions (winograd.c: interpolation points 0, +-1,
+/// +-2, infinity). Kernel transform: U (36 x c x k) from the HWIO kernel, k-columns [k0, k1) only, computed
+/// in double and rounded once.
+void vgg_winograd4_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
+/// Number of 4x4 output tiles: n * ceil(oh/4) * ceil(ow/4).
+long vgg_winograd4_tiles(const vgg_conv_shape *s);
+/// Tiles [t0, t1): input transform into v (36 x (t1-t0) x c), 36 GEMMs with u into m (36 x (t1-t0) x k),
+/// output transform plus bias (then ReLU when relu != 0) into out. Tiles are numbered batch-major, then tile
+/// row, then tile column; tiles at the right and bottom edges may cover pixels outside the output, which are
+/// not written.
+void vgg_winograd4_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
+                             float *out, long t0, long t1, float *v, float *m);
+
+/// Winograd F(6x6, 3x3) (winograd.c: points 0, +-1, +-1/2, +-2, infinity): as F(4x4) with 8x8 input tiles,
+/// U and v and m holding 64 matrices, and n * ceil(oh/6) * ceil(ow/6) tiles.
+void vgg_winograd6_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
+/// Number of 6x6 output tiles: n * ceil(oh/6) * ceil(ow/6).
+long vgg_winograd6_tiles(const vgg_conv_shape *s);
+/// As vgg_winograd4_tiles_run with v (64 x (t1-t0) x c) and m (64 x (t1-t0) x k).
+void vgg_winograd6_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
+                             float *out, long t0, long t1, float *v, float *m);
+
+/// The three phases of vgg_winograd4/6_tiles_run, for a block of T tiles starting at tile tb shared by
+/// several threads (`tile` = 4 or 6; v and m hold (tile+2)^2 matrices of T x c and T x k). Input transform of
+/// tiles [t0, t1) of the block:
+void vgg_winograd_block_input(int tile, const vgg_conv_shape *s, const float *in, long t0, long t1, long tb, long T, float *v);
+/// Products i in [i0, i1): m[i] (T x k) = v[i] (T x c) * u[i] (c x k).
+void vgg_winograd_block_products(const vgg_conv_shape *s, long T, const float *v, const float *u, float *m, int i0, int i1);
+/// Output transform plus bias (then ReLU when relu != 0) of tiles [t0, t1) of the block.
+void vgg_winograd_block_output(int tile, const vgg_conv_shape *s, const float *m, const float *bias, int relu, float *out,
+                               long t0, long t1, long tb, long T);
+
+/// Instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) and F(6x6) transforms).
+enum { VGG_ISA_SCALAR = 0, VGG_ISA_AVX2 = 1, VGG_ISA_AVX512 = 2 };
+/// The best instruction set this CPU runs (VGG_ISA_*).
+int vgg_isa_supported(void);
+/// The instruction set the kernels use now: the best supported, or lower when forced (vgg_set_isa, else the
+/// environment variable VGGTOOL_ISA = avx512 | avx2 | scalar, read once). All give bit-identical results.
+int vgg_isa(void);
+/// Forces the kernels down to `isa` (a VGG_ISA_* value; never above what the CPU runs); -1 undoes it.
+void vgg_set_isa(int isa);
+
 /// Depthwise convolution over output rows [r0, r1) of n*oh (each row = ow pixels). kernel: (kh, kw, c, mult);
 /// output channel = ci * mult + j. bias may be NULL.
 void vgg_depthwise_rows(const vgg_conv_shape *s, int mult, const float *in, const float *kernel, const float *bias,

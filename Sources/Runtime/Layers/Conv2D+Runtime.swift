@@ -2,24 +2,24 @@ import CKernels
 import ModelGraph
 
 extension Conv2D: RuntimeKernel {
-    /// Winograd F(2x2,3x3) for 3x3 stride-1 undilated convolutions with enough input channels.
-    func usesWinograd(_ engine: Engine, channels c: Int) -> Bool {
-        engine.winograd && kernel == 3 && strides == 1 && dilation == 1 && c >= engine.winogradMinChannels
+    /// The algorithms that can compute this convolution with `c` input channels, im2col first: Winograd
+    /// F(2x2,3x3), F(4x4,3x3) and F(6x6,3x3) for 3x3 stride-1 undilated convolutions with enough input channels.
+    func candidates(_ engine: Engine, channels c: Int) -> [ConvolutionAlgorithm] {
+        guard engine.winograd, kernel == 3, strides == 1, dilation == 1, c >= engine.winogradMinChannels else { return [.im2col] }
+        return [.im2col, .winograd2x2, .winograd4x4, .winograd6x6]
     }
 
-    /// Winograd tiles per block for c input and k output channels.
-    /// Measured on VGG16 (bench --layers): 96-192 tiles per block is best for 64 and for 512 channels alike
-    /// (GEMMs of 160 rows keep OpenBLAS efficient while v and m stay near the core's caches).
-    static func winogradBlock(c: Int, k: Int) -> Int { 160 }
+    /// The kernel that computes this convolution at these shapes (batch first), its algorithm chosen by the engine.
+    func convolutionKernel(_ engine: Engine, inShape: [Int], outShape: [Int]) -> ConvolutionKernel {
+        let shape = window.kernelShape(input: inShape, output: outShape)
+        let algorithm = engine.convolutionAlgorithm(shape, candidates: candidates(engine, channels: inShape[3]))
+        return ConvolutionKernel(algorithm, shape: shape, threads: engine.threads)
+    }
 
     func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int {
-        let t = engine.threads, c = inShape[3]
-        if usesWinograd(engine, channels: c) {
-            let tiles = inShape[0] * ((outShape[1] + 1) / 2) * ((outShape[2] + 1) / 2)
-            let block = min(Self.winogradBlock(c: c, k: filters), (tiles + t - 1) / t)
-            return (engine.cacheWinogradKernels ? 0 : 16 * c * filters) + t * 16 * block * (c + filters)
-        }
-        return Plan.im2colScratchFloats(kk: kernel.area * c, engine: engine)
+        if engine.options.precision == .bf16 { return 0 }  // every Conv2D runs in bf16, with its own scratch
+        let conv = convolutionKernel(engine, inShape: inShape, outShape: outShape)
+        return conv.transformedFloats + conv.workFloats  // the kernel is transformed into scratch until cached
     }
 
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
@@ -27,43 +27,30 @@ extension Conv2D: RuntimeKernel {
         let act = activation
         let weights = try ctx.weight("kernel")
         let bias = useBias ? try ctx.weight("bias") : nil
-        var shape = window.kernelShape(input: ctx.inShape, output: ctx.outShape)
         let rows = ctx.outCount / filters
-        let c = ctx.inShape[3]
-        if let step = try engine.lowPrecisionStep(ctx, kernelShape: [kernel.height, kernel.width, c, filters], useBias: useBias, activation: act, conv: window) { return step }
-        if usesWinograd(engine, channels: c) {
-            let tiles = Int(vgg_winograd_tiles(&shape))
-            let block = min(Self.winogradBlock(c: c, k: filters), (tiles + engine.threads - 1) / engine.threads)
-            let cached = engine.cacheWinogradKernels
-            let work = cached ? scratch! : scratch! + 16 * c * filters  // per-thread v and m
-            let perThread = 16 * block * (c + filters)
+        if let step = try engine.lowPrecisionStep(ctx, kernelShape: [kernel.height, kernel.width, ctx.inShape[3], filters], useBias: useBias,
+                                                  activation: act, conv: window) { return step }
+        let conv = convolutionKernel(engine, inShape: ctx.inShape, outShape: ctx.outShape)
+        engine.recordAlgorithm(name, conv.algorithm)
+        let fused = conv.fusesReLU && act == .relu
+        if conv.algorithm == .im2col {
             return {
-                let u: UnsafeMutablePointer<Float>
-                if cached {
-                    u = engine.winogradKernel(name, weights, c: c, k: filters)
-                } else {
-                    u = scratch!
-                    engine.parallelRanges(filters) { a, b in vgg_winograd_kernel_transform(weights, Int32(c), Int32(filters), u, Int32(a), Int32(b)) }
-                }
-                // One contiguous range of tiles per thread, in blocks that keep v and m in cache.
-                let parts = min(engine.threads, max(1, (tiles + block - 1) / block))
-                engine.parallelParts(parts) { p0, p1, _ in
-                    for p in p0..<p1 {
-                        var sh = shape
-                        let v = work + p * perThread
-                        let m = v + 16 * block * c
-                        let t0 = tiles * p / parts, t1 = tiles * (p + 1) / parts
-                        var t = t0
-                        while t < t1 {
-                            let e = min(t + block, t1)
-                            vgg_winograd_tiles_run(&sh, x, u, bias, out, t, e, v, m)
-                            t = e
-                        }
-                    }
-                }
+                conv.run(x: x, weights: weights, bias: bias, relu: false, out: out, work: scratch!)
                 engine.activate(act, out, rows: rows, width: filters)
             }
         }
-        return Plan.im2colStep(ctx, shape: shape, weights: weights, bias: bias, filters: filters, kk: kernel.area * c, activation: act)
+        let cached = engine.cacheWinogradKernels
+        let work = scratch! + conv.transformedFloats
+        return {
+            let u: UnsafeMutablePointer<Float>
+            if cached && engine.planRuns > 0 {
+                u = engine.transformedKernel(name, weights, by: conv)
+            } else {
+                u = scratch!
+                conv.transform(weights, into: u)
+            }
+            conv.run(x: x, weights: u, bias: bias, relu: fused, out: out, work: work)
+            if !fused { engine.activate(act, out, rows: rows, width: filters) }
+        }
     }
 }

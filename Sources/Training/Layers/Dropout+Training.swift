@@ -8,7 +8,10 @@ extension Dropout: Differentiable {
         let r = Float(rate)
         let scale = 1 / (1 - r)
         var mask = [Float](repeating: 0, count: x.count)
+        let row = x.count / max(n, 1)
+        net.rng.skip(net.rowsBefore * row)  // other ranks' rows of the batch (data-parallel training)
         for i in 0..<x.count { mask[i] = net.rng.nextFloat() >= r ? scale : 0 }
+        net.rng.skip(net.rowsAfter * row)
         var out = x
         for i in 0..<x.count { out[i] = x[i] * mask[i] }
         return (out, mask)

@@ -1,0 +1,429 @@
+// Winograd F(4x4, 3x3) and F(6x6, 3x3) for 3x3 stride-1 undilated convolutions (Lavin & Gray 2015), with the
+// instruction-set dispatch their transforms use.
+//
+// F(4x4):
+//   Y = A^T [ (G g G^T) .* (B^T d B) ] A   over 6x6 input tiles d giving 4x4 output tiles Y, with the
+//   interpolation points 0, 1, -1, 2, -2 and infinity:
+//   B^T = [4  0 -5  0 1 0;      G = [ 1/4     0     0;      A^T = [1 1  1 1  1 0;
+//          0 -4 -4  1 1 0;            -1/6  -1/6  -1/6;             0 1 -1 2 -2 0;
+//          0  4 -4 -1 1 0;            -1/6   1/6  -1/6;             0 1  1 4  4 0;
+//          0 -2 -1  2 1 0;             1/24  1/12  1/6;             0 1 -1 8 -8 1]
+//          0  2 -1 -2 1 0;             1/24 -1/12  1/6;
+//          0  4  0 -5 0 1]             0     0     1]
+//
+// F(6x6): 8x8 input tiles, points 0, 1, -1, 1/2, -1/2, 2, -2 and infinity (the rows of B^T, G and A^T in
+// wincnn's order; see the transforms below).
+//
+// Rounding: the kernel transform is computed in double and rounded once; the input and output transforms
+// group their terms so that each sum adds values of like magnitude first (d4 - 4 d2 and d3 - 4 d1 before
+// combining them, m1 + m2 and m3 + m4 before scaling), the order the published implementations (NNPACK) use.
+//
+// The input and output transforms are compiled three times (AVX-512, AVX2, baseline x86-64 = SSE2): the
+// body is one always-inline function, each variant a wrapper with its own target attribute. The variant is
+// chosen at run time from the CPU's features, and can be forced lower (VGGTOOL_ISA=avx2|scalar in the
+// environment, or vgg_set_isa) to test the fallbacks. Every lane computes the same scalar expression and
+// floating-point contraction is off (-ffp-contract=off), so the three variants give bit-identical results.
+#include "vgg_kernels.h"
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VGG4_NO_TARGETS 1
+#endif
+#endif
+#if defined(__x86_64__) && !defined(VGG4_NO_TARGETS)
+#define VGG4_X86 1
+#endif
+
+// ------------------------------------------------------------------------------------------ ISA dispatch
+static _Atomic int isa_forced = -1;  // -1: not forced (read VGGTOOL_ISA once)
+static _Atomic int isa_best = -1;
+
+static int detect_isa(void) {
+#if VGG4_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return VGG_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2")) return VGG_ISA_AVX2;
+#endif
+    return VGG_ISA_SCALAR;
+}
+
+int vgg_isa_supported(void) {
+    int b = atomic_load(&isa_best);
+    if (b < 0) { b = detect_isa(); atomic_store(&isa_best, b); }
+    return b;
+}
+
+void vgg_set_isa(int isa) { atomic_store(&isa_forced, isa < 0 ? -2 : isa); }
+
+int vgg_isa(void) {
+    const int best = vgg_isa_supported();
+    int f = atomic_load(&isa_forced);
+    if (f == -1) {
+        const char *e = getenv("VGGTOOL_ISA");
+        f = -2;
+        if (e && (strcmp(e, "scalar") == 0 || strcmp(e, "baseline") == 0)) f = VGG_ISA_SCALAR;
+        else if (e && strcmp(e, "avx2") == 0) f = VGG_ISA_AVX2;
+        else if (e && strcmp(e, "avx512") == 0) f = VGG_ISA_AVX512;
+        int expected = -1;
+        atomic_compare_exchange_strong(&isa_forced, &expected, f);
+        f = atomic_load(&isa_forced);
+    }
+    return f >= 0 && f < best ? f : best;
+}
+
+// ------------------------------------------------------------------------------------------ kernel transform
+static const double G4[6][3] = {
+    {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+static const double G6[8][3] = {
+    {1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9}, {-2.0 / 9, 2.0 / 9, -2.0 / 9}, {1.0 / 90, 1.0 / 45, 2.0 / 45},
+    {1.0 / 90, -1.0 / 45, 2.0 / 45}, {32.0 / 45, 16.0 / 45, 8.0 / 45}, {32.0 / 45, -16.0 / 45, 8.0 / 45}, {0, 0, 1}};
+
+// U = G g G^T (n x n, n = 6 or 8) for every input channel and filters [k0, k1), in double, rounded once;
+// vectorized over the filters (contiguous in both the HWIO kernel and U).
+#define KERNEL_TRANSFORM_BODY(G, n)                                                                           \
+    do {                                                                                                      \
+        const long ck = (long)c * k;                                                                          \
+        for (int ci = 0; ci < c; ci++) {                                                                      \
+            const float *gp[9];                                                                               \
+            float *up[n * n];                                                                                 \
+            for (int i = 0; i < 9; i++) gp[i] = kernel + ((long)i * c + ci) * k;                              \
+            for (int i = 0; i < n * n; i++) up[i] = u + (long)i * ck + (long)ci * k;                          \
+            _Pragma("clang loop vectorize(assume_safety)")                                                    \
+            for (int ko = k0; ko < k1; ko++) {                                                                \
+                double g[3][3], t[n][3];                                                                      \
+                _Pragma("clang loop unroll(full)")                                                            \
+                for (int i = 0; i < 9; i++) g[i / 3][i % 3] = gp[i][ko];                                      \
+                _Pragma("clang loop unroll(full)")                                                            \
+                for (int a = 0; a < n; a++) {                                                                 \
+                    _Pragma("clang loop unroll(full)")                                                        \
+                    for (int x = 0; x < 3; x++) t[a][x] = G[a][0] * g[0][x] + G[a][1] * g[1][x] + G[a][2] * g[2][x]; \
+                }                                                                                             \
+                _Pragma("clang loop unroll(full)")                                                            \
+                for (int a = 0; a < n; a++) {                                                                 \
+                    _Pragma("clang loop unroll(full)")                                                        \
+                    for (int b = 0; b < n; b++)                                                               \
+                        up[a * n + b][ko] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]); \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    } while (0)
+
+#define KERNEL_VARIANTS(suffix, attr)                                                                         \
+    attr static void kt4_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G4, 6); } \
+    attr static void kt6_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G6, 8); }
+
+KERNEL_VARIANTS(scalar, )
+#if VGG4_X86
+KERNEL_VARIANTS(avx2, __attribute__((target("avx2"))))
+KERNEL_VARIANTS(avx512, __attribute__((target("avx512f"))))
+#endif
+
+void vgg_winograd4_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
+#if VGG4_X86
+    const int isa = vgg_isa();
+    if (isa == VGG_ISA_AVX512) { kt4_avx512(kernel, c, k, u, k0, k1); return; }
+    if (isa == VGG_ISA_AVX2) { kt4_avx2(kernel, c, k, u, k0, k1); return; }
+#endif
+    kt4_scalar(kernel, c, k, u, k0, k1);
+}
+void vgg_winograd6_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
+#if VGG4_X86
+    const int isa = vgg_isa();
+    if (isa == VGG_ISA_AVX512) { kt6_avx512(kernel, c, k, u, k0, k1); return; }
+    if (isa == VGG_ISA_AVX2) { kt6_avx2(kernel, c, k, u, k0, k1); return; }
+#endif
+    kt6_scalar(kernel, c, k, u, k0, k1);
+}
+
+long vgg_winograd4_tiles(const vgg_conv_shape *s) { return (long)s->n * ((s->oh + 3) / 4) * ((s->ow + 3) / 4); }
+long vgg_winograd6_tiles(const vgg_conv_shape *s) { return (long)s->n * ((s->oh + 5) / 6) * ((s->ow + 5) / 6); }
+
+// ------------------------------------------------------------------------------------------ F(4x4) transforms
+// B^T applied to six values (one column or row of a tile).
+#define BT6(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)            \
+    do {                                                               \
+        const float p_ = (d4) - 4.0f * (d2), q_ = (d3) - 4.0f * (d1);  \
+        const float r_ = (d4) - (d2), s_ = 2.0f * ((d3) - (d1));       \
+        o0 = (4.0f * (d0) - 5.0f * (d2)) + (d4);                       \
+        o1 = p_ + q_;                                                  \
+        o2 = p_ - q_;                                                  \
+        o3 = r_ + s_;                                                  \
+        o4 = r_ - s_;                                                  \
+        o5 = (4.0f * (d1) - 5.0f * (d3)) + (d5);                       \
+    } while (0)
+
+// A^T applied to six values.
+#define AT6(m0, m1, m2, m3, m4, m5, y0, y1, y2, y3)                    \
+    do {                                                               \
+        const float a_ = (m1) + (m2), b_ = (m1) - (m2);                \
+        const float c_ = (m3) + (m4), d_ = (m3) - (m4);                \
+        y0 = ((m0) + a_) + c_;                                         \
+        y1 = b_ + 2.0f * d_;                                           \
+        y2 = a_ + 4.0f * c_;                                           \
+        y3 = (b_ + 8.0f * d_) + (m5);                                  \
+    } while (0)
+
+// V = B^T d B for one tile over channels [0, C): 36 input pixel rows (d{6y+x}) -> 36 rows of v.
+__attribute__((always_inline)) static inline void input4_body(const float *const *in, float *const *out, int C) {
+    const float *p[36];
+    float *o[36];
+    for (int i = 0; i < 36; i++) { p[i] = in[i]; o[i] = out[i]; }
+#pragma clang loop vectorize(assume_safety)
+    for (int c = 0; c < C; c++) {
+        float w[6][6];
+        for (int x = 0; x < 6; x++)  // B^T d: column x
+            BT6(p[x][c], p[6 + x][c], p[12 + x][c], p[18 + x][c], p[24 + x][c], p[30 + x][c],
+                w[0][x], w[1][x], w[2][x], w[3][x], w[4][x], w[5][x]);
+        for (int y = 0; y < 6; y++)  // (B^T d) B: row y
+            BT6(w[y][0], w[y][1], w[y][2], w[y][3], w[y][4], w[y][5],
+                o[6 * y][c], o[6 * y + 1][c], o[6 * y + 2][c], o[6 * y + 3][c], o[6 * y + 4][c], o[6 * y + 5][c]);
+    }
+}
+
+// Y = A^T M A (+ bias, then ReLU when relu) for one tile over output channels [0, K): 36 rows of m -> 16
+// output pixel rows (y{4y+x}; rows outside the image point at a sink).
+__attribute__((always_inline)) static inline void output4_body(const float *const *m, const float *bias, int relu,
+                                                                float *const *out, int K) {
+    const float *q[36];
+    float *y[16];
+    for (int i = 0; i < 36; i++) q[i] = m[i];
+    for (int i = 0; i < 16; i++) y[i] = out[i];
+#pragma clang loop vectorize(assume_safety)
+    for (int k = 0; k < K; k++) {
+        float t[4][6];
+        for (int x = 0; x < 6; x++)  // A^T M: column x
+            AT6(q[x][k], q[6 + x][k], q[12 + x][k], q[18 + x][k], q[24 + x][k], q[30 + x][k], t[0][x], t[1][x], t[2][x], t[3][x]);
+        const float b = bias ? bias[k] : 0.0f;
+        for (int r = 0; r < 4; r++) {  // (A^T M) A: row r
+            float v0, v1, v2, v3;
+            AT6(t[r][0], t[r][1], t[r][2], t[r][3], t[r][4], t[r][5], v0, v1, v2, v3);
+            v0 += b; v1 += b; v2 += b; v3 += b;
+            if (relu) {
+                v0 = v0 > 0 ? v0 : 0.0f; v1 = v1 > 0 ? v1 : 0.0f; v2 = v2 > 0 ? v2 : 0.0f; v3 = v3 > 0 ? v3 : 0.0f;
+            }
+            y[4 * r][k] = v0; y[4 * r + 1][k] = v1; y[4 * r + 2][k] = v2; y[4 * r + 3][k] = v3;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------ F(6x6) transforms
+// B^T (8x8) applied to eight values:
+//   [1  0   -21/4  0     21/4   0    -1 0;  0  1    1   -17/4 -17/4  1    1 0;  0 -1    1    17/4 -17/4 -1    1 0;
+//    0  1/2  1/4  -5/2  -5/4    2     1 0;  0 -1/2  1/4  5/2  -5/4  -2    1 0;  0  2    4   -5/2  -5     1/2  1 0;
+//    0 -2    4     5/2  -5     -1/2   1 0;  0 -1    0    21/4   0  -21/4  0 1]
+#define BT8(d0, d1, d2, d3, d4, d5, d6, d7, o0, o1, o2, o3, o4, o5, o6, o7)           \
+    do {                                                                             \
+        const float t1_ = ((d2) + (d6)) - 4.25f * (d4), t2_ = ((d1) + (d5)) - 4.25f * (d3); \
+        const float t3_ = ((d6) + 0.25f * (d2)) - 1.25f * (d4);                       \
+        const float t4_ = (0.5f * (d1) - 2.5f * (d3)) + 2.0f * (d5);                  \
+        const float t5_ = (d6) + 4.0f * ((d2) - 1.25f * (d4));                        \
+        const float t6_ = (2.0f * (d1) - 2.5f * (d3)) + 0.5f * (d5);                  \
+        o0 = ((d0) - (d6)) + 5.25f * ((d4) - (d2));                                   \
+        o1 = t1_ + t2_;                                                              \
+        o2 = t1_ - t2_;                                                              \
+        o3 = t3_ + t4_;                                                              \
+        o4 = t3_ - t4_;                                                              \
+        o5 = t5_ + t6_;                                                              \
+        o6 = t5_ - t6_;                                                              \
+        o7 = ((d7) - (d1)) + 5.25f * ((d3) - (d5));                                   \
+    } while (0)
+
+// A^T (6x8) applied to eight values: rows [1 1 1 1 1 1 1 0], [0 1 -1 2 -2 1/2 -1/2 0], [0 1 1 4 4 1/4 1/4 0],
+// [0 1 -1 8 -8 1/8 -1/8 0], [0 1 1 16 16 1/16 1/16 0], [0 1 -1 32 -32 1/32 -1/32 1].
+#define AT8(m0, m1, m2, m3, m4, m5, m6, m7, y0, y1, y2, y3, y4, y5)                    \
+    do {                                                                             \
+        const float a_ = (m1) + (m2), b_ = (m1) - (m2);                              \
+        const float c_ = (m3) + (m4), d_ = (m3) - (m4);                              \
+        const float e_ = (m5) + (m6), f_ = (m5) - (m6);                              \
+        y0 = (((m0) + a_) + c_) + e_;                                                \
+        y1 = (b_ + 2.0f * d_) + 0.5f * f_;                                           \
+        y2 = (a_ + 4.0f * c_) + 0.25f * e_;                                          \
+        y3 = (b_ + 8.0f * d_) + 0.125f * f_;                                         \
+        y4 = (a_ + 16.0f * c_) + 0.0625f * e_;                                       \
+        y5 = ((b_ + 32.0f * d_) + 0.03125f * f_) + (m7);                             \
+    } while (0)
+
+// V = B^T d B for one tile: 64 input pixel rows (d{8y+x}) -> 64 rows of v.
+__attribute__((always_inline)) static inline void input6_body(const float *const *in, float *const *out, int C) {
+    const float *p[64];
+    float *o[64];
+    for (int i = 0; i < 64; i++) { p[i] = in[i]; o[i] = out[i]; }
+#pragma clang loop vectorize(assume_safety)
+    for (int c = 0; c < C; c++) {
+        float w[8][8];
+#pragma clang loop unroll(full)
+        for (int x = 0; x < 8; x++)
+            BT8(p[x][c], p[8 + x][c], p[16 + x][c], p[24 + x][c], p[32 + x][c], p[40 + x][c], p[48 + x][c], p[56 + x][c],
+                w[0][x], w[1][x], w[2][x], w[3][x], w[4][x], w[5][x], w[6][x], w[7][x]);
+#pragma clang loop unroll(full)
+        for (int y = 0; y < 8; y++)
+            BT8(w[y][0], w[y][1], w[y][2], w[y][3], w[y][4], w[y][5], w[y][6], w[y][7],
+                o[8 * y][c], o[8 * y + 1][c], o[8 * y + 2][c], o[8 * y + 3][c], o[8 * y + 4][c], o[8 * y + 5][c], o[8 * y + 6][c], o[8 * y + 7][c]);
+    }
+}
+
+// Y = A^T M A (+ bias, ReLU) for one tile: 64 rows of m -> 36 output pixel rows (y{6y+x}).
+__attribute__((always_inline)) static inline void output6_body(const float *const *m, const float *bias, int relu,
+                                                                float *const *out, int K) {
+    const float *q[64];
+    float *y[36];
+    for (int i = 0; i < 64; i++) q[i] = m[i];
+    for (int i = 0; i < 36; i++) y[i] = out[i];
+#pragma clang loop vectorize(assume_safety)
+    for (int k = 0; k < K; k++) {
+        float t[6][8];
+#pragma clang loop unroll(full)
+        for (int x = 0; x < 8; x++)
+            AT8(q[x][k], q[8 + x][k], q[16 + x][k], q[24 + x][k], q[32 + x][k], q[40 + x][k], q[48 + x][k], q[56 + x][k],
+                t[0][x], t[1][x], t[2][x], t[3][x], t[4][x], t[5][x]);
+        const float b = bias ? bias[k] : 0.0f;
+#pragma clang loop unroll(full)
+        for (int r = 0; r < 6; r++) {
+            float v[6];
+            AT8(t[r][0], t[r][1], t[r][2], t[r][3], t[r][4], t[r][5], t[r][6], t[r][7], v[0], v[1], v[2], v[3], v[4], v[5]);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 6; j++) {
+                float z = v[j] + b;
+                if (relu) z = z > 0 ? z : 0.0f;
+                y[6 * r + j][k] = z;
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------ compiled variants
+typedef void (*input_fn)(const float *const *, float *const *, int);
+typedef void (*output_fn)(const float *const *, const float *, int, float *const *, int);
+
+#define VARIANTS(suffix, attr)                                                                                    \
+    attr static void input4_##suffix(const float *const *in, float *const *out, int C) { input4_body(in, out, C); } \
+    attr static void output4_##suffix(const float *const *m, const float *bias, int relu, float *const *out, int K) { \
+        output4_body(m, bias, relu, out, K);                                                                      \
+    }                                                                                                             \
+    attr static void input6_##suffix(const float *const *in, float *const *out, int C) { input6_body(in, out, C); } \
+    attr static void output6_##suffix(const float *const *m, const float *bias, int relu, float *const *out, int K) { \
+        output6_body(m, bias, relu, out, K);                                                                      \
+    }
+
+VARIANTS(scalar, )
+#if VGG4_X86
+VARIANTS(avx2, __attribute__((target("avx2"))))
+VARIANTS(avx512, __attribute__((target("avx512f"))))
+#endif
+
+// The transforms for output tiles of m x m (4 or 6) on the instruction set in use.
+static void pick(int m, input_fn *in, output_fn *out) {
+    const int isa = vgg_isa();
+    (void)isa;
+#if VGG4_X86
+    if (isa == VGG_ISA_AVX512) { *in = m == 4 ? input4_avx512 : input6_avx512; *out = m == 4 ? output4_avx512 : output6_avx512; return; }
+    if (isa == VGG_ISA_AVX2) { *in = m == 4 ? input4_avx2 : input6_avx2; *out = m == 4 ? output4_avx2 : output6_avx2; return; }
+#endif
+    *in = m == 4 ? input4_scalar : input6_scalar;
+    *out = m == 4 ? output4_scalar : output6_scalar;
+}
+
+// ------------------------------------------------------------------------------------------ tiles
+// F(m x m, 3x3), n = m + 2 (the input tile's side), nn = n * n transformed values per tile. A block holds tiles
+// [tb, tb + T): v[i][t - tb][c] and mm[i][t - tb][k]. The three phases are separate so that a block can be
+// shared by threads (each transforming some of its tiles, multiplying some of its nn matrices).
+
+// Input transform of tiles [t0, t1) of the block starting at tile tb with T tiles.
+static void input_phase(int m, const vgg_conv_shape *s, const float *in, long t0, long t1, long tb, long T, float *v) {
+    const int C = s->c, n = m + 2, nn = n * n;
+    const int ty_n = (s->oh + m - 1) / m, tx_n = (s->ow + m - 1) / m;
+    input_fn input_tile;
+    output_fn unused;
+    pick(m, &input_tile, &unused);
+    float *zrow = calloc((size_t)C, sizeof(float));  // stands in for pixels outside the image
+    if (!zrow) return;
+    for (long t = t0; t < t1; t++) {
+        long r = t;
+        const int tx = (int)(r % tx_n); r /= tx_n;
+        const int ty = (int)(r % ty_n); r /= ty_n;
+        const long b = r;
+        const int y0 = ty * m - s->pad_top, x0 = tx * m - s->pad_left;
+        const float *rows[64];
+        float *outs[64];
+        for (int dy = 0; dy < n; dy++)
+            for (int dx = 0; dx < n; dx++) {
+                const int iy = y0 + dy, ix = x0 + dx;
+                rows[dy * n + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * C;
+            }
+        for (int i = 0; i < nn; i++) outs[i] = v + ((long)i * T + (t - tb)) * C;
+        input_tile(rows, outs, C);
+    }
+    free(zrow);
+}
+
+// Products i in [i0, i1): mm[i] (T x K) = v[i] (T x C) * u[i] (C x K).
+static void product_phase(const vgg_conv_shape *s, long T, const float *v, const float *u, float *mm, int i0, int i1) {
+    const int C = s->c, K = s->k;
+    for (int i = i0; i < i1; i++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
+                    u + (long)i * C * K, K, 0.0f, mm + (long)i * T * K, K);
+}
+
+// Output transform (+ bias, ReLU) of tiles [t0, t1) of the block starting at tb with T tiles.
+static void output_phase(int m, const vgg_conv_shape *s, const float *mm, const float *bias, int relu, float *out,
+                         long t0, long t1, long tb, long T) {
+    const int K = s->k, n = m + 2, nn = n * n;
+    const int ty_n = (s->oh + m - 1) / m, tx_n = (s->ow + m - 1) / m;
+    input_fn unused;
+    output_fn output_tile;
+    pick(m, &unused, &output_tile);
+    float *sink = malloc(sizeof(float) * (size_t)K);  // stands in for outputs outside the image
+    if (!sink) return;
+    for (long t = t0; t < t1; t++) {
+        long r = t;
+        const int tx = (int)(r % tx_n); r /= tx_n;
+        const int ty = (int)(r % ty_n); r /= ty_n;
+        const long b = r;
+        const int oy = ty * m, ox = tx * m;
+        const float *ms[64];
+        float *ys[36];
+        for (int i = 0; i < nn; i++) ms[i] = mm + ((long)i * T + (t - tb)) * K;
+        for (int dy = 0; dy < m; dy++)
+            for (int dx = 0; dx < m; dx++)
+                ys[dy * m + dx] = (oy + dy < s->oh && ox + dx < s->ow) ? out + ((b * s->oh + oy + dy) * s->ow + ox + dx) * K : sink;
+        output_tile(ms, bias, relu, ys, K);
+    }
+    free(sink);
+}
+
+static void tiles_run(int m, const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
+                      float *out, long t0, long t1, float *v, float *mm) {
+    const long T = t1 - t0;
+    if (T <= 0) return;
+    input_phase(m, s, in, t0, t1, t0, T, v);
+    product_phase(s, T, v, u, mm, 0, (m + 2) * (m + 2));
+    output_phase(m, s, mm, bias, relu, out, t0, t1, t0, T);
+}
+
+void vgg_winograd4_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
+                             float *out, long t0, long t1, float *v, float *m) {
+    tiles_run(4, s, in, u, bias, relu, out, t0, t1, v, m);
+}
+
+void vgg_winograd6_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias, int relu,
+                             float *out, long t0, long t1, float *v, float *m) {
+    tiles_run(6, s, in, u, bias, relu, out, t0, t1, v, m);
+}
+
+void vgg_winograd_block_input(int tile, const vgg_conv_shape *s, const float *in, long t0, long t1, long tb, long T, float *v) {
+    input_phase(tile, s, in, t0, t1, tb, T, v);
+}
+
+void vgg_winograd_block_products(const vgg_conv_shape *s, long T, const float *v, const float *u, float *m, int i0, int i1) {
+    product_phase(s, T, v, u, m, i0, i1);
+}
+
+void vgg_winograd_block_output(int tile, const vgg_conv_shape *s, const float *m, const float *bias, int relu, float *out,
+                               long t0, long t1, long tb, long T) {
+    output_phase(tile, s, m, bias, relu, out, t0, t1, tb, T);
+}
