@@ -25,9 +25,18 @@ public enum TensorDType: String, Sendable, CaseIterable {
     case f16
     /// bfloat16 (2 bytes: float32's upper half), widened to float32 when the model is opened.
     case bf16
+    /// Signed 8-bit integers (1 byte), format 1.3: a quantized Conv2D or Dense kernel, whose real values are
+    /// the integers times the per-output-channel scales of the float32 tensor `<name>.scale` (docs/precision.md).
+    case i8
 
     /// Bytes per element.
-    public var size: Int { self == .f32 ? 4 : 2 }
+    public var size: Int {
+        switch self {
+        case .f32: 4
+        case .f16, .bf16: 2
+        case .i8: 1
+        }
+    }
 }
 
 /// Preprocessing a model expects on RGB float input in 0...255.
@@ -128,13 +137,25 @@ public enum VGGMFormat {
     /// `Functional`, `Sequential` or `Model` holding its own graph); 1.2 added channels-first layers (a
     /// `data_format` key, which older readers would ignore and compute wrongly), layers given a mask
     /// (`mask_inbound`) and BatchNormalization's explicit `axis`. A file is written as the lowest minor version it needs, so older readers keep
-    /// reading what they can.
-    public static let minor: UInt16 = 2
+    /// reading what they can. 1.3 added int8 tensors (`i8`) with their scales (docs/precision.md): readers of
+    /// 1.2 refuse such a file as newer than they are.
+    public static let minor: UInt16 = 3
 
     /// The minor version a file holding `graph` is written as.
     public static func minor(for graph: ModelGraph) -> UInt16 {
         graph.hasChannelsFirstLayers || graph.hasMaskInputs || graph.hasExplicitNormalizationAxes ? 2 : graph.hasNestedModels ? 1 : 0
     }
+
+    /// The minor version a file holding `graph` and tensors of `dtypes` is written as (3 with int8 tensors).
+    public static func minor(for graph: ModelGraph, dtypes: some Sequence<TensorDType>) -> UInt16 {
+        dtypes.contains(.i8) ? 3 : minor(for: graph)
+    }
+
+    /// Suffix of the float32 tensor holding an int8 kernel's per-output-channel scales (`<kernel>.scale`).
+    public static let scaleSuffix = ".scale"
+    /// Weight name of the float32 pair (input scale, input zero point) of a layer with an int8 kernel
+    /// (`<layer>/input.quant`).
+    public static let inputQuantName = "input.quant"
     /// Bytes in the fixed header.
     public static let headerSize = 64
     /// Byte alignment of every tensor's offset (from the start of the file and of the data section).

@@ -6,7 +6,7 @@ enum ManifestCodec {
     static func encode(_ m: ModelManifest) throws -> [UInt8] {
         var root: [String: Any] = [
             "format": "vggm",
-            "version": [Int(VGGMFormat.major), Int(VGGMFormat.minor(for: m.graph))],
+            "version": [Int(VGGMFormat.major), Int(VGGMFormat.minor(for: m.graph, dtypes: m.tensors.map(\.dtype)))],
             "model": GraphCodec.encode(m.graph),
             "input_shape": m.inputShape.map { $0.map { $0 as Any } ?? NSNull() },
             "provenance": m.provenance.json,

@@ -114,6 +114,7 @@ public final class VGGMFile: @unchecked Sendable {
                 used.insert(name)
             }
         }
+        used.formUnion(try Self.checkQuantized(manifest, index: index, data: base + Int(dOff), minor: minor, bad: bad))
         if let extra = manifest.tensors.first(where: { !used.contains($0.name) }) {
             throw bad("tensor '\(extra.name)'", .unusedTensor(extra.name), "belongs to no layer of the model")
         }
@@ -146,7 +147,8 @@ public final class VGGMFile: @unchecked Sendable {
         UnsafeRawBufferPointer(start: base + dataOffset + entry.offset, count: entry.length)
     }
 
-    /// A tensor as float32 values (converted from f16/bf16 when stored so).
+    /// A tensor as float32 values (converted from f16/bf16 when stored so; an int8 kernel dequantized with its
+    /// per-output-channel scales).
     public func floats(_ name: String) -> [Float]? {
         guard let e = entry(name) else { return nil }
         let raw = bytes(of: e)
@@ -157,6 +159,12 @@ public final class VGGMFile: @unchecked Sendable {
             case .f32: _ = memcpy(dst.baseAddress!, raw.baseAddress!, e.length)
             case .f16: vgg_f16_to_f32(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), dst.baseAddress, count)
             case .bf16: vgg_bf16_to_f32(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), dst.baseAddress, count)
+            case .i8:
+                // Dequantized: value x its output channel's scale (the last dimension).
+                let scales = entry(name + VGGMFormat.scaleSuffix).map { Array(bytes(of: $0).bindMemory(to: Float.self)) } ?? []
+                let ints = raw.bindMemory(to: Int8.self)
+                let units = max(1, scales.count)
+                for i in 0..<count { dst[i] = Float(ints[i]) * (scales.isEmpty ? 1 : scales[i % units]) }
             }
         }
         return out

@@ -20,6 +20,10 @@ public struct TensorPayload {
     /// The values already in memory: written from the array itself when the output is float32 (no scratch
     /// copy), through `fill` otherwise.
     public var values: [Float]?
+    /// Int8 values (format 1.3, a quantized kernel): written as `i8` whatever the file's dtype, instead of `fill`.
+    public var int8: [Int8]?
+    /// Written as float32 whatever the file's dtype (scales of int8 kernels).
+    public var keepsFloat32 = false
 
     /// A tensor to write; `fill` is called once, unless `rawLocation` lets the bytes be copied.
     public init(name: String, shape: [Int], rawLocation: (path: String, offset: Int)? = nil, fill: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void) {
@@ -34,6 +38,13 @@ public struct TensorPayload {
         precondition(values.count == shape.reduce(1, *), "\(name): \(values.count) values for shape \(shape)")
         self.init(name: name, shape: shape) { dst in _ = dst.update(from: values) }
         self.values = values
+    }
+
+    /// A quantized kernel's int8 values (`elementCount` of them, row-major), stored as `i8`.
+    public init(name: String, shape: [Int], int8: [Int8]) {
+        precondition(int8.count == shape.reduce(1, *), "\(name): \(int8.count) values for shape \(shape)")
+        self.init(name: name, shape: shape) { _ in }
+        self.int8 = int8
     }
 
     /// Number of elements (not bytes): the product of `shape`.
@@ -77,8 +88,10 @@ public enum VGGMWriter {
         var names = Set<String>()
         for t in tensors {
             precondition(names.insert(t.name).inserted, "duplicate tensor \(t.name)")
-            let length = t.elementCount * dtype.size
-            entries.append(TensorEntry(name: t.name, dtype: dtype, shape: t.shape, offset: offset, length: length, crc32c: 0))
+            precondition(dtype != .i8, "int8 tensors are written one by one (TensorPayload.int8)")
+            let stored: TensorDType = t.int8 != nil ? .i8 : t.keepsFloat32 ? .f32 : dtype
+            let length = t.elementCount * stored.size
+            entries.append(TensorEntry(name: t.name, dtype: stored, shape: t.shape, offset: offset, length: length, crc32c: 0))
             offset = VGGMFormat.alignUp(offset + length)
         }
         let dataLength = offset
@@ -98,7 +111,7 @@ public enum VGGMWriter {
             if i == tensors.count / 2 { temp.reached(.filling) }
             let e = entries[i]
             let at = dataOffset + e.offset
-            if dtype == .f32, let raw = t.rawLocation, let src = try sources.map(raw.path, destination: path) {
+            if e.dtype == .f32, let raw = t.rawLocation, let src = try sources.map(raw.path, destination: path) {
                 // Same bytes as decoding would give: copy in-kernel, checksum from the source mapping.
                 guard raw.offset >= 0, raw.offset <= src.length, e.length <= src.length - raw.offset else {
                     throw ModelFileError(file: path, object: "tensor '\(t.name)'", .cannotReadSource, "source bytes lie outside '\(raw.path)'")
@@ -119,7 +132,16 @@ public enum VGGMWriter {
                 entries[i].crc32c = crc
                 continue
             }
-            if dtype == .f32, let values = t.values {
+            if let ints = t.int8 {
+                try ints.withUnsafeBytes { b in
+                    entries[i].crc32c = VGGMFormat.crc32c(b)
+                    try pwriteAll(fd, b, at: at, path: path)
+                }
+                writeback.wrote(upTo: at + e.length)
+                progress?(e.offset + e.length, dataLength)
+                continue
+            }
+            if e.dtype == .f32, let values = t.values {
                 try values.withUnsafeBytes { b in
                     entries[i].crc32c = VGGMFormat.crc32c(b)
                     try pwriteAll(fd, b, at: at, path: path)
@@ -133,14 +155,16 @@ public enum VGGMWriter {
                 let view = UnsafeMutableBufferPointer(rebasing: s[0..<t.elementCount])
                 try t.fill(view)
                 let bytes: UnsafeRawBufferPointer
-                switch dtype {
+                switch e.dtype {
                 case .f32:
                     bytes = UnsafeRawBufferPointer(view)
+                case .i8:
+                    preconditionFailure("int8 tensors are written from TensorPayload.int8")
                 case .f16, .bf16:
                     // Convert in place into the front half of the scratch buffer: element i (2 bytes at 2i)
                     // overwrites only floats already read (4 bytes at 4j, j <= i).
                     let out = UnsafeMutableRawPointer(view.baseAddress!).assumingMemoryBound(to: UInt16.self)
-                    if dtype == .f16 { vgg_f32_to_f16(view.baseAddress, out, t.elementCount) } else { vgg_f32_to_bf16(view.baseAddress, out, t.elementCount) }
+                    if e.dtype == .f16 { vgg_f32_to_f16(view.baseAddress, out, t.elementCount) } else { vgg_f32_to_bf16(view.baseAddress, out, t.elementCount) }
                     bytes = UnsafeRawBufferPointer(start: out, count: e.length)
                 }
                 entries[i].crc32c = VGGMFormat.crc32c(bytes)
@@ -158,7 +182,7 @@ public enum VGGMWriter {
         let manifestOffset = dataOffset + dataLength
         let fileLength = manifestOffset + manifestBytes.count
         try pwriteAll(fd, manifestBytes, at: manifestOffset, path: path)
-        let header = makeHeader(minor: VGGMFormat.minor(for: graph), dataOffset: dataOffset, dataLength: dataLength, manifestOffset: manifestOffset,
+        let header = makeHeader(minor: VGGMFormat.minor(for: graph, dtypes: entries.map(\.dtype)), dataOffset: dataOffset, dataLength: dataLength, manifestOffset: manifestOffset,
                                 manifestLength: manifestBytes.count, fileLength: fileLength,
                                 manifestCRC: manifestBytes.withUnsafeBytes { VGGMFormat.crc32c($0) })
         try pwriteAll(fd, header, at: 0, path: path)

@@ -99,13 +99,17 @@ public final class Engine: @unchecked Sendable {
         public var convolution: ConvolutionChoice
         /// Where measured choices are remembered between processes.
         public var algorithmCache: AlgorithmCacheLocation
+        /// The arithmetic of convolution and dense products (docs/precision.md): `int8` needs a file made by
+        /// `vggtool quantize`.
+        public var precision: Precision = .fp32
 
         /// The defaults: all processors, Winograd with cached kernels from 16 input channels, each
-        /// convolution's algorithm measured (and remembered on disk), no timing.
+        /// convolution's algorithm measured (and remembered on disk), no timing, float32.
         public init(threads: Int? = nil, winograd: Bool = true, cacheWinogradKernels: Bool = true, winogradMinChannels: Int = 16,
                     timeLayers: Bool = false, convolution: ConvolutionChoice = .measured,
-                    algorithmCache: AlgorithmCacheLocation = .standard) {
+                    algorithmCache: AlgorithmCacheLocation = .standard, precision: Precision = .fp32) {
             self.threads = threads
+            self.precision = precision
             self.winograd = winograd
             self.cacheWinogradKernels = cacheWinogradKernels
             self.winogradMinChannels = winogradMinChannels
@@ -131,6 +135,8 @@ public final class Engine: @unchecked Sendable {
     let weights: [String: UnsafePointer<Float>]
     private var owned: [[Float]] = []
     private var plans: [PlanKey: Plan] = [:]
+    /// Conv2D and Dense products packed for `options.precision` (bf16, int8), by layer, built with the plan.
+    var lowpProducts: [String: LowpProduct] = [:]
     private let lock = NSLock()
 
     deinit { for p in transformed.values { p.deallocate() } }
@@ -143,6 +149,7 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         plans = [:]
+        lowpProducts = [:]
         for p in transformed.values { p.deallocate() }
         transformed = [:]
     }
@@ -214,13 +221,16 @@ public final class Engine: @unchecked Sendable {
             switch t.dtype {
             case .f32:
                 w[t.name] = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-            case .f16, .bf16:
+            case .f16, .bf16, .i8:
                 owned.append(model.floats(t.name)!)
                 w[t.name] = owned[owned.count - 1].withUnsafeBufferPointer { $0.baseAddress! }
             }
         }
         self.weights = w
         self.owned = owned
+        if options.precision == .int8 && model.quantizedLayers.isEmpty {
+            throw RuntimeError(file: model.path, .unsupportedSetting("precision int8"), "has no int8 layers: make an int8 model with `vggtool quantize` to run it in int8")
+        }
         // Refuse what cannot run before anything is asked of it.
         for layer in graph.layers where layer.op.runtime == nil {
             throw RuntimeError(file: model.path, layer: layer.name, .unsupportedLayer(className: layer.op.className), "layer class \(layer.op.className) cannot be run by vggtool's runtime")
@@ -262,6 +272,22 @@ public final class Engine: @unchecked Sendable {
         let plan = try plan(inputShapes: shapes, outputs: outputs)
         defer { planRuns += 1 }
         return try plan.execute(engine: self, inputs: inputs)
+    }
+
+    /// Called before (`before` true) and after each step of a plan with the layer's name, its first input and its
+    /// output (buffers in the plan's memory, valid during the call; shapes batch first).
+    package typealias StepObserver = (_ layer: String, _ before: Bool, _ input: (ptr: UnsafePointer<Float>, shape: [Int])?,
+                                      _ output: (ptr: UnsafePointer<Float>, shape: [Int])) throws -> Void
+
+    /// Runs `input` (one model input) to `outputs`, calling `observe` around every step (calibration).
+    package func run(_ input: Tensor, outputs: [String]? = nil, observe: StepObserver) throws -> [Tensor] {
+        try checkInputs([input.shape])
+        lock.lock()
+        defer { lock.unlock() }
+        let plan = try plan(inputShapes: [input.shape], outputs: outputs)
+        return try withoutActuallyEscaping(observe) { o in
+            try input.values.withUnsafeBufferPointer { try plan.execute(engine: self, inputs: [$0], observe: o) }
+        }
     }
 
     /// One shape per model input, each with the model input's rank plus the batch, all of one batch size.

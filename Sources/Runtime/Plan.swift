@@ -9,6 +9,9 @@ import ModelGraph
 final class Plan {
     struct Step {
         var layer: String
+        /// The step's first input and its output (buffer, shape batch first), for observers.
+        var input: Input? = nil
+        var output: Input? = nil
         var run: () throws -> Void
     }
 
@@ -175,7 +178,7 @@ final class Plan {
             var context = StepContext(engine: engine, info: info, inputs: ins, out: out, outShape: outShape, scratch: scratch)
             context.mask = maskInput[l.name].flatMap { masks[$0] }.map { UnsafePointer($0) }
             context.maskOut = masks[l.name]
-            steps.append(Step(layer: l.name, run: try kernel.makeStep(context)))
+            steps.append(Step(layer: l.name, input: ins.first, output: (UnsafePointer(out), outShape), run: try kernel.makeStep(context)))
         }
     }
 
@@ -187,11 +190,11 @@ final class Plan {
 
     static func copyStep(_ name: String, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ shape: [Int]) -> Step {
         let count = shape.reduce(1, *)
-        return Step(layer: name) { dst.update(from: src, count: count) }
+        return Step(layer: name, input: (src, shape), output: (UnsafePointer(dst), shape)) { dst.update(from: src, count: count) }
     }
 
     /// Runs the plan on one buffer per model input (in the graph's input order).
-    func execute(engine: Engine, inputs: [UnsafeBufferPointer<Float>]) throws -> [Tensor] {
+    func execute(engine: Engine, inputs: [UnsafeBufferPointer<Float>], observe: Engine.StepObserver? = nil) throws -> [Tensor] {
         precondition(inputs.count == inputSlots.count, "one buffer per input")
         for (input, slot) in zip(inputs, inputSlots) {
             guard let slot else { continue }
@@ -202,6 +205,12 @@ final class Plan {
         }
         engine.resetTimes()
         for step in steps {
+            if let observe {
+                try observe(step.layer, true, step.input, step.output!)
+                try step.run()
+                try observe(step.layer, false, step.input, step.output!)
+                continue
+            }
             if engine.timeLayers {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 try step.run()

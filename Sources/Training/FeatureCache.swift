@@ -33,8 +33,9 @@ final class FeatureStore {
     /// The model key: what the frozen part's output depends on. Version 2: images are decoded with their EXIF
     /// orientation applied only when asked (version 1's entries of EXIF-tagged JPEGs were upright).
     static func modelKey(base: VGGMFile, frozen: [String], preprocessing: Preprocessing?, size: Int, cut: String,
-                         exifOrientation: ExifOrientation) -> String {
+                         exifOrientation: ExifOrientation, precision: String = "fp32") -> String {
         var text = "vggtool-features-2|size=\(size)|cut=\(cut)|exif=\(exifOrientation.rawValue)|"
+        if precision != "fp32" { text += "precision=\(precision)|" }  // fp32 keys as before, so old caches stay valid
         if let p = preprocessing { text += "pre=\(p.mode),\(p.channelOrder),\(p.mean),\(p.std)|" }
         let frozenSet = Set(frozen)
         // Frozen layers by their flattened names (`vgg16/block1_conv1` inside a nested model); a tensor

@@ -46,6 +46,9 @@ public struct FineTuneOptions: Sendable {
     public var resume = false
     /// Worker threads (nil: the machine's active processors).
     public var threads: Int? = nil
+    /// The arithmetic of the frozen pass's convolution and dense products (docs/precision.md; int8 needs a base
+    /// made by `vggtool quantize`); the head always trains in float32.
+    public var precision: Precision = .fp32
     /// Bytes of per-image data (frozen-layer features; with `augment`, the training images resized to the
     /// input size) kept in memory; the rest spills to an unnamed scratch file in `cacheDir`, else in
     /// `MemoryBudget.scratchDirectory`, read back batch by batch. Results do not depend on it, bit for bit.
@@ -464,13 +467,14 @@ public final class FineTuneSession {
         // allowance) rather than kept: F(4x4)/F(6x6) kernels of VGG16 would hold 0.2-0.4 GB beside the batch.
         // Kept, they made the pass at 250x250 at most 5% faster (within the noise of a busy machine) for 0.1 GB
         // more.
-        let engine = try Engine(model: base, options: .init(threads: o.threads, cacheWinogradKernels: false))
+        let engine = try Engine(model: base, options: .init(threads: o.threads, cacheWinogradKernels: false, precision: o.precision))
         self.engine = engine
         let loader = ImageLoader(height: o.inputSize, width: o.inputSize, preprocessing: base.manifest.preprocessing, exifOrientation: o.exifOrientation)
         let t0 = Date()
         let frozenLayers = comp.analysis.layers.map(\.layer.name).prefix { $0 != comp.cut } + [comp.cut]
         let modelKey = FeatureStore.modelKey(base: base, frozen: Array(frozenLayers), preprocessing: base.manifest.preprocessing,
-                                             size: o.inputSize, cut: comp.cut, exifOrientation: o.exifOrientation)
+                                             size: o.inputSize, cut: comp.cut, exifOrientation: o.exifOrientation,
+                                             precision: o.precision.rawValue)
         // The budget is shared by the training and validation stores in proportion to what each will hold.
         let imageFloats = o.inputSize * o.inputSize * 3
         let trainBytes = Double(trainItems.count * (cacheable ? featureSize : imageFloats)), valBytes = Double(valItems.count * featureSize)

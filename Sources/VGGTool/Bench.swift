@@ -7,6 +7,8 @@ import Runtime
 public struct BenchReport: Sendable {
     /// The model's path.
     public var model: String
+    /// The products' arithmetic.
+    public var precision: Precision
     /// Images per batch.
     public var batch: Int
     /// Input height, width and channels of each image.
@@ -33,7 +35,7 @@ public struct BenchReport: Sendable {
     /// The report as pretty-printed JSON with sorted keys (`vggtool bench --json`).
     public func json() throws -> String {
         let obj: [String: Any] = [
-            "model": model, "batch": batch, "input_shape": inputShape, "runs": runs,
+            "model": model, "precision": precision.rawValue, "batch": batch, "input_shape": inputShape, "runs": runs,
             "seconds_per_batch": secondsPerBatch, "images_per_second": imagesPerSecond,
             "gflops_per_second": gflopsPerSecond, "peak_rss_bytes": peakRSSBytes, "planned_activation_bytes": plannedBytes,
             "layers": layerSeconds.map { name, seconds -> [String: Any] in
@@ -50,7 +52,7 @@ public struct BenchReport: Sendable {
     public func text() -> String {
         var lines = [
             "model:        \(model)",
-            "input:        batch \(batch) x \(inputShape.map(String.init).joined(separator: "x"))",
+            "input:        batch \(batch) x \(inputShape.map(String.init).joined(separator: "x")), precision \(precision.rawValue)",
             String(format: "throughput:   %.2f images/s (%.3f s per batch, median of %d)", imagesPerSecond, secondsPerBatch, runs),
             String(format: "compute:      %.1f GFLOP/s effective (2 x multiply-adds of the direct convolution)", gflopsPerSecond),
             String(format: "peak memory:  %.1f MB resident (activations and scratch planned: %.1f MB)", Double(peakRSSBytes) / 1e6, Double(plannedBytes) / 1e6),
@@ -85,9 +87,10 @@ public func peakRSSBytes() -> Int {
 /// measuring each convolution's algorithm unless `convolution` fixes it or the cache knows it), then batches
 /// until `minRuns` have run and `minSeconds` have passed.
 public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? = nil, layers: Bool = false,
-                  minRuns: Int = 3, minSeconds: Double = 3, convolution: ConvolutionChoice = .measured) throws -> BenchReport {
+                  minRuns: Int = 3, minSeconds: Double = 3, convolution: ConvolutionChoice = .measured, precision: Precision? = nil) throws -> BenchReport {
     let file = try VGGMFile(path: modelPath)
-    let engine = try Engine(model: file, options: .init(threads: threads, timeLayers: layers, convolution: convolution))
+    let prec = precision ?? defaultPrecision(file)
+    let engine = try Engine(model: file, options: .init(threads: threads, timeLayers: layers, convolution: convolution, precision: prec))
     let declared = file.manifest.inputShape
     guard declared.count == 3 else { throw ToolError(modelPath, .notAnImageModel, "the model's input is not an image (H, W, C)") }
     let h = inputSize ?? declared[0] ?? 224, w = inputSize ?? declared[1] ?? 224
@@ -123,7 +126,7 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
     let perBatch = median(times)
     let ips = Double(batch) / perBatch
-    var report = BenchReport(model: modelPath, batch: batch, inputShape: [h, w, c], runs: times.count, secondsPerBatch: perBatch,
+    var report = BenchReport(model: modelPath, precision: prec, batch: batch, inputShape: [h, w, c], runs: times.count, secondsPerBatch: perBatch,
                              imagesPerSecond: ips, gflopsPerSecond: 2 * Double(analysis.totalMACs) * ips / 1e9,
                              peakRSSBytes: peakRSSBytes(), plannedBytes: try engine.plannedBytes(batch: batch, height: h, width: w, channels: c),
                              layerSeconds: order.map { ($0, median(perLayer[$0]!)) })

@@ -170,9 +170,10 @@ public struct Evaluation: Sendable {
 /// turned upright by their EXIF orientation only with `exifOrientation: .apply` (Keras does not).
 /// `progress`, when given, is called after each batch with the images done and the total.
 public func evaluate(modelPath: String, dataDir: String, inputSize: Int? = nil, batchSize: Int = 16, topK: Int = 5,
-                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore,
+                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore, precision: Precision? = nil,
                      progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Evaluation {
-    try evaluate(predictor: try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation),
+    try evaluate(predictor: try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation,
+                                          precision: precision),
                  modelPath: modelPath,
                  dataDir: dataDir, batchSize: batchSize, topK: topK, progress: progress)
 }

@@ -18,7 +18,8 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 
 /// `vggtool export`: writes a `.vggm`'s weights in another format, through `AtomicFile` (docs/durability.md).
 /// - safetensors: tensors named `<layer>/<weight>` (Keras names and shapes), float32 (or the stored
-///   F16/BF16), metadata with the model name and source SHA-256.
+///   F16/BF16; an int8 model's I8 kernels beside their F32 `.scale` and `input.quant` tensors), metadata with the
+///   model name and source SHA-256.
 /// - keras-h5: tf.keras `model.save` layout (model_config + model_weights), loadable with `load_model` or
 ///   `load_weights`.
 public func export(model path: String, to format: ExportFormat, output: String) throws -> Int {
@@ -32,7 +33,7 @@ public func export(model path: String, to format: ExportFormat, output: String) 
                                                       "converter": "vggtool \(vggtoolVersion)"]]
         var offset = 0
         for t in file.manifest.tensors {
-            let dt = ["f32": "F32", "f16": "F16", "bf16": "BF16"][t.dtype.rawValue]!
+            let dt = ["f32": "F32", "f16": "F16", "bf16": "BF16", "i8": "I8"][t.dtype.rawValue]!
             header[t.name] = ["dtype": dt, "shape": t.shape, "data_offsets": [offset, offset + t.length]]
             offset += t.length
         }

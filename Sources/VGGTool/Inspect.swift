@@ -195,7 +195,8 @@ public enum Inspector {
     static func inspectVGGM(_ path: String) throws -> (String, [String: Any]) {
         let f = try VGGMFile(path: path)
         let m = f.manifest
-        var lines = ["\(path): vggm \(VGGMFormat.major).\(VGGMFormat.minor), \(f.fileLength) bytes",
+        let minor = VGGMFormat.minor(for: m.graph, dtypes: m.tensors.map(\.dtype))
+        var lines = ["\(path): vggm \(VGGMFormat.major).\(minor), \(f.fileLength) bytes",
                      "  model: \(m.graph.name) (\(m.graph.layers.count) layers, \(f.analysis.totalParams) params)",
                      "  input shape: \(ShapeFormat.tuple(m.inputShape))",
                      "  preprocessing: \(m.preprocessing.map { "\($0.mode) (\($0.channelOrder), mean \($0.mean))" } ?? "none")",
@@ -213,7 +214,7 @@ public enum Inspector {
             tensors.append(["name": t.name, "dtype": t.dtype.rawValue, "shape": t.shape, "offset": f.dataOffset + t.offset, "length": t.length,
                             "crc32c": Int(t.crc32c), "stats": stats.json])
         }
-        let json: [String: Any] = ["file": path, "format": "vggm", "version": [Int(VGGMFormat.major), Int(VGGMFormat.minor)],
+        let json: [String: Any] = ["file": path, "format": "vggm", "version": [Int(VGGMFormat.major), Int(minor)],
                                    "model": m.graph.name, "input_shape": m.inputShape.map { $0.map { $0 as Any } ?? NSNull() }, "file_length": f.fileLength,
                                    "source_sha256": m.provenance.sourceSHA256, "tensors": tensors]
         return (lines.joined(separator: "\n") + "\n", json)

@@ -23,10 +23,11 @@ public final class Predictor {
 
     /// `inputSize` overrides (or supplies, for models accepting any size) the input height and width;
     /// `exifOrientation` says whether JPEGs are turned upright (`ignore`, the default, sees what Keras sees).
+    /// `precision` is the products' arithmetic (nil: int8 for a file made by `vggtool quantize`, else fp32).
     public convenience init(modelPath: String, inputSize: Int? = nil, interpolation: Interpolation = .bilinear, threads: Int? = nil,
-                            exifOrientation: ExifOrientation = .ignore) throws {
+                            exifOrientation: ExifOrientation = .ignore, precision: Precision? = nil) throws {
         let file = try VGGMFile(path: modelPath)
-        try self.init(file: file, engine: try Engine(model: file, threads: threads), inputSize: inputSize, interpolation: interpolation,
+        try self.init(file: file, engine: try Engine(model: file, options: .init(threads: threads, precision: precision ?? defaultPrecision(file))), inputSize: inputSize, interpolation: interpolation,
                       exifOrientation: exifOrientation)
     }
 
@@ -133,7 +134,7 @@ public func inputListPath(forOutput path: String) -> String {
 /// Images are decoded a batch ahead, on another thread, while the model runs.
 public func predict(modelPath: String, images: [String], npyInputs: [String], inputSize: Int?, batchSize: Int = 8,
                     interpolation: Interpolation = .bilinear, exifOrientation: ExifOrientation = .ignore, outputPath: String? = nil,
-                    skipUnreadable: Bool = false,
+                    skipUnreadable: Bool = false, precision: Precision? = nil,
                     onBatch: ((_ inputs: [String], _ outputs: [Tensor]) throws -> Void)? = nil) throws -> PredictionReport {
     if let outputPath { try AtomicFile.checkWritable(outputPath) }
     if !npyInputs.isEmpty {
@@ -158,14 +159,14 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
             }
             tensors.append(x)
         }
-        let outputs = try Engine(model: f).run(tensors)
+        let outputs = try Engine(model: f, options: .init(precision: precision ?? defaultPrecision(f))).run(tensors)
         let names = (0..<tensors[0].shape[0]).map { "\(npyInputs[0])[\($0)]" }
         try onBatch?(names, outputs)
         return try finishPrediction(names: names, outputs: Array(zip(f.graph.outputs, outputs.map { [$0] })), classNames: outputClassNames(f), skipped: [],
                                     outputPath: outputPath, listInputs: false)
     }
     guard !images.isEmpty else { throw ToolError(.noInput, message: "no input: give image files or a preprocessed .npy batch") }
-    let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation)
+    let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation, precision: precision)
     try checkOutputPath(outputPath, file: p.file)
     if let outputPath, skipUnreadable, outputPath.hasSuffix(".npz"), p.file.graph.outputs.contains("inputs") {
         throw ToolError(outputPath, .invalidSetting, "the model has an output named 'inputs', the name of the array that lists the input files: write an .npy file")
@@ -297,3 +298,6 @@ func finishPrediction(names: [String], outputs: [(String, [Tensor])], classNames
     return PredictionReport(inputs: names, outputs: stacked.first?.tensor, allOutputs: stacked, classNames: classNames, skipped: skipped,
                             rowShapes: stacked.map { ($0.name, Array($0.tensor.shape.dropFirst())) }, inputListPath: listPath)
 }
+
+/// The precision a model runs in when none is asked for: int8 for a file made by `vggtool quantize`, else fp32.
+public func defaultPrecision(_ file: VGGMFile) -> Precision { file.quantizedLayers.isEmpty ? .fp32 : .int8 }

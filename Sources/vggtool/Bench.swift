@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VGGTool
 
 extension VGGToolCommand {
@@ -18,6 +19,7 @@ extension VGGToolCommand {
         @Flag(help: "Also time every layer (with each convolution's algorithm and GFLOP/s).") var layers = false
         @Option(help: "Convolution algorithm: measured (the fastest per layer, remembered in ~/.cache/vggtool), or im2col, winograd-2x2, winograd-4x4, winograd-6x6 wherever it applies.")
         var algorithm: AlgorithmOption = .measured
+        @OptionGroup var precision: PrecisionOptions
         @Flag(help: "Print JSON (keys images_per_second, gflops_per_second, peak_rss_bytes, ...).") var json = false
 
         func validate() throws {
@@ -27,7 +29,9 @@ extension VGGToolCommand {
 
         func run() throws {
             try VGGToolCommand.guarded {
-                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers, convolution: algorithm.choice)
+                precision.announce(model: model)
+                let r = try bench(modelPath: model, inputSize: inputSize, batch: batch, threads: threads, layers: layers, convolution: algorithm.choice,
+                                  precision: precision.precision)
                 print(json ? try r.json() : r.text())
             }
         }

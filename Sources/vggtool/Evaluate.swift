@@ -21,6 +21,7 @@ extension VGGToolCommand {
         @Option(help: "k of the top-k accuracy.") var topK: Int = 5
         @OptionGroup var image: ImageOptions
         @Option(help: "Images per batch.") var batchSize: Int = 16
+        @OptionGroup var precision: PrecisionOptions
         @Flag(help: "Print JSON (keys loss, accuracy, top_k_accuracy, confusion_matrix, classes, per_class).") var json = false
         @Flag(name: .shortAndLong, help: "No progress bar (drawn only when stdout is a terminal).") var quiet = false
         @Option(help: ArgumentHelp("Also write a self-contained HTML report: the confusion matrix as a heatmap, per-class figures, the most confidently wrong images, the model's summary and provenance.",
@@ -31,6 +32,7 @@ extension VGGToolCommand {
             try VGGToolCommand.guardedDistributed(force: cluster.distributed, writesFiles: report != nil) { comm, threads in
                 let root = (comm?.rank ?? 0) == 0
                 if root, let report { try AtomicFile.checkWritable(report) }
+                if root { precision.announce(model: model) }
                 let bar = ProgressBar("evaluating", unit: .items("images"), enabled: comm == nil && ProgressBar.shouldDraw(quiet: quiet))
                 let result: Evaluation?
                 if let comm {
@@ -39,7 +41,8 @@ extension VGGToolCommand {
                                           threads: threads, progress: bar.update)
                 } else {
                     result = try evaluate(modelPath: model, dataDir: data, inputSize: image.inputSize, batchSize: batchSize, topK: topK,
-                                          interpolation: image.interpolation, exifOrientation: image.exifOrientation, progress: bar.update)
+                                          interpolation: image.interpolation, exifOrientation: image.exifOrientation, precision: precision.precision,
+                                          progress: bar.update)
                 }
                 bar.finish()
                 // Rank 0 prints and writes; its failure is every rank's.

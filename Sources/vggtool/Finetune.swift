@@ -43,6 +43,7 @@ extension VGGToolCommand {
         @Option(help: "Dropout rate after each hidden Dense layer (0: none).") var dropout: Double = 0
         @Option(help: "Epochs.") var epochs: Int = 10
         @Option(help: "Images per batch.") var batchSize: Int = 16
+        @OptionGroup(title: "Frozen pass") var precision: PrecisionOptions
         @Option(help: "adam or sgd.") var optimizer: OptimizerKind = .adam
         @Option(help: "SGD momentum.") var momentum: Float = 0
         @Option(help: "Learning rate (default: 0.001 for adam, 0.01 for sgd).") var lr: Float?
@@ -96,6 +97,7 @@ extension VGGToolCommand {
             o.resume = resume
             o.cacheDir = cacheDir
             if let memoryBudget { o.memoryBudget = memoryBudget.bytes }
+            o.precision = precision.precision ?? ((try? VGGMFile(path: base)).map(defaultPrecision) ?? .fp32)
             return o
         }
 
@@ -136,6 +138,7 @@ extension VGGToolCommand {
         func run() throws {
             try VGGToolCommand.guardedDistributed(force: cluster.distributed, writesFiles: true) { comm, threads in
                 let root = (comm?.rank ?? 0) == 0
+                if root { precision.announce(model: base) }
                 // A rank's stdout is the launcher's pseudo-terminal even when the job's output goes to a file: no bars.
                 let tty = comm == nil && isatty(1) == 1, bars = comm == nil && ProgressBar.shouldDraw(quiet: quiet)
                 let report = FineTuneReport(

@@ -4,12 +4,21 @@ import ImageData
 import KerasImport
 import ModelFile
 import ModelGraph
+import Runtime
 import Training
 import VGGTool
 
 // The library's choices as option values (`--dtype f16`, `--pooling avg`, ...): each lists its values in help.
 extension Architecture: ExpressibleByArgument {}
-extension TensorDType: ExpressibleByArgument {}
+extension TensorDType: ExpressibleByArgument {
+    // int8 tensors are made by `vggtool quantize`, not by a storage type.
+    public init?(argument: String) {
+        guard let v = TensorDType(rawValue: argument), v != .i8 else { return nil }
+        self = v
+    }
+    public static var allValueStrings: [String] { allCases.filter { $0 != .i8 }.map(\.rawValue) }
+}
+extension Precision: ExpressibleByArgument {}
 extension SummaryStyle: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 extension PreprocessingChoice: ExpressibleByArgument {}
@@ -113,6 +122,19 @@ struct ImageOptions: ParsableArguments {
 let exifOrientationHelp = ArgumentHelp(
     "ignore (Keras's view) or apply (upright, as photo viewers show).",
     discussion: "Keras ignores a JPEG's EXIF orientation (image_dataset_from_directory and load_img read the pixels as stored), so a model trained in Keras on phone photos saw them sideways; ignore gives the model the same pixels. apply rotates and flips them upright as the camera intended.")
+
+/// `--precision`: the arithmetic of the convolution and dense products (docs/precision.md).
+struct PrecisionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("fp32, bf16 or int8 (int8 needs a model made by `vggtool quantize`). Default: int8 for such a model, else fp32.",
+                               valueName: "fp32|bf16|int8"))
+    var precision: Precision?
+
+    /// Prints the one-line note when the mode the model will run in is emulated on this CPU.
+    func announce(model: String) {
+        let effective = precision ?? ((try? VGGMFile(path: model)).map(defaultPrecision) ?? .fp32)
+        if let note = effective.fallbackNote { FileHandle.standardError.write(Data("vggtool: \(note)\n".utf8)) }
+    }
+}
 
 /// `--algorithm`: how convolutions are computed (`Engine.Options.convolution`).
 enum AlgorithmOption: String, ExpressibleByArgument, CaseIterable {

@@ -30,6 +30,7 @@ extension VGGToolCommand {
         @Option(help: "Classes to print per image.") var topK: Int = 5
         @OptionGroup var image: ImageOptions
         @Option(help: "Images per batch.") var batchSize: Int = 8
+        @OptionGroup var precision: PrecisionOptions
         @Flag(help: "Leave out images that cannot be read (each is reported) and list the inputs in row order beside the -o output.")
         var skipUnreadable = false
         @OptionGroup var cluster: DistributedOptions
@@ -61,6 +62,7 @@ extension VGGToolCommand {
                         }
                     }
                 }
+                precision.announce(model: model)
                 do {
                     if let comm, !images.isEmpty {
                         guard let report = try predict(modelPath: model, images: images, inputSize: image.inputSize, batchSize: batchSize,
@@ -73,7 +75,7 @@ extension VGGToolCommand {
                     } else {
                         r = try predict(modelPath: model, images: images, npyInputs: npyInputs, inputSize: image.inputSize, batchSize: batchSize,
                                         interpolation: image.interpolation, exifOrientation: image.exifOrientation, outputPath: output,
-                                        skipUnreadable: skipUnreadable, onBatch: describe)
+                                        skipUnreadable: skipUnreadable, precision: precision.precision, onBatch: describe)
                     }
                 } catch var e as ToolError {
                     if case .unreadableImages = e.kind { e.message += " (--skip-unreadable writes the others and lists them)" }

@@ -51,6 +51,7 @@ extension VGGToolCommand {
                 let console = width.map { SummaryConsole(columns: $0) } ?? .ofThisProcess()
                 print(try analysis.summary(style: style, console: console, expandNested: expandNested), terminator: "")
                 if flops { print(costTable(analysis), terminator: "") }
+                if let table = precisionTable(path: model) { print(table) }
             }
         }
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// Memory does not grow with the number of images: each command's peak resident memory (the binary's VmHWM,
+/// Memory does not grow with the number of images: each command's (finetune, also with a bf16 frozen pass;
+/// evaluate; predict; quantize's calibration) peak resident memory (the binary's VmHWM,
 /// written at exit to `VGGTOOL_PEAK_RSS_FILE`) on 384 images is within 24 MB of its peak on 48. A leak of any
 /// per-image buffer would show: one decoded 320x240 image is 0.23 MB as bytes and 0.9 MB as floats, so leaking
 /// it for each of the 336 extra images adds 77 MB or more. What legitimately grows (the tiny model's features
@@ -54,7 +55,10 @@ import Testing
         let commands: [(String, (String) -> [String])] = [
             ("finetune", { ["finetune", base, "--data", dir + "/\($0)", "-o", dir + "/\($0).vggm"] + tune }),
             ("finetune --augment", { ["finetune", base, "--data", dir + "/\($0)", "-o", dir + "/\($0)-aug.vggm", "--augment", "flip,zoom"] + tune }),
+            ("finetune --precision bf16", { ["finetune", base, "--data", dir + "/\($0)", "-o", dir + "/\($0)-bf16.vggm", "--precision", "bf16"] + tune }),
             ("evaluate", { ["evaluate", tuned, "--data", dir + "/\($0)"] }),
+            // Calibration keeps per-layer histograms only (issue 18), whatever the number of images.
+            ("quantize", { ["quantize", tuned, "--calibration", dir + "/\($0)", "-o", dir + "/\($0).int8.vggm", "-q"] }),
             ("predict -o .npz", { size in
                 ["predict", tuned, "-o", dir + "/\(size).npz", "--batch-size", "8"]
                     + ["a", "b"].flatMap { c in TestSupport.files(in: "\(dir)/\(size)/\(c)").map { "\(dir)/\(size)/\(c)/\($0)" } }

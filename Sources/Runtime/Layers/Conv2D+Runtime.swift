@@ -17,6 +17,7 @@ extension Conv2D: RuntimeKernel {
     }
 
     func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int {
+        if engine.options.precision == .bf16 { return 0 }  // every Conv2D runs in bf16, with its own scratch
         let conv = convolutionKernel(engine, inShape: inShape, outShape: outShape)
         return conv.transformedFloats + conv.workFloats  // the kernel is transformed into scratch until cached
     }
@@ -27,6 +28,8 @@ extension Conv2D: RuntimeKernel {
         let weights = try ctx.weight("kernel")
         let bias = useBias ? try ctx.weight("bias") : nil
         let rows = ctx.outCount / filters
+        if let step = try engine.lowPrecisionStep(ctx, kernelShape: [kernel.height, kernel.width, ctx.inShape[3], filters], useBias: useBias,
+                                                  activation: act, conv: window) { return step }
         let conv = convolutionKernel(engine, inShape: ctx.inShape, outShape: ctx.outShape)
         engine.recordAlgorithm(name, conv.algorithm)
         let fused = conv.fusesReLU && act == .relu

@@ -9,6 +9,7 @@ extension Dense: RuntimeKernel {
         let bias = useBias ? try ctx.weight("bias") : nil
         let last = ctx.inShape.last!
         let rows = ctx.outCount / units
+        if let step = try engine.lowPrecisionStep(ctx, kernelShape: [last, units], useBias: useBias, activation: act, conv: nil) { return step }
         return {
             if rows >= 4 * engine.threads {
                 engine.parallelRanges(rows) { a, b in vgg_dense(x, weights, bias, out, rows, last, units, a, b, 0, units) }

@@ -1,0 +1,353 @@
+// Reduced-precision kernels: int8 (VNNI) and bfloat16 (AVX512-BF16) GEMMs with scalar fallbacks, and the
+// packing, quantization and im2col they need. Declarations and layouts: include/vgg_lowp.h.
+#include "vgg_lowp.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <immintrin.h>
+
+// ------------------------------------------------------------------------------------------ dispatch
+static int forced = -1;  // -1: not yet read from the environment
+
+static int fallback_forced(void) {
+    if (forced < 0) {
+        const char *e = getenv("VGGTOOL_FORCE_FALLBACK");
+        forced = (e && e[0] && strcmp(e, "0") != 0) ? 1 : 0;
+    }
+    return forced;
+}
+
+void vgg_lowp_force_fallback(int on) { forced = on ? 1 : 0; }
+
+static int cpu_base(void) {
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    }
+    return known;
+}
+
+int vgg_lowp_has_vnni(void) { return !fallback_forced() && cpu_base() && __builtin_cpu_supports("avx512vnni"); }
+int vgg_lowp_has_bf16(void) { return !fallback_forced() && cpu_base() && __builtin_cpu_supports("avx512bf16"); }
+
+// ------------------------------------------------------------------------------------------ conversions
+static inline uint16_t bf16_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float bf16_float(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint8_t quant_u8(float x, float inv_scale, int zero_point) {
+    float v = x * inv_scale;
+    if (!(v == v)) v = 0;
+    v = rintf(v) + (float)zero_point;
+    v = v < 0.f ? 0.f : v;
+    v = v > 255.f ? 255.f : v;
+    return (uint8_t)v;
+}
+
+#define LOWP_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// The same values as quant_u8, 16 at a time (baseline x86-64 has no rounding instruction: rintf is a call).
+AVX512_TARGET static void quantize_u8_avx512(const float *x, uint8_t *q, long count, float inv_scale, int zero_point) {
+    __m512 inv = _mm512_set1_ps(inv_scale), zp = _mm512_set1_ps((float)zero_point), lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.f);
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), inv);
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);  // NaN -> 0
+        v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+    }
+    for (; i < count; i++) q[i] = quant_u8(x[i], inv_scale, zero_point);
+}
+
+void vgg_lowp_quantize_u8(const float *x, uint8_t *q, long count, float inv_scale, int zero_point) {
+    if (!fallback_forced() && cpu_base()) { quantize_u8_avx512(x, q, count, inv_scale, zero_point); return; }
+    for (long i = 0; i < count; i++) q[i] = quant_u8(x[i], inv_scale, zero_point);
+}
+
+void vgg_lowp_quantize_u8_rows(const float *x, uint8_t *q, long rows, long cols, long ld, float inv_scale, int zero_point) {
+    for (long r = 0; r < rows; r++) {
+        vgg_lowp_quantize_u8(x + r * cols, q + r * ld, cols, inv_scale, zero_point);
+        memset(q + r * ld + cols, 0, (size_t)(ld - cols));
+    }
+}
+
+// vcvtneps2bf16: round to nearest even as bf16_round (inputs below float32's normal range become zero).
+LOWP_TARGET static void to_bf16_avx512(const float *x, uint16_t *y, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) _mm256_storeu_si256((__m256i *)(y + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
+    for (; i < count; i++) y[i] = bf16_round(x[i]);
+}
+
+void vgg_lowp_to_bf16(const float *x, uint16_t *y, long count) {
+    if (vgg_lowp_has_bf16()) { to_bf16_avx512(x, y, count); return; }
+    for (long i = 0; i < count; i++) y[i] = bf16_round(x[i]);
+}
+
+void vgg_lowp_to_bf16_rows(const float *x, uint16_t *y, long rows, long cols, long ld) {
+    for (long r = 0; r < rows; r++) {
+        vgg_lowp_to_bf16(x + r * cols, y + r * ld, cols);
+        for (long j = cols; j < ld; j++) y[r * ld + j] = 0;
+    }
+}
+
+// ------------------------------------------------------------------------------------------ packing
+void vgg_lowp_pack_s8(const int8_t *w, long k, long n, int8_t *packed, int32_t *wsum) {
+    long k4 = vgg_lowp_k4(k), n16 = vgg_lowp_n16(n);
+    memset(packed, 0, (size_t)(k4 * n16));
+    for (long j = 0; j < n; j++) {
+        int32_t s = 0;
+        long blk = j / 16, col = j % 16;
+        for (long i = 0; i < k; i++) {
+            int8_t v = w[i * n + j];
+            s += v;
+            packed[(blk * (k4 / 4) + i / 4) * 64 + col * 4 + i % 4] = v;
+        }
+        wsum[j] = s;
+    }
+}
+
+void vgg_lowp_pack_bf16(const float *w, long k, long n, uint16_t *packed) {
+    long k2 = vgg_lowp_k2(k), n16 = vgg_lowp_n16(n);
+    memset(packed, 0, (size_t)(k2 * n16) * 2);
+    for (long i = 0; i < k; i++)
+        for (long j = 0; j < n; j++) {
+            long blk = j / 16, col = j % 16;
+            packed[(blk * (k2 / 2) + i / 2) * 32 + col * 2 + i % 2] = bf16_round(w[i * n + j]);
+        }
+}
+
+// ------------------------------------------------------------------------------------------ im2col
+#define IM2COL(NAME, T, ...)                                                                                      \
+    void NAME(const vgg_conv_shape *s, const T *in, long m0, long m1, T *col, long ld __VA_ARGS__) {                       \
+        long kk = (long)s->kh * s->kw * s->c;                                                                        \
+        for (long m = m0; m < m1; m++) {                                                                             \
+            long ox = m % s->ow, t = m / s->ow, oy = t % s->oh, b = t / s->oh;                                       \
+            T *dst = col + (m - m0) * ld;                                                                            \
+            for (int ky = 0; ky < s->kh; ky++) {                                                                     \
+                long iy = oy * s->sh - s->pad_top + (long)ky * s->dh;                                                \
+                for (int kx = 0; kx < s->kw; kx++) {                                                                 \
+                    long ix = ox * s->sw - s->pad_left + (long)kx * s->dw;                                           \
+                    if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) {                                              \
+                        for (int c = 0; c < s->c; c++) dst[c] = PADVALUE;                                            \
+                    } else {                                                                                         \
+                        memcpy(dst, in + ((b * s->h + iy) * s->w + ix) * s->c, sizeof(T) * (size_t)s->c);            \
+                    }                                                                                                \
+                    dst += s->c;                                                                                     \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (long j = kk; j < ld; j++) col[(m - m0) * ld + j] = 0;                                               \
+        }                                                                                                            \
+    }
+#define PADVALUE pad
+IM2COL(vgg_lowp_im2col_u8, uint8_t, , uint8_t pad)
+#undef PADVALUE
+#define PADVALUE 0
+IM2COL(vgg_lowp_im2col_u16, uint16_t)
+#undef PADVALUE
+
+// ------------------------------------------------------------------------------------------ int8 GEMM
+static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
+                             const float *scale, const float *offset, int relu, float *out, long ldo, long n) {
+    long g = k4 / 4;
+    for (long blk = b0; blk < b1; blk++) {
+        const int8_t *bp = packed + blk * g * 64;
+        for (long i = 0; i < m; i++) {
+            int32_t acc[16] = {0};
+            const uint8_t *ar = a + i * lda;
+            for (long q = 0; q < g; q++)
+                for (int c = 0; c < 16; c++)
+                    for (int e = 0; e < 4; e++) acc[c] += (int32_t)ar[4 * q + e] * (int32_t)bp[q * 64 + c * 4 + e];
+            for (int c = 0; c < 16; c++) {
+                long j = blk * 16 + c;
+                if (j >= n) break;
+                float v = (float)acc[c] * scale[j] + offset[j];
+                out[i * ldo + j] = relu && v < 0.f ? 0.f : v;
+            }
+        }
+    }
+}
+
+// MR rows x NB (1 or 2) blocks of 16 columns.
+LOWP_TARGET static inline __attribute__((always_inline)) void
+u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *bp1, const int MR, const int NB,
+          const float *scale, const float *offset, int relu, float *out, long ldo, long j0, long n) {
+    __m512i acc[12][2];
+    for (int r = 0; r < MR; r++)
+        for (int b = 0; b < NB; b++) acc[r][b] = _mm512_setzero_si512();
+    for (long q = 0; q < g; q++) {
+        __m512i w0 = _mm512_load_si512((const void *)(bp0 + q * 64));
+        __m512i w1 = NB > 1 ? _mm512_load_si512((const void *)(bp1 + q * 64)) : w0;
+        for (int r = 0; r < MR; r++) {
+            int32_t x;
+            memcpy(&x, a + r * lda + 4 * q, 4);
+            __m512i av = _mm512_set1_epi32(x);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, w0);
+            if (NB > 1) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, w1);
+        }
+    }
+    for (int b = 0; b < NB; b++) {
+        long j = j0 + 16 * b;
+        long left = n - j;
+        __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __m512 sc = _mm512_maskz_loadu_ps(mask, scale + j), of = _mm512_maskz_loadu_ps(mask, offset + j);
+        for (int r = 0; r < MR; r++) {
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][b]), sc), of);  // not fused: the scalar path's bits
+            if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_mask_storeu_ps(out + r * ldo + j, mask, v);
+        }
+    }
+}
+
+LOWP_TARGET static void gemm_u8s8_vnni(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
+                                       const float *scale, const float *offset, int relu, float *out, long ldo, long n) {
+    long g = k4 / 4;
+    for (long blk = b0; blk < b1; blk += 2) {
+        int nb = blk + 1 < b1 ? 2 : 1;
+        const int8_t *bp0 = packed + blk * g * 64, *bp1 = bp0 + g * 64;
+        long i = 0;
+        // 12 rows x 32 columns: 24 accumulators, each 64-byte weight load feeding 12 vpdpbusd.
+        for (; i + 12 <= m; i += 12) {
+            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 12, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 12, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+        }
+        for (; i + 8 <= m; i += 8) {
+            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 8, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 8, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+        }
+        for (; i + 4 <= m; i += 4) {
+            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 4, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 4, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+        }
+        for (; i < m; i++) {
+            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 1, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 1, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
+        }
+    }
+}
+
+void vgg_lowp_gemm_u8s8(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
+                        const float *scale, const float *offset, int relu, float *out, long ldo, long n) {
+    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, relu, out, ldo, n);
+    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, relu, out, ldo, n);
+}
+
+// ------------------------------------------------------------------------------------------ bf16 GEMM
+static void gemm_bf16_scalar(const uint16_t *a, long m, long lda, long k2, const uint16_t *packed, long b0, long b1,
+                             const float *bias, int relu, float *out, long ldo, long n) {
+    long g = k2 / 2;
+    for (long blk = b0; blk < b1; blk++) {
+        const uint16_t *bp = packed + blk * g * 32;
+        for (long i = 0; i < m; i++) {
+            float acc[16] = {0};
+            const uint16_t *ar = a + i * lda;
+            for (long q = 0; q < g; q++) {
+                float x0 = bf16_float(ar[2 * q]), x1 = bf16_float(ar[2 * q + 1]);
+                for (int c = 0; c < 16; c++)
+                    acc[c] += x0 * bf16_float(bp[q * 32 + 2 * c]) + x1 * bf16_float(bp[q * 32 + 2 * c + 1]);
+            }
+            for (int c = 0; c < 16; c++) {
+                long j = blk * 16 + c;
+                if (j >= n) break;
+                float v = acc[c] + (bias ? bias[j] : 0.f);
+                out[i * ldo + j] = relu && v < 0.f ? 0.f : v;
+            }
+        }
+    }
+}
+
+LOWP_TARGET static inline __attribute__((always_inline)) void
+bf16_tile(const uint16_t *a, long lda, long g, const uint16_t *bp0, const uint16_t *bp1, const int MR, const int NB,
+          const float *bias, int relu, float *out, long ldo, long j0, long n) {
+    __m512 acc[8][2];
+    for (int r = 0; r < MR; r++)
+        for (int b = 0; b < NB; b++) acc[r][b] = _mm512_setzero_ps();
+    for (long q = 0; q < g; q++) {
+        __m512bh w0 = (__m512bh)_mm512_load_si512((const void *)(bp0 + q * 32));
+        __m512bh w1 = NB > 1 ? (__m512bh)_mm512_load_si512((const void *)(bp1 + q * 32)) : w0;
+        for (int r = 0; r < MR; r++) {
+            int32_t x;
+            memcpy(&x, a + r * lda + 2 * q, 4);
+            __m512bh av = (__m512bh)_mm512_set1_epi32(x);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, w0);
+            if (NB > 1) acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, w1);
+        }
+    }
+    for (int b = 0; b < NB; b++) {
+        long j = j0 + 16 * b;
+        long left = n - j;
+        __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __m512 bv = bias ? _mm512_maskz_loadu_ps(mask, bias + j) : _mm512_setzero_ps();
+        for (int r = 0; r < MR; r++) {
+            __m512 v = _mm512_add_ps(acc[r][b], bv);
+            if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_mask_storeu_ps(out + r * ldo + j, mask, v);
+        }
+    }
+}
+
+LOWP_TARGET static void gemm_bf16_avx(const uint16_t *a, long m, long lda, long k2, const uint16_t *packed, long b0, long b1,
+                                      const float *bias, int relu, float *out, long ldo, long n) {
+    long g = k2 / 2;
+    for (long blk = b0; blk < b1; blk += 2) {
+        int nb = blk + 1 < b1 ? 2 : 1;
+        const uint16_t *bp0 = packed + blk * g * 32, *bp1 = bp0 + g * 32;
+        long i = 0;
+        for (; i + 8 <= m; i += 8) {
+            if (nb == 2) bf16_tile(a + i * lda, lda, g, bp0, bp1, 8, 2, bias, relu, out + i * ldo, ldo, blk * 16, n);
+            else bf16_tile(a + i * lda, lda, g, bp0, bp1, 8, 1, bias, relu, out + i * ldo, ldo, blk * 16, n);
+        }
+        for (; i < m; i++) {
+            if (nb == 2) bf16_tile(a + i * lda, lda, g, bp0, bp1, 1, 2, bias, relu, out + i * ldo, ldo, blk * 16, n);
+            else bf16_tile(a + i * lda, lda, g, bp0, bp1, 1, 1, bias, relu, out + i * ldo, ldo, blk * 16, n);
+        }
+    }
+}
+
+void vgg_lowp_gemm_bf16(const uint16_t *a, long m, long lda, long k2, const uint16_t *packed, long b0, long b1,
+                        const float *bias, int relu, float *out, long ldo, long n) {
+    if (vgg_lowp_has_bf16()) gemm_bf16_avx(a, m, lda, k2, packed, b0, b1, bias, relu, out, ldo, n);
+    else gemm_bf16_scalar(a, m, lda, k2, packed, b0, b1, bias, relu, out, ldo, n);
+}
+
+// ------------------------------------------------------------------------------------------ calibration
+void vgg_lowp_histogram(const float *x, long count, uint64_t *hist, long bins, float *range, float *minv, float *maxabs) {
+    float mx = 0.f, mn = *minv;
+    for (long i = 0; i < count; i++) {
+        float v = x[i], a = fabsf(v);
+        if (a > mx) mx = a;  // NaN compares false: skipped
+        if (v < mn) mn = v;
+    }
+    *minv = mn;
+    if (mx > *maxabs) *maxabs = mx;
+    if (mx <= 0.f) {  // all zeros (or NaN): bin 0
+        for (long i = 0; i < count; i++) if (x[i] == 0.f) hist[0]++;
+        return;
+    }
+    if (*range <= 0.f) *range = mx;
+    while (*range < mx) {
+        for (long i = 0; i < bins / 2; i++) hist[i] = hist[2 * i] + hist[2 * i + 1];
+        for (long i = bins / 2; i < bins; i++) hist[i] = 0;
+        *range *= 2.f;
+    }
+    float f = (float)bins / *range;
+    for (long i = 0; i < count; i++) {
+        float a = fabsf(x[i]);
+        if (!(a == a)) continue;
+        long b = (long)(a * f);
+        hist[b < bins ? b : bins - 1]++;
+    }
+}

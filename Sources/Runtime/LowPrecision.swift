@@ -1,0 +1,262 @@
+import CKernels
+import Foundation
+import ModelFile
+import ModelGraph
+
+/// The arithmetic the convolution and dense products run in (docs/precision.md). Everything else (pooling,
+/// normalizations, activations other than a fused ReLU, softmax) stays float32.
+public enum Precision: String, Sendable, CaseIterable, Hashable {
+    /// float32 throughout (weights of an int8 file dequantized).
+    case fp32
+    /// Weights rounded to bfloat16 once when the plan is built, activations rounded to bfloat16 before each
+    /// product, products accumulated in float32 (`vdpbf16ps` on CPUs with AVX512-BF16).
+    case bf16
+    /// The int8 layers of a quantized file (`vggtool quantize`): u8 activations x s8 weights accumulated in
+    /// int32 (`vpdpbusd` on CPUs with AVX512-VNNI), requantized to float32 with bias and ReLU fused; its
+    /// float layers run in float32.
+    case int8
+
+    /// Whether this CPU runs the mode on its own instructions (always for fp32); when false the mode runs on
+    /// the portable fallback (the same results, several times slower). `VGGTOOL_FORCE_FALLBACK=1` forces it.
+    public var isNative: Bool {
+        switch self {
+        case .fp32: true
+        case .bf16: vgg_lowp_has_bf16() != 0
+        case .int8: vgg_lowp_has_vnni() != 0
+        }
+    }
+
+    /// The one-line note a command prints when the mode is emulated (nil when native).
+    public var fallbackNote: String? {
+        isNative ? nil : "note: this CPU lacks \(self == .bf16 ? "AVX512_BF16" : "AVX512_VNNI") (or the fallback is forced): \(rawValue) runs emulated, slower"
+    }
+
+    /// Forces the portable fallbacks (true) or lets the CPU's instructions be used again (false), for tests.
+    public static func forceFallback(_ on: Bool) { vgg_lowp_force_fallback(on ? 1 : 0) }
+}
+
+/// Memory a low-precision step owns (packed weights, folded scales, the quantized input, im2col tiles),
+/// 64-byte aligned, freed with the step.
+final class LowpMemory: @unchecked Sendable {
+    private var blocks: [UnsafeMutableRawPointer] = []
+    func bytes(_ n: Int) -> UnsafeMutableRawPointer {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(64, n), alignment: 64)
+        blocks.append(p)
+        return p
+    }
+    func floats(_ n: Int) -> UnsafeMutablePointer<Float> { bytes(4 * n).bindMemory(to: Float.self, capacity: max(16, n)) }
+    deinit { for b in blocks { b.deallocate() } }
+}
+
+/// A Conv2D or Dense layer's product in int8 or bf16: its weights packed for the kernels (vgg_lowp.h) and
+/// scales folded with the bias, ready to run on float32 NHWC input into float32 output.
+package final class LowpProduct: @unchecked Sendable {
+    let memory = LowpMemory()
+    /// Rows of the (k x n) weight matrix (kh*kw*c, or a Dense layer's inputs) and its columns (outputs).
+    let k: Int, n: Int
+    let precision: Precision
+    // int8
+    var packed8: UnsafeMutablePointer<Int8>? = nil
+    var scale: UnsafeMutablePointer<Float>? = nil, offset: UnsafeMutablePointer<Float>? = nil
+    var invInputScale: Float = 1, zeroPoint: Int32 = 0
+    // bf16
+    var packed16: UnsafeMutablePointer<UInt16>? = nil
+    var bias: UnsafeMutablePointer<Float>? = nil
+
+    /// Padded depth the kernels read (k rounded up to 4 for int8, 2 for bf16) and column blocks of 16.
+    var kp: Int { precision == .int8 ? Int(vgg_lowp_k4(k)) : Int(vgg_lowp_k2(k)) }
+    var blocks: Int { Int(vgg_lowp_n16(n)) / 16 }
+
+    /// An int8 product from an int8 (k x n) matrix, its column scales, the input's scale and zero point and
+    /// the bias (nil: none).
+    package init(int8 w: UnsafePointer<Int8>, k: Int, n: Int, weightScales: [Float], inputScale: Float, zeroPoint: Int, bias: UnsafePointer<Float>?) {
+        self.k = k
+        self.n = n
+        precision = .int8
+        let n16 = Int(vgg_lowp_n16(n))
+        let p = memory.bytes(Int(vgg_lowp_k4(k)) * n16).bindMemory(to: Int8.self, capacity: Int(vgg_lowp_k4(k)) * n16)
+        var wsum = [Int32](repeating: 0, count: n)
+        vgg_lowp_pack_s8(w, k, n, p, &wsum)
+        packed8 = p
+        scale = memory.floats(n16)
+        offset = memory.floats(n16)
+        for j in 0..<n16 {
+            let s = j < n ? inputScale * weightScales[j] : 0
+            scale![j] = s
+            offset![j] = j < n ? (bias?[j] ?? 0) - Float(zeroPoint) * Float(wsum[j]) * s : 0
+        }
+        invInputScale = 1 / inputScale
+        self.zeroPoint = Int32(zeroPoint)
+    }
+
+    /// A bf16 product from a float32 (k x n) matrix (rounded to bfloat16 here) and the bias (nil: none).
+    package init(bf16 w: UnsafePointer<Float>, k: Int, n: Int, bias b: UnsafePointer<Float>?) {
+        self.k = k
+        self.n = n
+        precision = .bf16
+        let n16 = Int(vgg_lowp_n16(n)), k2 = Int(vgg_lowp_k2(k))
+        let p = memory.bytes(2 * k2 * n16).bindMemory(to: UInt16.self, capacity: k2 * n16)
+        vgg_lowp_pack_bf16(w, k, n, p)
+        packed16 = p
+        if let b {
+            bias = memory.floats(n)
+            bias!.update(from: b, count: n)
+        }
+    }
+
+    /// Output rows of im2col per tile (a multiple of the GEMM's 8 rows).
+    static let tileRows = 96
+
+    /// Bytes of scratch `run` needs for `rows` output rows from `inputCount` input values over `threads`.
+    func scratchBytes(inputCount: Int, direct: Bool, threads: Int) -> Int {
+        let e = precision == .int8 ? 1 : 2
+        return VGGMFormat.alignUp64(e * inputCount) + (direct ? 0 : threads * Self.tileRows * kp * e)
+    }
+
+    /// Runs the product: a convolution of geometry `shape` (NHWC `x` to NHWC `out`) when given, else a Dense
+    /// layer over `rows` rows of `k` values. ReLU is fused when `relu`. `scratch` holds `scratchBytes`.
+    func run(engine: Engine, shape: vgg_conv_shape?, x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
+             relu: Bool, scratch: UnsafeMutableRawPointer) {
+        let k = k, n = n, kp = kp, blocks = blocks, threads = engine.threads, relu32: Int32 = relu ? 1 : 0
+        let int8 = precision == .int8
+        let e = int8 ? 1 : 2
+        let inv = invInputScale, zp = zeroPoint
+        if var s = shape {
+            // Convolution: the whole input quantized (or rounded) once, then im2col tiles per thread.
+            let inCount = Int(s.n) * Int(s.h) * Int(s.w) * Int(s.c)
+            let q = scratch
+            engine.parallelRanges(inCount, minChunk: 1 << 15) { a, b in
+                if int8 { vgg_lowp_quantize_u8(x + a, q.assumingMemoryBound(to: UInt8.self) + a, b - a, inv, zp) }
+                else { vgg_lowp_to_bf16(x + a, q.assumingMemoryBound(to: UInt16.self) + a, b - a) }
+            }
+            let direct = Self.isDirect(s)
+            let cols = scratch + VGGMFormat.alignUp64(e * inCount)
+            let tile = Self.tileRows
+            engine.parallelParts(rows, minChunk: 32) { a, b, part in
+                var m = a
+                let col = cols + part * tile * kp * e
+                while m < b {
+                    let end = direct ? b : min(b, m + tile)
+                    if int8 {
+                        let q8 = q.assumingMemoryBound(to: UInt8.self)
+                        let src: UnsafePointer<UInt8>
+                        if direct { src = UnsafePointer(q8 + m * k) } else {
+                            vgg_lowp_im2col_u8(&s, q8, m, end, col.assumingMemoryBound(to: UInt8.self), kp, UInt8(zp))
+                            src = UnsafePointer(col.assumingMemoryBound(to: UInt8.self))
+                        }
+                        vgg_lowp_gemm_u8s8(src, end - m, direct ? k : kp, kp, packed8, 0, blocks, scale, offset, relu32, out + m * n, n, n)
+                    } else {
+                        let q16 = q.assumingMemoryBound(to: UInt16.self)
+                        let src: UnsafePointer<UInt16>
+                        if direct { src = UnsafePointer(q16 + m * k) } else {
+                            vgg_lowp_im2col_u16(&s, q16, m, end, col.assumingMemoryBound(to: UInt16.self), kp)
+                            src = UnsafePointer(col.assumingMemoryBound(to: UInt16.self))
+                        }
+                        vgg_lowp_gemm_bf16(src, end - m, direct ? k : kp, kp, packed16, 0, blocks, bias, relu32, out + m * n, n, n)
+                    }
+                    m = end
+                }
+            }
+            _ = threads
+        } else {
+            // Dense: rows padded to kp, then rows or column blocks split over the threads.
+            let q = scratch
+            engine.parallelRanges(rows) { a, b in
+                if int8 { vgg_lowp_quantize_u8_rows(x + a * k, q.assumingMemoryBound(to: UInt8.self) + a * kp, b - a, k, kp, inv, zp) }
+                else { vgg_lowp_to_bf16_rows(x + a * k, q.assumingMemoryBound(to: UInt16.self) + a * kp, b - a, k, kp) }
+            }
+            func gemm(_ r0: Int, _ r1: Int, _ b0: Int, _ b1: Int) {
+                if int8 {
+                    vgg_lowp_gemm_u8s8(q.assumingMemoryBound(to: UInt8.self) + r0 * kp, r1 - r0, kp, kp, packed8, b0, b1, scale, offset, relu32, out + r0 * n, n, n)
+                } else {
+                    vgg_lowp_gemm_bf16(q.assumingMemoryBound(to: UInt16.self) + r0 * kp, r1 - r0, kp, kp, packed16, b0, b1, bias, relu32, out + r0 * n, n, n)
+                }
+            }
+            if rows >= 8 * threads {
+                engine.parallelRanges(rows) { a, b in gemm(a, b, 0, blocks) }
+            } else {
+                engine.parallelRanges(blocks) { a, b in gemm(0, rows, a, b) }
+            }
+        }
+    }
+
+    /// A 1x1, stride-1, unpadded convolution whose channels are a multiple of 4 (int8) reads its input as the
+    /// matrix itself (no im2col).
+    static func isDirect(_ s: vgg_conv_shape) -> Bool {
+        s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pad_top == 0 && s.pad_left == 0 && s.c % 4 == 0
+    }
+}
+
+extension VGGMFormat {
+    static func alignUp64(_ x: Int) -> Int { (x + 63) / 64 * 64 }
+}
+
+extension Engine {
+    /// The low-precision product of a Conv2D or Dense layer when the engine's precision asks for one (bf16: every
+    /// such layer; int8: the layers the file stores as int8), built once per engine; nil to run it in float32.
+    func lowpProduct(_ layer: String, kernelShape: [Int], useBias: Bool) throws -> LowpProduct? {
+        switch options.precision {
+        case .fp32: return nil
+        case .bf16:
+            if let p = lowpProducts[layer] { return p }
+            let w = try weight(layer, "kernel")
+            let p = LowpProduct(bf16: w, k: kernelShape.dropLast().reduce(1, *), n: kernelShape.last!, bias: useBias ? try weight(layer, "bias") : nil)
+            lowpProducts[layer] = p
+            return p
+        case .int8:
+            guard let q = model.quantization(ofLayer: layer) else { return nil }
+            if let p = lowpProducts[layer] { return p }
+            let raw = model.bytes(of: q.kernel).bindMemory(to: Int8.self)
+            let p = LowpProduct(int8: raw.baseAddress!, k: kernelShape.dropLast().reduce(1, *), n: kernelShape.last!, weightScales: q.weightScales,
+                                inputScale: q.inputScale, zeroPoint: q.inputZeroPoint, bias: useBias ? try weight(layer, "bias") : nil)
+            lowpProducts[layer] = p
+            return p
+        }
+    }
+
+    /// The step of a Conv2D (`conv`) or Dense layer in low precision, or nil to build the float32 one.
+    func lowPrecisionStep(_ ctx: StepContext, kernelShape: [Int], useBias: Bool, activation: Activation, conv: Window2D?) throws -> (() throws -> Void)? {
+        guard let product = try lowpProduct(ctx.name, kernelShape: kernelShape, useBias: useBias) else { return nil }
+        let x = ctx.x, out = ctx.out, n = kernelShape.last!
+        let shape = conv.map { $0.kernelShape(input: ctx.inShape, output: ctx.outShape) }
+        let rows = ctx.outCount / n
+        let inCount = ctx.inShape.reduce(1, *)
+        let scratchMemory = LowpMemory()
+        let scratch = scratchMemory.bytes(product.scratchBytes(inputCount: shape == nil ? rows * product.kp : inCount,
+                                                               direct: shape.map(LowpProduct.isDirect) ?? true, threads: threads))
+        let relu = activation == .relu
+        return { [self] in
+            withExtendedLifetime(scratchMemory) {
+                product.run(engine: self, shape: shape, x: x, rows: rows, out: out, relu: relu, scratch: scratch)
+            }
+            if !relu { activate(activation, out, rows: rows, width: n) }
+        }
+    }
+}
+
+extension LowpProduct {
+    /// Runs the product as a convolution of `window` on NHWC `input` of `inShape` (batch first) into an output of
+    /// `outShape`, with its own scratch (tests, calibration); ReLU fused when `relu`.
+    package func convolve(engine: Engine, window: Window2D, input: [Float], inShape: [Int], outShape: [Int], relu: Bool = false) -> [Float] {
+        let s = window.kernelShape(input: inShape, output: outShape)
+        let rows = outShape.dropLast().reduce(1, *)
+        var out = [Float](repeating: 0, count: rows * n)
+        let memory = LowpMemory()
+        let scratch = memory.bytes(scratchBytes(inputCount: input.count, direct: LowpProduct.isDirect(s), threads: engine.threads))
+        input.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in run(engine: engine, shape: s, x: x.baseAddress!, rows: rows, out: o.baseAddress!, relu: relu, scratch: scratch) }
+        }
+        return out
+    }
+
+    /// Runs the product as a Dense layer over `rows` rows of `k` values (tests); ReLU fused when `relu`.
+    package func multiply(engine: Engine, input: [Float], rows: Int, relu: Bool = false) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * n)
+        let memory = LowpMemory()
+        let scratch = memory.bytes(scratchBytes(inputCount: rows * kp, direct: true, threads: engine.threads))
+        input.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in run(engine: engine, shape: nil, x: x.baseAddress!, rows: rows, out: o.baseAddress!, relu: relu, scratch: scratch) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import ModelFile
+import ModelGraph
+import Runtime
+import Testing
+import VGGTool
+
+/// Reduced precision (issue 13, docs/precision.md): the int8 and bf16 kernels against float32 references on odd
+/// shapes, on the CPU's instructions and on the forced fallback; `quantize` deterministic; int8 files through
+/// verify, inspect, summary, predict and evaluate; old-version and hostile int8 files refused.
+@Suite(.serialized) struct LowPrecisionTests {
+    /// Seeded values in [-1, 1).
+    static func values(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<n).map { _ in
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Float(s >> 40) / Float(1 << 23) - 1
+        }
+    }
+
+    static let engine: Engine = {
+        try! Engine(model: try! VGGMFile(path: TestSupport.fixture("tiny_vgg16.int8.vggm")), threads: 2)
+    }()
+
+    /// Direct convolution in Double over NHWC input and an HWIO kernel, TensorFlow padding.
+    static func referenceConv(_ x: [Float], _ inShape: [Int], _ w: [Double], kernel: Int, filters: Int, window: Window2D, outShape: [Int], bias: [Float]) -> [Double] {
+        let (n, h, wd, c) = (inShape[0], inShape[1], inShape[2], inShape[3])
+        let (oh, ow) = (outShape[1], outShape[2])
+        let pad = window.padBefore(inHeight: h, inWidth: wd, outHeight: oh, outWidth: ow)
+        var out = [Double](repeating: 0, count: n * oh * ow * filters)
+        for b in 0..<n {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for f in 0..<filters {
+                        var acc = Double(bias[f])
+                        for ky in 0..<kernel {
+                            for kx in 0..<kernel {
+                                let iy = oy * window.strides.height - pad.top + ky, ix = ox * window.strides.width - pad.left + kx
+                                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                                for ci in 0..<c { acc += Double(x[((b * h + iy) * wd + ix) * c + ci]) * w[((ky * kernel + kx) * c + ci) * filters + f] }
+                            }
+                        }
+                        out[((b * oh + oy) * ow + ox) * filters + f] = acc
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    static func bf16(_ x: Float) -> Float {
+        let u = x.bitPattern
+        return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
+    }
+
+    /// Odd geometries: 3 and 5 input channels, 7 and 19 filters, stride 2, 'same' and 'valid', a 1x1 convolution
+    /// read directly, batch 3.
+    static let geometries: [(c: Int, k: Int, kernel: Int, stride: Int, padding: Padding, h: Int, w: Int)] = [
+        (3, 7, 3, 1, .same, 9, 11), (5, 19, 3, 2, .valid, 10, 7), (8, 33, 1, 1, .valid, 5, 6), (13, 17, 5, 2, .same, 8, 9),
+    ]
+
+    /// int8: the kernels compute the integer products exactly, so they match a Double reference computed from
+    /// the same quantized input and weights to float rounding, on VNNI and on the scalar fallback alike.
+    @Test(arguments: [false, true]) func int8KernelsMatchReferenceOnOddShapes(fallback: Bool) throws {
+        Precision.forceFallback(fallback)
+        defer { Precision.forceFallback(false) }
+        for (i, g) in Self.geometries.enumerated() {
+            let window = Window2D(size: Size2D(g.kernel, g.kernel), strides: Size2D(g.stride, g.stride), padding: g.padding)
+            let (oh, ow) = try window.output(height: g.h, width: g.w)
+            let inShape = [3, g.h, g.w, g.c], outShape = [3, oh!, ow!, g.k]
+            let kk = g.kernel * g.kernel * g.c
+            let signed = i % 2 == 0
+            let x = Self.values(inShape.reduce(1, *), seed: UInt64(i)).map { signed ? $0 * 3 : abs($0) * 3 }
+            let q = Self.values(kk * g.k, seed: UInt64(100 + i)).map { Int8(($0 * 127).rounded()) }
+            let scales = (0..<g.k).map { Float($0 + 1) * 0.001 }
+            let bias = Self.values(g.k, seed: UInt64(200 + i))
+            let inputScale: Float = signed ? 3 / 127 : 3 / 255, zp = signed ? 128 : 0
+            let p = q.withUnsafeBufferPointer { LowpProduct(int8: $0.baseAddress!, k: kk, n: g.k, weightScales: scales, inputScale: inputScale, zeroPoint: zp, bias: bias) }
+            let y = p.convolve(engine: Self.engine, window: window, input: x, inShape: inShape, outShape: outShape)
+            // The reference sees the input as the kernel does: quantized and dequantized.
+            let xq = x.map { Float(max(0, min(255, ($0 / inputScale).rounded(.toNearestOrEven) + Float(zp))) - Float(zp)) * inputScale }
+            let w = (0..<(kk * g.k)).map { Double(q[$0]) * Double(scales[$0 % g.k]) }
+            let ref = Self.referenceConv(xq, inShape, w, kernel: g.kernel, filters: g.k, window: window, outShape: outShape, bias: bias)
+            let scale = ref.map(abs).max()!
+            let err = zip(y, ref).map { abs(Double($0) - $1) }.max()!
+            #expect(err <= 1e-5 * max(1, scale), "geometry \(g): max error \(err) of \(scale)")
+            // Dense: the same product over rows of kk values (5 rows, k not a multiple of 4 when c is odd).
+            let rows = 5
+            let xd = Self.values(rows * kk, seed: UInt64(300 + i)).map { abs($0) }
+            let pd = q.withUnsafeBufferPointer { LowpProduct(int8: $0.baseAddress!, k: kk, n: g.k, weightScales: scales, inputScale: 1.0 / 255, zeroPoint: 0, bias: bias) }
+            let yd = pd.multiply(engine: Self.engine, input: xd, rows: rows, relu: true)
+            for r in 0..<rows {
+                for j in 0..<g.k {
+                    var acc = Double(bias[j])
+                    for t in 0..<kk { acc += Double((xd[r * kk + t] * 255).rounded(.toNearestOrEven)) / 255 * w[t * g.k + j] }
+                    #expect(abs(Double(yd[r * g.k + j]) - max(0, acc)) <= 1e-5 * max(1, abs(acc)), "dense \(g) row \(r) column \(j)")
+                }
+            }
+        }
+    }
+
+    /// bf16: products of bf16-rounded values accumulated in float32, within float32 accumulation error of a
+    /// Double reference over the same rounded values; the fallback gives the same within that error.
+    /// The int8 fallback gives the VNNI kernel's bits (12-, 8-, 4- and 1-row tiles, a partial column block).
+    @Test func int8FallbackGivesTheSameBits() throws {
+        let k = 37, n = 45, rows = 31
+        let q = Self.values(k * n, seed: 7).map { Int8(($0 * 127).rounded()) }
+        let scales = (0..<n).map { Float($0 + 1) * 0.003 }, bias = Self.values(n, seed: 8)
+        let x = Self.values(rows * k, seed: 9).map { $0 * 5 }
+        let p = q.withUnsafeBufferPointer { LowpProduct(int8: $0.baseAddress!, k: k, n: n, weightScales: scales, inputScale: 5.0 / 127, zeroPoint: 128, bias: bias) }
+        let native = p.multiply(engine: Self.engine, input: x, rows: rows)
+        Precision.forceFallback(true)
+        defer { Precision.forceFallback(false) }
+        let emulated = p.multiply(engine: Self.engine, input: x, rows: rows)
+        #expect(native.map(\.bitPattern) == emulated.map(\.bitPattern))
+    }
+
+    @Test(arguments: [false, true]) func bf16KernelsMatchReferenceOnOddShapes(fallback: Bool) throws {
+        Precision.forceFallback(fallback)
+        defer { Precision.forceFallback(false) }
+        for (i, g) in Self.geometries.enumerated() {
+            let window = Window2D(size: Size2D(g.kernel, g.kernel), strides: Size2D(g.stride, g.stride), padding: g.padding)
+            let (oh, ow) = try window.output(height: g.h, width: g.w)
+            let inShape = [3, g.h, g.w, g.c], outShape = [3, oh!, ow!, g.k]
+            let kk = g.kernel * g.kernel * g.c
+            let x = Self.values(inShape.reduce(1, *), seed: UInt64(i))
+            let wf = Self.values(kk * g.k, seed: UInt64(100 + i))
+            let bias = Self.values(g.k, seed: UInt64(200 + i))
+            let p = wf.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { LowpProduct(bf16: w.baseAddress!, k: kk, n: g.k, bias: $0.baseAddress!) } }
+            let y = p.convolve(engine: Self.engine, window: window, input: x, inShape: inShape, outShape: outShape)
+            let ref = Self.referenceConv(x.map(Self.bf16), inShape, wf.map { Double(Self.bf16($0)) }, kernel: g.kernel, filters: g.k, window: window,
+                                         outShape: outShape, bias: bias)
+            let err = zip(y, ref).map { abs(Double($0) - $1) }.max()!
+            #expect(err <= 1e-4 * Double(kk), "geometry \(g): max error \(err)")
+            // Against float32 itself, bf16 keeps about 3 significant digits.
+            let full = Self.referenceConv(x, inShape, wf.map(Double.init), kernel: g.kernel, filters: g.k, window: window, outShape: outShape, bias: bias)
+            let rel = zip(y, full).map { abs(Double($0) - $1) }.max()! / full.map(abs).max()!
+            #expect(rel < 0.02, "geometry \(g): bf16 vs fp32 \(rel)")
+        }
+    }
+
+    /// quantize twice on the same inputs: the same bytes; the file verifies, inspects as 1.3 with i8 tensors,
+    /// and summary lists each layer's precision.
+    @Test func quantizeIsDeterministicAndRoundTrips() async throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/tiny.vggm"
+        #expect(try await CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model]).status == 0)
+        var outputs: [Data] = []
+        for name in ["a", "b"] {
+            let r = try await CLI.run(["quantize", model, "--calibration", TestSupport.fixture("images/eval"), "-o", "\(dir)/\(name).vggm", "-q"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("block1_conv1") && r.stdout.contains("int8") && r.stdout.contains("rel. error"), "\(r.stdout)")
+            outputs.append(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name).vggm")))
+        }
+        #expect(outputs[0] == outputs[1])
+        let q = dir + "/a.vggm"
+        #expect(try await CLI.run(["verify", q]).stdout.contains("OK"))
+        let inspect = try await CLI.run(["inspect", q])
+        #expect(inspect.stdout.contains("vggm 1.3") && inspect.stdout.contains("block1_conv1/kernel  i8") && inspect.stdout.contains("block1_conv1/kernel.scale  f32"),
+                "\(inspect.stdout)")
+        let summary = try await CLI.run(["summary", q])
+        #expect(summary.stdout.contains("Precision of the products") && summary.stdout.contains("fc1") && summary.stdout.contains("int8"), "\(summary.stdout)")
+        let f = try VGGMFile(path: q)
+        #expect(f.quantizedLayers.count >= 1 && f.storedPrecision(ofLayer: "block1_conv1") != nil)
+        // Predictions in int8 (the file's default) close to float32 on the same images.
+        let imgs = TestSupport.files(in: TestSupport.fixture("images/eval/class_0")).map { TestSupport.fixture("images/eval/class_0/" + $0) }
+        let p32 = try predict(modelPath: model, images: imgs, npyInputs: [], inputSize: nil)
+        let p8 = try predict(modelPath: q, images: imgs, npyInputs: [], inputSize: nil)
+        let pbf = try predict(modelPath: model, images: imgs, npyInputs: [], inputSize: nil, precision: .bf16)
+        let a = p32.outputs!.values, b = p8.outputs!.values, c = pbf.outputs!.values
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! < 0.05)
+        #expect(zip(a, c).map { abs($0 - $1) }.max()! < 0.01)
+        // Forcing the fallback: a one-line note, the same int8 outputs.
+        let forced = try await CLI.run(["predict", q] + imgs, env: ["VGGTOOL_FORCE_FALLBACK": "1"])
+        let native = try await CLI.run(["predict", q] + imgs)
+        #expect(forced.status == 0 && forced.stderr.contains("runs emulated") && forced.stdout == native.stdout, "\(forced.stderr)")
+        // An fp32 file asked for int8 is refused with what to do.
+        let refused = try await CLI.run(["predict", model, "--precision", "int8", imgs[0]])
+        #expect(refused.status != 0 && refused.stderr.contains("vggtool quantize"), "\(refused.stderr)")
+        // Evaluate in each precision.
+        for prec in ["fp32", "bf16"] {
+            let e = try await CLI.run(["evaluate", model, "--data", TestSupport.fixture("images/eval"), "--precision", prec, "-q"])
+            #expect(e.status == 0 && e.stdout.contains("accuracy"), "\(e.stderr)")
+        }
+        let e8 = try await CLI.run(["evaluate", q, "--data", TestSupport.fixture("images/eval"), "-q"])
+        #expect(e8.status == 0 && e8.stdout.contains("accuracy"), "\(e8.stderr)")
+        // Exports: dequantized to float (ONNX, Keras .h5) or as stored (safetensors: I8 kernels beside F32 scales).
+        for (format, out) in [("onnx", "x.onnx"), ("safetensors", "x.safetensors"), ("keras-h5", "x.h5")] {
+            let r = try await CLI.run(["export", q, "--to", format, "-o", "\(dir)/\(out)"])
+            #expect(r.status == 0, "\(format): \(r.stderr)")
+        }
+        let bench = try await CLI.run(["bench", q, "--json"])
+        #expect(bench.status == 0 && bench.stdout.contains("\"precision\" : \"int8\""), "\(bench.stdout)")
+    }
+
+    /// A 1.3 file read as a 1.2 reader would: refused as newer, naming both versions; the committed int8 fixture
+    /// opens and runs.
+    @Test func olderReadersRefuseInt8Files() throws {
+        let path = TestSupport.fixture("tiny_vgg16.int8.vggm")
+        let f = try VGGMFile(path: path)
+        #expect(!f.quantizedLayers.isEmpty)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes[10] == 3)
+        // The message a 1.2 reader gives is the newer-version one: check ours gives it for 1.4.
+        bytes[10] = 4
+        let crc = bytes[0..<60].withUnsafeBytes { VGGMFormat.crc32c($0) }
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bytes[60 + i] = $0[i] } }
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/newer.vggm"))
+        #expect { _ = try VGGMFile(path: dir + "/newer.vggm") } throws: { "\($0)".contains("format version 1.4 is newer than this vggtool (1.3)") }
+    }
+}
