@@ -151,29 +151,8 @@ public func predict(modelPath: String, images: [String], inputSize: Int?, batchS
     return try comm.agree(decidedBy: 0) { () -> PredictionReport? in
         guard root else { return nil }
         if let failure { throw failure }
-        if strict, let first = skipped.first, let outputPath {
-            let others = skipped.dropFirst().map(\.path)
-            let more = others.isEmpty ? "" : "; \(others.count) more could not be read either (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : ""))"
-            throw ToolError(first.path, .unreadableImages(skipped: skipped.count, total: images.count),
-                            "\(first.reason)\(more); \(outputPath) not written, as its rows would no longer match the inputs")
-        }
-        var listPath: String? = nil
-        if let stream, let outputPath {
-            if skipUnreadable {
-                let path = inputListPath(forOutput: outputPath)
-                try AtomicFile.write(Array(names.map { $0 + "\n" }.joined().utf8), to: path)
-                listPath = path
-            }
-            try stream.commit()
-        }
-        if let archive {
-            try archive.commit(extra: skipUnreadable ? [(name: "inputs", npy: NumPy.encode(strings: names))] : [])
-        }
-        let outputs = p.file.graph.outputs.enumerated().map { i, name in (name, parts.map { $0[i] }) }
-        var report = try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped,
-                                          outputPath: stream == nil && archive == nil ? outputPath : nil, listInputs: skipUnreadable)
-        if stream != nil { report.inputListPath = listPath }
-        report.rowShapes = rowShapes
-        return report
+        return try finishImagePrediction(predictor: p, imageCount: images.count, names: names, parts: parts, skipped: skipped,
+                                         rowShapes: rowShapes, outputPath: outputPath, strict: strict, skipUnreadable: skipUnreadable,
+                                         stream: stream, archive: archive)
     }
 }

@@ -208,10 +208,21 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         if keep { parts.append(y) }
         names += ok.map(\.0)
     }
+    return try finishImagePrediction(predictor: p, imageCount: images.count, names: names, parts: parts, skipped: skipped, rowShapes: rowShapes,
+                                     outputPath: outputPath, strict: strict, skipUnreadable: skipUnreadable, stream: stream, archive: archive)
+}
+
+/// The end of a prediction over image files (one process's, or rank 0's of an MPI job): with `strict`, an
+/// unreadable image is the error and nothing is written; otherwise the streamed outputs are committed (with the
+/// inputs' list under `skipUnreadable`: `Y.txt` beside an `.npy`, the array `inputs` of an `.npz`) and the
+/// report is built from the rows kept (`parts`).
+func finishImagePrediction(predictor p: Predictor, imageCount: Int, names: [String], parts: [[Tensor]], skipped: [SkippedFile],
+                           rowShapes: [(name: String, shape: [Int])], outputPath: String?, strict: Bool, skipUnreadable: Bool,
+                           stream: NPYStream?, archive: NPZStream?) throws -> PredictionReport {
     if strict, let first = skipped.first, let outputPath {
         let others = skipped.dropFirst().map(\.path)
         let more = others.isEmpty ? "" : "; \(others.count) more could not be read either (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : ""))"
-        throw ToolError(first.path, .unreadableImages(skipped: skipped.count, total: images.count),
+        throw ToolError(first.path, .unreadableImages(skipped: skipped.count, total: imageCount),
                         "\(first.reason)\(more); \(outputPath) not written, as its rows would no longer match the inputs")
     }
     var listPath: String? = nil
