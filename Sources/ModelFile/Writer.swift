@@ -132,22 +132,20 @@ public enum VGGMWriter {
                 entries[i].crc32c = crc
                 continue
             }
-            if let ints = t.int8 {
-                try ints.withUnsafeBytes { b in
-                    entries[i].crc32c = VGGMFormat.crc32c(b)
-                    try pwriteAll(fd, b, at: at, path: path)
-                }
+            // Bytes already in memory as stored (int8 kernels; float32 values into a float32 file): written from
+            // the array itself, without the scratch copy.
+            func writeStored(_ b: UnsafeRawBufferPointer) throws {
+                entries[i].crc32c = VGGMFormat.crc32c(b)
+                try pwriteAll(fd, b, at: at, path: path)
                 writeback.wrote(upTo: at + e.length)
                 progress?(e.offset + e.length, dataLength)
+            }
+            if let ints = t.int8 {
+                try ints.withUnsafeBytes(writeStored)
                 continue
             }
             if e.dtype == .f32, let values = t.values {
-                try values.withUnsafeBytes { b in
-                    entries[i].crc32c = VGGMFormat.crc32c(b)
-                    try pwriteAll(fd, b, at: at, path: path)
-                }
-                writeback.wrote(upTo: at + e.length)
-                progress?(e.offset + e.length, dataLength)
+                try values.withUnsafeBytes(writeStored)
                 continue
             }
             if scratch.count < t.elementCount { scratch = [Float](repeating: 0, count: t.elementCount) }

@@ -98,24 +98,14 @@ public func predict(modelPath: String, images: [String], inputSize: Int?, batchS
         guard !images.isEmpty else { throw ToolError(.noInput, message: "no input: give image files or a preprocessed .npy batch") }
         if root, let outputPath { try AtomicFile.checkWritable(outputPath) }
         let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, threads: threads, exifOrientation: exifOrientation)
-        try checkOutputPath(outputPath, file: p.file)
-        if let outputPath, skipUnreadable, outputPath.hasSuffix(".npz"), p.file.graph.outputs.contains("inputs") {
-            throw ToolError(outputPath, .invalidSetting, "the model has an output named 'inputs', the name of the array that lists the input files: write an .npy file")
-        }
-        if let outputPath, skipUnreadable, !outputPath.hasSuffix(".npz"), let odd = images.first(where: { $0.contains("\n") || $0.contains("\r") }) {
-            throw ToolError(odd, .invalidSetting, "the path has a line break, and \(inputListPath(forOutput: outputPath)) lists the inputs one per line: write an .npz file")
-        }
+        try checkOutputPath(outputPath, file: p.file, images: images, skipUnreadable: skipUnreadable)
         return p
     }
     let step = max(1, batchSize)
     let batches = Array(stride(from: 0, to: images.count, by: step)).map { $0..<min(images.count, $0 + step) }
     let strict = outputPath != nil && !skipUnreadable
-    let npz = outputPath?.hasSuffix(".npz") ?? false
-    let keep = onBatch == nil
-    var stream: NPYStream? = nil
-    var archive: NPZStream? = nil
-    var parts: [[Tensor]] = [], names: [String] = [], skipped: [SkippedFile] = []
-    var rowShapes: [(name: String, shape: [Int])] = []
+    let out = ImagePredictionOutput(outputPath: outputPath, maxRows: images.count, outputNames: p.file.graph.outputs, onBatch: onBatch)
+    var skipped: [SkippedFile] = []
     var failure: Error? = nil  // rank 0's, raised after the last round so no rank is left waiting
     for round in stride(from: 0, to: batches.count, by: comm.size) {
         var payload: [UInt8] = []
@@ -133,26 +123,13 @@ public func predict(modelPath: String, images: [String], inputSize: Int?, batchS
                 let (part, y) = try PredictionPart.decode(bytes)
                 skipped += part.skipped.map { SkippedFile(path: $0[0], reason: $0[1]) }
                 guard !part.names.isEmpty, !(strict && !skipped.isEmpty) else { continue }
-                if rowShapes.isEmpty { rowShapes = zip(p.file.graph.outputs, y).map { ($0, Array($1.shape.dropFirst())) } }
-                if let outputPath, !npz {
-                    if stream == nil { stream = try NPYStream(path: outputPath, maxRows: images.count, rowShape: rowShapes[0].shape) }
-                    try stream!.append(y[0])
-                }
-                if let outputPath, npz {
-                    if archive == nil { archive = try NPZStream(path: outputPath, arrays: rowShapes.map { ($0.name, $0.shape) }) }
-                    for (i, t) in y.enumerated() { try archive!.append(i, t) }
-                }
-                try onBatch?(part.names, y)
-                if keep { parts.append(y) }
-                names += part.names
+                try out.add(names: part.names, outputs: y)
             }
         } catch { failure = error }
     }
     return try comm.agree(decidedBy: 0) { () -> PredictionReport? in
         guard root else { return nil }
         if let failure { throw failure }
-        return try finishImagePrediction(predictor: p, imageCount: images.count, names: names, parts: parts, skipped: skipped,
-                                         rowShapes: rowShapes, outputPath: outputPath, strict: strict, skipUnreadable: skipUnreadable,
-                                         stream: stream, archive: archive)
+        return try out.finish(predictor: p, imageCount: images.count, skipped: skipped, strict: strict, skipUnreadable: skipUnreadable)
     }
 }

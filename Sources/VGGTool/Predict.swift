@@ -167,25 +167,11 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
     }
     guard !images.isEmpty else { throw ToolError(.noInput, message: "no input: give image files or a preprocessed .npy batch") }
     let p = try Predictor(modelPath: modelPath, inputSize: inputSize, interpolation: interpolation, exifOrientation: exifOrientation, precision: precision)
-    try checkOutputPath(outputPath, file: p.file)
-    if let outputPath, skipUnreadable, outputPath.hasSuffix(".npz"), p.file.graph.outputs.contains("inputs") {
-        throw ToolError(outputPath, .invalidSetting, "the model has an output named 'inputs', the name of the array that lists the input files: write an .npy file")
-    }
-    if let outputPath, skipUnreadable, !outputPath.hasSuffix(".npz"), let odd = images.first(where: { $0.contains("\n") || $0.contains("\r") }) {
-        throw ToolError(odd, .invalidSetting, "the path has a line break, and \(inputListPath(forOutput: outputPath)) lists the inputs one per line: write an .npz file")
-    }
+    try checkOutputPath(outputPath, file: p.file, images: images, skipUnreadable: skipUnreadable)
     // Once an image has failed and the output will not be written, the rest are only decoded (to name them all).
     let strict = outputPath != nil && !skipUnreadable
-    let npz = outputPath?.hasSuffix(".npz") ?? false
-    // An output file is written as the batches come (an .npy directly, an .npz's arrays through scratch files);
-    // rows are kept for the report only without `onBatch`.
-    let keep = onBatch == nil
-    var stream: NPYStream? = nil
-    var archive: NPZStream? = nil
-    var parts: [[Tensor]] = []
-    var names: [String] = []
+    let out = ImagePredictionOutput(outputPath: outputPath, maxRows: images.count, outputNames: p.file.graph.outputs, onBatch: onBatch)
     var skipped: [SkippedFile] = []
-    var rowShapes: [(name: String, shape: [Int])] = []
     let loader = p.loader
     // Images are decoded a batch ahead, on another thread, while the model runs.
     try forEachChunkLoadedAhead(images, step: batchSize, load: { chunk in loader.loadBatch(chunk) }) { _, chunk, loaded in
@@ -194,55 +180,75 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         let ok = zip(chunk, values).compactMap { path, v in v.map { (path, $0) } }
         guard !ok.isEmpty, !(strict && !skipped.isEmpty) else { return }
         let x = Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1))
-        let y = try p.runAll(x)
-        if rowShapes.isEmpty { rowShapes = zip(p.file.graph.outputs, y).map { ($0, Array($1.shape.dropFirst())) } }
-        if let outputPath, !npz {
-            if stream == nil { stream = try NPYStream(path: outputPath, maxRows: images.count, rowShape: rowShapes[0].shape) }
+        try out.add(names: ok.map(\.0), outputs: try p.runAll(x))
+    }
+    return try out.finish(predictor: p, imageCount: images.count, skipped: skipped, strict: strict, skipUnreadable: skipUnreadable)
+}
+
+/// Where a prediction over image files (one process's, or rank 0's of an MPI job) puts each batch's rows as they
+/// come, in input order: the `-o` file (an `.npy` written directly, an `.npz`'s arrays through scratch files),
+/// the caller's `onBatch`, and, without `onBatch`, the rows kept for the report.
+final class ImagePredictionOutput {
+    let outputPath: String?, maxRows: Int, outputNames: [String]
+    let onBatch: ((_ inputs: [String], _ outputs: [Tensor]) throws -> Void)?
+    private var stream: NPYStream? = nil
+    private var archive: NPZStream? = nil
+    private var parts: [[Tensor]] = []
+    private var names: [String] = []
+    private var rowShapes: [(name: String, shape: [Int])] = []
+
+    init(outputPath: String?, maxRows: Int, outputNames: [String], onBatch: ((_ inputs: [String], _ outputs: [Tensor]) throws -> Void)?) {
+        self.outputPath = outputPath
+        self.maxRows = maxRows
+        self.outputNames = outputNames
+        self.onBatch = onBatch
+    }
+
+    /// A batch's outputs (every output of the model) for the readable inputs `names`, in order.
+    func add(names batch: [String], outputs y: [Tensor]) throws {
+        if rowShapes.isEmpty { rowShapes = zip(outputNames, y).map { ($0, Array($1.shape.dropFirst())) } }
+        if let outputPath, !outputPath.hasSuffix(".npz") {
+            if stream == nil { stream = try NPYStream(path: outputPath, maxRows: maxRows, rowShape: rowShapes[0].shape) }
             try stream!.append(y[0])
         }
-        if let outputPath, npz {
+        if let outputPath, outputPath.hasSuffix(".npz") {
             if archive == nil { archive = try NPZStream(path: outputPath, arrays: rowShapes.map { ($0.name, $0.shape) }) }
             for (i, t) in y.enumerated() { try archive!.append(i, t) }
         }
-        try onBatch?(ok.map(\.0), y)
-        if keep { parts.append(y) }
-        names += ok.map(\.0)
+        try onBatch?(batch, y)
+        if onBatch == nil { parts.append(y) }
+        names += batch
     }
-    return try finishImagePrediction(predictor: p, imageCount: images.count, names: names, parts: parts, skipped: skipped, rowShapes: rowShapes,
-                                     outputPath: outputPath, strict: strict, skipUnreadable: skipUnreadable, stream: stream, archive: archive)
-}
 
-/// The end of a prediction over image files (one process's, or rank 0's of an MPI job): with `strict`, an
-/// unreadable image is the error and nothing is written; otherwise the streamed outputs are committed (with the
-/// inputs' list under `skipUnreadable`: `Y.txt` beside an `.npy`, the array `inputs` of an `.npz`) and the
-/// report is built from the rows kept (`parts`).
-func finishImagePrediction(predictor p: Predictor, imageCount: Int, names: [String], parts: [[Tensor]], skipped: [SkippedFile],
-                           rowShapes: [(name: String, shape: [Int])], outputPath: String?, strict: Bool, skipUnreadable: Bool,
-                           stream: NPYStream?, archive: NPZStream?) throws -> PredictionReport {
-    if strict, let first = skipped.first, let outputPath {
-        let others = skipped.dropFirst().map(\.path)
-        let more = others.isEmpty ? "" : "; \(others.count) more could not be read either (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : ""))"
-        throw ToolError(first.path, .unreadableImages(skipped: skipped.count, total: imageCount),
-                        "\(first.reason)\(more); \(outputPath) not written, as its rows would no longer match the inputs")
-    }
-    var listPath: String? = nil
-    if let stream, let outputPath {
-        if skipUnreadable {
-            let path = inputListPath(forOutput: outputPath)
-            try AtomicFile.write(Array(names.map { $0 + "\n" }.joined().utf8), to: path)
-            listPath = path
+    /// The end: with `strict`, an unreadable image is the error and nothing is written; otherwise the streamed
+    /// outputs are committed (with the inputs' list under `skipUnreadable`: `Y.txt` beside an `.npy`, the array
+    /// `inputs` of an `.npz`) and the report is built from the rows kept.
+    func finish(predictor p: Predictor, imageCount: Int, skipped: [SkippedFile], strict: Bool, skipUnreadable: Bool) throws -> PredictionReport {
+        if strict, let first = skipped.first, let outputPath {
+            let others = skipped.dropFirst().map(\.path)
+            let more = others.isEmpty ? "" : "; \(others.count) more could not be read either (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : ""))"
+            throw ToolError(first.path, .unreadableImages(skipped: skipped.count, total: imageCount),
+                            "\(first.reason)\(more); \(outputPath) not written, as its rows would no longer match the inputs")
         }
-        try stream.commit()
+        var listPath: String? = nil
+        if let stream, let outputPath {
+            if skipUnreadable {
+                let path = inputListPath(forOutput: outputPath)
+                try AtomicFile.write(Array(names.map { $0 + "\n" }.joined().utf8), to: path)
+                listPath = path
+            }
+            try stream.commit()
+        }
+        if let archive {
+            try archive.commit(extra: skipUnreadable ? [(name: "inputs", npy: NumPy.encode(strings: names))] : [])
+        }
+        let outputs = p.file.graph.outputs.enumerated().map { i, name in (name, parts.map { $0[i] }) }
+        var report = try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped,
+                                          outputPath: stream == nil && archive == nil ? outputPath : nil, listInputs: skipUnreadable)
+        if stream != nil { report.inputListPath = listPath }
+        report.rowShapes = rowShapes
+        return report
     }
-    if let archive {
-        try archive.commit(extra: skipUnreadable ? [(name: "inputs", npy: NumPy.encode(strings: names))] : [])
-    }
-    let outputs = p.file.graph.outputs.enumerated().map { i, name in (name, parts.map { $0[i] }) }
-    var report = try finishPrediction(names: names, outputs: outputs, classNames: p.classNames, skipped: skipped,
-                                      outputPath: stream == nil && archive == nil ? outputPath : nil, listInputs: skipUnreadable)
-    if stream != nil { report.inputListPath = listPath }
-    report.rowShapes = rowShapes
-    return report
 }
 
 /// An `.npy` file of float32 rows written as they come, through an `AtomicFile`: the header is reserved for
@@ -275,6 +281,19 @@ final class NPYStream {
         precondition(header.count == headerBytes)
         try header.withUnsafeBytes { try file.write($0, at: 0) }
         try file.commit()
+    }
+}
+
+/// The checks on `-o` for a prediction over image files: `checkOutputPath(_:file:)`, and with `skipUnreadable`
+/// the inputs' list must be writable (no output named `inputs` in an `.npz`, no line break in a path listed in
+/// `Y.txt`).
+func checkOutputPath(_ outputPath: String?, file: VGGMFile, images: [String], skipUnreadable: Bool) throws {
+    try checkOutputPath(outputPath, file: file)
+    if let outputPath, skipUnreadable, outputPath.hasSuffix(".npz"), file.graph.outputs.contains("inputs") {
+        throw ToolError(outputPath, .invalidSetting, "the model has an output named 'inputs', the name of the array that lists the input files: write an .npy file")
+    }
+    if let outputPath, skipUnreadable, !outputPath.hasSuffix(".npz"), let odd = images.first(where: { $0.contains("\n") || $0.contains("\r") }) {
+        throw ToolError(odd, .invalidSetting, "the path has a line break, and \(inputListPath(forOutput: outputPath)) lists the inputs one per line: write an .npz file")
     }
 }
 
