@@ -26,13 +26,7 @@ enum MPI {
 /// counts and printed results, the same `-o` bytes, weights within 1e-5, rank 0 alone writing; `--resume`
 /// across rank counts; a failing, killed or hanging rank ends the job with a non-zero status in seconds.
 @Suite(.serialized) struct DistributedCLITests {
-    static func base() async throws -> (dir: String, model: String) {
-        let dir = try TestSupport.tempDir()
-        let model = dir + "/base.vggm"
-        let c = try await CLI.run(["convert", TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"), "-o", model])
-        #expect(c.status == 0, "\(c.stderr)")
-        return (dir, model)
-    }
+    static func base() async throws -> (dir: String, model: String) { try await FinetuneCLITests.base() }
 
     /// A tuned classifier of the eval folder's five classes.
     static func classifier() async throws -> (dir: String, model: String) {
