@@ -186,6 +186,16 @@ package final class Network {
     /// Where the running backward pass hands streamed gradients: (parameter, first element, the block's values).
     var gradientSink: ((Parameter, Int, UnsafeBufferPointer<Float>) -> Void)? = nil
 
+    /// The streamed gradients' block, kept from step to step: a fresh 8 MB array per layer and step was a fresh
+    /// mapping (allocations past glibc's 1 MB mmap threshold), paid in page faults and zeroing every step.
+    private var gradientScratch: [Float] = []
+
+    /// Runs `body` with at least `count` floats of the streamed gradients' scratch (contents unspecified).
+    func withGradientScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        if gradientScratch.count < count { gradientScratch = []; gradientScratch = [Float](repeating: 0, count: count) }
+        return gradientScratch.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+
     // MARK: forward
 
     /// Forward pass over a batch of `n` inputs (each `inputShape`), in training mode (dropout on) or not.

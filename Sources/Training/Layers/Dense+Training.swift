@@ -57,12 +57,11 @@ extension Dense: Differentiable {
         }
         if w.streamsGradient, let sink = net.gradientSink {
             let blockRows = max(1, min(inDim, net.gradientBlockBytes / (4 * max(units, 1))))
-            var block = [Float](repeating: 0, count: blockRows * units)
-            for r0 in stride(from: 0, to: inDim, by: blockRows) {
-                let r1 = min(inDim, r0 + blockRows)
-                block.withUnsafeMutableBufferPointer { b in
-                    kernelGradient(rows: r0, r1, into: b.baseAddress!)
-                    sink(w, r0 * units, UnsafeBufferPointer(rebasing: b[0..<((r1 - r0) * units)]))
+            net.withGradientScratch(blockRows * units) { b in
+                for r0 in stride(from: 0, to: inDim, by: blockRows) {
+                    let r1 = min(inDim, r0 + blockRows)
+                    kernelGradient(rows: r0, r1, into: b)
+                    sink(w, r0 * units, UnsafeBufferPointer(start: b, count: (r1 - r0) * units))
                 }
             }
         } else {
