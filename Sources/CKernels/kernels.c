@@ -78,7 +78,11 @@ void vgg_conv2d_gemm_rows(const vgg_conv_shape *s, const float *in, const float 
 // Y = A^T [ (G g G^T) .* (B^T d B) ] A with
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
-VGG_SIMD void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
+// The F(2x2) transforms are compiled three times like F(4x4)'s and F(6x6)'s (winograd.c): an always-inline
+// body, a wrapper per instruction set, chosen at run time by vgg_isa() (so VGGTOOL_ISA can force the
+// fallbacks), bit-identical results on each.
+#define VGG_INLINE static inline __attribute__((always_inline))
+VGG_INLINE void kernel_transform2_body(const float *kernel, int c, int k, float *u, int k0, int k1) {
     const long ck = (long)c * k;
     for (int ci = 0; ci < c; ci++) {
         const float *restrict g[9];
@@ -114,7 +118,7 @@ long vgg_winograd_tiles(const vgg_conv_shape *s) {
 }
 
 // V = B^T d B for one tile over all channels: 16 input pixel rows -> 16 output rows, vectorized over c.
-VGG_SIMD static void winograd_input_tile(const float *const *in, float *const *out, int C) {
+VGG_INLINE void input2_body(const float *const *in, float *const *out, int C) {
     const float *restrict d0 = in[0], *restrict d1 = in[1], *restrict d2 = in[2], *restrict d3 = in[3];
     const float *restrict d4 = in[4], *restrict d5 = in[5], *restrict d6 = in[6], *restrict d7 = in[7];
     const float *restrict d8 = in[8], *restrict d9 = in[9], *restrict d10 = in[10], *restrict d11 = in[11];
@@ -139,8 +143,7 @@ VGG_SIMD static void winograd_input_tile(const float *const *in, float *const *o
 }
 
 // Y = A^T M A for one tile over all output channels, plus bias; writes the 2x2 outputs that exist.
-VGG_SIMD static void winograd_output_tile(const float *const *m, const float *bias, float *y00, float *y01, float *y10,
-                                 float *y11, int K) {
+VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y00, float *y01, float *y10, float *y11, int K) {
     const float *restrict q0 = m[0], *restrict q1 = m[1], *restrict q2 = m[2], *restrict q3 = m[3];
     const float *restrict q4 = m[4], *restrict q5 = m[5], *restrict q6 = m[6], *restrict q7 = m[7];
     const float *restrict q8 = m[8], *restrict q9 = m[9], *restrict q10 = m[10], *restrict q11 = m[11];
@@ -168,9 +171,44 @@ VGG_SIMD static void winograd_output_tile(const float *const *m, const float *bi
     }
 }
 
+#if defined(__x86_64__) && !defined(VGG_NO_CLONES)
+#define VGG2_X86 1
+#endif
+#define VARIANTS2(suffix, attr)                                                                                   \
+    attr static void kt2_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) {                  \
+        kernel_transform2_body(kernel, c, k, u, k0, k1);                                                          \
+    }                                                                                                             \
+    attr static void input2_##suffix(const float *const *in, float *const *out, int C) { input2_body(in, out, C); } \
+    attr static void output2_##suffix(const float *const *m, const float *bias, float *y00, float *y01, float *y10, \
+                                      float *y11, int K) {                                                        \
+        output2_body(m, bias, y00, y01, y10, y11, K);                                                             \
+    }
+VARIANTS2(scalar, )
+#if VGG2_X86
+VARIANTS2(avx2, __attribute__((target("avx2"))))
+VARIANTS2(avx512, __attribute__((target("avx512f"))))
+#endif
+
+void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
+    const int isa = vgg_isa();
+    (void)isa;
+#if VGG2_X86
+    if (isa == VGG_ISA_AVX512) { kt2_avx512(kernel, c, k, u, k0, k1); return; }
+    if (isa == VGG_ISA_AVX2) { kt2_avx2(kernel, c, k, u, k0, k1); return; }
+#endif
+    kt2_scalar(kernel, c, k, u, k0, k1);
+}
+
 void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias,
                             float *out, long t0, long t1, float *v, float *m) {
     const int C = s->c, K = s->k;
+    void (*winograd_input_tile)(const float *const *, float *const *, int) = input2_scalar;
+    void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int) = output2_scalar;
+#if VGG2_X86
+    const int isa = vgg_isa();
+    if (isa == VGG_ISA_AVX512) { winograd_input_tile = input2_avx512; winograd_output_tile = output2_avx512; }
+    if (isa == VGG_ISA_AVX2) { winograd_input_tile = input2_avx2; winograd_output_tile = output2_avx2; }
+#endif
     const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
     const long T = t1 - t0;
     float *zrow = calloc((size_t)C, sizeof(float));  // stands in for pixels outside the image
@@ -246,7 +284,9 @@ void vgg_dense(const float *in, const float *w, const float *bias, float *out, l
                long r0, long r1, long c0, long c1) {
     (void)rows;
     if (r1 <= r0 || c1 <= c0) return;
-    if (r1 - r0 == 1) {
+    if (r1 - r0 > 1 && r1 - r0 <= VGG_SMALL_BATCH) {
+        vgg_dense_small_forward(in + r0 * cols_in, w, NULL, out + r0 * cols_out, r1 - r0, cols_in, cols_out, c0, c1);
+    } else if (r1 - r0 == 1) {
         cblas_sgemv(CblasRowMajor, CblasTrans, (int)cols_in, (int)(c1 - c0), 1.0f, w + c0, (int)cols_out,
                     in + r0 * cols_in, 1, 0.0f, out + r0 * cols_out + c0, 1);
     } else {
@@ -503,6 +543,236 @@ void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din
                     }
                 }
             }
+}
+
+// Rows [r0, r1) and columns [j0, j1) of the gradient, one row at a time (the leftovers of the vector version).
+static void kernel_gradient_rows(const float *x, const float *g, float *dw, long n, long in, long units, long r0, long r1,
+                                 long rbase, long j0, long j1) {
+    for (long r = r0; r < r1; r++) {
+        float *d = dw + (r - rbase) * units;
+        const float a = x[r];
+        for (long j = j0; j < j1; j++) d[j] = a * g[j];
+        for (long b = 1; b < n; b++) {
+            const float ab = x[b * in + r], *gb = g + b * units;
+            for (long j = j0; j < j1; j++) d[j] += ab * gb[j];
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// Four rows by 64 columns held in sixteen registers across the whole batch, stored once: the same products and
+// sums in the same order as kernel_gradient_rows (multiply, then add: no fused multiply-add).
+__attribute__((target("avx512f"))) static void kernel_gradient_avx512(const float *x, const float *g, float *dw, long n, long in,
+                                                                     long units, long r0, long r1) {
+    const long J = units & ~63L;
+    long r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        float *d = dw + (r - r0) * units;
+        for (long j = 0; j < J; j += 64) {
+            __m512 acc[4][4];
+            {
+                const __m512 g0 = _mm512_loadu_ps(g + j), g1 = _mm512_loadu_ps(g + j + 16);
+                const __m512 g2 = _mm512_loadu_ps(g + j + 32), g3 = _mm512_loadu_ps(g + j + 48);
+#pragma clang loop unroll(full)
+                for (int i = 0; i < 4; i++) {
+                    const __m512 a = _mm512_set1_ps(x[r + i]);
+                    acc[i][0] = _mm512_mul_ps(a, g0); acc[i][1] = _mm512_mul_ps(a, g1);
+                    acc[i][2] = _mm512_mul_ps(a, g2); acc[i][3] = _mm512_mul_ps(a, g3);
+                }
+            }
+            for (long b = 1; b < n; b++) {
+                const float *gb = g + b * units + j, *xb = x + b * in + r;
+                const __m512 g0 = _mm512_loadu_ps(gb), g1 = _mm512_loadu_ps(gb + 16);
+                const __m512 g2 = _mm512_loadu_ps(gb + 32), g3 = _mm512_loadu_ps(gb + 48);
+#pragma clang loop unroll(full)
+                for (int i = 0; i < 4; i++) {
+                    const __m512 a = _mm512_set1_ps(xb[i]);
+                    acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_mul_ps(a, g0));
+                    acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_mul_ps(a, g1));
+                    acc[i][2] = _mm512_add_ps(acc[i][2], _mm512_mul_ps(a, g2));
+                    acc[i][3] = _mm512_add_ps(acc[i][3], _mm512_mul_ps(a, g3));
+                }
+            }
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 4; i++) {
+                _mm512_storeu_ps(d + i * units + j, acc[i][0]); _mm512_storeu_ps(d + i * units + j + 16, acc[i][1]);
+                _mm512_storeu_ps(d + i * units + j + 32, acc[i][2]); _mm512_storeu_ps(d + i * units + j + 48, acc[i][3]);
+            }
+        }
+        if (J < units) kernel_gradient_rows(x, g, dw, n, in, units, r, r + 4, r0, J, units);
+    }
+    if (r < r1) kernel_gradient_rows(x, g, dw, n, in, units, r, r1, r0, 0, units);
+}
+#endif
+
+// ------------------------------------------------------------------------------------------ small batches
+// out = x w (x: n x in, w: in x units) for columns [c0, c1), each sum over i ascending, multiplies and adds
+// rounded separately; a few rows of a batch at a time, so that w is read once from memory instead of being
+// packed for every call as sgemm packs it.
+static void small_forward_rows(const float *x, const float *w, float *out, long n, long in, long units, long c0, long c1) {
+    for (long b = 0; b < n; b++) {
+        float *o = out + b * units;
+        const float *xb = x + b * in;
+        for (long j = c0; j < c1; j++) o[j] = xb[0] * w[j];
+        for (long i = 1; i < in; i++) {
+            const float a = xb[i], *wi = w + i * units;
+            for (long j = c0; j < c1; j++) o[j] += a * wi[j];
+        }
+    }
+}
+
+// dx = g wᵀ (g: n x units, w: in x units) for rows [i0, i1) of w: dx[b][i] = sum over j of g[b][j] w[i][j], in
+// the order small_backward_rows sums (sixteen interleaved partial sums over j, then combined pairwise).
+static float dot16(const float *a, const float *b, long len) {
+    float p[16] = {0};
+    long j = 0;
+    for (; j + 16 <= len; j += 16)
+        for (int k = 0; k < 16; k++) p[k] += a[j + k] * b[j + k];
+    for (int k = 0; j + k < len; k++) p[k] += a[j + k] * b[j + k];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++) p[k] += p[k + w];
+    return p[0];
+}
+static void small_backward_rows(const float *g, const float *w, float *dx, long n, long in, long units, long i0, long i1) {
+    for (long b = 0; b < n; b++)
+        for (long i = i0; i < i1; i++) dx[b * in + i] = dot16(g + b * units, w + i * units, units);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// Four rows of the batch by 64 columns in sixteen registers, over rows of w in blocks that stay in L2 (the
+// partial sums are stored between blocks and reloaded: the same sums in the same order).
+__attribute__((target("avx512f"))) static void small_forward_avx512(const float *x, const float *w, float *out, long n, long in,
+                                                                   long units, long c0, long c1) {
+    const long J = c0 + ((c1 - c0) & ~63L);
+    const long IB = 512;
+    for (long ib = 0; ib < in; ib += IB) {
+        const long ie = ib + IB < in ? ib + IB : in;
+        long b = 0;
+        for (; b + 4 <= n; b += 4) {
+            for (long j = c0; j < J; j += 64) {
+                __m512 acc[4][4];
+                long i = ib;
+                if (ib == 0) {
+                    const __m512 w0 = _mm512_loadu_ps(w + j), w1 = _mm512_loadu_ps(w + j + 16);
+                    const __m512 w2 = _mm512_loadu_ps(w + j + 32), w3 = _mm512_loadu_ps(w + j + 48);
+#pragma clang loop unroll(full)
+                    for (int r = 0; r < 4; r++) {
+                        const __m512 a = _mm512_set1_ps(x[(b + r) * in]);
+                        acc[r][0] = _mm512_mul_ps(a, w0); acc[r][1] = _mm512_mul_ps(a, w1);
+                        acc[r][2] = _mm512_mul_ps(a, w2); acc[r][3] = _mm512_mul_ps(a, w3);
+                    }
+                    i = 1;
+                } else {
+#pragma clang loop unroll(full)
+                    for (int r = 0; r < 4; r++) {
+                        const float *o = out + (b + r) * units + j;
+                        acc[r][0] = _mm512_loadu_ps(o); acc[r][1] = _mm512_loadu_ps(o + 16);
+                        acc[r][2] = _mm512_loadu_ps(o + 32); acc[r][3] = _mm512_loadu_ps(o + 48);
+                    }
+                }
+                for (; i < ie; i++) {
+                    const float *wi = w + i * units + j;
+                    const __m512 w0 = _mm512_loadu_ps(wi), w1 = _mm512_loadu_ps(wi + 16);
+                    const __m512 w2 = _mm512_loadu_ps(wi + 32), w3 = _mm512_loadu_ps(wi + 48);
+#pragma clang loop unroll(full)
+                    for (int r = 0; r < 4; r++) {
+                        const __m512 a = _mm512_set1_ps(x[(b + r) * in + i]);
+                        acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_mul_ps(a, w0));
+                        acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_mul_ps(a, w1));
+                        acc[r][2] = _mm512_add_ps(acc[r][2], _mm512_mul_ps(a, w2));
+                        acc[r][3] = _mm512_add_ps(acc[r][3], _mm512_mul_ps(a, w3));
+                    }
+                }
+#pragma clang loop unroll(full)
+                for (int r = 0; r < 4; r++) {
+                    float *o = out + (b + r) * units + j;
+                    _mm512_storeu_ps(o, acc[r][0]); _mm512_storeu_ps(o + 16, acc[r][1]);
+                    _mm512_storeu_ps(o + 32, acc[r][2]); _mm512_storeu_ps(o + 48, acc[r][3]);
+                }
+            }
+        }
+        (void)b;
+    }
+    // The rows of the batch past a multiple of four and the columns past a multiple of 64, one row at a time.
+    const long nb = n & ~3L;
+    if (J < c1) small_forward_rows(x, w, out, nb, in, units, J, c1);
+    if (nb < n) small_forward_rows(x + nb * in, w, out + nb * units, n - nb, in, units, c0, c1);
+}
+
+// Sixteen partial sums per dot product in one register, as dot16 keeps them, four rows of w by four rows of
+// the batch at a time; the partial sums are combined as dot16 combines them.
+__attribute__((target("avx512f"))) static float reduce16(__m512 v) {
+    float p[16];
+    _mm512_storeu_ps(p, v);
+    for (int w = 8; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++) p[k] += p[k + w];
+    return p[0];
+}
+__attribute__((target("avx512f"))) static void small_backward_avx512(const float *g, const float *w, float *dx, long n, long in,
+                                                                    long units, long i0, long i1) {
+    if ((units & 15) != 0) { small_backward_rows(g, w, dx, n, in, units, i0, i1); return; }
+    long b = 0;
+    for (; b + 4 <= n; b += 4) {
+        long i = i0;
+        for (; i + 4 <= i1; i += 4) {
+            __m512 acc[4][4];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
+            for (long j = 0; j < units; j += 16) {
+                __m512 wv[4], gv[4];
+#pragma clang loop unroll(full)
+                for (int q = 0; q < 4; q++) wv[q] = _mm512_loadu_ps(w + (i + q) * units + j);
+#pragma clang loop unroll(full)
+                for (int r = 0; r < 4; r++) gv[r] = _mm512_loadu_ps(g + (b + r) * units + j);
+#pragma clang loop unroll(full)
+                for (int r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_mul_ps(gv[r], wv[q]));
+            }
+            for (int r = 0; r < 4; r++)
+                for (int q = 0; q < 4; q++) dx[(b + r) * in + i + q] = reduce16(acc[r][q]);
+        }
+        if (i < i1) small_backward_rows(g + b * units, w, dx + b * in, 4, in, units, i, i1);
+    }
+    if (b < n) small_backward_rows(g + b * units, w, dx + b * in, n - b, in, units, i0, i1);
+}
+#endif
+
+void vgg_dense_small_forward(const float *x, const float *w, const float *bias, float *out, long n, long in, long units, long c0, long c1) {
+    if (n <= 0 || c1 <= c0) return;
+    if (in <= 0) {
+        for (long b = 0; b < n; b++) for (long j = c0; j < c1; j++) out[b * units + j] = 0;
+    } else {
+#if defined(__x86_64__)
+        if (vgg_isa() == VGG_ISA_AVX512) small_forward_avx512(x, w, out, n, in, units, c0, c1);
+        else
+#endif
+            small_forward_rows(x, w, out, n, in, units, c0, c1);
+    }
+    if (bias)
+        for (long b = 0; b < n; b++)
+            for (long j = c0; j < c1; j++) out[b * units + j] += bias[j];
+}
+
+void vgg_dense_small_input_gradient(const float *g, const float *w, float *dx, long n, long in, long units, long i0, long i1) {
+    if (n <= 0 || i1 <= i0) return;
+#if defined(__x86_64__)
+    if (vgg_isa() == VGG_ISA_AVX512) { small_backward_avx512(g, w, dx, n, in, units, i0, i1); return; }
+#endif
+    small_backward_rows(g, w, dx, n, in, units, i0, i1);
+}
+
+void vgg_dense_kernel_gradient(const float *x, const float *g, float *dw, long n, long in, long units, long r0, long r1) {
+    if (r1 <= r0) return;
+    if (n <= 0) { memset(dw, 0, sizeof(float) * (size_t)((r1 - r0) * units)); return; }
+#if defined(__x86_64__)
+    if (vgg_isa() == VGG_ISA_AVX512) { kernel_gradient_avx512(x, g, dw, n, in, units, r0, r1); return; }
+#endif
+    kernel_gradient_rows(x, g, dw, n, in, units, r0, r1, r0, 0, units);
 }
 
 VGG_SIMD void vgg_adam(float *w, const float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps) {

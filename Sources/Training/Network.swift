@@ -186,6 +186,14 @@ package final class Network {
     /// Where the running backward pass hands streamed gradients: (parameter, first element, the block's values).
     var gradientSink: ((Parameter, Int, UnsafeBufferPointer<Float>) -> Void)? = nil
 
+    /// While `Optimizer.backwardAndStep` runs in one process: gives a streamed parameter's update to a body that
+    /// applies gradient blocks from all threads at once (instead of handing them to the sink one by one).
+    var concurrentUpdate: ((Parameter, (BlockUpdate) -> Void) -> Void)? = nil
+
+    /// Bytes of a thread's block when streamed gradients are applied from all threads (`concurrentUpdate`):
+    /// small enough to stay in its core's cache between being computed and being applied (whole rows, at least one).
+    package var concurrentBlockBytes = 64 << 10
+
     /// The streamed gradients' block, kept from step to step: a fresh 8 MB array per layer and step was a fresh
     /// mapping (allocations past glibc's 1 MB mmap threshold), paid in page faults and zeroing every step.
     private var gradientScratch: [Float] = []

@@ -64,6 +64,11 @@ package final class Optimizer {
         let params = network.parameters
         let index = Dictionary(uniqueKeysWithValues: params.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
         beginStep(params)
+        if reduce == nil {
+            // One process: the streamed gradients go straight into the update, from every thread at once.
+            network.concurrentUpdate = { p, body in self.withBlockUpdate(index[ObjectIdentifier(p)]!, of: p, body) }
+        }
+        defer { network.concurrentUpdate = nil }
         var failure: Error? = nil
         network.backward(dlogits, inputGradient: false) { p, offset, block in
             guard failure == nil else { return }
@@ -124,6 +129,27 @@ package final class Optimizer {
         }
     }
 
+    /// Runs `body` with an update of parameter `p` (the `i`th given to `beginStep`) that threads may apply
+    /// at once to disjoint ranges: the same values as `update`.
+    package func withBlockUpdate(_ i: Int, of p: Parameter, _ body: (BlockUpdate) -> Void) {
+        let t = Float(iterations)
+        let alpha = kind == .adam ? learningRate * (1 - pow(beta2, t)).squareRoot() / (1 - pow(beta1, t)) : learningRate
+        let kind = kind, c1 = 1 - beta1, c2 = 1 - beta2, eps = epsilon, mom = momentum
+        m[i].withUnsafeMutableBufferPointer { mm in
+            p.value.withUnsafeMutableBufferPointer { w in
+                if kind == .adam {
+                    v[i].withUnsafeMutableBufferPointer { vv in
+                        body(BlockUpdate(kind: kind, w: w.baseAddress!, m: mm.baseAddress!, v: vv.baseAddress, count: w.count,
+                                         alpha: alpha, c1: c1, c2: c2, epsilon: eps, momentum: mom))
+                    }
+                } else {
+                    body(BlockUpdate(kind: kind, w: w.baseAddress!, m: mm.baseAddress!, v: nil, count: w.count,
+                                     alpha: alpha, c1: c1, c2: c2, epsilon: eps, momentum: mom))
+                }
+            }
+        }
+    }
+
     /// The optimizer's state, for checkpoints: iterations and the slot arrays.
     package var state: (iterations: Int, m: [[Float]], v: [[Float]]) { (iterations, m, v) }
 
@@ -131,5 +157,23 @@ package final class Optimizer {
         self.iterations = iterations
         self.m = m
         self.v = v
+    }
+}
+
+/// One step's update of one parameter, applied a block of its elements at a time from any thread: the blocks of
+/// one call must not overlap. Valid only inside `Optimizer.withBlockUpdate`.
+package struct BlockUpdate: @unchecked Sendable {
+    let kind: OptimizerKind
+    let w: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>?
+    let count: Int
+    let alpha: Float, c1: Float, c2: Float, epsilon: Float, momentum: Float
+
+    /// Updates elements `offset ..< offset + n` from their gradient `g`.
+    package func apply(at offset: Int, gradient g: UnsafePointer<Float>, count n: Int) {
+        precondition(offset >= 0 && n >= 0 && offset + n <= count, "update out of range")
+        switch kind {
+        case .adam: vgg_adam(w + offset, g, m + offset, v! + offset, n, alpha, c1, c2, epsilon)
+        case .sgd: vgg_sgd(w + offset, g, m + offset, n, alpha, momentum)
+        }
     }
 }

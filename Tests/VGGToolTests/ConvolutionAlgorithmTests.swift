@@ -3,6 +3,7 @@ import ModelFile
 import ModelGraph
 import Runtime
 import Testing
+import Training
 import VGGTool
 
 /// Each convolution algorithm (im2col, Winograd F(2x2,3x3), F(4x4,3x3)) forced on its own: against the direct
@@ -88,13 +89,13 @@ import VGGTool
         }
     }
 
-    /// The transforms' AVX-512, AVX2 and baseline builds give bit-identical outputs (F(4x4) and F(6x6)).
+    /// The transforms' AVX-512, AVX2 and baseline builds give bit-identical outputs (F(2x2), F(4x4), F(6x6)).
     @Test func instructionSetsAgreeBitForBit() throws {
         let dir = try TestSupport.tempDir()
         defer { KernelISA.force(nil) }
         let model = try Self.convModel(dir, height: 11, width: 14, c: 37, filters: 35, padding: .same, relu: true)
         let x: [Float] = (0..<11396).map { (i: Int) -> Float in Float((i * 7919) % 101) / 50 - 1 }
-        for algorithm in [ConvolutionAlgorithm.winograd4x4, .winograd6x6] {
+        for algorithm in [ConvolutionAlgorithm.winograd2x2, .winograd4x4, .winograd6x6] {
             var results: [[Float]] = []
             for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
                 KernelISA.force(isa)
@@ -104,6 +105,34 @@ import VGGTool
             }
             for r in results.dropFirst() { #expect(r == results[0], "\(algorithm)") }
         }
+    }
+
+    /// A Dense layer's small-batch kernels (forward, input gradient, kernel gradient: the AVX-512 kernels and
+    /// their baseline builds) are the same to the bit on every instruction set, with widths that are not
+    /// multiples of their 64 columns and 4 rows and a batch that is not a multiple of 4.
+    @Test func denseKernelsAgreeOnEveryInstructionSet() throws {
+        defer { KernelISA.force(nil) }
+        let input = Layer(name: "in", InputLayer(shape: [130]), inbound: [])
+        let d1 = Layer(name: "d1", Dense(units: 141, activation: .relu), inbound: ["in"])
+        let d2 = Layer(name: "d2", Dense(units: 80, activation: .softmax), inbound: ["d1"])
+        let analysis = try ModelGraph(name: "grad", layers: [input, d1, d2], inputs: ["in"], outputs: ["d2"], isSequential: true).analyze()
+        let n = 7
+        let x: [Float] = (0..<(n * 130)).map { Float(($0 * 7919) % 101) / 50 - 1 }
+        let g: [Float] = (0..<(n * 80)).map { Float(($0 * 104729) % 97) / 48 - 1 }
+        var results: [[[Float]]] = []
+        for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
+            KernelISA.force(isa)
+            let net = try Network(layers: Array(analysis.layers.dropFirst()), weights: nil, threads: 2)
+            try net.load(weights: { layer, w in
+                let count = layer == "d1" ? (w == "kernel" ? 130 * 141 : 141) : (w == "kernel" ? 141 * 80 : 80)
+                return (0..<count).map { Float(($0 * 31 + 7) % 53) / 100 - 0.25 }
+            })
+            let probabilities = net.forward(x, n: n, training: true)
+            net.backward(g, inputGradient: false)
+            results.append([probabilities] + net.parameters.map(\.grad))
+        }
+        #expect(results.count >= 1)
+        for r in results.dropFirst() { #expect(r == results[0]) }
     }
 
     /// Every layer of each fixture model equals tf-keras's within 1e-4 with each algorithm forced wherever it

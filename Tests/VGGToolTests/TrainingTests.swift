@@ -80,6 +80,7 @@ import VGGTool
             let net = try Network(layers: Array(analysis.layers.dropFirst()), weights: nil, threads: 2)
             try net.load(weights: { initial["\($0)/\($1)"]! }, streamingKernelGradients: streaming)
             net.gradientBlockBytes = blockBytes
+            net.concurrentBlockBytes = blockBytes
             return net
         }
         let whole = try network(streaming: false), streamed = try network(streaming: true)
@@ -100,6 +101,85 @@ import VGGTool
         for (p, q) in zip(whole.parameters, streamed.parameters) {
             #expect(p.value == q.value, "\(p.name) differs")
         }
+    }
+
+    /// A Dense kernel's gradient is the same to the bit whether held whole, streamed in ordered blocks (a
+    /// data-parallel run's path, here with a reduction that changes nothing) or applied by the threads block by
+    /// block as computed (one process's path), on layers whose widths are not multiples of the vector
+    /// kernel's 64 columns and 4 rows; and the whole one equals xᵀg computed in double precision.
+    @Test func kernelGradientPathsAgree() throws {
+        let input = Layer(name: "in", InputLayer(shape: [203]), inbound: [])
+        let d1 = Layer(name: "d1", Dense(units: 150, activation: .relu), inbound: ["in"])
+        let d2 = Layer(name: "d2", Dense(units: 70, activation: .tanh), inbound: ["d1"])
+        let out = Layer(name: "out", Dense(units: 4, activation: .softmax), inbound: ["d2"])
+        let analysis = try ModelGraph(name: "paths", layers: [input, d1, d2, out], inputs: ["in"], outputs: ["out"], isSequential: true).analyze()
+        var rng = SplitMix64(seed: 11)
+        var initial: [String: [Float]] = [:]
+        for info in analysis.layers.dropFirst() {
+            for w in info.weights { initial["\(info.layer.name)/\(w.name)"] = (0..<w.elementCount).map { _ in (rng.nextFloat() - 0.5) * 0.2 } }
+        }
+        func network(streaming: Bool) throws -> Network {
+            let net = try Network(layers: Array(analysis.layers.dropFirst()), weights: nil, threads: 2)
+            try net.load(weights: { initial["\($0)/\($1)"]! }, streamingKernelGradients: streaming)
+            net.gradientBlockBytes = 4 * 150 * 7   // 7 rows of d1 per ordered block
+            net.concurrentBlockBytes = 4 * 150 * 5  // 5 rows per thread's block
+            return net
+        }
+        let whole = try network(streaming: false), ordered = try network(streaming: true), concurrent = try network(streaming: true)
+        let a = Optimizer(kind: .adam), b = Optimizer(kind: .adam), c = Optimizer(kind: .adam)
+        let n = 9
+        for step in 0..<3 {
+            let x = (0..<(n * 203)).map { _ in rng.nextFloat() * 2 - 1 }
+            let labels = (0..<n).map { (step + $0) % 4 }
+            let (_, d) = Network.crossEntropy(whole.forward(x, n: n, training: true), labels: labels, classes: 4)
+            whole.backward(d, inputGradient: false)
+            a.step(whole.parameters)
+            let (_, d2) = Network.crossEntropy(ordered.forward(x, n: n, training: true), labels: labels, classes: 4)
+            try b.backwardAndStep(ordered, d2, reduce: { _ in })
+            let (_, d3) = Network.crossEntropy(concurrent.forward(x, n: n, training: true), labels: labels, classes: 4)
+            c.backwardAndStep(concurrent, d3)
+            #expect(d == d2 && d == d3)
+        }
+        for ((p, q), r) in zip(zip(whole.parameters, ordered.parameters), concurrent.parameters) {
+            #expect(p.value == q.value, "\(p.name): ordered blocks differ")
+            #expect(p.value == r.value, "\(p.name): concurrent blocks differ")
+        }
+    }
+
+    /// A Dense layer's small-batch kernels equal double precision: the product x w + b (before the softmax)
+    /// and the kernel gradient xᵀ g, with widths that are not multiples of the vector kernels' 64 columns and 4
+    /// rows, and a batch that is not a multiple of 4. (The input gradient is checked against finite
+    /// differences in `gradientsMatchFiniteDifferences`.)
+    @Test func denseKernelsEqualDoublePrecision() throws {
+        let input = Layer(name: "in", InputLayer(shape: [131]), inbound: [])
+        let d1 = Layer(name: "d1", Dense(units: 197, activation: .softmax), inbound: ["in"])
+        let analysis = try ModelGraph(name: "grad", layers: [input, d1], inputs: ["in"], outputs: ["d1"], isSequential: true).analyze()
+        var rng = SplitMix64(seed: 5)
+        let net = try Network(layers: Array(analysis.layers.dropFirst()), weights: nil, threads: 2)
+        try net.load(weights: { _, w in (0..<(w == "kernel" ? 131 * 197 : 197)).map { _ in rng.nextFloat() - 0.5 } })
+        let n = 13
+        let x = (0..<(n * 131)).map { _ in rng.nextFloat() * 2 - 1 }
+        let g = (0..<(n * 197)).map { _ in rng.nextFloat() * 2 - 1 }
+        let p = net.forward(x, n: n, training: true)
+        let kernel = net.parameters.first { $0.name == "d1/kernel" }!.value, bias = net.parameters.first { $0.name == "d1/bias" }!.value
+        for b in 0..<n {
+            // Softmax of the double-precision logits, against the network's probabilities.
+            let logits = (0..<197).map { j in (0..<131).reduce(Double(bias[j])) { $0 + Double(x[b * 131 + $1]) * Double(kernel[$1 * 197 + j]) } }
+            let top = logits.max()!, e = logits.map { exp($0 - top) }, sum = e.reduce(0, +)
+            let worst = (0..<197).map { abs(e[$0] / sum - Double(p[b * 197 + $0])) }.max()!
+            #expect(worst < 1e-6, "row \(b): largest difference \(worst)")
+        }
+        net.backward(g, inputGradient: false)
+        let grad = net.parameters.first { $0.name == "d1/kernel" }!.grad
+        var worst = 0.0
+        for r in 0..<131 {
+            for j in 0..<197 {
+                var s = 0.0
+                for b in 0..<n { s += Double(x[b * 131 + r]) * Double(g[b * 197 + j]) }
+                worst = max(worst, abs(Double(grad[r * 197 + j]) - s))
+            }
+        }
+        #expect(worst < 1e-5, "largest difference \(worst)")
     }
 
     /// Every layer's backward pass against central finite differences of the loss (in float32, hence the

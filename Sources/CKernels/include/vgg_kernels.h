@@ -118,6 +118,17 @@ void vgg_maxpool_backward(const vgg_conv_shape *s, const float *in, const float 
 void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din);
 
 /// Adam over [0, n): m += (g - m) c1; v += (g^2 - v) c2; w -= m alpha / (sqrt(v) + eps).
+/// Batches of at most this many rows take the small-batch Dense kernels instead of sgemm.
+#define VGG_SMALL_BATCH 32
+/// A Dense layer for a small batch: out = x w + bias (x: n x in, w: in x units) for columns [c0, c1), without
+/// packing w (sgemm packs it on every call, as costly as the products when n is a few rows).
+void vgg_dense_small_forward(const float *x, const float *w, const float *bias, float *out, long n, long in, long units, long c0, long c1);
+/// d loss / d input of a Dense layer for a small batch: dx = g wᵀ (g: n x units, w: in x units) for columns
+/// [i0, i1) of dx.
+void vgg_dense_small_input_gradient(const float *g, const float *w, float *dx, long n, long in, long units, long i0, long i1);
+/// Rows [r0, r1) of a Dense kernel's gradient xᵀ g (x: n x in, g: n x units), row r at dw + (r - r0) * units:
+/// dw[r][j] = x[0][r] g[0][j] + x[1][r] g[1][j] + ..., summed in that order.
+void vgg_dense_kernel_gradient(const float *x, const float *g, float *dw, long n, long in, long units, long r0, long r1);
 void vgg_adam(float *w, const float *g, float *m, float *v, long n, float alpha, float c1, float c2, float eps);
 /// SGD with momentum over [0, n): m = momentum m - lr g; w += m (momentum 0: w -= lr g).
 void vgg_sgd(float *w, const float *g, float *m, long n, float lr, float momentum);

@@ -39,23 +39,52 @@ extension Dense: Differentiable {
             g.withUnsafeBufferPointer { gp in w.value.withUnsafeBufferPointer { wp in d.withUnsafeMutableBufferPointer { dxp in
                 let gs = UnsafeSendable(gp.baseAddress!), ws = UnsafeSendable(wp.baseAddress!), dxs = UnsafeSendable(dxp.baseAddress!)
                 parallelParts(inDim, threads, minChunk: 64) { a, e, _ in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(e - a), Int32(units), 1,
-                                gs.value, Int32(units), ws.value + a * units, Int32(units), 0, dxs.value + a, Int32(inDim))
+                    if n <= VGG_SMALL_BATCH {
+                        vgg_dense_small_input_gradient(gs.value, ws.value, dxs.value, n, inDim, units, a, e)
+                    } else {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(e - a), Int32(units), 1,
+                                    gs.value, Int32(units), ws.value + a * units, Int32(units), 0, dxs.value + a, Int32(inDim))
+                    }
                 }
             } } }
             dx = d
         }
-        // dW rows [r0, r1) = x[:, r0..<r1]ᵀ g, into `dw` (rows of `units`).
+        // dW rows [r0, r1) = x[:, r0..<r1]ᵀ g, into `dw` (rows of `units`), split by rows over the threads.
+        // (vgg_dense_kernel_gradient rather than sgemm: with n rows of a batch as the inner dimension, sgemm's
+        // packing and zeroing of the output cost more than the products; every path uses it, so the streamed,
+        // the concurrent and the whole gradients are the same to the bit.)
         func kernelGradient(rows r0: Int, _ r1: Int, into dw: UnsafeMutablePointer<Float>) {
             x.withUnsafeBufferPointer { xp in g.withUnsafeBufferPointer { gp in
-                let xs = UnsafeSendable(xp.baseAddress! + r0), gs = UnsafeSendable(gp.baseAddress!), dws = UnsafeSendable(dw)
-                parallelParts(units, threads, minChunk: 64) { a, e, _ in
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(r1 - r0), Int32(e - a), Int32(n), 1,
-                                xs.value, Int32(inDim), gs.value + a, Int32(units), 0, dws.value + a, Int32(units))
+                let xs = UnsafeSendable(xp.baseAddress!), gs = UnsafeSendable(gp.baseAddress!), dws = UnsafeSendable(dw)
+                parallelParts(r1 - r0, threads, minChunk: 16) { a, e, _ in
+                    vgg_dense_kernel_gradient(xs.value, gs.value, dws.value + a * units, n, inDim, units, r0 + a, r0 + e)
                 }
             } }
         }
-        if w.streamsGradient, let sink = net.gradientSink {
+        if w.streamsGradient, let withUpdate = net.concurrentUpdate {
+            // Each thread takes a range of rows and applies each small block of their gradient as soon as it is
+            // computed, while the block is still in its cache.
+            let rowsPerBlock = max(1, net.concurrentBlockBytes / (4 * max(units, 1)))
+            let parts = max(1, min(threads, inDim))
+            x.withUnsafeBufferPointer { xp in g.withUnsafeBufferPointer { gp in
+                let xs = UnsafeSendable(xp.baseAddress!), gs = UnsafeSendable(gp.baseAddress!)
+                net.withGradientScratch(parts * rowsPerBlock * units) { scratch in
+                    let ss = UnsafeSendable(scratch)
+                    withUpdate(w) { update in
+                        parallelParts(inDim, parts) { a, e, part in
+                            let buf = ss.value + part * rowsPerBlock * units
+                            var r0 = a
+                            while r0 < e {
+                                let r1 = min(e, r0 + rowsPerBlock)
+                                vgg_dense_kernel_gradient(xs.value, gs.value, buf, n, inDim, units, r0, r1)
+                                update.apply(at: r0 * units, gradient: buf, count: (r1 - r0) * units)
+                                r0 = r1
+                            }
+                        }
+                    }
+                }
+            } }
+        } else if w.streamsGradient, let sink = net.gradientSink {
             let blockRows = max(1, min(inDim, net.gradientBlockBytes / (4 * max(units, 1))))
             net.withGradientScratch(blockRows * units) { b in
                 for r0 in stride(from: 0, to: inDim, by: blockRows) {
