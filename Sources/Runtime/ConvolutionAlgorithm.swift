@@ -205,7 +205,8 @@ enum AlgorithmSearch {
     static let measureBytes = 48 << 20
 
     /// The fastest of `candidates` for `shape` on `threads` threads: `seconds` holds each one's best time.
-    static func measure(_ shape: vgg_conv_shape, candidates: [ConvolutionAlgorithm], threads: Int) -> (best: ConvolutionAlgorithm, seconds: [ConvolutionAlgorithm: Double]) {
+    static func measure(_ shape: vgg_conv_shape, candidates: [ConvolutionAlgorithm], threads: Int,
+                        transformsPerRun: Bool = false) -> (best: ConvolutionAlgorithm, seconds: [ConvolutionAlgorithm: Double]) {
         var s = shape
         let perImage = Int(s.h * s.w) * Int(s.c) * 4, perImageOut = Int(s.oh * s.ow) * Int(s.k) * 4
         s.n = Int32(max(1, min(Int(s.n), measureBytes / max(perImage, perImageOut, 1))))
@@ -216,9 +217,13 @@ enum AlgorithmSearch {
         let x = UnsafeMutablePointer<Float>.allocate(capacity: inCount), out = UnsafeMutablePointer<Float>.allocate(capacity: outCount)
         let w = UnsafeMutablePointer<Float>.allocate(capacity: weightCount), work = UnsafeMutablePointer<Float>.allocate(capacity: max(workCount, 1))
         let bias = UnsafeMutablePointer<Float>.allocate(capacity: Int(s.k))
-        defer { x.deallocate(); out.deallocate(); w.deallocate(); work.deallocate(); bias.deallocate() }
+        // The HWIO kernel that an engine without cached Winograd kernels transforms on every run (timed too).
+        let sourceCount = transformsPerRun ? Int(s.kh * s.kw * s.c * s.k) : 0
+        let source = UnsafeMutablePointer<Float>.allocate(capacity: max(sourceCount, 1))
+        defer { x.deallocate(); out.deallocate(); w.deallocate(); work.deallocate(); bias.deallocate(); source.deallocate() }
         x.initialize(repeating: 0.5, count: inCount)
         w.initialize(repeating: 0.01, count: weightCount)
+        source.initialize(repeating: 0.01, count: max(sourceCount, 1))
         bias.initialize(repeating: 0, count: Int(s.k))
         var best: [ConvolutionAlgorithm: Double] = [:]
         // Rounds alternate the candidates, so a slow moment of a shared machine hits them alike; the first
@@ -226,6 +231,7 @@ enum AlgorithmSearch {
         for round in 0..<3 {
             for k in kernels {
                 let t0 = DispatchTime.now().uptimeNanoseconds
+                if transformsPerRun && k.algorithm != .im2col { k.transform(source, into: w) }
                 k.run(x: x, weights: w, bias: bias, relu: true, out: out, work: work)
                 let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 if round > 0 { best[k.algorithm] = min(best[k.algorithm] ?? .infinity, t) }
@@ -273,9 +279,9 @@ enum AlgorithmSearch {
     }()
 
     /// The disk cache's key for a geometry, its candidates and the thread count.
-    static func key(_ s: vgg_conv_shape, candidates: [ConvolutionAlgorithm], threads: Int) -> String {
+    static func key(_ s: vgg_conv_shape, candidates: [ConvolutionAlgorithm], threads: Int, transformsPerRun: Bool = false) -> String {
         "\(machineKey)|threads \(threads)|n\(s.n) \(s.h)x\(s.w)x\(s.c) -> \(s.oh)x\(s.ow)x\(s.k) k\(s.kh)x\(s.kw) s\(s.sh)x\(s.sw) d\(s.dh)x\(s.dw) pad \(s.pad_top),\(s.pad_left)|"
-            + candidates.map(\.rawValue).joined(separator: ",")
+            + candidates.map(\.rawValue).joined(separator: ",") + (transformsPerRun ? "|kernel transformed per run" : "")
     }
 }
 

@@ -188,11 +188,14 @@ public final class Engine: @unchecked Sendable {
         if case .fixed(let a) = choice { return candidates.contains(a) ? a : .im2col }
         let pool = candidates
         if pool.count <= 1 { return pool.first ?? .im2col }
-        let key = AlgorithmSearch.key(shape, candidates: pool, threads: threads)
+        // Without cached Winograd kernels every run transforms them: measured with the algorithm and remembered
+        // apart (a batch of a few large images can then favour a smaller transform).
+        let perRun = !options.cacheWinogradKernels
+        let key = AlgorithmSearch.key(shape, candidates: pool, threads: threads, transformsPerRun: perRun)
         if let a = chosen[key] { return a }
         let threads = threads
         let a = AlgorithmSearch.choice(key, candidates: pool, path: options.algorithmCache.path) {
-            AlgorithmSearch.measure(shape, candidates: pool, threads: threads).best
+            AlgorithmSearch.measure(shape, candidates: pool, threads: threads, transformsPerRun: perRun).best
         }
         chosen[key] = a
         return a
