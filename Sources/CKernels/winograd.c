@@ -76,16 +76,28 @@ int vgg_isa(void) {
 }
 
 // ------------------------------------------------------------------------------------------ kernel transform
-static const double G4[6][3] = {
-    {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
-static const double G6[8][3] = {
-    {1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9}, {-2.0 / 9, 2.0 / 9, -2.0 / 9}, {1.0 / 90, 1.0 / 45, 2.0 / 45},
-    {1.0 / 90, -1.0 / 45, 2.0 / 45}, {32.0 / 45, 16.0 / 45, 8.0 / 45}, {32.0 / 45, -16.0 / 45, 8.0 / 45}, {0, 0, 1}};
+// G x for a 3-vector x: G4's and G6's rows come in pairs that differ only in the sign of the middle column
+// (the interpolation points +p and -p), so each pair is e + o and e - o with e from the outer columns and o
+// from the middle one; the rows [a 0 0] and [0 0 1] are one product or none. In double: the same values as
+// the full products up to double rounding, then rounded once to float.
+#define G4_APPLY(x0, x1, x2, r)                                                                               \
+    do {                                                                                                      \
+        const double e1 = (x0 + x2) * (-1.0 / 6), o1 = x1 * (-1.0 / 6);                                       \
+        const double e3 = x0 * (1.0 / 24) + x2 * (1.0 / 6), o3 = x1 * (1.0 / 12);                             \
+        r[0] = x0 * (1.0 / 4); r[1] = e1 + o1; r[2] = e1 - o1; r[3] = e3 + o3; r[4] = e3 - o3; r[5] = x2;      \
+    } while (0)
+#define G6_APPLY(x0, x1, x2, r)                                                                               \
+    do {                                                                                                      \
+        const double e1 = (x0 + x2) * (-2.0 / 9), o1 = x1 * (-2.0 / 9);                                       \
+        const double e3 = x0 * (1.0 / 90) + x2 * (2.0 / 45), o3 = x1 * (1.0 / 45);                            \
+        const double e5 = x0 * (32.0 / 45) + x2 * (8.0 / 45), o5 = x1 * (16.0 / 45);                          \
+        r[0] = x0; r[1] = e1 + o1; r[2] = e1 - o1; r[3] = e3 + o3; r[4] = e3 - o3; r[5] = e5 + o5; r[6] = e5 - o5; \
+        r[7] = x2;                                                                                            \
+    } while (0)
 
 // U = G g G^T (n x n, n = 6 or 8) for every input channel and filters [k0, k1), in double, rounded once;
 // vectorized over the filters (contiguous in both the HWIO kernel and U).
-#define KERNEL_TRANSFORM_BODY(G, n)                                                                           \
+#define KERNEL_TRANSFORM_BODY(APPLY, n)                                                                       \
     do {                                                                                                      \
         const long ck = (long)c * k;                                                                          \
         for (int ci = 0; ci < c; ci++) {                                                                      \
@@ -95,27 +107,25 @@ static const double G6[8][3] = {
             for (int i = 0; i < n * n; i++) up[i] = u + (long)i * ck + (long)ci * k;                          \
             _Pragma("clang loop vectorize(assume_safety)")                                                    \
             for (int ko = k0; ko < k1; ko++) {                                                                \
-                double g[3][3], t[n][3];                                                                      \
-                _Pragma("clang loop unroll(full)")                                                            \
-                for (int i = 0; i < 9; i++) g[i / 3][i % 3] = gp[i][ko];                                      \
-                _Pragma("clang loop unroll(full)")                                                            \
-                for (int a = 0; a < n; a++) {                                                                 \
-                    _Pragma("clang loop unroll(full)")                                                        \
-                    for (int x = 0; x < 3; x++) t[a][x] = G[a][0] * g[0][x] + G[a][1] * g[1][x] + G[a][2] * g[2][x]; \
-                }                                                                                             \
+                double c0[n], c1[n], c2[n], row[n];                                                           \
+                /* t = G g, column by column of g (g[y][x] = g{3y+x}): t[a][x] = cx[a] */                     \
+                APPLY((double)gp[0][ko], (double)gp[3][ko], (double)gp[6][ko], c0);                           \
+                APPLY((double)gp[1][ko], (double)gp[4][ko], (double)gp[7][ko], c1);                           \
+                APPLY((double)gp[2][ko], (double)gp[5][ko], (double)gp[8][ko], c2);                           \
+                /* U = t G^T, row by row of t */                                                              \
                 _Pragma("clang loop unroll(full)")                                                            \
                 for (int a = 0; a < n; a++) {                                                                 \
+                    APPLY(c0[a], c1[a], c2[a], row);                                                          \
                     _Pragma("clang loop unroll(full)")                                                        \
-                    for (int b = 0; b < n; b++)                                                               \
-                        up[a * n + b][ko] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]); \
+                    for (int b = 0; b < n; b++) up[a * n + b][ko] = (float)row[b];                            \
                 }                                                                                             \
             }                                                                                                 \
         }                                                                                                     \
     } while (0)
 
 #define KERNEL_VARIANTS(suffix, attr)                                                                         \
-    attr static void kt4_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G4, 6); } \
-    attr static void kt6_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G6, 8); }
+    attr static void kt4_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G4_APPLY, 6); } \
+    attr static void kt6_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) { KERNEL_TRANSFORM_BODY(G6_APPLY, 8); }
 
 KERNEL_VARIANTS(scalar, )
 #if VGG4_X86
