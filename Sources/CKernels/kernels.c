@@ -1,4 +1,5 @@
 #include "vgg_kernels.h"
+#include "vgg_lowp.h"
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -199,8 +200,38 @@ void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, 
     kt2_scalar(kernel, c, k, u, k0, k1);
 }
 
+// The 16 products of a block: float32 sgemm, or bf16 (upacked != NULL: the rows of each v[i] rounded to bf16
+// in vb, vdpbf16ps products accumulated in float32).
+static void winograd2_products(const vgg_conv_shape *s, long T, const float *v, const float *u, const uint16_t *upacked,
+                               uint16_t *vb, float *m) {
+    const int C = s->c, K = s->k;
+    for (int i = 0; i < 16; i++) {
+        if (upacked) {
+            const long c2 = vgg_lowp_k2(C), n16 = vgg_lowp_n16(K);
+            vgg_lowp_to_bf16_rows(v + (long)i * T * C, vb, T, C, c2);
+            vgg_lowp_gemm_bf16(vb, T, c2, c2, upacked + (long)i * c2 * n16, 0, n16 / 16, NULL, 0, m + (long)i * T * K, K, K);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
+                        u + (long)i * C * K, K, 0.0f, m + (long)i * T * K, K);
+        }
+    }
+}
+
+static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const float *u, const uint16_t *upacked, const float *bias,
+                            float *out, long t0, long t1, float *v, uint16_t *vb, float *m);
+
 void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const float *u, const float *bias,
                             float *out, long t0, long t1, float *v, float *m) {
+    winograd2_tiles(s, in, u, NULL, bias, out, t0, t1, v, NULL, m);
+}
+
+void vgg_winograd2_tiles_run_bf16(const vgg_conv_shape *s, const float *in, const uint16_t *upacked, const float *bias,
+                                  float *out, long t0, long t1, float *v, uint16_t *vb, float *mm) {
+    winograd2_tiles(s, in, NULL, upacked, bias, out, t0, t1, v, vb, mm);
+}
+
+static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const float *u, const uint16_t *upacked, const float *bias,
+                            float *out, long t0, long t1, float *v, uint16_t *vb, float *m) {
     const int C = s->c, K = s->k;
     void (*winograd_input_tile)(const float *const *, float *const *, int) = input2_scalar;
     void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int) = output2_scalar;
@@ -233,10 +264,7 @@ void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const floa
     }
     free(zrow);
     // 16 products: m[i] (T x K) = v[i] (T x C) * u[i] (C x K).
-    for (int i = 0; i < 16; i++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
-                    u + (long)i * C * K, K, 0.0f, m + (long)i * T * K, K);
-    }
+    winograd2_products(s, T, v, u, upacked, vb, m);
     // Output transform.
     for (long t = t0; t < t1; t++) {
         long r = t;

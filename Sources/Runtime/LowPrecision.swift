@@ -64,6 +64,9 @@ package final class LowpProduct: @unchecked Sendable {
     var bias: UnsafeMutablePointer<Float>? = nil
 
     /// Padded depth the kernels read (k rounded up to 4 for int8, 2 for bf16) and column blocks of 16.
+    // bf16 Winograd F(2x2): the 16 transformed kernel matrices (C x n each), packed as bf16.
+    var winogradPacked: UnsafeMutablePointer<UInt16>? = nil
+
     var kp: Int { precision == .int8 ? Int(vgg_lowp_k4(k)) : Int(vgg_lowp_k2(k)) }
     var blocks: Int { Int(vgg_lowp_n16(n)) / 16 }
 
@@ -105,6 +108,90 @@ package final class LowpProduct: @unchecked Sendable {
     }
 
     /// Output rows of im2col per tile (a multiple of the GEMM's 8 rows).
+    /// A bf16 3x3 convolution computed with Winograd F(2x2,3x3): the kernel (HWIO, 3 x 3 x c x n) transformed
+    /// once, each of the 16 transformed matrices rounded to bf16 and packed; the input tiles are transformed in
+    /// float32 and rounded to bf16 for the products, accumulated in float32. (F(4x4)'s transforms scale values
+    /// by up to 5 and 8 on the way in and out: with bf16 products its error was 25 times direct bf16's, 5% of
+    /// the largest output; F(2x2)'s coefficients are 0, 1/2 and 1, and its error is direct bf16's.)
+    package init(bf16Winograd w: UnsafePointer<Float>, c: Int, n: Int, bias b: UnsafePointer<Float>?, threads: Int) {
+        k = 9 * c
+        self.n = n
+        precision = .bf16
+        let area = Self.winogradArea, c2 = Int(vgg_lowp_k2(c)), n16 = Int(vgg_lowp_n16(n))
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: area * c * n)
+        defer { u.deallocate() }
+        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e)) }
+        let p = memory.bytes(2 * area * c2 * n16).bindMemory(to: UInt16.self, capacity: area * c2 * n16)
+        let us = UnsafeSendable(u), ps = UnsafeSendable(p)
+        parallelParts(area, threads) { a, e, _ in
+            for i in a..<e { vgg_lowp_pack_bf16(us.value + i * c * n, c, n, ps.value + i * c2 * n16) }
+        }
+        winogradPacked = p
+        if let b {
+            bias = memory.floats(n)
+            bias!.update(from: b, count: n)
+        }
+    }
+
+    /// Transformed values per tile of F(2x2) (4 x 4).
+    static let winogradArea = 16
+    /// Tiles per block of the bf16 Winograd convolution (at most; fewer so that every thread has a block).
+    static let winogradBlock = 160
+
+    /// Whether bf16 computes a convolution of this geometry with Winograd F(2x2): 3x3, stride 1, undilated,
+    /// at least 16 input channels (fewer make the transforms cost more than the products save).
+    static func winogradApplies(_ s: vgg_conv_shape) -> Bool {
+        s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.c >= 16
+    }
+
+    /// Tiles per block for `tiles` tiles over `threads` threads.
+    static func winogradBlock(tiles: Int, threads: Int) -> Int { max(1, min(winogradBlock, (tiles + threads - 1) / threads)) }
+
+    /// Bytes of one block's scratch: v (16 x T x c floats), vb (T x k2(c) bf16), mm (16 x T x k floats).
+    static func winogradBlockBytes(_ s: vgg_conv_shape, block t: Int) -> Int {
+        let c = Int(s.c), kk = Int(s.k), c2 = Int(vgg_lowp_k2(c))
+        let v: Int = VGGMFormat.alignUp64(4 * winogradArea * t * c), vb: Int = VGGMFormat.alignUp64(2 * t * c2)
+        return v + vb + VGGMFormat.alignUp64(4 * winogradArea * t * kk)
+    }
+
+    /// Bytes of scratch for the bf16 Winograd convolution of `shape`.
+    func winogradScratchBytes(_ shape: vgg_conv_shape, threads: Int) -> Int {
+        var s = shape
+        let tiles = Int(vgg_winograd_tiles(&s))
+        return threads * Self.winogradBlockBytes(s, block: Self.winogradBlock(tiles: tiles, threads: threads))
+    }
+
+    /// Runs the bf16 Winograd convolution (bias added; the activation is the caller's): each thread takes a
+    /// contiguous range of tiles in blocks.
+    func runWinograd(engine: Engine, shape: vgg_conv_shape, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                     scratch: UnsafeMutableRawPointer) {
+        var s = shape
+        let tiles = Int(vgg_winograd_tiles(&s)), threads = engine.threads, area = Self.winogradArea
+        let block = Self.winogradBlock(tiles: tiles, threads: threads)
+        let c = Int(s.c), c2 = Int(vgg_lowp_k2(c))
+        let perThread = Self.winogradBlockBytes(s, block: block)
+        let packed = winogradPacked!, bias = bias
+        let parts = min(threads, (tiles + block - 1) / block)
+        let base = UnsafeSendable(scratch)
+        engine.parallelParts(parts) { p0, p1, _ in
+            for p in p0..<p1 {
+                let start = base.value + p * perThread
+                let v = start.bindMemory(to: Float.self, capacity: area * block * c)
+                let vbRaw = start + VGGMFormat.alignUp64(4 * area * block * c)
+                let vb = vbRaw.bindMemory(to: UInt16.self, capacity: block * c2)
+                let mm = (vbRaw + VGGMFormat.alignUp64(2 * block * c2)).bindMemory(to: Float.self, capacity: area * block * Int(s.k))
+                var t = tiles * p / parts
+                let t1 = tiles * (p + 1) / parts
+                while t < t1 {
+                    let e = min(t + block, t1)
+                    var sh = s
+                    vgg_winograd2_tiles_run_bf16(&sh, x, packed, bias, out, t, e, v, vb, mm)
+                    t = e
+                }
+            }
+        }
+    }
+
     static let tileRows = 96
 
     /// Bytes of scratch `run` needs for `rows` output rows from `inputCount` input values over `threads`.
@@ -216,9 +303,28 @@ extension Engine {
 
     /// The step of a Conv2D (`conv`) or Dense layer in low precision, or nil to build the float32 one.
     func lowPrecisionStep(_ ctx: StepContext, kernelShape: [Int], useBias: Bool, activation: Activation, conv: Window2D?) throws -> (() throws -> Void)? {
-        guard let product = try lowpProduct(ctx.name, kernelShape: kernelShape, useBias: useBias) else { return nil }
         let x = ctx.x, out = ctx.out, n = kernelShape.last!
         let shape = conv.map { $0.kernelShape(input: ctx.inShape, output: ctx.outShape) }
+        if options.precision == .bf16, options.winograd, let s = shape, LowpProduct.winogradApplies(s) {
+            // bf16 3x3 convolutions: Winograd F(2x2) with bf16 products (docs/precision.md).
+            let product: LowpProduct
+            if let p = lowpProducts[ctx.name], p.winogradPacked != nil { product = p } else {
+                product = LowpProduct(bf16Winograd: try weight(ctx.name, "kernel"), c: Int(s.c), n: n,
+                                      bias: useBias ? try weight(ctx.name, "bias") : nil, threads: threads)
+                lowpProducts[ctx.name] = product
+            }
+            let scratchMemory = LowpMemory()
+            let scratch = scratchMemory.bytes(product.winogradScratchBytes(s, threads: threads))
+            let rows = ctx.outCount / n
+            recordAlgorithm(ctx.name, .winograd2x2)
+            return { [self] in
+                withExtendedLifetime(scratchMemory) {
+                    product.runWinograd(engine: self, shape: s, x: x, out: out, scratch: scratch)
+                }
+                activate(activation, out, rows: rows, width: n)
+            }
+        }
+        guard let product = try lowpProduct(ctx.name, kernelShape: kernelShape, useBias: useBias) else { return nil }
         let rows = ctx.outCount / n
         let inCount = ctx.inShape.reduce(1, *)
         let scratchMemory = LowpMemory()

@@ -139,6 +139,34 @@ import VGGTool
         }
     }
 
+    /// bf16 3x3 convolutions run as Winograd F(2x2) with bf16 products: against the direct convolution in
+    /// double, within what bf16 keeps (under 1% of the largest output, as direct bf16), on geometries where
+    /// tiles do not divide the image, 'same' and 'valid', with and without ReLU, a block per thread and several;
+    /// the fallback (no AVX512_BF16) agrees within the same bound.
+    @Test(arguments: [false, true]) func bf16WinogradMatchesDirectConvolution(fallback: Bool) throws {
+        Precision.forceFallback(fallback)
+        defer { Precision.forceFallback(false) }
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // (h, w, c, filters, same, batch): 1-pixel rows, 7x9 (tiles overhang), 37 channels (odd bf16 pairs),
+        // a batch with more tiles than two threads' blocks of 160.
+        for (h, w, c, k, same, n) in [(1, 5, 16, 20, true, 2), (7, 9, 37, 35, true, 2), (9, 8, 16, 33, false, 1), (30, 34, 24, 40, true, 3)] {
+            for relu in [false, true] {
+                let model = try ConvolutionAlgorithmTests.convModel(dir, height: h, width: w, c: c, filters: k, padding: same ? .same : .valid, relu: relu)
+                let x: [Float] = (0..<(n * h * w * c)).map { (i: Int) -> Float in Float((i * 7919) % 97) / 48 - 1 }
+                let ref = ConvolutionAlgorithmTests.direct(x, n: n, h: h, w: w, c: c, kernel: model.floats("conv/kernel")!, bias: model.floats("conv/bias")!,
+                                                           filters: k, same: same, relu: relu)
+                let engine = try Engine(model: model, options: .init(threads: 2, algorithmCache: .disabled, precision: .bf16))
+                let y = try engine.run(Tensor(shape: [n, h, w, c], values: x))[0]
+                #expect(engine.convolutionAlgorithms["conv"] == .winograd2x2)
+                try #require(y.count == ref.count)
+                let err = TestSupport.relativeError(y.values[...], ref[...])
+                #expect(err < 0.01, "\(h)x\(w)x\(c) -> \(k) same \(same) relu \(relu) batch \(n): relative error \(err)")
+                #expect(err > 0, "bf16 rounds: an error of zero means the float32 path ran")
+            }
+        }
+    }
+
     /// quantize twice on the same inputs: the same bytes; the file verifies, inspects as 1.3 with i8 tensors,
     /// and summary lists each layer's precision.
     @Test func quantizeIsDeterministicAndRoundTrips() async throws {

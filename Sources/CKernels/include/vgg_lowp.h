@@ -58,6 +58,12 @@ void vgg_lowp_gemm_u8s8(const uint8_t *a, long m, long lda, long k4, const int8_
 /// blocks [b0, b1) of packed (vgg_lowp_pack_bf16), columns >= n not written; out row stride ldo.
 void vgg_lowp_gemm_bf16(const uint16_t *a, long m, long lda, long k2, const uint16_t *packed, long b0, long b1,
                         const float *bias, int relu, float *out, long ldo, long n);
+/// Tiles [t0, t1) of a bf16 Winograd F(2x2,3x3) convolution: the input transform in float32, each of the 16
+/// transformed matrices rounded to bf16 rows (T x k2(C)) and multiplied by upacked (the 16 transformed kernel
+/// matrices, each vgg_lowp_pack_bf16 of C x K, k2(C) * n16(K) values apart) with float32 accumulation, then
+/// the output transform plus bias in float32. v, vb, mm hold 16 x (t1 - t0) x (C floats, k2(C) bf16, K floats).
+void vgg_winograd2_tiles_run_bf16(const vgg_conv_shape *s, const float *in, const uint16_t *upacked, const float *bias,
+                                  float *out, long t0, long t1, float *v, uint16_t *vb, float *mm);
 /// Calibration statistics: folds |x| over [0, count) into hist (`bins` equal bins over [0, *range); values at or
 /// past the range go to the last bin), first doubling *range (merging bin pairs) until it covers the largest |x|
 /// (a zero *range becomes that value); lowers *minv to the smallest x and raises *maxabs to the largest |x|.
