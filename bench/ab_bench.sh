@@ -2,7 +2,7 @@
 # A/B benchmark of two vggtool release binaries on the same machine in one run, each measurement taken
 # alternately (A, B, B, A, ...) so that drift in the machine's speed falls on both: convert of a full VGG16
 # with top (durable, with the source hash), `summary` of the .vggm, inference on VGG16 with top at 224x224
-# (batch 1 and 8, images/s), and the fine-tuning recipe on Fashion-MNIST (200 + 200 training and 100 + 100
+# (batch 1 and 8, images/s), `predict` of 32 PNG images (whole process), and the fine-tuning recipe on Fashion-MNIST (200 + 200 training and 100 + 100
 # validation images, 64x64, 3 epochs). Prints medians and B / A. Needs no Python.
 #   bench/ab_bench.sh OLD_VGGTOOL NEW_VGGTOOL [runs]        e.g. a build of main's parent vs .build/release/vggtool
 set -euo pipefail
@@ -15,6 +15,7 @@ src=$work/demo/vgg16_demo.h5
 "$B" dataset fashion-mnist --classes T-shirt_top,Trouser --per-class 200 --split train -o "$work/train" >/dev/null
 "$B" dataset fashion-mnist --classes T-shirt_top,Trouser --per-class 100 --split t10k -o "$work/val" >/dev/null
 cat "$src" >/dev/null
+mapfile -t images < <(find "$work/val" -name '*.png' | sort | head -32)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 t() { local s e; sync; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
@@ -30,6 +31,7 @@ for i in $(seq "$runs"); do
     r[summary_$k]+="$(t "$bin" summary "$work/$k.vggm") "
     r[b1_$k]+="$(ips "$bin" "$k" 1) "
     r[b8_$k]+="$(ips "$bin" "$k" 8) "
+    r[predict_$k]+="$(t "$bin" predict "$work/$k.vggm" "${images[@]}") "
     rm -f "$work/tuned_$k.vggm"*
     r[finetune_$k]+="$(t "$bin" finetune "$work/$k.vggm" --data "$work/train" --val "$work/val" -o "$work/tuned_$k.vggm" \
                        --input-size 64 --epochs 3 --batch-size 16 --lr 1e-4 --head 256,256) "
@@ -37,8 +39,9 @@ for i in $(seq "$runs"); do
 done
 printf '%d runs each, medians (A = %s, B = %s)\n' "$runs" "$1" "$2"
 printf '%-34s %10s %10s %8s\n' measure A B B/A
-for m in "convert (s)" "summary (s)" "predict batch 1 (images/s)" "predict batch 8 (images/s)" "finetune 64x64, 3 epochs (s)"; do
-  case $m in convert*) key=convert;; summary*) key=summary;; *"batch 1"*) key=b1;; *"batch 8"*) key=b8;; *) key=finetune;; esac
+for m in "convert (s)" "summary (s)" "predict batch 1 (images/s)" "predict batch 8 (images/s)" "predict 32 PNG images (s)" \
+         "finetune 64x64, 3 epochs (s)"; do
+  case $m in convert*) key=convert;; summary*) key=summary;; *"batch 1"*) key=b1;; *"batch 8"*) key=b8;; *PNG*) key=predict;; *) key=finetune;; esac
   a=$(tr ' ' '\n' <<< "${r[${key}_A]}" | grep . | median); b=$(tr ' ' '\n' <<< "${r[${key}_B]}" | grep . | median)
   printf '%-34s %10.3f %10.3f %7.3fx\n' "$m" "$a" "$b" "$(echo "$b / $a" | bc -l)"
 done
