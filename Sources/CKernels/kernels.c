@@ -328,6 +328,21 @@ void vgg_dense(const float *in, const float *w, const float *bias, float *out, l
             for (long j = c0; j < c1; j++) out[r * cols_out + j] += bias[j];
 }
 
+void vgg_dense_rows_partial(const float *x, const float *w, float *partial, long cols_in, long cols_out, long i0, long i1) {
+    (void)cols_in;
+    if (i1 <= i0) { memset(partial, 0, sizeof(float) * (size_t)cols_out); return; }
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)(i1 - i0), (int)cols_out, 1.0f, w + i0 * cols_out, (int)cols_out, x + i0, 1, 0.0f,
+                partial, 1);
+}
+
+void vgg_dense_sum_partials(const float *partial, long parts, long cols_out, const float *bias, float *out, long c0, long c1) {
+    for (long j = c0; j < c1; j++) {
+        float s = partial[j];
+        for (long p = 1; p < parts; p++) s += partial[p * cols_out + j];
+        out[j] = bias ? s + bias[j] : s;
+    }
+}
+
 // ------------------------------------------------------------------------------------------ pooling
 void vgg_pool_rows(const vgg_conv_shape *s, int kind, const float *in, float *out, long r0, long r1) {
     const int C = s->c;

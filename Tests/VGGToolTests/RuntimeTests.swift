@@ -55,6 +55,12 @@ import VGGTool
         #expect(out[0].shape == [2, 1000] && out[1].shape == [2, 7, 7, 512])
         #expect(TestSupport.relativeError(out[0].values[...], probs.values[...]) < 1e-4)
         #expect(TestSupport.relativeError(out[1].values[...], features.values[...]) < 1e-4)
+        // Each image alone: at batch 1 fc1 and fc2 are split by kernel rows over the threads (partial sums).
+        for n in 0..<2 {
+            let one = Array(x[(n * 224 * 224 * 3)..<((n + 1) * 224 * 224 * 3)])
+            let y = try engine.run(Tensor(shape: [1, 224, 224, 3], values: one), outputs: ["predictions"])[0]
+            #expect(TestSupport.relativeError(y.values[...], probs.values[(n * 1000)..<((n + 1) * 1000)]) < 1e-4, "image \(n) alone")
+        }
     }
 
     @Test func plannedMemoryIsReusedAcrossLayers() throws {

@@ -118,6 +118,11 @@ void vgg_maxpool_backward(const vgg_conv_shape *s, const float *in, const float 
 void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din);
 
 /// Adam over [0, n): m += (g - m) c1; v += (g^2 - v) c2; w -= m alpha / (sqrt(v) + eps).
+/// One row of a Dense layer over kernel rows [i0, i1): partial[j] = sum over i in [i0, i1) of x[i] w[i][j] (zeros
+/// for an empty range).
+void vgg_dense_rows_partial(const float *x, const float *w, float *partial, long cols_in, long cols_out, long i0, long i1);
+/// out[j] = partial[0][j] + partial[1][j] + ... (parts rows of cols_out) + bias[j], for j in [c0, c1).
+void vgg_dense_sum_partials(const float *partial, long parts, long cols_out, const float *bias, float *out, long c0, long c1);
 /// Batches of at most this many rows take the small-batch Dense kernels instead of sgemm.
 #define VGG_SMALL_BATCH 32
 /// A Dense layer for a small batch: out = x w + bias (x: n x in, w: in x units) for columns [c0, c1), without

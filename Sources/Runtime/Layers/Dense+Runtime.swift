@@ -2,6 +2,9 @@ import CKernels
 import ModelGraph
 
 extension Dense: RuntimeKernel {
+    /// Kernels of at least this many floats (16 MB) at batch 1 are split by rows over the threads.
+    static let rowSplitFloats = 4 << 20
+
     /// Rows split across threads for large batches, output columns otherwise.
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
         let engine = ctx.engine, x = ctx.x, out = ctx.out, units = units, act = activation
@@ -10,6 +13,22 @@ extension Dense: RuntimeKernel {
         let last = ctx.inShape.last!
         let rows = ctx.outCount / units
         if let step = try engine.lowPrecisionStep(ctx, kernelShape: [last, units], useBias: useBias, activation: act, conv: nil) { return step }
+        let threads = engine.threads
+        if rows == 1 && threads > 1 && last * units >= Self.rowSplitFloats {
+            // One row on a large kernel (fc1: 411 MB): memory-bound, so each thread streams a contiguous range of
+            // the kernel's rows into its own partial sums (one long sequential read each, rather than half of
+            // every row), then the partial sums are added in thread order with the bias.
+            let memory = LowpMemory()
+            let partial = UnsafeSendable(memory.floats(threads * units))
+            return {
+                withExtendedLifetime(memory) {
+                    engine.parallelParts(last) { a, b, part in vgg_dense_rows_partial(x, weights, partial.value + part * units, last, units, a, b) }
+                    let parts = min(threads, last)
+                    engine.parallelRanges(units, minChunk: 256) { a, b in vgg_dense_sum_partials(partial.value, parts, units, bias, out, a, b) }
+                }
+                engine.activate(act, out, rows: 1, width: units)
+            }
+        }
         return {
             if rows >= 4 * engine.threads {
                 engine.parallelRanges(rows) { a, b in vgg_dense(x, weights, bias, out, rows, last, units, a, b, 0, units) }
