@@ -14,8 +14,8 @@ public struct TensorPayload {
     public var shape: [Int]
     /// Writes the tensor's `elementCount` float32 values, row-major, into the buffer it is given.
     public let fill: (UnsafeMutableBufferPointer<Float>) throws -> Void
-    /// Little-endian float32 bytes of this tensor in another file (path, offset): copied in-kernel when the
-    /// output is float32, instead of calling `fill`.
+    /// Little-endian float32 bytes of this tensor in another file (path, offset): written from a mapping of
+    /// that file when the output is float32, instead of calling `fill`.
     public var rawLocation: (path: String, offset: Int)?
     /// The values already in memory: written from the array itself when the output is float32 (no scratch
     /// copy), through `fill` otherwise.
@@ -62,7 +62,7 @@ public struct WriteStats: Sendable {
 /// Writes `.vggm` files through `AtomicFile`: the tensors go into an unnamed file in the destination's
 /// folder (a hidden temporary one where the filesystem lacks O_TMPFILE), which is fsync'd and named only when
 /// complete, so the destination is always the complete old file or the complete new one, and an error or a
-/// kill leaves nothing behind (docs/durability.md). Float32 tensors from a raw source are copied in-kernel.
+/// kill leaves nothing behind (docs/durability.md). Float32 tensors from a raw source are written from its mapping.
 public enum VGGMWriter {
     /// Writes a `.vggm` file at `path` (atomically): `graph` with `tensors`, stored as `dtype` (float16 and
     /// bfloat16 round to nearest even); tensor names must be unique, and `VGGMFile` refuses a file that
@@ -112,18 +112,26 @@ public enum VGGMWriter {
             let e = entries[i]
             let at = dataOffset + e.offset
             if e.dtype == .f32, let raw = t.rawLocation, let src = try sources.map(raw.path, destination: path) {
-                // Same bytes as decoding would give: copy in-kernel, checksum from the source mapping.
+                // Same bytes as decoding would give: written from the source mapping.
                 guard raw.offset >= 0, raw.offset <= src.length, e.length <= src.length - raw.offset else {
                     throw ModelFileError(file: path, object: "tensor '\(t.name)'", .cannotReadSource, "source bytes lie outside '\(raw.path)'")
                 }
-                // In slices: copy in-kernel, checksum the slice while it is still in cache, and start its
-                // writeback so the disk works while the next slice is copied (the final fsync is short).
+                // In slices: checksum each step from the mapping and write it from there while it is still in
+                // the CPU's cache (one copy, into the page cache), then start the slice's writeback so the disk
+                // works while the next slice is copied (the final fsync is short). copy_file_range cost about
+                // twice as much CPU here: the source and destination offsets differ within a page, so the
+                // kernel's splice wrote every destination page in two pieces.
                 var crc: UInt32 = 0
                 var done = 0
                 while done < e.length {
                     let n = min(Self.sliceBytes, e.length - done)
-                    try copyRange(from: src.fd, at: raw.offset + done, to: fd, at: at + done, count: n, path: path)
-                    crc = VGGMFormat.crc32c(UnsafeRawBufferPointer(start: src.base + raw.offset + done, count: n), seed: crc)
+                    var step = 0
+                    while step < n {
+                        let bytes = UnsafeRawBufferPointer(start: src.base + raw.offset + done + step, count: min(Self.stepBytes, n - step))
+                        crc = VGGMFormat.crc32c(bytes, seed: crc)
+                        try pwriteAll(fd, bytes, at: at + done + step, path: path)
+                        step += bytes.count
+                    }
                     src.release(raw.offset + done, count: n)
                     writeback.wrote(upTo: at + done + n)
                     done += n
@@ -188,8 +196,10 @@ public enum VGGMWriter {
         return WriteStats(bytes: fileLength, tensors: tensors.count)
     }
 
-    /// Raw copies go in slices of this size (checksummed while cached, written back as they complete).
+    /// Raw copies go in slices of this size (released from the mapping and written back as they complete)...
     static let sliceBytes = 8 << 20
+    /// ...each checksummed and written in steps of this size, small enough to stay in the CPU's cache between the two.
+    static let stepBytes = 1 << 20
 
     static func makeHeader(minor: UInt16 = 0, dataOffset: Int, dataLength: Int, manifestOffset: Int, manifestLength: Int, fileLength: Int, manifestCRC: UInt32) -> [UInt8] {
         var h = VGGMFormat.magic
@@ -232,26 +242,6 @@ struct Writeback {
         guard end - started >= Self.step else { return }
         _ = vgg_start_writeback(fd, Int64(started), Int64(end - started))  // advisory; fsync still decides
         started = end
-    }
-}
-
-/// Copies `count` bytes between files in the kernel (copy_file_range), falling back to pread/pwrite.
-func copyRange(from src: Int32, at srcOffset: Int, to dst: Int32, at dstOffset: Int, count: Int, path: String) throws {
-    var inOff = Int64(srcOffset), outOff = Int64(dstOffset)
-    var left = count
-    while left > 0 {
-        let n = vgg_copy_file_range(src, &inOff, dst, &outOff, left)
-        if n > 0 { left -= n; continue }
-        if n < 0 && errno == EINTR { continue }
-        if n == 0 { throw ModelFileError(file: path, .cannotReadSource, "source ended early while copying") }
-        // Not supported between these files: plain reads and writes.
-        var buf = [UInt8](repeating: 0, count: min(left, 8 << 20))
-        while left > 0 {
-            let r = buf.withUnsafeMutableBytes { pread(src, $0.baseAddress, min(left, $0.count), off_t(inOff)) }
-            guard r > 0 else { throw ModelFileError(file: path, .cannotReadSource, "read failed while copying: \(String(cString: strerror(errno)))") }
-            try buf.withUnsafeBytes { try VGGMWriter.pwriteAll(dst, UnsafeRawBufferPointer(rebasing: $0[0..<r]), at: Int(outOff), path: path) }
-            inOff += Int64(r); outOff += Int64(r); left -= r
-        }
     }
 }
 
