@@ -147,6 +147,15 @@ void vgg_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) { uint32_t x = (uint32_t)src[i] << 16; memcpy(&dst[i], &x, 4); }
 }
 
+// OpenBLAS (pthread build) starts a pool of worker threads when it is loaded, and each spins (sched_yield)
+// for about 0.1 s before it sleeps. Its own fork handler stops them with this function; the next threaded
+// BLAS call starts them again. Weak: absent when OpenBLAS is not linked.
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+void vgg_blas_stop_idle_threads(void) {
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
 int vgg_start_writeback(int fd, long long offset, long long count) {
     return sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE);
 }
