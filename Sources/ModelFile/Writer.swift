@@ -180,6 +180,9 @@ public enum VGGMWriter {
             progress?(e.offset + e.length, dataLength)
         }
         progress?(dataLength, dataLength)  // the padding after the last tensor
+        // The last (under 32 MB) of the data goes to disk now, not in the commit's fsync: the provenance may
+        // wait for a source hash still running on the other core, and meanwhile the disk has work.
+        writeback.wrote(upTo: dataOffset + dataLength, final: true)
 
         // Manifest after the data, then the header.
         let manifest = ModelManifest(graph: graph, inputShape: inputShape, preprocessing: preprocessing, classNames: classNames,
@@ -238,8 +241,10 @@ struct Writeback {
     var started = 0
     static let step = 32 << 20
 
-    mutating func wrote(upTo end: Int) {
-        guard end - started >= Self.step else { return }
+    /// Records that everything before `end` is written; starts its writeback once 32 MB are pending, or now
+    /// with `final`.
+    mutating func wrote(upTo end: Int, final: Bool = false) {
+        guard end - started >= Self.step || (final && end > started) else { return }
         _ = vgg_start_writeback(fd, Int64(started), Int64(end - started))  // advisory; fsync still decides
         started = end
     }
