@@ -35,12 +35,55 @@ static uint32_t crc_soft(uint32_t c, const uint8_t *p, size_t n) {
     return c;
 }
 
+// CRC-32C of A followed by B from crc(A), crc(B) and B's length (as zlib's crc32_combine): crc(A) times
+// x^(8 len(B)) modulo the polynomial, plus crc(B). Values are final (conditioned) CRCs.
+static uint32_t multmodp(uint32_t a, uint32_t b) {
+    uint32_t m = 1u << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0) break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+    }
+    return p;
+}
+
+// x^(8n) modulo the polynomial (reflected), by squaring: x^(2^k) for k = 3, 4, ...
+static uint32_t x8nmodp(size_t n) {
+    uint32_t p = 1u << 31, x2k = 1u << 30;  // x^0 and x^1
+    for (int k = 0; k < 3; k++) x2k = multmodp(x2k, x2k);
+    while (n) {
+        if (n & 1) p = multmodp(x2k, p);
+        n >>= 1;
+        x2k = multmodp(x2k, x2k);
+    }
+    return p;
+}
+
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 __attribute__((target("sse4.2")))
 static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t n) {
     uint64_t c64 = c;
-    // One 8-byte step per instruction (3-cycle latency): several GB/s, well above disk and page-cache speed.
+    // The crc32 instruction has a 3-cycle latency and a throughput of one per cycle: three independent
+    // streams over the three thirds of a large buffer, joined with x8nmodp, run about 3x faster than one.
+    if (n >= 3 * 4096) {
+        const size_t lane = n / 3 / 8 * 8;
+        const uint8_t *p1 = p + lane, *p2 = p + 2 * lane;
+        uint64_t c1 = 0xFFFFFFFFu, c2 = 0xFFFFFFFFu;  // the two later thirds start as a CRC from 0
+        for (size_t i = 0; i < lane; i += 8) {
+            uint64_t w0, w1, w2;
+            memcpy(&w0, p + i, 8); memcpy(&w1, p1 + i, 8); memcpy(&w2, p2 + i, 8);
+            c64 = _mm_crc32_u64(c64, w0); c1 = _mm_crc32_u64(c1, w1); c2 = _mm_crc32_u64(c2, w2);
+        }
+        const uint32_t shift = x8nmodp(lane);
+        uint32_t f = multmodp(shift, ~(uint32_t)c64) ^ ~(uint32_t)c1;
+        f = multmodp(shift, f) ^ ~(uint32_t)c2;
+        c64 = ~f;
+        p += 3 * lane; n -= 3 * lane;
+    }
     while (n >= 8) { uint64_t w; memcpy(&w, p, 8); c64 = _mm_crc32_u64(c64, w); p += 8; n -= 8; }
     c = (uint32_t)c64;
     while (n--) c = _mm_crc32_u8(c, *p++);
@@ -104,11 +147,13 @@ void vgg_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) { uint32_t x = (uint32_t)src[i] << 16; memcpy(&dst[i], &x, 4); }
 }
 
-long vgg_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len) {
-    loff_t a = *off_in, b = *off_out;
-    ssize_t n = copy_file_range(fd_in, &a, fd_out, &b, len, 0);
-    *off_in = a; *off_out = b;
-    return (long)n;
+// OpenBLAS (pthread build) starts a pool of worker threads when it is loaded, and each spins (sched_yield)
+// for about 0.1 s before it sleeps. Its own fork handler stops them with this function; the next threaded
+// BLAS call starts them again. Weak: absent when OpenBLAS is not linked.
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+void vgg_blas_stop_idle_threads(void) {
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
 }
 
 int vgg_start_writeback(int fd, long long offset, long long count) {

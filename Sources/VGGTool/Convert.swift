@@ -79,11 +79,14 @@ public func convert(input: String, output: String, options: KerasFile.Options, d
     if let classNames, let last = analysis.info(model.graph.outputs[0])?.outputShape.last, let n = last, n != classNames.count {
         throw ToolError(input, .classNamesMismatch(given: classNames.count, outputs: n), "\(classNames.count) class names given, the model outputs \(n) values")
     }
+    // The time the conversion started writing, taken now: formatting it loads the time zone (a few ms) while
+    // the hash still has the other core, instead of after the hash, when the commit is waiting for it.
+    let created = ISO8601DateFormatter().string(from: Date())
     let provenance = { () throws -> Provenance in
         group.wait()  // the hash runs on the other core while the tensors are copied
         return Provenance(sourceFile: URL(fileURLWithPath: input).lastPathComponent, sourceSHA256: try hashBox.get(),
                           sourceLayout: model.layout.rawValue, kerasVersion: model.kerasVersion,
-                          converter: "vggtool \(vggtoolVersion)", created: ISO8601DateFormatter().string(from: Date()))
+                          converter: "vggtool \(vggtoolVersion)", created: created)
     }
     var notes = model.notes
     if dtype != .f32 { notes.append("tensors stored as \(dtype.rawValue) (rounded from float32)") }

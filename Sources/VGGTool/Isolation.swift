@@ -67,6 +67,8 @@ public struct HDF5Isolation: Sendable {
         // itself crashes under AddressSanitizer (which then turns the probe's signal into exit status 1).
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
+        // The probe does no linear algebra: no OpenBLAS worker threads spinning beside the parent's work.
+        environment["OPENBLAS_NUM_THREADS"] = "1"
         // Meanwhile this process runs the structural checks libhdf5 lacks (HDF5File.checkStructure, our own
         // code): when they find the file corrupt, the probe is stopped and their message reported at once,
         // instead of after libhdf5 spins to the CPU limit or crashes. When the probe ends first and cleanly,

@@ -25,8 +25,12 @@ struct VGGToolCommand: ParsableCommand {
     /// once freed (about 0.1 GB retained in a fine-tuning run; docs/training.md).
     /// With `VGGTOOL_PEAK_RSS_FILE` set, the process's peak resident memory (VmHWM, in kB) is written to that
     /// file at exit: for the tests and benchmarks that check memory stays bounded (no `time` tool needed).
+    /// OpenBLAS's worker threads, started when it was loaded, are stopped: the runtime splits its work itself
+    /// and runs OpenBLAS on one thread, and until they went to sleep they spun on sched_yield, taking about
+    /// 0.1 s of CPU from the command (on two cores, from convert's SHA-256 of the source).
     static func main() {
         _ = vgg_set_mmap_threshold(1 << 20)
+        vgg_blas_stop_idle_threads()
         if ProcessInfo.processInfo.environment["VGGTOOL_PEAK_RSS_FILE"] != nil { atexit(writePeakRSS) }
         main(nil)
     }

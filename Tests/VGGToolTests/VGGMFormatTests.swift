@@ -93,6 +93,23 @@ import VGGTool
         #expect(Array("123456789".utf8).withUnsafeBytes { VGGMFormat.crc32c($0) } == 0xE306_9283)
     }
 
+    @Test func crc32cOfLargeBuffersMatchesPiecewise() {
+        // Buffers of 12 KB and more are checksummed as three interleaved streams joined by polynomial
+        // arithmetic; fed in 4 KB pieces they take the one-stream path the known values check.
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<(1 << 20) + 13).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        bytes.withUnsafeBytes { all in
+            for (start, count) in [(0, all.count), (5, 12_288), (3, 12_299), (1, 1 << 19), (7, all.count - 7)] {
+                let whole = VGGMFormat.crc32c(UnsafeRawBufferPointer(rebasing: all[start..<start + count]), seed: 0x1234_5678)
+                var piecewise: UInt32 = 0x1234_5678
+                for at in stride(from: start, to: start + count, by: 4096) {
+                    piecewise = VGGMFormat.crc32c(UnsafeRawBufferPointer(rebasing: all[at..<min(at + 4096, start + count)]), seed: piecewise)
+                }
+                #expect(whole == piecewise, "\(count) bytes at \(start)")
+            }
+        }
+    }
+
     @Test func failedWriteLeavesNoFile() throws {
         let dir = try TestSupport.tempDir()
         let out = dir + "/out.vggm"

@@ -13,8 +13,10 @@ void vgg_f32_to_f16(const float *src, uint16_t *dst, size_t count);
 void vgg_f16_to_f32(const uint16_t *src, float *dst, size_t count);
 void vgg_f32_to_bf16(const float *src, uint16_t *dst, size_t count);
 void vgg_bf16_to_f32(const uint16_t *src, float *dst, size_t count);
-/// copy_file_range(2) (needs _GNU_SOURCE, so wrapped here); offsets are updated.
-long vgg_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len);
+/// Stops the worker threads OpenBLAS started when it was loaded (they spin on sched_yield for about 0.1 s
+/// before sleeping, a core's worth of CPU taken from a command's own threads); a later threaded BLAS call
+/// starts them again. Does nothing when OpenBLAS is not in the process.
+void vgg_blas_stop_idle_threads(void);
 /// sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE): starts writing dirty pages back without
 /// waiting, so the final fsync has less left to do. Returns 0 or -1 (errno set).
 int vgg_start_writeback(int fd, long long offset, long long count);
