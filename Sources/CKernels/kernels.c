@@ -1,5 +1,8 @@
 #include "vgg_kernels.h"
 #include "vgg_lowp.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -53,8 +56,109 @@ static void add_bias_rows(float *out, long rows, long k, const float *bias) {
     }
 }
 
+// ------------------------------------------------------------------------------------------ few channels
+// A convolution of an image with few channels (VGG16's first layer: 3, so im2col rows of 27 values, too short
+// for sgemm to run well): computed directly, each output pixel's sum over its taps (ky, kx, c in that order,
+// taps outside the image skipped) then the bias, multiplies and adds rounded separately, so the vector path
+// (four pixels of a row by 64 filters in sixteen AVX-512 registers) and the scalar one agree to the bit.
+static void direct_pixel(const vgg_conv_shape *s, const float *in, const float *kernel, const float *bias, float *o, long b,
+                         int oy, int ox) {
+    const int C = s->c, K = s->k;
+    for (int j = 0; j < K; j++) o[j] = 0.0f;
+    for (int ky = 0; ky < s->kh; ky++) {
+        const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+        if (iy < 0 || iy >= s->h) continue;
+        for (int kx = 0; kx < s->kw; kx++) {
+            const int ix = ox * s->sw - s->pad_left + kx * s->dw;
+            if (ix < 0 || ix >= s->w) continue;
+            const float *x = in + ((b * s->h + iy) * s->w + ix) * C;
+            for (int c = 0; c < C; c++) {
+                const float xv = x[c], *w = kernel + ((long)(ky * s->kw + kx) * C + c) * K;
+                for (int j = 0; j < K; j++) o[j] += xv * w[j];
+            }
+        }
+    }
+    if (bias)
+        for (int j = 0; j < K; j++) o[j] += bias[j];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void direct_quad_avx512(const vgg_conv_shape *s, const float *in, const float *kernel,
+                                                                 const float *bias, float *o, long b, int oy, int ox) {
+    const int C = s->c, K = s->k;
+    for (int j0 = 0; j0 < K; j0 += 64) {
+        __m512 acc[4][4];
+#pragma clang loop unroll(full)
+        for (int p = 0; p < 4; p++)
+#pragma clang loop unroll(full)
+            for (int q = 0; q < 4; q++) acc[p][q] = _mm512_setzero_ps();
+        for (int ky = 0; ky < s->kh; ky++) {
+            const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+            if (iy < 0 || iy >= s->h) continue;
+            const float *row = in + (b * s->h + iy) * (long)s->w * C;
+            for (int kx = 0; kx < s->kw; kx++) {
+                const int ix0 = ox * s->sw - s->pad_left + kx * s->dw;
+                for (int c = 0; c < C; c++) {
+                    const float *w = kernel + ((long)(ky * s->kw + kx) * C + c) * K + j0;
+                    const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+#pragma clang loop unroll(full)
+                    for (int p = 0; p < 4; p++) {
+                        const __m512 xv = _mm512_set1_ps(row[(long)(ix0 + p * s->sw) * C + c]);
+                        acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_mul_ps(xv, w0));
+                        acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(xv, w1));
+                        acc[p][2] = _mm512_add_ps(acc[p][2], _mm512_mul_ps(xv, w2));
+                        acc[p][3] = _mm512_add_ps(acc[p][3], _mm512_mul_ps(xv, w3));
+                    }
+                }
+            }
+        }
+#pragma clang loop unroll(full)
+        for (int p = 0; p < 4; p++) {
+            float *op = o + (long)p * K + j0;
+#pragma clang loop unroll(full)
+            for (int q = 0; q < 4; q++) {
+                __m512 v = acc[p][q];
+                if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + j0 + 16 * q));
+                _mm512_storeu_ps(op + 16 * q, v);
+            }
+        }
+    }
+}
+#endif
+
+int vgg_conv2d_direct_applies(const vgg_conv_shape *s) { return s->c <= 4 && s->k % 64 == 0; }
+
+void vgg_conv2d_direct_rows(const vgg_conv_shape *s, const float *in, const float *kernel, const float *bias, float *out, long m0,
+                            long m1) {
+    const int K = s->k;
+#if defined(__x86_64__)
+    const int vector = vgg_isa() == VGG_ISA_AVX512;
+#else
+    const int vector = 0;
+#endif
+    long m = m0;
+    while (m < m1) {
+        const int ox = (int)(m % s->ow);
+        const long r = m / s->ow;
+        const int oy = (int)(r % s->oh);
+        const long b = r / s->oh;
+        // Four pixels of one output row whose taps are all inside the image's width.
+        const int x_first = ox * s->sw - s->pad_left, x_last = (ox + 3) * s->sw - s->pad_left + (s->kw - 1) * s->dw;
+        if (vector && m + 4 <= m1 && ox + 4 <= s->ow && x_first >= 0 && x_last < s->w) {
+#if defined(__x86_64__)
+            direct_quad_avx512(s, in, kernel, bias, out + m * K, b, oy, ox);
+#endif
+            m += 4;
+        } else {
+            direct_pixel(s, in, kernel, bias, out + m * K, b, oy, ox);
+            m += 1;
+        }
+    }
+}
+
 void vgg_conv2d_gemm_rows(const vgg_conv_shape *s, const float *in, const float *kernel, const float *bias,
                           float *out, long m0, long m1, float *scratch, long scratch_rows) {
+    if (vgg_conv2d_direct_applies(s)) { vgg_conv2d_direct_rows(s, in, kernel, bias, out, m0, m1); return; }
     const long K = (long)s->kh * s->kw * s->c;
     const int pointwise = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 &&
                           s->pad_left == 0 && s->oh == s->h && s->ow == s->w;

@@ -107,6 +107,33 @@ import VGGTool
         }
     }
 
+    /// Convolutions of images with few channels (VGG16's first layer) are computed directly instead of by
+    /// im2col + GEMM: against the convolution in double within 1e-6 of the largest output, 'same' and 'valid',
+    /// widths that are not multiples of the vector path's four pixels, 1-pixel images; the same bits on every
+    /// instruction set.
+    @Test func fewChannelsDirectMatchesReference() throws {
+        let dir = try TestSupport.tempDir()
+        defer { KernelISA.force(nil) }
+        for (h, w, c, k, same) in [(9, 11, 3, 64, true), (7, 6, 1, 128, false), (1, 1, 3, 64, true), (5, 13, 4, 64, true)] {
+            let model = try Self.convModel(dir, height: h, width: w, c: c, filters: k, padding: same ? .same : .valid, relu: true)
+            let n = 2
+            let x: [Float] = (0..<(n * h * w * c)).map { (i: Int) -> Float in Float((i * 7919) % 97) / 48 - 1 }
+            let ref = Self.direct(x, n: n, h: h, w: w, c: c, kernel: model.floats("conv/kernel")!, bias: model.floats("conv/bias")!,
+                                  filters: k, same: same, relu: true)
+            var results: [[Float]] = []
+            for isa in KernelISA.allCases where isa.rawValue <= KernelISA.supported.rawValue {
+                KernelISA.force(isa)
+                let engine = try Engine(model: model, options: .init(convolution: .fixed(.im2col), algorithmCache: .disabled))
+                let y = try engine.run(Tensor(shape: [n, h, w, c], values: x))[0]
+                try #require(y.count == ref.count)
+                let err = TestSupport.relativeError(y.values[...], ref[...])
+                #expect(err < 1e-6, "\(h)x\(w)x\(c) -> \(k) same \(same) \(isa): relative error \(err)")
+                results.append(y.values)
+            }
+            for r in results.dropFirst() { #expect(r == results[0], "\(h)x\(w)x\(c)") }
+        }
+    }
+
     /// A Dense layer's small-batch kernels (forward, input gradient, kernel gradient: the AVX-512 kernels and
     /// their baseline builds) are the same to the bit on every instruction set, with widths that are not
     /// multiples of their 64 columns and 4 rows and a batch that is not a multiple of 4.

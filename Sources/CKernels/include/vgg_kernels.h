@@ -21,6 +21,13 @@ typedef struct {
 /// (kh*kw*c) x k matrix. bias may be NULL. A 1x1, stride-1, unpadded convolution needs no scratch.
 void vgg_conv2d_gemm_rows(const vgg_conv_shape *s, const float *in, const float *kernel, const float *bias,
                           float *out, long m0, long m1, float *scratch, long scratch_rows);
+/// Whether vgg_conv2d_gemm_rows computes this convolution directly instead (at most 4 input channels, filters
+/// a multiple of 64: im2col rows too short for sgemm), needing no scratch.
+int vgg_conv2d_direct_applies(const vgg_conv_shape *s);
+/// The direct convolution of output rows [m0, m1) (see vgg_conv2d_direct_applies): each sum over the taps in
+/// (ky, kx, c) order, taps outside the image skipped, then the bias.
+void vgg_conv2d_direct_rows(const vgg_conv_shape *s, const float *in, const float *kernel, const float *bias, float *out, long m0,
+                            long m1);
 
 /// Winograd F(2x2, 3x3) for 3x3 stride-1 undilated convolutions.
 /// Kernel transform: U (16 x c x k) from the HWIO kernel; k-columns [k0, k1) only.
