@@ -6,7 +6,7 @@
 #      images per class, 20% of them for validation, INPUT_SIZE x INPUT_SIZE, block5 trained, a Dense(256)
 #      head on the flattened features, dropout 0.5, Adam at 1e-4, EPOCHS epochs, early stopping);
 #   2. `vggtool quantize` of it with 30 further training images per class (300, not in the test set), for
-#      each method of METHODS (default: percentile, the default method; e.g. METHODS="percentile mse minmax");
+#      each method of METHODS (default: minmax, the default method; e.g. METHODS="minmax mse percentile");
 #   3. on TEST_PER_CLASS x 10 held-out t10k images: accuracy by `evaluate --precision fp32|bf16` (the float
 #      file) and int8 (the quantized one); top-1 agreement with fp32 from `predict -o` outputs;
 #   4. fer_emotion.h5 (fer 22.5.1's facial-emotion mini-Xception, gray 64x64): the same agreement on the
@@ -15,7 +15,7 @@
 #      channels, so the model gets a fixed 1x1 Conv2D in front (RGB 0..255 -> gray / 127.5 - 1, fer's own
 #      preprocessing; bench/classifier_agreement.py fer-wrap).
 # Prints one table: model, precision, accuracy, agreement with fp32, images. About 10 minutes on 2 cores
-# (fine-tuning is 8 of them; METHODS="percentile mse minmax" adds about half a minute per method).
+# (fine-tuning is 8 of them; METHODS="minmax mse percentile" adds about half a minute per method).
 #
 #   VGGTOOL_BIN=path bench/classifier_agreement.sh
 #
@@ -36,7 +36,7 @@ per_class=${PER_CLASS:-500}
 test_per_class=${TEST_PER_CLASS:-150}
 size=${INPUT_SIZE:-64}
 epochs=${EPOCHS:-10}
-methods=${METHODS:-percentile}
+methods=${METHODS:-minmax}
 helper=$root/bench/classifier_agreement.py
 work=$(mktemp -d /tmp/vggtool-classifier-agreement.XXXXXX)
 if [ "${KEEP:-0}" = 1 ]; then echo "work folder: $work"; else trap 'rm -rf "$work"' EXIT; fi
@@ -79,7 +79,7 @@ for m in $methods; do
   "$bin" evaluate "clf.$m.vggm" --data test --precision int8 --json -q > "clf.int8-$m.json"
 done
 
-stage "fer_emotion: fp32, bf16, quantize (percentile, the same 300 calibration images), int8"
+stage "fer_emotion: fp32, bf16, quantize (the default method, the same 300 calibration images), int8"
 "$py" "$helper" fer-wrap "$fer" fer_wrapped.h5 > python.log 2>&1 || { cat python.log; exit 1; }
 "$bin" convert fer_wrapped.h5 -o fer.vggm --preprocessing none -q >/dev/null
 labelled=0
@@ -87,7 +87,7 @@ run fer fer.vggm fp32
 run fer fer.vggm bf16
 "$bin" quantize fer.vggm --calibration cal -o fer.int8.vggm -q > quantize.fer.txt
 sed -n '/^layer/,/^size/p' quantize.fer.txt
-"$bin" predict fer.int8.vggm $(cat test.txt) -o "fer.int8-percentile.npy" --precision int8 > /dev/null
+"$bin" predict fer.int8.vggm $(cat test.txt) -o "fer.int8.npy" --precision int8 > /dev/null
 
 stage "done"
 echo "| model | precision | accuracy | agreement with fp32 | images |"
@@ -101,4 +101,4 @@ done
 f="fer_emotion (Fashion-MNIST inputs)"
 "$py" "$helper" row "$f" fp32 test.txt fer.fp32.npy fer.fp32.npy
 "$py" "$helper" row "$f" bf16 test.txt fer.fp32.npy fer.bf16.npy
-"$py" "$helper" row "$f" "int8 (percentile)" test.txt fer.fp32.npy fer.int8-percentile.npy
+"$py" "$helper" row "$f" "int8 (default method)" test.txt fer.fp32.npy fer.int8.npy

@@ -32,6 +32,6 @@ for name, (i, o) in shapes.items():
     b = (i * o + o) * 4   # kernel and bias, read once
     t = layers[name]
     print(f"{name:<12} {b / 1e6:>10.1f} {t * 1e3:>8.2f} {b / t / 1e9:>8.1f} {b / t / 1e9 / copy:>7.0%} {b / t / 1e9 / read:>7.0%}")
-print("target (issue 12): a batch-1 Dense layer at >= 80% of the STREAM-style copy bandwidth (fc1 is the one that counts:"
-      " fc2 and predictions fit in the caches' reach)")
+print("target (issue 12): a batch-1 Dense layer at >= 80% of the STREAM-style copy bandwidth (fc1, 411 MB, the layer that"
+      " dominates; the smaller ones pay more for starting and joining the threads)")
 PY

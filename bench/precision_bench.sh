@@ -63,7 +63,7 @@ for b in 1 8; do
     echo >> "$work/vggtool.jsonl"
   done
 done
-"$bin" export "$work/fp32.vggm" --to onnx -o "$work/fp32.onnx" --batch dynamic >/dev/null
+"$bin" export "$work/fp32.vggm" --to onnx -o "$work/fp32.onnx" --batch dynamic --input-shape 224,224,3 >/dev/null
 
 "$py" bench/precision_peer.py compare "$work" "$seconds" $sizes
 

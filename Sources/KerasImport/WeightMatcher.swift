@@ -21,6 +21,22 @@ struct WeightMatcher {
         return size.uint64Value
     }
 
+    /// A stored layer's datasets in the order of the model's weights: by name when every weight's name ends
+    /// exactly one dataset's path (`.../moving_mean:0`), else as stored. tf-keras stores a nested model's
+    /// weights as `model.weights` lists them, trainable ones first: a BatchNormalization's moving statistics
+    /// come after every kernel of the nested model, not beside their layer's gamma and beta.
+    static func aligned(_ datasets: [(path: String, dataset: HDF5Dataset)], to weights: [WeightSpec]) -> [(path: String, dataset: HDF5Dataset)] {
+        guard weights.count == datasets.count, weights.count > 1 else { return datasets }
+        var result: [(path: String, dataset: HDF5Dataset)] = []
+        var used = Set<Int>()
+        for w in weights {
+            let matches = datasets.indices.filter { datasets[$0].path.hasSuffix("/\(w.name):0") || datasets[$0].path.hasSuffix("/\(w.name)") }
+            guard matches.count == 1, used.insert(matches[0]).inserted else { return datasets }
+            result.append(datasets[matches[0]])
+        }
+        return result
+    }
+
     /// Largest tensor accepted: 2^32 elements (16 GB of float32).
     static let maxElements = 1 << 32
 
@@ -77,7 +93,7 @@ struct WeightMatcher {
             guard s.datasets.count == info.weights.count else {
                 throw err("layer '\(lname)'", .weightCountMismatch(layer: lname, expected: info.weights.count, actual: s.datasets.count), "file has \(s.datasets.count) weight(s) at '\(s.key)', the model expects \(info.weights.count) (\(info.weights.map(\.name).joined(separator: ", ")))")
             }
-            for (spec, (path, ds)) in zip(info.weights, s.datasets) {
+            for (spec, (path, ds)) in zip(info.weights, Self.aligned(s.datasets, to: info.weights)) {
                 let obj = "layer '\(lname)' weight '\(spec.name)' (dataset '\(path)')"
                 let shape = try KerasFile.wrap(file) { try ds.shape() }
                 var count: UInt64 = 1

@@ -11,8 +11,8 @@ extension VGGToolCommand {
             abstract: "Quantize a model's Conv2D and Dense layers to int8 from calibration images.",
             discussion: """
             Symmetric per-output-channel int8 weights; each layer's input range from the calibration images \
-            (streamed in batches: only per-layer histograms are kept), chosen by --method (the 99.99th percentile \
-            of |x| by default; see docs/precision.md). Each layer's int8 output is then compared with float32 on the first \
+            (streamed in batches: only per-layer histograms are kept), chosen by --method (the largest |x| by \
+            default; see docs/precision.md). Each layer's int8 output is then compared with float32 on the first \
             --measure-images images: layers whose relative error exceeds --max-layer-error stay float32. Prints \
             the per-layer report. The output is a .vggm of format 1.3; predict, evaluate and bench run it in int8 \
             (--precision int8, their default for such a file). The same inputs give the same bytes.
@@ -22,7 +22,7 @@ extension VGGToolCommand {
         @Option(help: ArgumentHelp("Folder of calibration images (any depth; jpg, jpeg, png, bmp, gif).", valueName: "DIR")) var calibration: String
         @Option(help: "Calibration images to use at most, taken evenly through the sorted list (default: all).") var images: Int?
         @Option(help: "Input height and width (square), for models without one.") var inputSize: Int?
-        @Option(help: "How input ranges are chosen: percentile (of |x|), minmax (the largest |x|) or mse.") var method: CalibrationMethod = .percentile
+        @Option(help: "How input ranges are chosen: minmax (the largest |x|), percentile (of |x|) or mse.") var method: CalibrationMethod = .minmax
         @Option(help: "The percentile of |x| kept by --method percentile.") var percentile: Double = 99.99
         @Option(help: "Largest relative RMS error of a layer's int8 output kept int8.") var maxLayerError: Double = 0.05
         @Option(help: "Images the per-layer errors are measured on.") var measureImages: Int = 16

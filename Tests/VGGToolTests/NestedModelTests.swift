@@ -43,6 +43,26 @@ import VGGTool
         }
     }
 
+    /// A nested model with BatchNormalization layers: tf-keras's .h5 stores the nested model's weights
+    /// trainable first (every kernel, gamma and beta, then the moving statistics), so they are matched to the
+    /// model's weights by name; Keras 3's layouts store them per layer. Each converts and computes what Keras
+    /// computed, and the summaries are Keras's.
+    @Test func nestedBatchNormalizationMatchesByName() throws {
+        let model = "nested_bn"
+        let x = try TestSupport.tensor("\(model).input.npy")
+        let config = try String(contentsOfFile: TestSupport.fixture("\(model).keras3.config.json"), encoding: .utf8)
+        for (file, golden, options) in [("tfkeras.full.h5", "tfkeras", KerasFile.Options()), ("keras3.keras", "keras3", .init()),
+                                         ("keras3.weights.h5", "keras3", .init(configJSON: config))] {
+            let vggm = try TestSupport.convertAndOpen(TestSupport.fixture("\(model).\(file)"), options: options)
+            let y = try Engine(model: vggm).run(x)[0]
+            let expected = try TestSupport.tensor("\(model).\(golden).output.npy")
+            #expect(y.shape == expected.shape)
+            #expect(TestSupport.relativeError(y.values[...], expected.values[...]) < 1e-4, "\(model).\(file)")
+        }
+        let analysis = try loadAnalysis(path: TestSupport.fixture("\(model).tfkeras.full.h5"), options: .init())
+        #expect(analysis.summary(style: .keras2) == (try TestSupport.golden("\(model).keras2.txt")))
+    }
+
     /// A model without nesting is still written as 1.0, which older readers accept.
     @Test func flatModelsStayVersion10() throws {
         let vggm = try TestSupport.convertAndOpen(TestSupport.fixture("tiny_vgg16.tfkeras.full.h5"))

@@ -2,8 +2,8 @@ import CKernels
 import ModelGraph
 
 extension Dense: RuntimeKernel {
-    /// Kernels of at least this many floats (16 MB) at batch 1 are split by rows over the threads.
-    static let rowSplitFloats = 4 << 20
+    /// Kernels of at least this many floats (4 MB) at batch 1 are split by rows over the threads.
+    static let rowSplitFloats = 1 << 20
 
     /// Rows split across threads for large batches, output columns otherwise.
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
