@@ -34,8 +34,8 @@ if [ -z "$src" ]; then
 fi
 case "$src" in
   *.vggm) cp "$src" "$work/fp32.vggm" ;;
-  *) "$bin" convert "$src" -o "$work/fp32.vggm" -q >/dev/null
-     "$bin" convert "$src" -o "$work/bf16.vggm" --dtype bf16 -q >/dev/null ;;
+  *) "$bin" convert "$src" -o "$work/fp32.vggm" --input-shape 224,224,3 -q >/dev/null
+     "$bin" convert "$src" -o "$work/bf16.vggm" --input-shape 224,224,3 --dtype bf16 -q >/dev/null ;;
 esac
 
 classes=T-shirt_top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle_boot
@@ -63,7 +63,7 @@ for b in 1 8; do
     echo >> "$work/vggtool.jsonl"
   done
 done
-"$bin" export "$work/fp32.vggm" --to onnx -o "$work/fp32.onnx" --batch dynamic --input-shape 224,224,3 >/dev/null
+"$bin" export "$work/fp32.vggm" --to onnx -o "$work/fp32.onnx" --batch dynamic >/dev/null
 
 "$py" bench/precision_peer.py compare "$work" "$seconds" $sizes
 
