@@ -3,6 +3,24 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+#if defined(__x86_64__)
+// acc[p][q] += x[p * stride] * v[16q .. 16q + 15] for p, q < 4: a rank-1 update of four rows by 64 columns held
+// in sixteen AVX-512 registers, multiply then add (no fused multiply-add: the scalar fallbacks compute the same
+// bits). The small-batch Dense kernels and the direct few-channel convolution are built on it.
+__attribute__((target("avx512f"), always_inline)) static inline void rank1_4x64(__m512 acc[4][4], const float *v, const float *x,
+                                                                               long stride) {
+    const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+#pragma clang loop unroll(full)
+    for (int p = 0; p < 4; p++) {
+        const __m512 a = _mm512_set1_ps(x[p * stride]);
+        acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_mul_ps(a, v0));
+        acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(a, v1));
+        acc[p][2] = _mm512_add_ps(acc[p][2], _mm512_mul_ps(a, v2));
+        acc[p][3] = _mm512_add_ps(acc[p][3], _mm512_mul_ps(a, v3));
+    }
+}
+#endif
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -98,18 +116,8 @@ __attribute__((target("avx512f"))) static void direct_quad_avx512(const vgg_conv
             const float *row = in + (b * s->h + iy) * (long)s->w * C;
             for (int kx = 0; kx < s->kw; kx++) {
                 const int ix0 = ox * s->sw - s->pad_left + kx * s->dw;
-                for (int c = 0; c < C; c++) {
-                    const float *w = kernel + ((long)(ky * s->kw + kx) * C + c) * K + j0;
-                    const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
-#pragma clang loop unroll(full)
-                    for (int p = 0; p < 4; p++) {
-                        const __m512 xv = _mm512_set1_ps(row[(long)(ix0 + p * s->sw) * C + c]);
-                        acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_mul_ps(xv, w0));
-                        acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(xv, w1));
-                        acc[p][2] = _mm512_add_ps(acc[p][2], _mm512_mul_ps(xv, w2));
-                        acc[p][3] = _mm512_add_ps(acc[p][3], _mm512_mul_ps(xv, w3));
-                    }
-                }
+                for (int c = 0; c < C; c++)
+                    rank1_4x64(acc, kernel + ((long)(ky * s->kw + kx) * C + c) * K + j0, row + (long)ix0 * C + c, (long)s->sw * C);
             }
         }
 #pragma clang loop unroll(full)
@@ -730,19 +738,7 @@ __attribute__((target("avx512f"))) static void kernel_gradient_avx512(const floa
                     acc[i][2] = _mm512_mul_ps(a, g2); acc[i][3] = _mm512_mul_ps(a, g3);
                 }
             }
-            for (long b = 1; b < n; b++) {
-                const float *gb = g + b * units + j, *xb = x + b * in + r;
-                const __m512 g0 = _mm512_loadu_ps(gb), g1 = _mm512_loadu_ps(gb + 16);
-                const __m512 g2 = _mm512_loadu_ps(gb + 32), g3 = _mm512_loadu_ps(gb + 48);
-#pragma clang loop unroll(full)
-                for (int i = 0; i < 4; i++) {
-                    const __m512 a = _mm512_set1_ps(xb[i]);
-                    acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_mul_ps(a, g0));
-                    acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_mul_ps(a, g1));
-                    acc[i][2] = _mm512_add_ps(acc[i][2], _mm512_mul_ps(a, g2));
-                    acc[i][3] = _mm512_add_ps(acc[i][3], _mm512_mul_ps(a, g3));
-                }
-            }
+            for (long b = 1; b < n; b++) rank1_4x64(acc, g + b * units + j, x + b * in + r, 1);
 #pragma clang loop unroll(full)
             for (int i = 0; i < 4; i++) {
                 _mm512_storeu_ps(d + i * units + j, acc[i][0]); _mm512_storeu_ps(d + i * units + j + 16, acc[i][1]);
@@ -821,19 +817,7 @@ __attribute__((target("avx512f"))) static void small_forward_avx512(const float 
                         acc[r][2] = _mm512_loadu_ps(o + 32); acc[r][3] = _mm512_loadu_ps(o + 48);
                     }
                 }
-                for (; i < ie; i++) {
-                    const float *wi = w + i * units + j;
-                    const __m512 w0 = _mm512_loadu_ps(wi), w1 = _mm512_loadu_ps(wi + 16);
-                    const __m512 w2 = _mm512_loadu_ps(wi + 32), w3 = _mm512_loadu_ps(wi + 48);
-#pragma clang loop unroll(full)
-                    for (int r = 0; r < 4; r++) {
-                        const __m512 a = _mm512_set1_ps(x[(b + r) * in + i]);
-                        acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_mul_ps(a, w0));
-                        acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_mul_ps(a, w1));
-                        acc[r][2] = _mm512_add_ps(acc[r][2], _mm512_mul_ps(a, w2));
-                        acc[r][3] = _mm512_add_ps(acc[r][3], _mm512_mul_ps(a, w3));
-                    }
-                }
+                for (; i < ie; i++) rank1_4x64(acc, w + i * units + j, x + b * in + i, in);
 #pragma clang loop unroll(full)
                 for (int r = 0; r < 4; r++) {
                     float *o = out + (b + r) * units + j;
