@@ -147,18 +147,20 @@ package final class LowpProduct: @unchecked Sendable {
     /// Tiles per block for `tiles` tiles over `threads` threads.
     static func winogradBlock(tiles: Int, threads: Int) -> Int { max(1, min(winogradBlock, (tiles + threads - 1) / threads)) }
 
-    /// Bytes of one block's scratch: v (16 x T x c floats), vb (T x k2(c) bf16), mm (16 x T x k floats).
-    static func winogradBlockBytes(_ s: vgg_conv_shape, block t: Int) -> Int {
+    /// One block's scratch: v (16 x T x c floats) at 0, vb (T x k2(c) bf16) at `vb`, mm (16 x T x k floats) at
+    /// `mm`, `bytes` in all (each part 64-byte aligned).
+    static func winogradBlockLayout(_ s: vgg_conv_shape, block t: Int) -> (vb: Int, mm: Int, bytes: Int) {
         let c = Int(s.c), kk = Int(s.k), c2 = Int(vgg_lowp_k2(c))
-        let v: Int = VGGMFormat.alignUp64(4 * winogradArea * t * c), vb: Int = VGGMFormat.alignUp64(2 * t * c2)
-        return v + vb + VGGMFormat.alignUp64(4 * winogradArea * t * kk)
+        let vb: Int = VGGMFormat.alignUp64(4 * winogradArea * t * c)
+        let mm: Int = vb + VGGMFormat.alignUp64(2 * t * c2)
+        return (vb, mm, mm + VGGMFormat.alignUp64(4 * winogradArea * t * kk))
     }
 
     /// Bytes of scratch for the bf16 Winograd convolution of `shape`.
     func winogradScratchBytes(_ shape: vgg_conv_shape, threads: Int) -> Int {
         var s = shape
         let tiles = Int(vgg_winograd_tiles(&s))
-        return threads * Self.winogradBlockBytes(s, block: Self.winogradBlock(tiles: tiles, threads: threads))
+        return threads * Self.winogradBlockLayout(s, block: Self.winogradBlock(tiles: tiles, threads: threads)).bytes
     }
 
     /// Runs the bf16 Winograd convolution (bias added; the activation is the caller's): each thread takes a
@@ -169,17 +171,16 @@ package final class LowpProduct: @unchecked Sendable {
         let tiles = Int(vgg_winograd_tiles(&s)), threads = engine.threads, area = Self.winogradArea
         let block = Self.winogradBlock(tiles: tiles, threads: threads)
         let c = Int(s.c), c2 = Int(vgg_lowp_k2(c))
-        let perThread = Self.winogradBlockBytes(s, block: block)
+        let layout = Self.winogradBlockLayout(s, block: block)
         let packed = winogradPacked!, bias = bias
         let parts = min(threads, (tiles + block - 1) / block)
         let base = UnsafeSendable(scratch)
         engine.parallelParts(parts) { p0, p1, _ in
             for p in p0..<p1 {
-                let start = base.value + p * perThread
+                let start = base.value + p * layout.bytes
                 let v = start.bindMemory(to: Float.self, capacity: area * block * c)
-                let vbRaw = start + VGGMFormat.alignUp64(4 * area * block * c)
-                let vb = vbRaw.bindMemory(to: UInt16.self, capacity: block * c2)
-                let mm = (vbRaw + VGGMFormat.alignUp64(2 * block * c2)).bindMemory(to: Float.self, capacity: area * block * Int(s.k))
+                let vb = (start + layout.vb).bindMemory(to: UInt16.self, capacity: block * c2)
+                let mm = (start + layout.mm).bindMemory(to: Float.self, capacity: area * block * Int(s.k))
                 var t = tiles * p / parts
                 let t1 = tiles * (p + 1) / parts
                 while t < t1 {
