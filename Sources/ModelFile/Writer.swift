@@ -82,6 +82,42 @@ public enum VGGMWriter {
     public static func write(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
                              classNames: [String]?, provenance makeProvenance: () throws -> Provenance, tensors: [TensorPayload],
                              dtype: TensorDType = .f32, progress: ((_ bytesDone: Int, _ bytesTotal: Int) -> Void)? = nil) throws -> WriteStats {
+        let prepared = try prepare(to: path, graph: graph, inputShape: inputShape, preprocessing: preprocessing, classNames: classNames,
+                                   provenance: makeProvenance, tensors: tensors, dtype: dtype, progress: progress)
+        return try prepared.commit()
+    }
+
+    /// A `.vggm` file whose bytes are all written but which is not yet durable nor named: `commit()` makes it
+    /// the destination (fsync, then the name), `discard()` (or deinit) drops it. It holds no reference to the
+    /// tensors it was written from.
+    public final class Prepared: @unchecked Sendable {
+        let file: AtomicFile
+        /// What `commit()` returns.
+        public let stats: WriteStats
+
+        init(file: AtomicFile, stats: WriteStats) {
+            self.file = file
+            self.stats = stats
+        }
+
+        /// Makes the file the destination (`AtomicFile.commit()`). Throws `ModelFileError` naming it.
+        @discardableResult
+        public func commit() throws -> WriteStats {
+            try file.commit()
+            return stats
+        }
+
+        /// Drops the file; the destination is untouched.
+        public func discard() { file.discard() }
+    }
+
+    /// The first half of `write`: every byte written (in the page cache), nothing made durable or named yet.
+    /// Once it returns the tensors' arrays may change; `commit()` on the result does the rest. A writer that
+    /// has other files to write before this one is named (a checkpoint and its state) releases its in-memory
+    /// data this way before the fsyncs, which take much longer than the copies.
+    public static func prepare(to path: String, graph: ModelGraph, inputShape: [Int?], preprocessing: Preprocessing?,
+                               classNames: [String]?, provenance makeProvenance: () throws -> Provenance, tensors: [TensorPayload],
+                               dtype: TensorDType = .f32, progress: ((_ bytesDone: Int, _ bytesTotal: Int) -> Void)? = nil) throws -> Prepared {
         // Layout.
         var entries: [TensorEntry] = []
         var offset = 0
@@ -98,7 +134,8 @@ public enum VGGMWriter {
         let dataOffset = VGGMFormat.headerSize
 
         let temp = try AtomicFile(destination: path)
-        defer { temp.discard() }
+        var handedOver = false
+        defer { if !handedOver { temp.discard() } }
         let fd = temp.fd
         let fail = { (what: String) -> ModelFileError in ModelFileError(file: path, .cannotWrite, "\(what) failed: \(String(cString: strerror(errno)))") }
         guard ftruncate(fd, off_t(dataOffset + dataLength)) == 0 else { throw fail("allocating \(dataOffset + dataLength) bytes") }
@@ -198,8 +235,8 @@ public enum VGGMWriter {
                                 manifestLength: manifestBytes.count, fileLength: fileLength,
                                 manifestCRC: manifestBytes.withUnsafeBytes { VGGMFormat.crc32c($0) })
         try pwriteAll(fd, header, at: 0, path: path)
-        try temp.commit()
-        return WriteStats(bytes: fileLength, tensors: tensors.count)
+        handedOver = true
+        return Prepared(file: temp, stats: WriteStats(bytes: fileLength, tensors: tensors.count))
     }
 
     /// Raw copies go in slices of this size (written back as they complete)...

@@ -713,9 +713,10 @@ public final class FineTuneSession {
                     "loss became \(loss) at epoch \(epoch), batch \(b + 1): stopped (try a lower \($0))" + kept
                 })
             }
-            // The checkpoint being written reads the weights and slots in place: the update waits for it
-            // (copying them instead would hold a second head's worth of memory, ~0.35 GB for VGG16's).
-            if b == 0 { try writer.wait() }
+            // The checkpoint being written reads the weights and slots in place: the update waits until its bytes
+            // are written (copying them instead would hold a second head's worth of memory, ~0.35 GB for
+            // VGG16's), not for its fsyncs.
+            if b == 0 { try writer.waitForRelease() }
             if let comm {
                 // Each gradient (a streamed block of a Dense kernel, or a whole small one) is summed over the
                 // ranks before its update, so every rank takes the same step.
@@ -785,11 +786,17 @@ public final class FineTuneSession {
                                         history: history, m: st.m, v: st.v, checkpoint: "")
         let names = classNames, comp = composition, base = self.base, state = self.state
         try writer.submit {
+            // Every byte first (the arrays are then released: the next update need not wait for the disk),
+            // then the fsyncs and names in the order above.
             var s = saved
             s.checkpoint = FineTuneSession.newStamp()
-            try state.saveNext(s)
-            try self.save(comp: comp, base: base, weights: weights, classNames: names, created: s.checkpoint)
-            try state.promoteNext()
+            let next = try state.stageNext(s)
+            let model = try self.prepareSave(comp: comp, base: base, weights: weights, classNames: names, created: s.checkpoint)
+            return {
+                try next.commit()
+                try model.commit()
+                try state.promoteNext()
+            }
         }
     }
 
@@ -808,10 +815,10 @@ public final class FineTuneSession {
         engine?.releaseMemory()
     }
 
-    /// Writes the composed model (frozen tensors copied from the base, trained ones from the network).
-    @discardableResult
-    func save(comp: Composition, base: VGGMFile, weights trained: [String: [Float]], classNames: [String],
-              created: String = FineTuneSession.newStamp()) throws -> String {
+    /// Writes the composed model (frozen tensors copied from the base, trained ones from the network), all but
+    /// its commit (`VGGMWriter.prepare`).
+    func prepareSave(comp: Composition, base: VGGMFile, weights trained: [String: [Float]], classNames: [String],
+                     created: String) throws -> VGGMWriter.Prepared {
         var payloads: [TensorPayload] = []
         for info in comp.analysis.layers {
             for w in info.weights {
@@ -829,14 +836,13 @@ public final class FineTuneSession {
             }
         }
         let prov = base.manifest.provenance
-        _ = try VGGMWriter.write(
+        return try VGGMWriter.prepare(
             to: output, graph: comp.graph, inputShape: [options.inputSize, options.inputSize, 3], preprocessing: base.manifest.preprocessing,
             classNames: classNames,
-            provenance: Provenance(sourceFile: baseName, sourceSHA256: prov.sourceSHA256,
+            provenance: { Provenance(sourceFile: baseName, sourceSHA256: prov.sourceSHA256,
                                    sourceLayout: "vggtool finetune of \(prov.sourceFile)", kerasVersion: prov.kerasVersion,
-                                   converter: "vggtool finetune", created: created),
+                                   converter: "vggtool finetune", created: created) },
             tensors: payloads)
-        return created
     }
 
     /// A checkpoint's creation stamp (its provenance's `created`): the time and a random tag, unique per write,
@@ -864,34 +870,51 @@ public final class FineTuneSession {
 
 
 /// Writes checkpoints one at a time on a background thread; an error surfaces at the next submit or wait.
+/// A job has two parts: the first writes every byte from the training's arrays and returns the second, which
+/// makes the files durable and names them without touching those arrays.
 final class CheckpointWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "vggtool.checkpoints")
     private let group = DispatchGroup()
+    /// Left when a job's first part is done (or failed) and what it captured is released.
+    private let staged = DispatchGroup()
     private let lock = NSLock()
     private var failure: Error?
 
     final class Job: @unchecked Sendable {
-        var body: (() throws -> Void)?
-        init(_ body: @escaping () throws -> Void) { self.body = body }
+        var body: (() throws -> () throws -> Void)?
+        init(_ body: @escaping () throws -> () throws -> Void) { self.body = body }
     }
 
-    func submit(_ body: @escaping () throws -> Void) throws {
+    func submit(_ body: @escaping () throws -> () throws -> Void) throws {
         try check()
         let job = Job(body)
+        staged.enter()
         queue.async(group: group) { [self] in
-            do { try job.body?() } catch {
-                lock.lock(); if failure == nil { failure = error }; lock.unlock()
-            }
-            // What the write captured (the weights and slots it shares with the training) is released before
-            // `wait()` returns, so the next update changes them in place rather than copying them.
+            var rest: (() throws -> Void)?
+            do { rest = try job.body?() } catch { record(error) }
+            // What the first part captured (the weights and slots it shares with the training) is released
+            // before `waitForRelease()` returns, so the next update changes them in place rather than copying them.
             job.body = nil
+            staged.leave()
+            do { try rest?() } catch { record(error) }
         }
+    }
+
+    /// Waits until every submitted write has its bytes written and holds no array of the training's; rethrows
+    /// the first failure.
+    func waitForRelease() throws {
+        staged.wait()
+        try check()
     }
 
     /// Waits for every submitted write; rethrows the first failure.
     func wait() throws {
         group.wait()
         try check()
+    }
+
+    private func record(_ error: Error) {
+        lock.lock(); if failure == nil { failure = error }; lock.unlock()
     }
 
     private func check() throws {
@@ -922,14 +945,30 @@ struct TrainingState {
     var nextJSONPath: String { path + ".state.next.json" }
     var nextSlotsPath: String { path + ".state.next.npy" }
 
+    /// The next state with its slots written but not yet durable nor named (`TrainingState.stageNext`).
+    struct StagedNext {
+        let slots: AtomicFile
+        let json: [UInt8]
+        let path: String
+
+        /// Names the slots, then writes the JSON that records their size and checksum.
+        func commit() throws {
+            try slots.commit()
+            try AtomicFile.write(json, to: path)
+        }
+    }
+
     /// Writes `s` as the next state (slots, then the JSON that records their size and checksum).
-    func saveNext(_ s: Saved) throws {
+    func saveNext(_ s: Saved) throws { try stageNext(s).commit() }
+
+    /// The first half of `saveNext`: the slots' bytes written (so `s`'s arrays may change once it returns),
+    /// nothing made durable or named yet.
+    func stageNext(_ s: Saved) throws -> StagedNext {
         // The slots are written array by array (no copy of them in memory: Adam's two for a VGG16 head are
         // ~0.24 GB), with the checksum the JSON records computed as they go.
         let count = (s.m + s.v).reduce(0) { $0 + $1.count }
         let header = NumPy.header(shape: [count])
         let slots = try AtomicFile(destination: nextSlotsPath)
-        defer { slots.discard() }
         var crc = header.withUnsafeBytes { VGGMFormat.crc32c($0) }
         try slots.write(header, at: 0)
         var at = header.count
@@ -949,8 +988,7 @@ struct TrainingState {
             "history": s.history.map { ["epoch": $0.epoch, "loss": $0.loss, "accuracy": $0.accuracy, "val_loss": $0.valLoss ?? -1,
                                         "val_accuracy": $0.valAccuracy ?? -1, "seconds": $0.seconds] },
         ]
-        try slots.commit()
-        try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])), to: nextJSONPath)
+        return StagedNext(slots: slots, json: Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])), path: nextJSONPath)
     }
 
     /// Makes the next state the state, once its checkpoint is written: slots first, then the JSON.
