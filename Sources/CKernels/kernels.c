@@ -7,7 +7,7 @@
 #if defined(__x86_64__)
 // acc[p][q] += x[p * stride] * v[16q .. 16q + 15] for p, q < 4: a rank-1 update of four rows by 64 columns held
 // in sixteen AVX-512 registers, multiply then add (no fused multiply-add: the scalar fallbacks compute the same
-// bits). The small-batch Dense kernels and the direct few-channel convolution are built on it.
+// bits). The direct few-channel convolution is built on it.
 __attribute__((target("avx512f"), always_inline)) static inline void rank1_4x64(__m512 acc[4][4], const float *v, const float *x,
                                                                                long stride) {
     const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
@@ -18,6 +18,21 @@ __attribute__((target("avx512f"), always_inline)) static inline void rank1_4x64(
         acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(a, v1));
         acc[p][2] = _mm512_add_ps(acc[p][2], _mm512_mul_ps(a, v2));
         acc[p][3] = _mm512_add_ps(acc[p][3], _mm512_mul_ps(a, v3));
+    }
+}
+
+// As rank1_4x64 with fused multiply-adds (one rounding per term): the small-batch Dense kernels, whose scalar
+// builds use fmaf for the same bits.
+__attribute__((target("avx512f"), always_inline)) static inline void rank1_4x64_fma(__m512 acc[4][4], const float *v, const float *x,
+                                                                                   long stride) {
+    const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+#pragma clang loop unroll(full)
+    for (int p = 0; p < 4; p++) {
+        const __m512 a = _mm512_set1_ps(x[p * stride]);
+        acc[p][0] = _mm512_fmadd_ps(a, v0, acc[p][0]);
+        acc[p][1] = _mm512_fmadd_ps(a, v1, acc[p][1]);
+        acc[p][2] = _mm512_fmadd_ps(a, v2, acc[p][2]);
+        acc[p][3] = _mm512_fmadd_ps(a, v3, acc[p][3]);
     }
 }
 #endif
@@ -702,16 +717,25 @@ void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din
             }
 }
 
-// Rows [r0, r1) and columns [j0, j1) of the gradient, one row at a time (the leftovers of the vector version).
-static void kernel_gradient_rows(const float *x, const float *g, float *dw, long n, long in, long units, long r0, long r1,
+// Rows [r0, r1) and columns [j0, j1) of the gradient, eight rows per pass over the batch (eight independent
+// sums per column: a narrow layer is otherwise one chain of dependent multiply-adds); the leftovers of the vector
+// version, and all of it on other CPUs.
+VGG_SIMD static void kernel_gradient_rows(const float *x, const float *g, float *dw, long n, long in, long units, long r0, long r1,
                                  long rbase, long j0, long j1) {
-    for (long r = r0; r < r1; r++) {
-        float *d = dw + (r - rbase) * units;
-        const float a = x[r];
-        for (long j = j0; j < j1; j++) d[j] = a * g[j];
+    for (long s = r0; s < r1; s += 8) {
+        const long e = s + 8 < r1 ? s + 8 : r1;
+        for (long r = s; r < e; r++) {
+            float *d = dw + (r - rbase) * units;
+            const float a = x[r];
+            for (long j = j0; j < j1; j++) d[j] = a * g[j];
+        }
         for (long b = 1; b < n; b++) {
-            const float ab = x[b * in + r], *gb = g + b * units;
-            for (long j = j0; j < j1; j++) d[j] += ab * gb[j];
+            const float *gb = g + b * units;
+            for (long r = s; r < e; r++) {
+                float *d = dw + (r - rbase) * units;
+                const float ab = x[b * in + r];
+                for (long j = j0; j < j1; j++) d[j] = fmaf(ab, gb[j], d[j]);
+            }
         }
     }
 }
@@ -719,7 +743,7 @@ static void kernel_gradient_rows(const float *x, const float *g, float *dw, long
 #if defined(__x86_64__)
 #include <immintrin.h>
 // Four rows by 64 columns held in sixteen registers across the whole batch, stored once: the same products and
-// sums in the same order as kernel_gradient_rows (multiply, then add: no fused multiply-add).
+// sums in the same order as kernel_gradient_rows (the first product rounded, then fused multiply-adds).
 __attribute__((target("avx512f"))) static void kernel_gradient_avx512(const float *x, const float *g, float *dw, long n, long in,
                                                                      long units, long r0, long r1) {
     const long J = units & ~63L;
@@ -738,7 +762,7 @@ __attribute__((target("avx512f"))) static void kernel_gradient_avx512(const floa
                     acc[i][2] = _mm512_mul_ps(a, g2); acc[i][3] = _mm512_mul_ps(a, g3);
                 }
             }
-            for (long b = 1; b < n; b++) rank1_4x64(acc, g + b * units + j, x + b * in + r, 1);
+            for (long b = 1; b < n; b++) rank1_4x64_fma(acc, g + b * units + j, x + b * in + r, 1);
 #pragma clang loop unroll(full)
             for (int i = 0; i < 4; i++) {
                 _mm512_storeu_ps(d + i * units + j, acc[i][0]); _mm512_storeu_ps(d + i * units + j + 16, acc[i][1]);
@@ -752,49 +776,56 @@ __attribute__((target("avx512f"))) static void kernel_gradient_avx512(const floa
 #endif
 
 // ------------------------------------------------------------------------------------------ small batches
-// out = x w (x: n x in, w: in x units) for columns [c0, c1), each sum over i ascending, multiplies and adds
-// rounded separately; a few rows of a batch at a time, so that w is read once from memory instead of being
+// out = x w (x: n x in, w: in x units) for columns [c0, c1), each sum over i ascending in fused multiply-adds
+// (fmaf here, vfmadd in the vector kernel: the same bits); a few rows of a batch at a time, so that w is read once from memory instead of being
 // packed for every call as sgemm packs it.
-static void small_forward_rows(const float *x, const float *w, float *out, long n, long in, long units, long c0, long c1) {
-    for (long b = 0; b < n; b++) {
-        float *o = out + b * units;
-        const float *xb = x + b * in;
-        for (long j = c0; j < c1; j++) o[j] = xb[0] * w[j];
+VGG_SIMD static void small_forward_rows(const float *x, const float *w, float *out, long n, long in, long units, long c0, long c1) {
+    // Eight rows of the batch per pass over w: eight independent sums per column (a narrow layer, such as a
+    // two-class output, is otherwise one long chain of dependent multiply-adds).
+    for (long b0 = 0; b0 < n; b0 += 8) {
+        const long b1 = b0 + 8 < n ? b0 + 8 : n;
+        for (long b = b0; b < b1; b++)
+            for (long j = c0; j < c1; j++) out[b * units + j] = x[b * in] * w[j];
         for (long i = 1; i < in; i++) {
-            const float a = xb[i], *wi = w + i * units;
-            for (long j = c0; j < c1; j++) o[j] += a * wi[j];
+            const float *wi = w + i * units;
+            for (long b = b0; b < b1; b++) {
+                const float a = x[b * in + i];
+                float *o = out + b * units;
+                for (long j = c0; j < c1; j++) o[j] = fmaf(a, wi[j], o[j]);
+            }
         }
     }
 }
 
 // dx = g wᵀ (g: n x units, w: in x units) for rows [i0, i1) of w: dx[b][i] = sum over j of g[b][j] w[i][j], in
 // the order small_backward_rows sums (sixteen interleaved partial sums over j, then combined pairwise).
-static float dot16(const float *a, const float *b, long len) {
+VGG_SIMD static float dot16(const float *a, const float *b, long len) {
     float p[16] = {0};
     long j = 0;
     for (; j + 16 <= len; j += 16)
-        for (int k = 0; k < 16; k++) p[k] += a[j + k] * b[j + k];
-    for (int k = 0; j + k < len; k++) p[k] += a[j + k] * b[j + k];
+        for (int k = 0; k < 16; k++) p[k] = fmaf(a[j + k], b[j + k], p[k]);
+    for (int k = 0; j + k < len; k++) p[k] = fmaf(a[j + k], b[j + k], p[k]);
     for (int w = 8; w >= 1; w /= 2)
         for (int k = 0; k < w; k++) p[k] += p[k + w];
     return p[0];
 }
-static void small_backward_rows(const float *g, const float *w, float *dx, long n, long in, long units, long i0, long i1) {
+VGG_SIMD static void small_backward_rows(const float *g, const float *w, float *dx, long n, long in, long units, long i0, long i1) {
     for (long b = 0; b < n; b++)
         for (long i = i0; i < i1; i++) dx[b * in + i] = dot16(g + b * units, w + i * units, units);
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-// Four rows of the batch by 64 columns in sixteen registers, over rows of w in blocks that stay in L2 (the
-// partial sums are stored between blocks and reloaded: the same sums in the same order).
+// Four rows of the batch by 64 columns in sixteen registers, over rows of w in blocks of 32 that stay in L1 for
+// the batch's groups of four rows (the partial sums are stored between blocks and reloaded: the same sums in the
+// same order). Blocks of 512 rows ran 1.4x slower: each row of w is another page, beyond the prefetchers' reach.
 __attribute__((target("avx512f"))) static void small_forward_avx512(const float *x, const float *w, float *out, long n, long in,
                                                                    long units, long c0, long c1) {
     const long J = c0 + ((c1 - c0) & ~63L);
-    const long IB = 512;
+    const long IB = 32;
     for (long ib = 0; ib < in; ib += IB) {
         const long ie = ib + IB < in ? ib + IB : in;
-        // The batch's groups of four rows innermost: the block of w (IB rows by 64 columns) stays in L2 for them.
+        // The batch's groups of four rows innermost: the block of w (IB rows by 64 columns) stays in L1 for them.
         for (long j = c0; j < J; j += 64) {
             for (long b = 0; b + 4 <= n; b += 4) {
                 __m512 acc[4][4];
@@ -817,7 +848,7 @@ __attribute__((target("avx512f"))) static void small_forward_avx512(const float 
                         acc[r][2] = _mm512_loadu_ps(o + 32); acc[r][3] = _mm512_loadu_ps(o + 48);
                     }
                 }
-                for (; i < ie; i++) rank1_4x64(acc, w + i * units + j, x + b * in + i, in);
+                for (; i < ie; i++) rank1_4x64_fma(acc, w + i * units + j, x + b * in + i, in);
 #pragma clang loop unroll(full)
                 for (int r = 0; r < 4; r++) {
                     float *o = out + (b + r) * units + j;
@@ -835,18 +866,20 @@ __attribute__((target("avx512f"))) static void small_forward_avx512(const float 
 
 // Sixteen partial sums per dot product in one register, as dot16 keeps them, four rows of w by four rows of
 // the batch at a time; the partial sums are combined as dot16 combines them.
-__attribute__((target("avx512f"))) static float reduce16(__m512 v) {
-    float p[16];
-    _mm512_storeu_ps(p, v);
-    for (int w = 8; w >= 1; w /= 2)
-        for (int k = 0; k < w; k++) p[k] += p[k + w];
-    return p[0];
+__attribute__((target("avx512f"))) static inline float reduce16(__m512 v) {
+    // p[k] += p[k + 8], then + 4, + 2, + 1, in registers.
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
 }
 __attribute__((target("avx512f"))) static void small_backward_avx512(const float *g, const float *w, float *dx, long n, long in,
                                                                     long units, long i0, long i1) {
-    if ((units & 15) != 0) { small_backward_rows(g, w, dx, n, in, units, i0, i1); return; }
-    // The batch's groups of four rows innermost: four rows of w stay in L1 for them (w is read once).
-    const long nb = n & ~3L;
+    // The batch's groups of four rows innermost: four rows of w stay in L1 for them (w is read once). Columns
+    // past a multiple of 16 in one masked step whose other lanes keep their sums, as dot16's do.
+    const long nb = n & ~3L, J = units & ~15L;
+    const __mmask16 tail = (__mmask16)((1u << (units & 15)) - 1);
     long i = i0;
     for (; i + 4 <= i1; i += 4) {
         for (long b = 0; b < nb; b += 4) {
@@ -855,7 +888,7 @@ __attribute__((target("avx512f"))) static void small_backward_avx512(const float
             for (int r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
                 for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
-            for (long j = 0; j < units; j += 16) {
+            for (long j = 0; j < J; j += 16) {
                 __m512 wv[4], gv[4];
 #pragma clang loop unroll(full)
                 for (int q = 0; q < 4; q++) wv[q] = _mm512_loadu_ps(w + (i + q) * units + j);
@@ -864,7 +897,18 @@ __attribute__((target("avx512f"))) static void small_backward_avx512(const float
 #pragma clang loop unroll(full)
                 for (int r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
-                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_add_ps(acc[r][q], _mm512_mul_ps(gv[r], wv[q]));
+                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(gv[r], wv[q], acc[r][q]);
+            }
+            if (tail) {
+                __m512 wv[4], gv[4];
+#pragma clang loop unroll(full)
+                for (int q = 0; q < 4; q++) wv[q] = _mm512_maskz_loadu_ps(tail, w + (i + q) * units + J);
+#pragma clang loop unroll(full)
+                for (int r = 0; r < 4; r++) gv[r] = _mm512_maskz_loadu_ps(tail, g + (b + r) * units + J);
+#pragma clang loop unroll(full)
+                for (int r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_mask3_fmadd_ps(gv[r], wv[q], acc[r][q], tail);
             }
             for (int r = 0; r < 4; r++)
                 for (int q = 0; q < 4; q++) dx[(b + r) * in + i + q] = reduce16(acc[r][q]);
