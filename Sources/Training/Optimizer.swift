@@ -168,6 +168,9 @@ package struct BlockUpdate: @unchecked Sendable {
     let count: Int
     let alpha: Float, c1: Float, c2: Float, epsilon: Float, momentum: Float
 
+    /// The parameter's values, for reading elements no `apply` of this call has updated yet.
+    package var values: UnsafePointer<Float> { UnsafePointer(w) }
+
     /// Updates elements `offset ..< offset + n` from their gradient `g`.
     package func apply(at offset: Int, gradient g: UnsafePointer<Float>, count n: Int) {
         precondition(offset >= 0 && n >= 0 && offset + n <= count, "update out of range")

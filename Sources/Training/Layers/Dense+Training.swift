@@ -34,7 +34,11 @@ extension Dense: Differentiable {
             for j in 0..<units { var s: Float = 0; for b in 0..<n { s += g[b * units + j] }; bgrad.grad[j] = s }
         }
         var dx: [Float]? = nil
-        if inputGradient {
+        // Updated block by block from all threads (one process), with a small batch: each block's rows of the
+        // input gradient are computed just before the block's update, from the same rows of w, which are then
+        // read from memory once for both (the same bits as computing it first: each element is one dot product).
+        let fused = inputGradient && n <= VGG_SMALL_BATCH && w.streamsGradient && net.concurrentUpdate != nil
+        if inputGradient && !fused {
             var d = [Float](repeating: 0, count: n * inDim)
             g.withUnsafeBufferPointer { gp in w.value.withUnsafeBufferPointer { wp in d.withUnsafeMutableBufferPointer { dxp in
                 let gs = UnsafeSendable(gp.baseAddress!), ws = UnsafeSendable(wp.baseAddress!), dxs = UnsafeSendable(dxp.baseAddress!)
@@ -68,21 +72,24 @@ extension Dense: Differentiable {
             let parts = max(1, min(threads, inDim))
             x.withUnsafeBufferPointer { xp in g.withUnsafeBufferPointer { gp in
                 let xs = UnsafeSendable(xp.baseAddress!), gs = UnsafeSendable(gp.baseAddress!)
-                net.withGradientScratch(parts * rowsPerBlock * units) { scratch in
-                    let ss = UnsafeSendable(scratch)
+                var d = [Float](repeating: 0, count: fused ? n * inDim : 0)
+                net.withGradientScratch(parts * rowsPerBlock * units) { scratch in d.withUnsafeMutableBufferPointer { dxp in
+                    let ss = UnsafeSendable(scratch), dxs = UnsafeSendable(dxp.baseAddress)
                     withUpdate(w) { update in
                         parallelParts(inDim, parts) { a, e, part in
                             let buf = ss.value + part * rowsPerBlock * units
                             var r0 = a
                             while r0 < e {
                                 let r1 = min(e, r0 + rowsPerBlock)
+                                if fused { vgg_dense_small_input_gradient(gs.value, update.values, dxs.value!, n, inDim, units, r0, r1) }
                                 vgg_dense_kernel_gradient(xs.value, gs.value, buf, n, inDim, units, r0, r1)
                                 update.apply(at: r0 * units, gradient: buf, count: (r1 - r0) * units)
                                 r0 = r1
                             }
                         }
                     }
-                }
+                } }
+                if fused { dx = d }
             } }
         } else if w.streamsGradient, let sink = net.gradientSink {
             let blockRows = max(1, min(inDim, net.gradientBlockBytes / (4 * max(units, 1))))
