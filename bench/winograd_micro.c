@@ -36,9 +36,9 @@ int main(int argc, char **argv) {
     for (long i = 0; i < (long)N * H * H * C; i++) in[i] = (float)(i % 97) / 97.0f;
     for (long i = 0; i < 9L * C * K; i++) w[i] = (float)(i % 13) / 130.0f;
     float *u2 = malloc(sizeof(float) * 16L * C * K), *u4 = malloc(sizeof(float) * 36L * C * K), *u6 = malloc(sizeof(float) * 64L * C * K);
-    vgg_winograd_kernel_transform(w, C, K, u2, 0, K);
-    vgg_winograd4_kernel_transform(w, C, K, u4, 0, K);
-    vgg_winograd6_kernel_transform(w, C, K, u6, 0, K);
+    vgg_winograd_kernel_transform(w, C, K, u2, 0, K, vgg_winograd_packs(K));
+    vgg_winograd4_kernel_transform(w, C, K, u4, 0, K, vgg_winograd_packs(K));
+    vgg_winograd6_kernel_transform(w, C, K, u6, 0, K, vgg_winograd_packs(K));
     const int b2 = 160, b4 = 128, b6 = 96;  // the runtime's blocks (ConvolutionKernel)
     float *work = malloc(sizeof(float) * 64L * 160 * (C + K));
     const long T2 = vgg_winograd_tiles(&s), T4 = vgg_winograd4_tiles(&s), T6 = vgg_winograd6_tiles(&s);

@@ -210,17 +210,20 @@ void vgg_conv2d_gemm_rows(const vgg_conv_shape *s, const float *in, const float 
 // body, a wrapper per instruction set, chosen at run time by vgg_isa() (so VGGTOOL_ISA can force the
 // fallbacks), bit-identical results on each.
 #define VGG_INLINE static inline __attribute__((always_inline))
-VGG_INLINE void kernel_transform2_body(const float *kernel, int c, int k, float *u, int k0, int k1) {
+VGG_INLINE void kernel_transform2_body(const float *kernel, int c, int k, float *u, int k0, int k1, int packed) {
     const long ck = (long)c * k;
-    for (int ci = 0; ci < c; ci++) {
+    for (int ci = 0; ci < c; ci++)
+    for (int kb = k0, ke; kb < k1; kb = ke) {
+        // Packed (vgg_winograd_packs): row ci of panel kb / 64 of each matrix, 64 filters at a time.
+        ke = packed ? (kb / 64 + 1) * 64 < k1 ? (kb / 64 + 1) * 64 : k1 : k1;
         const float *restrict g[9];
         for (int i = 0; i < 9; i++) g[i] = kernel + ((long)i * c + ci) * k;
         float *restrict o[16];
-        for (int i = 0; i < 16; i++) o[i] = u + (long)i * ck + (long)ci * k;
+        for (int i = 0; i < 16; i++) o[i] = u + (long)i * ck + (packed ? ((long)(kb / 64) * c + ci) * 64 - (kb / 64) * 64 : (long)ci * k);
         const float *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2], *restrict g3 = g[3], *restrict g4 = g[4],
                     *restrict g5 = g[5], *restrict g6 = g[6], *restrict g7 = g[7], *restrict g8 = g[8];
 #pragma clang loop vectorize(assume_safety)
-        for (int ko = k0; ko < k1; ko++) {
+        for (int ko = kb; ko < ke; ko++) {
             // t = G g (4 x 3), row by row of g: g[y][x] = g{3y+x}
             const float a0 = g0[ko], a1 = g1[ko], a2 = g2[ko];
             const float b0 = g3[ko], b1 = g4[ko], b2 = g5[ko];
@@ -303,8 +306,8 @@ VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y0
 #define VGG2_X86 1
 #endif
 #define VARIANTS2(suffix, attr)                                                                                   \
-    attr static void kt2_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1) {                  \
-        kernel_transform2_body(kernel, c, k, u, k0, k1);                                                          \
+    attr static void kt2_##suffix(const float *kernel, int c, int k, float *u, int k0, int k1, int packed) {      \
+        kernel_transform2_body(kernel, c, k, u, k0, k1, packed);                                                  \
     }                                                                                                             \
     attr static void input2_##suffix(const float *const *in, float *const *out, int C) { input2_body(in, out, C); } \
     attr static void output2_##suffix(const float *const *m, const float *bias, float *y00, float *y01, float *y10, \
@@ -317,17 +320,17 @@ VARIANTS2(avx2, __attribute__((target("avx2"))))
 VARIANTS2(avx512, __attribute__((target("avx512f"))))
 #endif
 
-void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1) {
+void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1, int packed) {
     const int isa = vgg_isa();
     (void)isa;
 #if VGG2_X86
-    if (isa == VGG_ISA_AVX512) { kt2_avx512(kernel, c, k, u, k0, k1); return; }
-    if (isa == VGG_ISA_AVX2) { kt2_avx2(kernel, c, k, u, k0, k1); return; }
+    if (isa == VGG_ISA_AVX512) { kt2_avx512(kernel, c, k, u, k0, k1, packed); return; }
+    if (isa == VGG_ISA_AVX2) { kt2_avx2(kernel, c, k, u, k0, k1, packed); return; }
 #endif
-    kt2_scalar(kernel, c, k, u, k0, k1);
+    kt2_scalar(kernel, c, k, u, k0, k1, packed);
 }
 
-// The 16 products of a block: float32 sgemm, or bf16 (upacked != NULL: the rows of each v[i] rounded to bf16
+// The 16 products of a block: float32 (from packed matrices, vgg_winograd_packed_product, else sgemm), or bf16 (upacked != NULL: the rows of each v[i] rounded to bf16
 // in vb, vdpbf16ps products accumulated in float32).
 static void winograd2_products(const vgg_conv_shape *s, long T, const float *v, const float *u, const uint16_t *upacked,
                                uint16_t *vb, float *m) {
@@ -337,6 +340,8 @@ static void winograd2_products(const vgg_conv_shape *s, long T, const float *v, 
             const long c2 = vgg_lowp_k2(C), n16 = vgg_lowp_n16(K);
             vgg_lowp_to_bf16_rows(v + (long)i * T * C, vb, T, C, c2);
             vgg_lowp_gemm_bf16(vb, T, c2, c2, upacked + (long)i * c2 * n16, 0, n16 / 16, NULL, 0, m + (long)i * T * K, K, K);
+        } else if (vgg_winograd_packs(K)) {
+            vgg_winograd_packed_product(T, C, K, v + (long)i * T * C, u + (long)i * C * K, m + (long)i * T * K);
         } else {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
                         u + (long)i * C * K, K, 0.0f, m + (long)i * T * K, K);

@@ -128,15 +128,16 @@ struct ConvolutionKernel {
     /// Whether `run` applies ReLU itself when asked (else the caller applies the activation).
     var fusesReLU: Bool { algorithm == .winograd4x4 || algorithm == .winograd6x6 }
 
-    /// Transforms the HWIO kernel into `u` (transformedFloats), split over the threads by filters.
+    /// Transforms the HWIO kernel into `u` (transformedFloats), split over the threads by filters; packed for the
+    /// products where that applies (`vgg_winograd_packs`).
     func transform(_ kernel: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
-        let c = Int32(c), k = Int32(k)
+        let c = Int32(c), k = Int32(k), packed = vgg_winograd_packs(k)
         Runtime.parallelParts(Int(k), threads) { a, b, _ in
             switch algorithm {
             case .im2col: break
-            case .winograd2x2: vgg_winograd_kernel_transform(kernel, c, k, u, Int32(a), Int32(b))
-            case .winograd4x4: vgg_winograd4_kernel_transform(kernel, c, k, u, Int32(a), Int32(b))
-            case .winograd6x6: vgg_winograd6_kernel_transform(kernel, c, k, u, Int32(a), Int32(b))
+            case .winograd2x2: vgg_winograd_kernel_transform(kernel, c, k, u, Int32(a), Int32(b), packed)
+            case .winograd4x4: vgg_winograd4_kernel_transform(kernel, c, k, u, Int32(a), Int32(b), packed)
+            case .winograd6x6: vgg_winograd6_kernel_transform(kernel, c, k, u, Int32(a), Int32(b), packed)
             }
         }
     }

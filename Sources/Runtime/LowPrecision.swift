@@ -120,7 +120,7 @@ package final class LowpProduct: @unchecked Sendable {
         let area = Self.winogradArea, c2 = Int(vgg_lowp_k2(c)), n16 = Int(vgg_lowp_n16(n))
         let u = UnsafeMutablePointer<Float>.allocate(capacity: area * c * n)
         defer { u.deallocate() }
-        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e)) }
+        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
         let p = memory.bytes(2 * area * c2 * n16).bindMemory(to: UInt16.self, capacity: area * c2 * n16)
         let us = UnsafeSendable(u), ps = UnsafeSendable(p)
         parallelParts(area, threads) { a, e, _ in

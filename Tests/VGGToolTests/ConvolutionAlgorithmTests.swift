@@ -45,6 +45,8 @@ import VGGTool
         (1, 1, 3, 5, true), (1, 7, 17, 9, true), (3, 3, 5, 4, false), (5, 9, 19, 33, true), (6, 6, 16, 16, false),
         (7, 11, 33, 20, true), (9, 13, 40, 17, false), (13, 5, 1, 3, true),
         (70, 66, 5, 7, true),  // more tiles than one block per thread: several blocks each, the last one partial
+        // Filters in multiples of 64: kernels kept packed, own products (tile rows not a multiple of their 6).
+        (5, 7, 3, 64, true), (9, 10, 21, 128, false), (34, 30, 13, 64, true),
     ]
 
     /// Every algorithm, on every instruction set the F(4x4) and F(6x6) transforms run on here, equals the
@@ -89,11 +91,12 @@ import VGGTool
         }
     }
 
-    /// The transforms' AVX-512, AVX2 and baseline builds give bit-identical outputs (F(2x2), F(4x4), F(6x6)).
-    @Test func instructionSetsAgreeBitForBit() throws {
+    /// The transforms' AVX-512, AVX2 and baseline builds give bit-identical outputs (F(2x2), F(4x4), F(6x6)),
+    /// and so do the products' from packed kernels (64 filters).
+    @Test(arguments: [35, 64]) func instructionSetsAgreeBitForBit(filters: Int) throws {
         let dir = try TestSupport.tempDir()
         defer { KernelISA.force(nil) }
-        let model = try Self.convModel(dir, height: 11, width: 14, c: 37, filters: 35, padding: .same, relu: true)
+        let model = try Self.convModel(dir, height: 11, width: 14, c: 37, filters: filters, padding: .same, relu: true)
         let x: [Float] = (0..<11396).map { (i: Int) -> Float in Float((i * 7919) % 101) / 50 - 1 }
         for algorithm in [ConvolutionAlgorithm.winograd2x2, .winograd4x4, .winograd6x6] {
             var results: [[Float]] = []

@@ -30,8 +30,9 @@ void vgg_conv2d_direct_rows(const vgg_conv_shape *s, const float *in, const floa
                             long m1);
 
 /// Winograd F(2x2, 3x3) for 3x3 stride-1 undilated convolutions.
-/// Kernel transform: U (16 x c x k) from the HWIO kernel; k-columns [k0, k1) only.
-void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
+/// Kernel transform: U (16 x c x k) from the HWIO kernel; k-columns [k0, k1) only (packed: see
+/// vgg_winograd_packs; [k0, k1) then need not be aligned to 64).
+void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1, int packed);
 /// Number of 2x2 output tiles: n * ceil(oh/2) * ceil(ow/2).
 long vgg_winograd_tiles(const vgg_conv_shape *s);
 /// Tiles [t0, t1): input transform into v (16 x (t1-t0) x c), 16 GEMMs with u into m (16 x (t1-t0) x k),
@@ -42,7 +43,7 @@ void vgg_winograd_tiles_run(const vgg_conv_shape *s, const float *in, const floa
 /// Winograd F(4x4, 3x3) for 3x3 stride-1 undilated convolutions (winograd.c: interpolation points 0, +-1,
 /// +-2, infinity). Kernel transform: U (36 x c x k) from the HWIO kernel, k-columns [k0, k1) only, computed
 /// in double and rounded once.
-void vgg_winograd4_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
+void vgg_winograd4_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1, int packed);
 /// Number of 4x4 output tiles: n * ceil(oh/4) * ceil(ow/4).
 long vgg_winograd4_tiles(const vgg_conv_shape *s);
 /// Tiles [t0, t1): input transform into v (36 x (t1-t0) x c), 36 GEMMs with u into m (36 x (t1-t0) x k),
@@ -54,7 +55,7 @@ void vgg_winograd4_tiles_run(const vgg_conv_shape *s, const float *in, const flo
 
 /// Winograd F(6x6, 3x3) (winograd.c: points 0, +-1, +-1/2, +-2, infinity): as F(4x4) with 8x8 input tiles,
 /// U and v and m holding 64 matrices, and n * ceil(oh/6) * ceil(ow/6) tiles.
-void vgg_winograd6_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1);
+void vgg_winograd6_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1, int packed);
 /// Number of 6x6 output tiles: n * ceil(oh/6) * ceil(ow/6).
 long vgg_winograd6_tiles(const vgg_conv_shape *s);
 /// As vgg_winograd4_tiles_run with v (64 x (t1-t0) x c) and m (64 x (t1-t0) x k).
@@ -70,6 +71,15 @@ void vgg_winograd_block_products(const vgg_conv_shape *s, long T, const float *v
 /// Output transform plus bias (then ReLU when relu != 0) of tiles [t0, t1) of the block.
 void vgg_winograd_block_output(int tile, const vgg_conv_shape *s, const float *m, const float *bias, int relu, float *out,
                                long t0, long t1, long tb, long T);
+
+/// Whether float32 Winograd kernels with k filters are kept packed (k a multiple of 64): each transformed matrix
+/// U[i] (c x k) as k/64 panels of c x 64, so the products need not pack it (vgg_winograd_packed_product).
+/// The kernel transforms write that layout when `packed` is non-zero (only valid when vgg_winograd_packs(k));
+/// the float32 tiles_run and block_products functions expect it whenever vgg_winograd_packs(k).
+int vgg_winograd_packs(int k);
+/// m (T x K) = v (T x C) * U, U packed (K a multiple of 64): each output one chain of fused multiply-adds over
+/// the channels in order, from zero, the same bits on every instruction set.
+void vgg_winograd_packed_product(long T, int C, int K, const float *v, const float *u, float *m);
 
 /// Instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) and F(6x6) transforms).
 enum { VGG_ISA_SCALAR = 0, VGG_ISA_AVX2 = 1, VGG_ISA_AVX512 = 2 };
