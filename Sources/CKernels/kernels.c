@@ -853,6 +853,15 @@ __attribute__((target("avx512f"))) static void small_forward_avx512(const float 
                         acc[r][2] = _mm512_loadu_ps(o + 32); acc[r][3] = _mm512_loadu_ps(o + 48);
                     }
                 }
+                if (b == 0 && j + 64 < J) {
+                    // The first group of the batch fetches the next columns' block of w ahead.
+                    for (; i < ie; i++) {
+                        const float *wi = w + i * units + j;
+                        _mm_prefetch((const char *)(wi + 64), _MM_HINT_T0); _mm_prefetch((const char *)(wi + 80), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(wi + 96), _MM_HINT_T0); _mm_prefetch((const char *)(wi + 112), _MM_HINT_T0);
+                        rank1_4x64_fma(acc, wi, x + b * in + i, in);
+                    }
+                }
                 for (; i < ie; i++) rank1_4x64_fma(acc, w + i * units + j, x + b * in + i, in);
 #pragma clang loop unroll(full)
                 for (int r = 0; r < 4; r++) {
