@@ -45,6 +45,20 @@ static inline void vgg_H5E_describe(char *buf /* at least 512 bytes */) {
     H5Eclear2(H5E_DEFAULT);
 }
 
+/// Opens a file read-only without HDF5's file locks (1.10.7 and later take a shared flock on every open and
+/// fail with "unable to lock file, errno = 11" when another open holds a conflicting one): vggtool only reads
+/// files by path, so the locks protect nothing here, and a file some other program has open could not be read.
+static inline hid_t vgg_H5_open_readonly(const char *path) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+#if H5_VERSION_GE(1, 10, 7)
+    H5Pset_file_locking(fapl, 0, 1);
+#endif
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    return fid;
+}
+
 /// Opens an HDF5 file image held in memory (read-only, no copy on HDF5's side beyond its own buffer).
 /// `name` must be unique among open images: the core driver identifies files by name, so two images
 /// opened under one name at the same time would be the same file to HDF5.

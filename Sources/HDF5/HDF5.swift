@@ -121,7 +121,7 @@ public final class HDF5File {
             throw HDF5Error("open", object: path, kind: .notHDF5, message: "not an HDF5 file (no HDF5 signature)")
         }
         if checkStructure { try HDF5File.checkStructure(path: path) }
-        let fid = H5Fopen(path, vgg_H5F_ACC_RDONLY(), vgg_H5P_DEFAULT())
+        let fid = vgg_H5_open_readonly(path)
         try HDF5Library.check(fid, "open", object: path)
         return HDF5File(id: fid, path: path)
     }

@@ -85,6 +85,20 @@ import VGGTool
         #expect(TestSupport.tensorBits(f) == TestSupport.tensorBits(try TestSupport.convertAndOpen(TestSupport.fixture(Self.reference))))
     }
 
+    /// A file another program holds locked (as h5py or Keras writing it do, with flock) still converts: HDF5's
+    /// own file locks are not taken for reading.
+    @Test func lockedFileConverts() throws {
+        let dir = try TestSupport.tempDir()
+        let copy = dir + "/locked.h5"
+        try FileManager.default.copyItem(atPath: TestSupport.fixture(Self.reference), toPath: copy)
+        let fd = open(copy, O_RDWR)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX) == 0)
+        let f = try TestSupport.convertAndOpen(copy)
+        #expect(TestSupport.tensorBits(f) == TestSupport.tensorBits(try TestSupport.convertAndOpen(TestSupport.fixture(Self.reference))))
+    }
+
     @Test func tensorsHoldKerasShapesAndNames() throws {
         let f = try TestSupport.convertAndOpen(TestSupport.fixture("tiny_vgg16.keras3.keras"))
         #expect(f.entry("block1_conv1/kernel")?.shape == [3, 3, 3, 4])
