@@ -59,6 +59,19 @@ static inline hid_t vgg_H5_open_readonly(const char *path) {
     return fid;
 }
 
+/// Creates (truncating) a file by path, without file locks like every open here (libhdf5 refuses to open a
+/// file already open in the process with another locking setting).
+static inline hid_t vgg_H5_create_truncate(const char *path) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+#if H5_VERSION_GE(1, 10, 7)
+    H5Pset_file_locking(fapl, 0, 1);
+#endif
+    hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return fid;
+}
+
 /// Opens an HDF5 file image held in memory (read-only, no copy on HDF5's side beyond its own buffer).
 /// `name` must be unique among open images: the core driver identifies files by name, so two images
 /// opened under one name at the same time would be the same file to HDF5.

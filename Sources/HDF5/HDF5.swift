@@ -168,7 +168,7 @@ public final class HDF5File {
     /// Creates (truncates) a file for writing.
     public static func create(path: String) throws -> HDF5File {
         HDF5Library.ensure()
-        let fid = H5Fcreate(path, vgg_H5F_ACC_TRUNC(), vgg_H5P_DEFAULT(), vgg_H5P_DEFAULT())
+        let fid = vgg_H5_create_truncate(path)
         try HDF5Library.check(fid, "create", object: path)
         return HDF5File(id: fid, path: path)
     }
