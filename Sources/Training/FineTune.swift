@@ -801,14 +801,23 @@ public final class FineTuneSession {
         let names = classNames, comp = composition, base = self.base, state = self.state
         try writer.submit {
             // Every byte first (the arrays are then released: the next update need not wait for the disk),
-            // then the fsyncs and names in the order above.
+            // then the fsyncs and names in the order above. The training waits for the bytes with its
+            // threads idle, so the two files are written at once.
             var s = saved
             s.checkpoint = FineTuneSession.newStamp()
-            let next = try state.stageNext(s)
-            let model = try self.prepareSave(comp: comp, base: base, weights: weights, classNames: names, created: s.checkpoint)
+            let stamped = s
+            let next = Staged<TrainingState.StagedNext>(), model = Staged<VGGMWriter.Prepared>()
+            parallelParts(2, 2) { _, _, part in
+                if part == 0 {
+                    next.set { try state.stageNext(stamped) }
+                } else {
+                    model.set { try self.prepareSave(comp: comp, base: base, weights: weights, classNames: names, created: stamped.checkpoint) }
+                }
+            }
+            let (n, m) = (try next.get(), try model.get())
             return {
-                try next.commit()
-                try model.commit()
+                try n.commit()
+                try m.commit()
                 try state.promoteNext()
             }
         }
@@ -882,6 +891,13 @@ public final class FineTuneSession {
     }
 }
 
+
+/// The result of one of a checkpoint's writes made on another thread (written before that thread is joined).
+final class Staged<T>: @unchecked Sendable {
+    private var result: Result<T, Error>?
+    func set(_ body: () throws -> T) { result = Result { try body() } }
+    func get() throws -> T { try result!.get() }
+}
 
 /// An image of one of the sets `extractFeatures` streams through the frozen layers together.
 struct Tagged: Sendable {
