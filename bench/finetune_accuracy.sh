@@ -14,12 +14,7 @@ swift build -c release --product vggtool --static-swift-stdlib >/dev/null
 bin=$PWD/.build/release/vggtool
 work=$(mktemp -d /tmp/vggtool-ftacc.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-"$bin" demo --dir "$work/demo" >/dev/null
-"$py" bench/runtime_peers.py "$work/demo/vgg16_demo.h5" "$work/notop.h5" "$work/peers.json" 0.1 >/dev/null 2>&1
-"$bin" convert "$work/notop.h5" -o "$work/notop.vggm" --no-source-hash >/dev/null
-"$bin" dataset fashion-mnist --classes T-shirt_top,Trouser --per-class 200 --split train -o "$work/train" >/dev/null
-"$bin" dataset fashion-mnist --classes T-shirt_top,Trouser --per-class 100 --split t10k -o "$work/val" >/dev/null
-export XDG_CACHE_HOME=$work/cache
+source bench/recipe_setup.sh
 vgg=() keras=()
 for ((s = 0; s < runs; s++)); do
   "$bin" finetune "$work/notop.vggm" --data "$work/train" --val "$work/val" -o "$work/tuned_$s.vggm" --input-size "$size" \

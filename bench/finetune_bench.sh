@@ -17,12 +17,7 @@ swift build -c release --product vggtool --static-swift-stdlib >/dev/null
 bin=$PWD/.build/release/vggtool
 work=$(mktemp -d /tmp/vggtool-ftbench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-"$bin" demo --dir "$work/demo" >/dev/null
-"$py" bench/runtime_peers.py "$work/demo/vgg16_demo.h5" "$work/notop.h5" "$work/peers.json" 0.1 >/dev/null 2>&1
-"$bin" convert "$work/notop.h5" -o "$work/notop.vggm" --no-source-hash >/dev/null
-"$bin" dataset fashion-mnist --classes T-shirt_top,Trouser --per-class 200 --split train -o "$work/train" >/dev/null
-"$bin" dataset fashion-mnist --classes T-shirt_top,Trouser --per-class 100 --split t10k -o "$work/val" >/dev/null
-export XDG_CACHE_HOME=$work/cache
+source bench/recipe_setup.sh
 printf '%-6s %12s %12s %12s %8s %10s %10s %10s %10s\n' size vggtool_s first_run_s tfkeras_s ratio vgg_acc keras_acc vgg_MB keras_MB
 for s in "${sizes[@]}"; do
   sync

@@ -45,28 +45,32 @@ static inline void vgg_H5E_describe(char *buf /* at least 512 bytes */) {
     H5Eclear2(H5E_DEFAULT);
 }
 
-/// Opens a file read-only without HDF5's file locks (1.10.7 and later take a shared flock on every open and
-/// fail with "unable to lock file, errno = 11" when another open holds a conflicting one): vggtool only reads
-/// files by path, so the locks protect nothing here, and a file some other program has open could not be read.
-static inline hid_t vgg_H5_open_readonly(const char *path) {
+/// File access properties without HDF5's file locks (1.10.7 and later take a flock on every open and fail with
+/// "unable to lock file, errno = 11" when another open holds a conflicting one): vggtool only reads files by
+/// path (it writes HDF5 through in-memory images), so the locks protect nothing here, and a file some other
+/// program has open could not be read. Every open and create by path uses them: libhdf5 refuses to open a file
+/// already open in the process with another locking setting.
+static inline hid_t vgg_H5_unlocked_fapl(void) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0) return -1;
 #if H5_VERSION_GE(1, 10, 7)
-    H5Pset_file_locking(fapl, 0, 1);
+    if (fapl >= 0) H5Pset_file_locking(fapl, 0, 1);
 #endif
+    return fapl;
+}
+
+/// Opens a file read-only, without file locks.
+static inline hid_t vgg_H5_open_readonly(const char *path) {
+    hid_t fapl = vgg_H5_unlocked_fapl();
+    if (fapl < 0) return -1;
     hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     return fid;
 }
 
-/// Creates (truncating) a file by path, without file locks like every open here (libhdf5 refuses to open a
-/// file already open in the process with another locking setting).
+/// Creates (truncating) a file by path, without file locks.
 static inline hid_t vgg_H5_create_truncate(const char *path) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = vgg_H5_unlocked_fapl();
     if (fapl < 0) return -1;
-#if H5_VERSION_GE(1, 10, 7)
-    H5Pset_file_locking(fapl, 0, 1);
-#endif
     hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     return fid;

@@ -6,33 +6,22 @@
 
 #if defined(__x86_64__)
 // acc[p][q] += x[p * stride] * v[16q .. 16q + 15] for p, q < 4: a rank-1 update of four rows by 64 columns held
-// in sixteen AVX-512 registers, multiply then add (no fused multiply-add: the scalar fallbacks compute the same
-// bits). The direct few-channel convolution is built on it.
+// in sixteen AVX-512 registers. `fused` (a constant at every call) picks fused multiply-adds, one rounding per
+// term (the small-batch Dense kernels, whose scalar builds use fmaf for the same bits), else a multiply then an
+// add (the direct few-channel convolution, whose scalar fallback computes the same bits that way).
 __attribute__((target("avx512f"), always_inline)) static inline void rank1_4x64(__m512 acc[4][4], const float *v, const float *x,
-                                                                               long stride) {
+                                                                                  long stride, const int fused) {
     const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
 #pragma clang loop unroll(full)
     for (int p = 0; p < 4; p++) {
         const __m512 a = _mm512_set1_ps(x[p * stride]);
-        acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_mul_ps(a, v0));
-        acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(a, v1));
-        acc[p][2] = _mm512_add_ps(acc[p][2], _mm512_mul_ps(a, v2));
-        acc[p][3] = _mm512_add_ps(acc[p][3], _mm512_mul_ps(a, v3));
-    }
-}
-
-// As rank1_4x64 with fused multiply-adds (one rounding per term): the small-batch Dense kernels, whose scalar
-// builds use fmaf for the same bits.
-__attribute__((target("avx512f"), always_inline)) static inline void rank1_4x64_fma(__m512 acc[4][4], const float *v, const float *x,
-                                                                                   long stride) {
-    const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
-#pragma clang loop unroll(full)
-    for (int p = 0; p < 4; p++) {
-        const __m512 a = _mm512_set1_ps(x[p * stride]);
-        acc[p][0] = _mm512_fmadd_ps(a, v0, acc[p][0]);
-        acc[p][1] = _mm512_fmadd_ps(a, v1, acc[p][1]);
-        acc[p][2] = _mm512_fmadd_ps(a, v2, acc[p][2]);
-        acc[p][3] = _mm512_fmadd_ps(a, v3, acc[p][3]);
+        if (fused) {
+            acc[p][0] = _mm512_fmadd_ps(a, v0, acc[p][0]); acc[p][1] = _mm512_fmadd_ps(a, v1, acc[p][1]);
+            acc[p][2] = _mm512_fmadd_ps(a, v2, acc[p][2]); acc[p][3] = _mm512_fmadd_ps(a, v3, acc[p][3]);
+        } else {
+            acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_mul_ps(a, v0)); acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(a, v1));
+            acc[p][2] = _mm512_add_ps(acc[p][2], _mm512_mul_ps(a, v2)); acc[p][3] = _mm512_add_ps(acc[p][3], _mm512_mul_ps(a, v3));
+        }
     }
 }
 #endif
@@ -132,7 +121,7 @@ __attribute__((target("avx512f"))) static void direct_quad_avx512(const vgg_conv
             for (int kx = 0; kx < s->kw; kx++) {
                 const int ix0 = ox * s->sw - s->pad_left + kx * s->dw;
                 for (int c = 0; c < C; c++)
-                    rank1_4x64(acc, kernel + ((long)(ky * s->kw + kx) * C + c) * K + j0, row + (long)ix0 * C + c, (long)s->sw * C);
+                    rank1_4x64(acc, kernel + ((long)(ky * s->kw + kx) * C + c) * K + j0, row + (long)ix0 * C + c, (long)s->sw * C, 0);
             }
         }
 #pragma clang loop unroll(full)
@@ -767,7 +756,7 @@ __attribute__((target("avx512f"))) static void kernel_gradient_avx512(const floa
                     acc[i][2] = _mm512_mul_ps(a, g2); acc[i][3] = _mm512_mul_ps(a, g3);
                 }
             }
-            for (long b = 1; b < n; b++) rank1_4x64_fma(acc, g + b * units + j, x + b * in + r, 1);
+            for (long b = 1; b < n; b++) rank1_4x64(acc, g + b * units + j, x + b * in + r, 1, 1);
 #pragma clang loop unroll(full)
             for (int i = 0; i < 4; i++) {
                 _mm512_storeu_ps(d + i * units + j, acc[i][0]); _mm512_storeu_ps(d + i * units + j + 16, acc[i][1]);
@@ -859,10 +848,10 @@ __attribute__((target("avx512f"))) static void small_forward_avx512(const float 
                         const float *wi = w + i * units + j;
                         _mm_prefetch((const char *)(wi + 64), _MM_HINT_T0); _mm_prefetch((const char *)(wi + 80), _MM_HINT_T0);
                         _mm_prefetch((const char *)(wi + 96), _MM_HINT_T0); _mm_prefetch((const char *)(wi + 112), _MM_HINT_T0);
-                        rank1_4x64_fma(acc, wi, x + b * in + i, in);
+                        rank1_4x64(acc, wi, x + b * in + i, in, 1);
                     }
                 }
-                for (; i < ie; i++) rank1_4x64_fma(acc, w + i * units + j, x + b * in + i, in);
+                for (; i < ie; i++) rank1_4x64(acc, w + i * units + j, x + b * in + i, in, 1);
 #pragma clang loop unroll(full)
                 for (int r = 0; r < 4; r++) {
                     float *o = out + (b + r) * units + j;
