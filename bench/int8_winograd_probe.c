@@ -24,7 +24,7 @@ int main(int argc,char**argv){
   for(long i=0;i<(long)N*H*H*C;i++)in[i]=(i%97)/97.f; for(long i=0;i<9L*C*K;i++)w[i]=((i%31)-15)/300.f;
   vgg_winograd_kernel_transform(w,C,K,u,0,K,1);
   int reps=20; double t0=now(); for(int r=0;r<reps;r++) vgg_winograd_tiles_run(&s,in,u,b,out,0,T,v,m); double tall=(now()-t0)/reps;
-  t0=now(); for(int r=0;r<reps;r++) for(int i=0;i<16;i++) vgg_winograd_packed_product(T,C,K,v+(long)i*T*C,u+(long)i*C*K,m+(long)i*T*K); double tprod=(now()-t0)/reps;
+  t0=now(); for(int r=0;r<reps;r++) for(int i=0;i<16;i++) vgg_winograd_product(T,C,K,v+(long)i*T*C,u+(long)i*C*K,m+(long)i*T*K); double tprod=(now()-t0)/reps;
   // int8: quantize each V_i (dynamic scale) to u8 rows, u8s8 gemm with packed s8 U_i
   long k4=vgg_lowp_k4(C), n16=vgg_lowp_n16(K);
   int8_t *uq=malloc(9L*C*K>16L*C*K?9L*C*K:16L*C*K), *up=aligned_alloc(64,16L*k4*n16); int32_t *ws=malloc(4L*16*K); uint8_t *vq=malloc((size_t)T*k4);

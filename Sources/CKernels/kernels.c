@@ -203,12 +203,11 @@ VGG_INLINE void kernel_transform2_body(const float *kernel, int c, int k, float 
     const long ck = (long)c * k;
     for (int ci = 0; ci < c; ci++)
     for (int kb = k0, ke; kb < k1; kb = ke) {
-        // Packed (vgg_winograd_packs): row ci of panel kb / 64 of each matrix, 64 filters at a time.
-        ke = packed ? (kb / 64 + 1) * 64 < k1 ? (kb / 64 + 1) * 64 : k1 : k1;
+        ke = vgg_winograd_block_end(kb, k1, packed);
         const float *restrict g[9];
         for (int i = 0; i < 9; i++) g[i] = kernel + ((long)i * c + ci) * k;
         float *restrict o[16];
-        for (int i = 0; i < 16; i++) o[i] = u + (long)i * ck + (packed ? ((long)(kb / 64) * c + ci) * 64 - (kb / 64) * 64 : (long)ci * k);
+        for (int i = 0; i < 16; i++) o[i] = u + (long)i * ck + vgg_winograd_row_offset(c, k, ci, kb, packed);
         const float *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2], *restrict g3 = g[3], *restrict g4 = g[4],
                     *restrict g5 = g[5], *restrict g6 = g[6], *restrict g7 = g[7], *restrict g8 = g[8];
 #pragma clang loop vectorize(assume_safety)
@@ -319,7 +318,7 @@ void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, 
     kt2_scalar(kernel, c, k, u, k0, k1, packed);
 }
 
-// The 16 products of a block: float32 (from packed matrices, vgg_winograd_packed_product, else sgemm), or bf16 (upacked != NULL: the rows of each v[i] rounded to bf16
+// The 16 products of a block: float32 (vgg_winograd_product), or bf16 (upacked != NULL: the rows of each v[i] rounded to bf16
 // in vb, vdpbf16ps products accumulated in float32).
 static void winograd2_products(const vgg_conv_shape *s, long T, const float *v, const float *u, const uint16_t *upacked,
                                uint16_t *vb, float *m) {
@@ -329,11 +328,8 @@ static void winograd2_products(const vgg_conv_shape *s, long T, const float *v, 
             const long c2 = vgg_lowp_k2(C), n16 = vgg_lowp_n16(K);
             vgg_lowp_to_bf16_rows(v + (long)i * T * C, vb, T, C, c2);
             vgg_lowp_gemm_bf16(vb, T, c2, c2, upacked + (long)i * c2 * n16, 0, n16 / 16, NULL, 0, m + (long)i * T * K, K, K);
-        } else if (vgg_winograd_packs(K)) {
-            vgg_winograd_packed_product(T, C, K, v + (long)i * T * C, u + (long)i * C * K, m + (long)i * T * K);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
-                        u + (long)i * C * K, K, 0.0f, m + (long)i * T * K, K);
+            vgg_winograd_product(T, C, K, v + (long)i * T * C, u + (long)i * C * K, m + (long)i * T * K);
         }
     }
 }
@@ -449,8 +445,7 @@ void vgg_dense(const float *in, const float *w, const float *bias, float *out, l
             for (long j = c0; j < c1; j++) out[r * cols_out + j] += bias[j];
 }
 
-void vgg_dense_rows_partial(const float *x, const float *w, float *partial, long cols_in, long cols_out, long i0, long i1) {
-    (void)cols_in;
+void vgg_dense_rows_partial(const float *x, const float *w, float *partial, long cols_out, long i0, long i1) {
     if (i1 <= i0) { memset(partial, 0, sizeof(float) * (size_t)cols_out); return; }
     cblas_sgemv(CblasRowMajor, CblasTrans, (int)(i1 - i0), (int)cols_out, 1.0f, w + i0 * cols_out, (int)cols_out, x + i0, 1, 0.0f,
                 partial, 1);

@@ -153,8 +153,12 @@ __attribute__((target("avx2,fma"))) static void packed_product_avx2(long T, int 
 #endif
 static void packed_product_scalar(long T, int C, int K, const float *v, const float *u, float *m) { PACKED_PRODUCT_BODY }
 
-void vgg_winograd_packed_product(long T, int C, int K, const float *v, const float *u, float *m) {
+void vgg_winograd_product(long T, int C, int K, const float *v, const float *u, float *m) {
     if (T <= 0) return;
+    if (!vgg_winograd_packs(K)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v, C, u, K, 0.0f, m, K);
+        return;
+    }
 #if VGG4_X86
     const int isa = vgg_isa();
     if (isa == VGG_ISA_AVX512) { packed_product_avx512(T, C, K, v, u, m); return; }
@@ -190,13 +194,11 @@ void vgg_winograd_packed_product(long T, int C, int K, const float *v, const flo
         const long ck = (long)c * k;                                                                          \
         for (int ci = 0; ci < c; ci++)                                                                        \
         for (int kb = k0, ke; kb < k1; kb = ke) {                                                             \
-            /* packed: row ci of panel kb / 64 of each matrix, 64 filters at a time */                        \
-            ke = packed ? (kb / 64 + 1) * 64 < k1 ? (kb / 64 + 1) * 64 : k1 : k1;                             \
+            ke = vgg_winograd_block_end(kb, k1, packed);                                                      \
             const float *gp[9];                                                                               \
             float *up[n * n];                                                                                 \
             for (int i = 0; i < 9; i++) gp[i] = kernel + ((long)i * c + ci) * k;                              \
-            for (int i = 0; i < n * n; i++)                                                                   \
-                up[i] = u + (long)i * ck + (packed ? ((long)(kb / 64) * c + ci) * 64 - (kb / 64) * 64 : (long)ci * k); \
+            for (int i = 0; i < n * n; i++) up[i] = u + (long)i * ck + vgg_winograd_row_offset(c, k, ci, kb, packed); \
             _Pragma("clang loop vectorize(assume_safety)")                                                    \
             for (int ko = kb; ko < ke; ko++) {                                                                \
                 double c0[n], c1[n], c2[n], row[n];                                                           \
@@ -466,13 +468,7 @@ static void input_phase(int m, const vgg_conv_shape *s, const float *in, long t0
 // Products i in [i0, i1): mm[i] (T x K) = v[i] (T x C) * u[i] (C x K).
 static void product_phase(const vgg_conv_shape *s, long T, const float *v, const float *u, float *mm, int i0, int i1) {
     const int C = s->c, K = s->k;
-    for (int i = i0; i < i1; i++) {
-        if (vgg_winograd_packs(K))
-            vgg_winograd_packed_product(T, C, K, v + (long)i * T * C, u + (long)i * C * K, mm + (long)i * T * K);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, K, C, 1.0f, v + (long)i * T * C, C,
-                        u + (long)i * C * K, K, 0.0f, mm + (long)i * T * K, K);
-    }
+    for (int i = i0; i < i1; i++) vgg_winograd_product(T, C, K, v + (long)i * T * C, u + (long)i * C * K, mm + (long)i * T * K);
 }
 
 // Output transform (+ bias, ReLU) of tiles [t0, t1) of the block starting at tb with T tiles.

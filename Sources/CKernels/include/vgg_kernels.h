@@ -73,13 +73,24 @@ void vgg_winograd_block_output(int tile, const vgg_conv_shape *s, const float *m
                                long t0, long t1, long tb, long T);
 
 /// Whether float32 Winograd kernels with k filters are kept packed (k a multiple of 64): each transformed matrix
-/// U[i] (c x k) as k/64 panels of c x 64, so the products need not pack it (vgg_winograd_packed_product).
+/// U[i] (c x k) as k/64 panels of c x 64, so the products need not pack it (vgg_winograd_product).
 /// The kernel transforms write that layout when `packed` is non-zero (only valid when vgg_winograd_packs(k));
 /// the float32 tiles_run and block_products functions expect it whenever vgg_winograd_packs(k).
 int vgg_winograd_packs(int k);
-/// m (T x K) = v (T x C) * U, U packed (K a multiple of 64): each output one chain of fused multiply-adds over
-/// the channels in order, from zero, the same bits on every instruction set.
-void vgg_winograd_packed_product(long T, int C, int K, const float *v, const float *u, float *m);
+/// Where row ci of a transformed kernel matrix keeps the filters of kb's block (both layouts): filter ko of that
+/// block is at offset + ko from the matrix's start. The block is [kb, vgg_winograd_block_end(kb, k1, packed)):
+/// one 64-filter panel when packed, else all of [kb, k1).
+static inline long vgg_winograd_row_offset(int c, int k, int ci, int kb, int packed) {
+    return packed ? ((long)(kb / 64) * c + ci) * 64 - (long)(kb / 64) * 64 : (long)ci * k;
+}
+static inline int vgg_winograd_block_end(int kb, int k1, int packed) {
+    const int panel_end = (kb / 64 + 1) * 64;
+    return packed && panel_end < k1 ? panel_end : k1;
+}
+/// m (T x K) = v (T x C) * U, one transformed matrix's product: from the packed layout when vgg_winograd_packs(K)
+/// (each output one chain of fused multiply-adds over the channels in order, from zero, the same bits on every
+/// instruction set), else by sgemm.
+void vgg_winograd_product(long T, int C, int K, const float *v, const float *u, float *m);
 
 /// Instruction sets of the run-time-dispatched kernels (the Winograd F(4x4) and F(6x6) transforms).
 enum { VGG_ISA_SCALAR = 0, VGG_ISA_AVX2 = 1, VGG_ISA_AVX512 = 2 };
@@ -137,7 +148,7 @@ void vgg_avgpool_backward(const vgg_conv_shape *s, const float *dout, float *din
 /// Adam over [0, n): m += (g - m) c1; v += (g^2 - v) c2; w -= m alpha / (sqrt(v) + eps).
 /// One row of a Dense layer over kernel rows [i0, i1): partial[j] = sum over i in [i0, i1) of x[i] w[i][j] (zeros
 /// for an empty range).
-void vgg_dense_rows_partial(const float *x, const float *w, float *partial, long cols_in, long cols_out, long i0, long i1);
+void vgg_dense_rows_partial(const float *x, const float *w, float *partial, long cols_out, long i0, long i1);
 /// out[j] = partial[0][j] + partial[1][j] + ... (parts rows of cols_out) + bias[j], for j in [c0, c1).
 void vgg_dense_sum_partials(const float *partial, long parts, long cols_out, const float *bias, float *out, long c0, long c1);
 /// Batches of at most this many rows take the small-batch Dense kernels instead of sgemm.

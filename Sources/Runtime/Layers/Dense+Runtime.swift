@@ -22,7 +22,7 @@ extension Dense: RuntimeKernel {
             let partial = UnsafeSendable(memory.floats(threads * units))
             return {
                 withExtendedLifetime(memory) {
-                    engine.parallelParts(last) { a, b, part in vgg_dense_rows_partial(x, weights, partial.value + part * units, last, units, a, b) }
+                    engine.parallelParts(last) { a, b, part in vgg_dense_rows_partial(x, weights, partial.value + part * units, units, a, b) }
                     let parts = min(threads, last)
                     engine.parallelRanges(units, minChunk: 256) { a, b in vgg_dense_sum_partials(partial.value, parts, units, bias, out, a, b) }
                 }
