@@ -261,12 +261,62 @@ VGG_INLINE void input2_body(const float *const *in, float *const *out, int C) {
     }
 }
 
+// As input2_body into the 16 rows of out (C floats apart), also giving each row's largest |v| (NaN skipped) in
+// mx: the same values, for the int8 F(2x2) whose rows each get their own scale. Per-lane maxima are kept over
+// blocks of 16 channels (an elementwise max the compiler vectorizes), then reduced (exact in any order).
+VGG_INLINE void input2_max_body(const float *const *in, float *out, float *mx, int C) {
+    float m[16][16];
+    for (int i = 0; i < 16; i++)
+        for (int l = 0; l < 16; l++) m[i][l] = 0.0f;
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        const int n = C - c0 < 16 ? C - c0 : 16;
+#pragma clang loop vectorize(assume_safety)
+        for (int l = 0; l < n; l++) {
+            const int c = c0 + l;
+            float d[16];
+            for (int i = 0; i < 16; i++) d[i] = in[i][c];
+            const float w00 = d[0] - d[8], w01 = d[1] - d[9], w02 = d[2] - d[10], w03 = d[3] - d[11];
+            const float w10 = d[4] + d[8], w11 = d[5] + d[9], w12 = d[6] + d[10], w13 = d[7] + d[11];
+            const float w20 = d[8] - d[4], w21 = d[9] - d[5], w22 = d[10] - d[6], w23 = d[11] - d[7];
+            const float w30 = d[4] - d[12], w31 = d[5] - d[13], w32 = d[6] - d[14], w33 = d[7] - d[15];
+            const float o[16] = {w00 - w02, w01 + w02, w02 - w01, w01 - w03, w10 - w12, w11 + w12, w12 - w11, w11 - w13,
+                                 w20 - w22, w21 + w22, w22 - w21, w21 - w23, w30 - w32, w31 + w32, w32 - w31, w31 - w33};
+            for (int i = 0; i < 16; i++) {
+                out[(long)i * C + c] = o[i];
+                const float a = fabsf(o[i]);
+                m[i][l] = a > m[i][l] ? a : m[i][l];
+            }
+        }
+    }
+    for (int i = 0; i < 16; i++) {
+        float r = 0.0f;
+        for (int l = 0; l < 16; l++) r = m[i][l] > r ? m[i][l] : r;
+        mx[i] = r;
+    }
+}
+
+
 // Y = A^T M A for one tile over all output channels, plus bias; writes the 2x2 outputs that exist.
-VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y00, float *y01, float *y10, float *y11, int K) {
+VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y00, float *y01, float *y10, float *y11, int K, int relu) {
     const float *restrict q0 = m[0], *restrict q1 = m[1], *restrict q2 = m[2], *restrict q3 = m[3];
     const float *restrict q4 = m[4], *restrict q5 = m[5], *restrict q6 = m[6], *restrict q7 = m[7];
     const float *restrict q8 = m[8], *restrict q9 = m[9], *restrict q10 = m[10], *restrict q11 = m[11];
     const float *restrict q12 = m[12], *restrict q13 = m[13], *restrict q14 = m[14], *restrict q15 = m[15];
+    if (y01 && y10 && y11) {  // an inner tile: straight to the output
+        float *restrict p00 = y00, *restrict p01 = y01, *restrict p10 = y10, *restrict p11 = y11;
+#pragma clang loop vectorize(assume_safety)
+        for (int k = 0; k < K; k++) {
+            const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k], a03 = q3[k] + q7[k] + q11[k];
+            const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k], a13 = q7[k] - q11[k] - q15[k];
+            const float b = bias ? bias[k] : 0.0f;
+            const float z00 = a00 + a01 + a02 + b, z01 = a01 - a02 - a03 + b, z10 = a10 + a11 + a12 + b, z11 = a11 - a12 - a13 + b;
+            p00[k] = relu && z00 < 0.0f ? 0.0f : z00;
+            p01[k] = relu && z01 < 0.0f ? 0.0f : z01;
+            p10[k] = relu && z10 < 0.0f ? 0.0f : z10;
+            p11[k] = relu && z11 < 0.0f ? 0.0f : z11;
+        }
+        return;
+    }
     float tmp[4][1024];
     for (int k0 = 0; k0 < K; k0 += 1024) {
         const int n = K - k0 < 1024 ? K - k0 : 1024;
@@ -278,10 +328,11 @@ VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y0
             const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k], a03 = q3[k] + q7[k] + q11[k];
             const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k], a13 = q7[k] - q11[k] - q15[k];
             const float b = bias ? bias[k] : 0.0f;
-            r00[j] = a00 + a01 + a02 + b;
-            r01[j] = a01 - a02 - a03 + b;
-            r10[j] = a10 + a11 + a12 + b;
-            r11[j] = a11 - a12 - a13 + b;
+            const float z00 = a00 + a01 + a02 + b, z01 = a01 - a02 - a03 + b, z10 = a10 + a11 + a12 + b, z11 = a11 - a12 - a13 + b;
+            r00[j] = relu && z00 < 0.0f ? 0.0f : z00;
+            r01[j] = relu && z01 < 0.0f ? 0.0f : z01;
+            r10[j] = relu && z10 < 0.0f ? 0.0f : z10;
+            r11[j] = relu && z11 < 0.0f ? 0.0f : z11;
         }
         memcpy(y00 + k0, r00, sizeof(float) * (size_t)n);
         if (y01) memcpy(y01 + k0, r01, sizeof(float) * (size_t)n);
@@ -298,14 +349,55 @@ VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y0
         kernel_transform2_body(kernel, c, k, u, k0, k1, packed);                                                  \
     }                                                                                                             \
     attr static void input2_##suffix(const float *const *in, float *const *out, int C) { input2_body(in, out, C); } \
+    attr static void input2m_##suffix(const float *const *in, float *out, float *mx, int C) { input2_max_body(in, out, mx, C); } \
     attr static void output2_##suffix(const float *const *m, const float *bias, float *y00, float *y01, float *y10, \
-                                      float *y11, int K) {                                                        \
-        output2_body(m, bias, y00, y01, y10, y11, K);                                                             \
+                                      float *y11, int K, int relu) {                                              \
+        output2_body(m, bias, y00, y01, y10, y11, K, relu);                                                       \
     }
 VARIANTS2(scalar, )
 #if VGG2_X86
 VARIANTS2(avx2, __attribute__((target("avx2"))))
 VARIANTS2(avx512, __attribute__((target("avx512f"))))
+#endif
+
+#if VGG2_X86
+// input2_max_body in AVX-512 registers, row by row of B^T d (the same expressions: the same bits); the last
+// channels masked (zeros, which leave the maxima alone).
+__attribute__((target("avx512f"))) static void input2m_avx512_regs(const float *const *in, float *out, float *mx, int C) {
+    __m512 m[16];
+    for (int i = 0; i < 16; i++) m[i] = _mm512_setzero_ps();
+    for (int c = 0; c < C; c += 16) {
+        const __mmask16 k = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+#define LD(i) _mm512_maskz_loadu_ps(k, in[i] + c)
+#define OUT(i, v)                                                                                                 \
+        do {                                                                                                      \
+            const __m512 o_ = (v);                                                                                \
+            _mm512_mask_storeu_ps(out + (long)(i) * C + c, k, o_);                                                \
+            m[i] = _mm512_max_ps(_mm512_abs_ps(o_), m[i]);                                                        \
+        } while (0)
+#define ROW(r, w0, w1, w2, w3)                                                                                    \
+        do {                                                                                                      \
+            const __m512 a0 = (w0), a1 = (w1), a2 = (w2), a3 = (w3);                                              \
+            OUT(4 * (r), _mm512_sub_ps(a0, a2)); OUT(4 * (r) + 1, _mm512_add_ps(a1, a2));                         \
+            OUT(4 * (r) + 2, _mm512_sub_ps(a2, a1)); OUT(4 * (r) + 3, _mm512_sub_ps(a1, a3));                     \
+        } while (0)
+        const __m512 d4 = LD(4), d5 = LD(5), d6 = LD(6), d7 = LD(7), d8 = LD(8), d9 = LD(9), d10 = LD(10), d11 = LD(11);
+        {
+            const __m512 d0 = LD(0), d1 = LD(1), d2 = LD(2), d3 = LD(3);
+            ROW(0, _mm512_sub_ps(d0, d8), _mm512_sub_ps(d1, d9), _mm512_sub_ps(d2, d10), _mm512_sub_ps(d3, d11));
+        }
+        ROW(1, _mm512_add_ps(d4, d8), _mm512_add_ps(d5, d9), _mm512_add_ps(d6, d10), _mm512_add_ps(d7, d11));
+        ROW(2, _mm512_sub_ps(d8, d4), _mm512_sub_ps(d9, d5), _mm512_sub_ps(d10, d6), _mm512_sub_ps(d11, d7));
+        {
+            const __m512 d12 = LD(12), d13 = LD(13), d14 = LD(14), d15 = LD(15);
+            ROW(3, _mm512_sub_ps(d4, d12), _mm512_sub_ps(d5, d13), _mm512_sub_ps(d6, d14), _mm512_sub_ps(d7, d15));
+        }
+#undef ROW
+#undef OUT
+#undef LD
+    }
+    for (int i = 0; i < 16; i++) mx[i] = _mm512_reduce_max_ps(m[i]);
+}
 #endif
 
 void vgg_winograd_kernel_transform(const float *kernel, int c, int k, float *u, int k0, int k1, int packed) {
@@ -347,35 +439,48 @@ void vgg_winograd2_tiles_run_bf16(const vgg_conv_shape *s, const float *in, cons
     winograd2_tiles(s, in, NULL, upacked, bias, out, t0, t1, v, vb, mm);
 }
 
+// The F(2x2) tile transforms of the instruction set in use (vgg_isa).
+static void pick2(void (**in)(const float *const *, float *const *, int),
+                  void (**out)(const float *const *, const float *, float *, float *, float *, float *, int, int)) {
+#if VGG2_X86
+    const int isa = vgg_isa();
+    if (isa == VGG_ISA_AVX512) { *in = input2_avx512; *out = output2_avx512; }
+    if (isa == VGG_ISA_AVX2) { *in = input2_avx2; *out = output2_avx2; }
+#else
+    (void)in; (void)out;
+#endif
+}
+
+// The 16 input pixels (each c channels) of F(2x2) tile t; zrow stands in for those outside the image.
+static void tile2_rows(const vgg_conv_shape *s, const float *in, const float *zrow, long t, const float *rows[16]) {
+    const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
+    long r = t;
+    const int tx = (int)(r % tx_n); r /= tx_n;
+    const int ty = (int)(r % ty_n); r /= ty_n;
+    const long b = r;
+    const int y0 = ty * 2 - s->pad_top, x0 = tx * 2 - s->pad_left;
+    for (int dy = 0; dy < 4; dy++)
+        for (int dx = 0; dx < 4; dx++) {
+            const int iy = y0 + dy, ix = x0 + dx;
+            rows[dy * 4 + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * s->c;
+        }
+}
+
 static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const float *u, const uint16_t *upacked, const float *bias,
                             float *out, long t0, long t1, float *v, uint16_t *vb, float *m) {
     const int C = s->c, K = s->k;
     void (*winograd_input_tile)(const float *const *, float *const *, int) = input2_scalar;
-    void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int) = output2_scalar;
-#if VGG2_X86
-    const int isa = vgg_isa();
-    if (isa == VGG_ISA_AVX512) { winograd_input_tile = input2_avx512; winograd_output_tile = output2_avx512; }
-    if (isa == VGG_ISA_AVX2) { winograd_input_tile = input2_avx2; winograd_output_tile = output2_avx2; }
-#endif
+    void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int, int) = output2_scalar;
+    pick2(&winograd_input_tile, &winograd_output_tile);
     const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
     const long T = t1 - t0;
     float *zrow = calloc((size_t)C, sizeof(float));  // stands in for pixels outside the image
     if (!zrow) return;
     // Input transform: v[i][t][c].
     for (long t = t0; t < t1; t++) {
-        long r = t;
-        const int tx = (int)(r % tx_n); r /= tx_n;
-        const int ty = (int)(r % ty_n); r /= ty_n;
-        const long b = r;
-        const int y0 = ty * 2 - s->pad_top, x0 = tx * 2 - s->pad_left;
         const float *rows[16];
         float *outs[16];
-        for (int dy = 0; dy < 4; dy++)
-            for (int dx = 0; dx < 4; dx++) {
-                const int iy = y0 + dy, ix = x0 + dx;
-                rows[dy * 4 + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow
-                                    : in + ((b * s->h + iy) * s->w + ix) * C;
-            }
+        tile2_rows(s, in, zrow, t, rows);
         for (int i = 0; i < 16; i++) outs[i] = v + ((long)i * T + (t - t0)) * C;
         winograd_input_tile(rows, outs, C);
     }
@@ -394,7 +499,56 @@ static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const floa
         float *o00 = out + ((b * s->oh + oy) * s->ow + ox) * K;
         const int right = ox + 1 < s->ow, below = oy + 1 < s->oh;
         winograd_output_tile(ms, bias, o00, right ? o00 + K : NULL, below ? o00 + (long)s->ow * K : NULL,
-                             right && below ? o00 + (long)s->ow * K + K : NULL, K);
+                             right && below ? o00 + (long)s->ow * K + K : NULL, K, 0);
+    }
+}
+
+void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
+                                  const float *uoffset, const float *bias, int relu, float *out, long t0, long t1, int k0,
+                                  int k1, uint8_t *vq, float *rs, float *tile, float *mm) {
+    const int C = s->c, K = s->k;
+    void (*winograd_input_tile)(const float *const *, float *const *, int) = input2_scalar;
+    void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int, int) = output2_scalar;
+    void (*input_max)(const float *const *, float *, float *, int) = input2m_scalar;
+    pick2(&winograd_input_tile, &winograd_output_tile);
+#if VGG2_X86
+    if (vgg_isa() == VGG_ISA_AVX512) input_max = input2m_avx512_regs;
+    if (vgg_isa() == VGG_ISA_AVX2) input_max = input2m_avx2;
+#endif
+    (void)winograd_input_tile;
+    const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
+    const long T = t1 - t0, c4 = vgg_lowp_k4(C), n16 = vgg_lowp_n16(K);
+    float *zrow = calloc((size_t)C, sizeof(float));
+    if (!zrow) return;
+    // Each tile's 16 transformed rows, float32 in `tile`, then u8 with the row's own scale: vq[i][t][c].
+    for (long t = t0; t < t1; t++) {
+        const float *rows[16];
+        float mx[16];
+        tile2_rows(s, in, zrow, t, rows);
+        input_max(rows, tile, mx, C);
+        vgg_lowp_quantize_rows_symmetric(tile, 16, C, mx, vq + (t - t0) * c4, T * c4, c4, rs + (t - t0), T);
+    }
+    free(zrow);
+    // 64 filters at a time: the 16 products (scaled back to float32) into mm[i][t][0..64), then the output transform.
+    for (int kc = k0; kc < k1; kc += 64) {
+        const int w = k1 - kc < 64 ? k1 - kc : 64;
+        const long b0 = kc / 16, b1 = b0 + (w + 15) / 16;
+        for (int i = 0; i < 16; i++)
+            vgg_lowp_gemm_u8s8_rows(vq + (long)i * T * c4, T, c4, c4, upacked + (long)i * c4 * n16, b0, b1, uscale + i * n16,
+                                    uoffset + i * n16, rs + (long)i * T, mm + (long)i * T * 64, 64, kc, K);
+        for (long t = t0; t < t1; t++) {
+            long r = t;
+            const int tx = (int)(r % tx_n); r /= tx_n;
+            const int ty = (int)(r % ty_n); r /= ty_n;
+            const long b = r;
+            const int oy = ty * 2, ox = tx * 2;
+            const float *ms[16];
+            for (int i = 0; i < 16; i++) ms[i] = mm + ((long)i * T + (t - t0)) * 64;
+            float *o00 = out + ((b * s->oh + oy) * s->ow + ox) * K + kc;
+            const int right = ox + 1 < s->ow, below = oy + 1 < s->oh;
+            winograd_output_tile(ms, bias ? bias + kc : NULL, o00, right ? o00 + K : NULL, below ? o00 + (long)s->ow * K : NULL,
+                                 right && below ? o00 + (long)s->ow * K + K : NULL, w, relu);
+        }
     }
 }
 

@@ -78,6 +78,40 @@ void vgg_lowp_quantize_u8(const float *x, uint8_t *q, long count, float inv_scal
     for (long i = 0; i < count; i++) q[i] = quant_u8(x[i], inv_scale, zero_point);
 }
 
+// |x * inv_scale| <= 127.5 is the caller's promise: no clamping; cvtps2dq rounds to nearest even, a NaN gives
+// 0x80000000, whose low byte plus 128 is 128, the scalar path's value for NaN.
+AVX512_TARGET static void quantize_symmetric_avx512(const float *x, uint8_t *q, long count, float inv_scale) {
+    const __m512 inv = _mm512_set1_ps(inv_scale);
+    const __m128i zp = _mm_set1_epi8((char)0x80);
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i b = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), inv)));
+        _mm_storeu_si128((__m128i *)(q + i), _mm_add_epi8(b, zp));
+    }
+    for (; i < count; i++) q[i] = quant_u8(x[i], inv_scale, 128);
+}
+
+AVX512_TARGET static void quantize_rows_symmetric_avx512(const float *x, long rows, long cols, const float *mx, uint8_t *q,
+                                                         long ldq, long pad, float *rs, long ldrs) {
+    for (long r = 0; r < rows; r++) {
+        const float inv = mx[r] > 0.f ? 127.f / mx[r] : 0.f;
+        rs[r * ldrs] = mx[r] / 127.f;
+        quantize_symmetric_avx512(x + r * cols, q + r * ldq, cols, inv);
+        for (long c = cols; c < pad; c++) q[r * ldq + c] = 128;
+    }
+}
+
+void vgg_lowp_quantize_rows_symmetric(const float *x, long rows, long cols, const float *mx, uint8_t *q, long ldq, long pad,
+                                      float *rs, long ldrs) {
+    if (!fallback_forced() && cpu_base()) { quantize_rows_symmetric_avx512(x, rows, cols, mx, q, ldq, pad, rs, ldrs); return; }
+    for (long r = 0; r < rows; r++) {
+        const float inv = mx[r] > 0.f ? 127.f / mx[r] : 0.f;
+        rs[r * ldrs] = mx[r] / 127.f;
+        for (long c = 0; c < cols; c++) q[r * ldq + c] = quant_u8(x[r * cols + c], inv, 128);
+        for (long c = cols; c < pad; c++) q[r * ldq + c] = 128;
+    }
+}
+
 void vgg_lowp_quantize_u8_rows(const float *x, uint8_t *q, long rows, long cols, long ld, float inv_scale, int zero_point) {
     for (long r = 0; r < rows; r++) {
         vgg_lowp_quantize_u8(x + r * cols, q + r * ld, cols, inv_scale, zero_point);
@@ -130,17 +164,56 @@ void vgg_lowp_pack_bf16(const float *w, long k, long n, uint16_t *packed) {
         }
 }
 
+void vgg_winograd2_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t *upacked, float *uscale, float *uoffset) {
+    const long c4 = vgg_lowp_k4(c), n16 = vgg_lowp_n16(k);
+    int8_t *q = malloc((size_t)c * (size_t)k);
+    int32_t *wsum = malloc(sizeof(int32_t) * (size_t)k);
+    float *sc = malloc(sizeof(float) * (size_t)k);
+    if (!q || !wsum || !sc) { free(q); free(wsum); free(sc); return; }
+    for (int i = i0; i < i1; i++) {
+        const float *ui = u + (long)i * c * k;
+        for (int j = 0; j < k; j++) {
+            float mx = 0.f;
+            for (int r = 0; r < c; r++) { float a = fabsf(ui[(long)r * k + j]); if (a > mx) mx = a; }
+            sc[j] = mx / 127.f;
+        }
+        for (int r = 0; r < c; r++)
+            for (int j = 0; j < k; j++) {
+                float v = sc[j] > 0.f ? rintf(ui[(long)r * k + j] / sc[j]) : 0.f;
+                v = v < -127.f ? -127.f : v > 127.f ? 127.f : v;
+                q[(long)r * k + j] = (int8_t)v;
+            }
+        vgg_lowp_pack_s8(q, c, k, upacked + (long)i * c4 * n16, wsum);
+        for (long j = 0; j < n16; j++) {
+            uscale[i * n16 + j] = j < k ? sc[j] : 0.f;
+            uoffset[i * n16 + j] = j < k ? -128.f * (float)wsum[j] * sc[j] : 0.f;
+        }
+    }
+    free(q); free(wsum); free(sc);
+}
+
 // ------------------------------------------------------------------------------------------ im2col
+// Each output row: for every kernel row ky, the kw taps; when they are all inside the image and undilated they
+// are kw * c consecutive values of the input row, copied at once (c = 3: 9 bytes, not 3 copies of 3).
 #define IM2COL(NAME, T, ...)                                                                                      \
     void NAME(const vgg_conv_shape *s, const T *in, long m0, long m1, T *col, long ld __VA_ARGS__) {                       \
-        long kk = (long)s->kh * s->kw * s->c;                                                                        \
+        long kk = (long)s->kh * s->kw * s->c, run = (long)s->kw * s->c;                                              \
         for (long m = m0; m < m1; m++) {                                                                             \
             long ox = m % s->ow, t = m / s->ow, oy = t % s->oh, b = t / s->oh;                                       \
             T *dst = col + (m - m0) * ld;                                                                            \
+            long ix0 = ox * s->sw - s->pad_left, ixl = ix0 + (long)(s->kw - 1) * s->dw;                               \
+            int whole = s->dw == 1 && ix0 >= 0 && ixl < s->w;                                                        \
             for (int ky = 0; ky < s->kh; ky++) {                                                                     \
                 long iy = oy * s->sh - s->pad_top + (long)ky * s->dh;                                                \
+                if (whole && iy >= 0 && iy < s->h) {                                                                 \
+                    const T *src = in + ((b * s->h + iy) * s->w + ix0) * s->c;                                       \
+                    if (run <= 16) { for (long j = 0; j < run; j++) dst[j] = src[j]; }                               \
+                    else memcpy(dst, src, sizeof(T) * (size_t)run);                                                  \
+                    dst += run;                                                                                      \
+                    continue;                                                                                        \
+                }                                                                                                    \
                 for (int kx = 0; kx < s->kw; kx++) {                                                                 \
-                    long ix = ox * s->sw - s->pad_left + (long)kx * s->dw;                                           \
+                    long ix = ix0 + (long)kx * s->dw;                                                                \
                     if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) {                                              \
                         for (int c = 0; c < s->c; c++) dst[c] = PADVALUE;                                            \
                     } else {                                                                                         \
@@ -161,7 +234,7 @@ IM2COL(vgg_lowp_im2col_u16, uint16_t)
 
 // ------------------------------------------------------------------------------------------ int8 GEMM
 static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
-                             const float *scale, const float *offset, int relu, float *out, long ldo, long n) {
+                             const float *scale, const float *offset, const float *rs, int relu, float *out, long ldo, long jo, long n) {
     long g = k4 / 4;
     for (long blk = b0; blk < b1; blk++) {
         const int8_t *bp = packed + blk * g * 64;
@@ -175,7 +248,8 @@ static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const 
                 long j = blk * 16 + c;
                 if (j >= n) break;
                 float v = (float)acc[c] * scale[j] + offset[j];
-                out[i * ldo + j] = relu && v < 0.f ? 0.f : v;
+                if (rs) v = v * rs[i];
+                out[i * ldo + j - jo] = relu && v < 0.f ? 0.f : v;
             }
         }
     }
@@ -184,7 +258,7 @@ static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const 
 // MR rows x NB (1 or 2) blocks of 16 columns.
 LOWP_TARGET static inline __attribute__((always_inline)) void
 u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *bp1, const int MR, const int NB,
-          const float *scale, const float *offset, int relu, float *out, long ldo, long j0, long n) {
+          const float *scale, const float *offset, const float *rs, int relu, float *out, long ldo, long j0, long jo, long n) {
     __m512i acc[12][2];
     for (int r = 0; r < MR; r++)
         for (int b = 0; b < NB; b++) acc[r][b] = _mm512_setzero_si512();
@@ -206,43 +280,43 @@ u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *b
         __m512 sc = _mm512_maskz_loadu_ps(mask, scale + j), of = _mm512_maskz_loadu_ps(mask, offset + j);
         for (int r = 0; r < MR; r++) {
             __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][b]), sc), of);  // not fused: the scalar path's bits
+            if (rs) v = _mm512_mul_ps(v, _mm512_set1_ps(rs[r]));
             if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-            _mm512_mask_storeu_ps(out + r * ldo + j, mask, v);
+            _mm512_mask_storeu_ps(out + r * ldo + j - jo, mask, v);
         }
     }
 }
 
 LOWP_TARGET static void gemm_u8s8_vnni(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
-                                       const float *scale, const float *offset, int relu, float *out, long ldo, long n) {
+                                       const float *scale, const float *offset, const float *rs, int relu, float *out, long ldo,
+                                       long jo, long n) {
     long g = k4 / 4;
+#define U8S8_ROWS(MR)                                                                                                  \
+    if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, MR, 2, scale, offset, rs ? rs + i : NULL, relu, out + i * ldo, ldo, blk * 16, jo, n); \
+    else u8s8_tile(a + i * lda, lda, g, bp0, bp1, MR, 1, scale, offset, rs ? rs + i : NULL, relu, out + i * ldo, ldo, blk * 16, jo, n)
     for (long blk = b0; blk < b1; blk += 2) {
         int nb = blk + 1 < b1 ? 2 : 1;
         const int8_t *bp0 = packed + blk * g * 64, *bp1 = bp0 + g * 64;
         long i = 0;
         // 12 rows x 32 columns: 24 accumulators, each 64-byte weight load feeding 12 vpdpbusd.
-        for (; i + 12 <= m; i += 12) {
-            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 12, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 12, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-        }
-        for (; i + 8 <= m; i += 8) {
-            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 8, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 8, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-        }
-        for (; i + 4 <= m; i += 4) {
-            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 4, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 4, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-        }
-        for (; i < m; i++) {
-            if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, 1, 2, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-            else u8s8_tile(a + i * lda, lda, g, bp0, bp1, 1, 1, scale, offset, relu, out + i * ldo, ldo, blk * 16, n);
-        }
+        for (; i + 12 <= m; i += 12) { U8S8_ROWS(12); }
+        for (; i + 8 <= m; i += 8) { U8S8_ROWS(8); }
+        for (; i + 4 <= m; i += 4) { U8S8_ROWS(4); }
+        for (; i < m; i++) { U8S8_ROWS(1); }
     }
+#undef U8S8_ROWS
 }
 
 void vgg_lowp_gemm_u8s8(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
                         const float *scale, const float *offset, int relu, float *out, long ldo, long n) {
-    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, relu, out, ldo, n);
-    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, relu, out, ldo, n);
+    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, NULL, relu, out, ldo, 0, n);
+    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, NULL, relu, out, ldo, 0, n);
+}
+
+void vgg_lowp_gemm_u8s8_rows(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
+                             const float *scale, const float *offset, const float *rowscale, float *out, long ldo, long jo, long n) {
+    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, rowscale, 0, out, ldo, jo, n);
+    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, rowscale, 0, out, ldo, jo, n);
 }
 
 // ------------------------------------------------------------------------------------------ bf16 GEMM

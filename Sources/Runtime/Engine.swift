@@ -180,23 +180,31 @@ public final class Engine: @unchecked Sendable {
     /// first): the fixed choice when there is one, else a remembered measurement, else a new one (callers
     /// hold `lock`).
     func convolutionAlgorithm(_ shape: vgg_conv_shape, candidates: [ConvolutionAlgorithm]) -> ConvolutionAlgorithm {
-        var choice = options.convolution
-        if choice == .measured, let env = ProcessInfo.processInfo.environment["VGGTOOL_CONV_ALGORITHM"],
-           let a = ConvolutionAlgorithm(rawValue: env) {
-            choice = .fixed(a)
-        }
-        if case .fixed(let a) = choice { return candidates.contains(a) ? a : .im2col }
+        if let a = fixedAlgorithm { return candidates.contains(a) ? a : .im2col }
         let pool = candidates
         if pool.count <= 1 { return pool.first ?? .im2col }
         // Without cached Winograd kernels every run transforms them: measured with the algorithm and remembered
         // apart (a batch of a few large images can then favour a smaller transform).
         let perRun = !options.cacheWinogradKernels
         let key = AlgorithmSearch.key(shape, candidates: pool, threads: threads, transformsPerRun: perRun)
-        if let a = chosen[key] { return a }
         let threads = threads
-        let a = AlgorithmSearch.choice(key, candidates: pool, path: options.algorithmCache.path) {
+        return rememberedAlgorithm(key, candidates: pool) {
             AlgorithmSearch.measure(shape, candidates: pool, threads: threads, transformsPerRun: perRun).best
         }
+    }
+
+    /// The fixed algorithm the options (or `VGGTOOL_CONV_ALGORITHM` over `.measured`) ask for; nil to measure.
+    var fixedAlgorithm: ConvolutionAlgorithm? {
+        if case .fixed(let a) = options.convolution { return a }
+        if let env = ProcessInfo.processInfo.environment["VGGTOOL_CONV_ALGORITHM"], let a = ConvolutionAlgorithm(rawValue: env) { return a }
+        return nil
+    }
+
+    /// The choice remembered for `key` (in this engine, then in the algorithm cache), else `measure()`'s, then
+    /// remembered (callers hold `lock`).
+    func rememberedAlgorithm(_ key: String, candidates: [ConvolutionAlgorithm], measure: () -> ConvolutionAlgorithm) -> ConvolutionAlgorithm {
+        if let a = chosen[key] { return a }
+        let a = AlgorithmSearch.choice(key, candidates: candidates, path: options.algorithmCache.path, measure: measure)
         chosen[key] = a
         return a
     }

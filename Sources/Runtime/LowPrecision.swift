@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 import Foundation
 import ModelFile
 import ModelGraph
@@ -133,6 +134,87 @@ package final class LowpProduct: @unchecked Sendable {
         }
     }
 
+    /// An int8 3x3 convolution computed with Winograd F(2x2,3x3) (docs/precision.md): the kernel (HWIO, 3 x 3 x c x
+    /// n, an int8 file's dequantized) transformed once, each of the 16 transformed matrices quantized to int8 per
+    /// filter and packed (`packed8`, `scale` and `offset` then hold 16 matrices' worth); each tile's transformed
+    /// input rows get their own u8 scale when the convolution runs.
+    package init(int8Winograd w: UnsafePointer<Float>, c: Int, n: Int, bias b: UnsafePointer<Float>?, threads: Int) {
+        k = 9 * c
+        self.n = n
+        precision = .int8
+        winogradInt8 = true
+        let area = Self.winogradArea, c4 = Int(vgg_lowp_k4(c)), n16 = Int(vgg_lowp_n16(n))
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: area * c * n)
+        defer { u.deallocate() }
+        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
+        let p = memory.bytes(area * c4 * n16).bindMemory(to: Int8.self, capacity: area * c4 * n16)
+        let sc = memory.floats(area * n16), of = memory.floats(area * n16)
+        let us = UnsafeSendable(u), ps = UnsafeSendable(p), ss = UnsafeSendable(sc), os = UnsafeSendable(of)
+        parallelParts(area, threads) { a, e, _ in vgg_winograd2_int8_pack(us.value, Int32(c), Int32(n), Int32(a), Int32(e), ps.value, ss.value, os.value) }
+        packed8 = p
+        scale = sc
+        offset = of
+        if let b {
+            bias = memory.floats(n)
+            bias!.update(from: b, count: n)
+        }
+    }
+
+    /// Whether this is an int8 Winograd F(2x2) product (`init(int8Winograd:)`).
+    private(set) var winogradInt8 = false
+    /// Tiles per block of the int8 Winograd convolution (at most): its u8 rows (16 x 48 x c bytes) stay in the
+    /// second-level cache. Measured on one core at VGG16's shapes: 12 to 192 within 5% of each other.
+    static let int8WinogradBlock = 48
+
+    /// One int8 block's scratch: vq (16 x T x k4(c) bytes) at 0, row scales (16 x T floats) at `rs`, one tile's
+    /// transformed rows (16 x c floats) at `tile`, 64 filters' products (16 x T x 64 floats) at `mm`.
+    static func int8WinogradLayout(_ s: vgg_conv_shape, block t: Int) -> (rs: Int, tile: Int, mm: Int, bytes: Int) {
+        let c = Int(s.c), c4 = Int(vgg_lowp_k4(c))
+        let rs = VGGMFormat.alignUp64(winogradArea * t * c4)
+        let tile = rs + VGGMFormat.alignUp64(4 * winogradArea * t)
+        let mm = tile + VGGMFormat.alignUp64(4 * winogradArea * c)
+        return (rs, tile, mm, mm + VGGMFormat.alignUp64(4 * winogradArea * t * 64))
+    }
+
+    /// Bytes of scratch for the int8 Winograd convolution of `shape`.
+    func int8WinogradScratchBytes(_ shape: vgg_conv_shape, threads: Int) -> Int {
+        var s = shape
+        let tiles = Int(vgg_winograd_tiles(&s))
+        return threads * Self.int8WinogradLayout(s, block: Self.winogradBlock(tiles: tiles, threads: threads, at: Self.int8WinogradBlock)).bytes
+    }
+
+    /// Runs the int8 Winograd convolution (bias added, ReLU when `relu`): each thread takes a contiguous range of
+    /// tiles in even blocks. (Splitting the filters between the threads instead, each reading only its share of
+    /// the transformed kernel, measured no faster on VGG16's 14x14 layers at batch 1.)
+    func runWinogradInt8(engine: Engine, shape: vgg_conv_shape, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, relu: Bool,
+                         scratch: UnsafeMutableRawPointer) {
+        var s = shape
+        let tiles = Int(vgg_winograd_tiles(&s)), area = Self.winogradArea
+        let block = Self.winogradBlock(tiles: tiles, threads: engine.threads, at: Self.int8WinogradBlock)
+        let c = Int(s.c), c4 = Int(vgg_lowp_k4(c)), k = Int32(s.k)
+        let layout = Self.int8WinogradLayout(s, block: block)
+        let packed = packed8!, scale = scale!, offset = offset!, bias = bias, relu32: Int32 = relu ? 1 : 0
+        let parts = min(engine.threads, (tiles + block - 1) / block)
+        let base = UnsafeSendable(scratch)
+        engine.parallelParts(parts) { p0, p1, _ in
+            for p in p0..<p1 {
+                let start = base.value + p * layout.bytes
+                let vq = start.bindMemory(to: UInt8.self, capacity: area * block * c4)
+                let rs = (start + layout.rs).bindMemory(to: Float.self, capacity: area * block)
+                let tile = (start + layout.tile).bindMemory(to: Float.self, capacity: area * c)
+                let mm = (start + layout.mm).bindMemory(to: Float.self, capacity: area * block * 64)
+                let t0 = tiles * p / parts, t1 = tiles * (p + 1) / parts
+                // Even blocks of at most `block` tiles (98 tiles: 33, 33, 32 rather than 48, 48, 2).
+                let count = (t1 - t0 + block - 1) / block
+                for b in 0..<count {
+                    var sh = s
+                    vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, t0 + (t1 - t0) * b / count,
+                                                 t0 + (t1 - t0) * (b + 1) / count, 0, k, vq, rs, tile, mm)
+                }
+            }
+        }
+    }
+
     /// Transformed values per tile of F(2x2) (4 x 4).
     static let winogradArea = 16
     /// Tiles per block of the bf16 Winograd convolution (at most; fewer so that every thread has a block).
@@ -144,8 +226,8 @@ package final class LowpProduct: @unchecked Sendable {
         s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.c >= 16
     }
 
-    /// Tiles per block for `tiles` tiles over `threads` threads.
-    static func winogradBlock(tiles: Int, threads: Int) -> Int { max(1, min(winogradBlock, (tiles + threads - 1) / threads)) }
+    /// Tiles per block for `tiles` tiles over `threads` threads, at most `cap`.
+    static func winogradBlock(tiles: Int, threads: Int, at cap: Int = winogradBlock) -> Int { max(1, min(cap, (tiles + threads - 1) / threads)) }
 
     /// One block's scratch: v (16 x T x c floats) at 0, vb (T x k2(c) bf16) at `vb`, mm (16 x T x k floats) at
     /// `mm`, `bytes` in all (each part 64-byte aligned).
@@ -293,7 +375,7 @@ extension Engine {
             return p
         case .int8:
             guard let q = model.quantization(ofLayer: layer) else { return nil }
-            if let p = lowpProducts[layer] { return p }
+            if let p = lowpProducts[layer], !p.winogradInt8 { return p }
             let raw = model.bytes(of: q.kernel).bindMemory(to: Int8.self)
             let p = LowpProduct(int8: raw.baseAddress!, k: kernelShape.dropLast().reduce(1, *), n: kernelShape.last!, weightScales: q.weightScales,
                                 inputScale: q.inputScale, zeroPoint: q.inputZeroPoint, bias: useBias ? try weight(layer, "bias") : nil)
@@ -325,7 +407,20 @@ extension Engine {
                 activate(activation, out, rows: rows, width: n)
             }
         }
+        if options.precision == .int8, options.winograd, let s = shape, LowpProduct.winogradApplies(s), model.quantization(ofLayer: ctx.name) != nil,
+           let product = try int8Winograd(ctx.name, s, kernelShape: kernelShape, useBias: useBias) {
+            // int8 3x3 convolutions where Winograd F(2x2) measured faster than the direct product (docs/precision.md).
+            let scratchMemory = LowpMemory()
+            let scratch = scratchMemory.bytes(product.int8WinogradScratchBytes(s, threads: threads))
+            let relu = activation == .relu, rows = ctx.outCount / n
+            recordAlgorithm(ctx.name, .winograd2x2)
+            return { [self] in
+                withExtendedLifetime(scratchMemory) { product.runWinogradInt8(engine: self, shape: s, x: x, out: out, relu: relu, scratch: scratch) }
+                if !relu { activate(activation, out, rows: rows, width: n) }
+            }
+        }
         guard let product = try lowpProduct(ctx.name, kernelShape: kernelShape, useBias: useBias) else { return nil }
+        if shape != nil { recordAlgorithm(ctx.name, .im2col) }
         let rows = ctx.outCount / n
         let inCount = ctx.inShape.reduce(1, *)
         let scratchMemory = LowpMemory()
@@ -341,14 +436,86 @@ extension Engine {
     }
 }
 
+extension Engine {
+    /// The int8 Winograd F(2x2) product of a quantized 3x3 convolution when it is the algorithm to use (fixed
+    /// by the options, or measured against the direct product on this geometry and remembered as the float32
+    /// choices are, under a key of its own); nil for the direct product.
+    func int8Winograd(_ layer: String, _ s: vgg_conv_shape, kernelShape: [Int], useBias: Bool) throws -> LowpProduct? {
+        func winograd() throws -> LowpProduct {
+            if let p = lowpProducts[layer], p.winogradInt8 { return p }
+            return LowpProduct(int8Winograd: try weight(layer, "kernel"), c: Int(s.c), n: Int(s.k), bias: useBias ? try weight(layer, "bias") : nil,
+                               threads: threads)
+        }
+        if let a = fixedAlgorithm {
+            guard a == .winograd2x2 else { return nil }
+            let p = try winograd()
+            lowpProducts[layer] = p
+            return p
+        }
+        let candidates: [ConvolutionAlgorithm] = [.im2col, .winograd2x2]
+        let key = AlgorithmSearch.key(s, candidates: candidates, threads: threads) + "|int8"
+        // Both products are built only when the choice is measured (not when this engine or the cache has it).
+        var built: LowpProduct?, failure: Error?
+        let choice = rememberedAlgorithm(key, candidates: candidates) {
+            do {
+                let direct = try lowpProduct(layer, kernelShape: kernelShape, useBias: useBias)!, w = try winograd()
+                built = w
+                return Self.measureInt8(s, direct: direct, winograd: w, engine: self)
+            } catch {
+                failure = error
+                return .im2col
+            }
+        }
+        if let failure { throw failure }
+        guard choice == .winograd2x2 else { return nil }
+        let p = try built ?? winograd()
+        lowpProducts[layer] = p
+        return p
+    }
+
+    /// Times the direct and the Winograd int8 products on `s` (batches beyond `AlgorithmSearch.measureBytes`
+    /// on fewer images), alternating over three rounds, the first not counted; the faster one.
+    static func measureInt8(_ shape: vgg_conv_shape, direct: LowpProduct, winograd: LowpProduct, engine: Engine) -> ConvolutionAlgorithm {
+        var s = shape
+        let perImage = Int(s.h * s.w * s.c) * 4, perImageOut = Int(s.oh * s.ow * s.k) * 4
+        s.n = Int32(max(1, min(Int(s.n), AlgorithmSearch.measureBytes / max(perImage, perImageOut, 1))))
+        let inCount = Int(s.n * s.h * s.w * s.c), rows = Int(s.n * s.oh * s.ow)
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: inCount), out = UnsafeMutablePointer<Float>.allocate(capacity: rows * Int(s.k))
+        defer { x.deallocate(); out.deallocate() }
+        for i in 0..<inCount { x[i] = Float(i % 97) / 97 }
+        let memory = LowpMemory()
+        let directScratch = memory.bytes(direct.scratchBytes(inputCount: inCount, direct: false, threads: engine.threads))
+        let winogradScratch = memory.bytes(winograd.int8WinogradScratchBytes(s, threads: engine.threads))
+        var best: [Double] = [.infinity, .infinity]
+        for round in 0..<3 {
+            for which in 0..<2 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                if which == 0 { direct.run(engine: engine, shape: s, x: x, rows: rows, out: out, relu: true, scratch: directScratch) }
+                else { winograd.runWinogradInt8(engine: engine, shape: s, x: x, out: out, relu: true, scratch: winogradScratch) }
+                let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                if round > 0 { best[which] = min(best[which], t) }
+            }
+        }
+        return best[1] < best[0] ? .winograd2x2 : .im2col
+    }
+}
+
 extension LowpProduct {
     /// Runs the product as a convolution of `window` on NHWC `input` of `inShape` (batch first) into an output of
-    /// `outShape`, with its own scratch (tests, calibration); ReLU fused when `relu`.
+    /// `outShape`, with its own scratch (tests, calibration); ReLU fused when `relu`. An int8 Winograd product
+    /// needs a 3x3 stride-1 undilated window.
     package func convolve(engine: Engine, window: Window2D, input: [Float], inShape: [Int], outShape: [Int], relu: Bool = false) -> [Float] {
         let s = window.kernelShape(input: inShape, output: outShape)
         let rows = outShape.dropLast().reduce(1, *)
         var out = [Float](repeating: 0, count: rows * n)
         let memory = LowpMemory()
+        if winogradInt8 {
+            let scratch = memory.bytes(int8WinogradScratchBytes(s, threads: engine.threads))
+            input.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { o in runWinogradInt8(engine: engine, shape: s, x: x.baseAddress!, out: o.baseAddress!, relu: relu, scratch: scratch) }
+            }
+            return out
+        }
         let scratch = memory.bytes(scratchBytes(inputCount: input.count, direct: LowpProduct.isDirect(s), threads: engine.threads))
         input.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { o in run(engine: engine, shape: s, x: x.baseAddress!, rows: rows, out: o.baseAddress!, relu: relu, scratch: scratch) }

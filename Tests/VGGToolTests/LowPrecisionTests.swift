@@ -167,6 +167,46 @@ import VGGTool
         }
     }
 
+    /// int8 3x3 convolutions as Winograd F(2x2): each tile's transformed input rows quantized with their own
+    /// scale, the transformed kernel per filter. Against the direct convolution in double on the float32
+    /// weights: within int8's error (about 1% of the largest output, twice the direct int8 product's), on tiles
+    /// that overhang the image, 'same' and 'valid', channels not a multiple of 4, filters not a multiple of 64,
+    /// several blocks per thread, many filters; the fallback
+    /// (no VNNI, forced) gives the same bits.
+    @Test func int8WinogradMatchesDirectConvolution() throws {
+        for (i, (h, w, c, k, same, n)) in [(1, 5, 16, 20, true, 2), (7, 9, 37, 35, true, 2), (9, 8, 16, 33, false, 1), (30, 34, 24, 70, true, 3),
+                                           (6, 6, 16, 200, true, 1)].enumerated() {
+            let window = Window2D(size: Size2D(3, 3), strides: Size2D(1, 1), padding: same ? .same : .valid)
+            let (oh, ow) = try window.output(height: h, width: w)
+            let inShape = [n, h, w, c], outShape = [n, oh!, ow!, k]
+            // Activations after a ReLU: non-negative, a third of them zero.
+            let x = Self.values(inShape.reduce(1, *), seed: UInt64(400 + i)).map { max(0, $0 + 0.3) * 2 }
+            let wf = Self.values(9 * c * k, seed: UInt64(500 + i)).map { $0 * 0.2 }
+            let bias = Self.values(k, seed: UInt64(600 + i)).map { $0 * 0.1 }
+            let p = wf.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { LowpProduct(int8Winograd: wp.baseAddress!, c: c, n: k, bias: $0.baseAddress!, threads: 2) } }
+            let ref = Self.referenceConv(x, inShape, wf.map(Double.init), kernel: 3, filters: k, window: window, outShape: outShape, bias: bias)
+            for relu in [false, true] {
+                let y = p.convolve(engine: Self.engine, window: window, input: x, inShape: inShape, outShape: outShape, relu: relu)
+                let r = ref.map { relu ? max(0, $0) : $0 }
+                let scale = r.map(abs).max()!
+                let err = zip(y, r).map { abs(Double($0) - $1) }.max()! / scale
+                var se = 0.0, sr = 0.0
+                for (a, b) in zip(y, r) {
+                    se += (Double(a) - b) * (Double(a) - b)
+                    sr += b * b
+                }
+                let rms = (se / sr).squareRoot()
+                #expect(err < 0.03 && rms < 0.02, "\(h)x\(w)x\(c) -> \(k) same \(same) batch \(n) relu \(relu): max error \(err), rms \(rms)")
+                #expect(err > 0, "int8 rounds: an error of zero means the float32 path ran")
+                if relu { #expect(y.allSatisfy { $0 >= 0 }) }
+                Precision.forceFallback(true)
+                let emulated = p.convolve(engine: Self.engine, window: window, input: x, inShape: inShape, outShape: outShape, relu: relu)
+                Precision.forceFallback(false)
+                #expect(y.map(\.bitPattern) == emulated.map(\.bitPattern), "\(h)x\(w)x\(c) -> \(k): the fallback's bits differ")
+            }
+        }
+    }
+
     /// quantize twice on the same inputs: the same bytes; the file verifies, inspects as 1.3 with i8 tensors,
     /// and summary lists each layer's precision.
     @Test func quantizeIsDeterministicAndRoundTrips() async throws {
