@@ -341,6 +341,28 @@ VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y0
     }
 }
 
+// As output2_body, then the largest of the tile's outputs that exist (a 2x2 max pooling with stride 2 whose
+// windows are the tiles) into y: max(relu(z)) = relu(max(z)), the values the two layers give one after the other.
+VGG_INLINE void output2_pool_body(const float *const *m, const float *bias, float *y, int K, int relu, int right, int below) {
+    const float *restrict q0 = m[0], *restrict q1 = m[1], *restrict q2 = m[2], *restrict q3 = m[3];
+    const float *restrict q4 = m[4], *restrict q5 = m[5], *restrict q6 = m[6], *restrict q7 = m[7];
+    const float *restrict q8 = m[8], *restrict q9 = m[9], *restrict q10 = m[10], *restrict q11 = m[11];
+    const float *restrict q12 = m[12], *restrict q13 = m[13], *restrict q14 = m[14], *restrict q15 = m[15];
+    float *restrict p = y;
+#pragma clang loop vectorize(assume_safety)
+    for (int k = 0; k < K; k++) {
+        const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k], a03 = q3[k] + q7[k] + q11[k];
+        const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k], a13 = q7[k] - q11[k] - q15[k];
+        const float b = bias ? bias[k] : 0.0f;
+        const float z00 = a00 + a01 + a02 + b, z01 = a01 - a02 - a03 + b, z10 = a10 + a11 + a12 + b, z11 = a11 - a12 - a13 + b;
+        float r = z00;
+        if (right) r = z01 > r ? z01 : r;
+        if (below) r = z10 > r ? z10 : r;
+        if (right && below) r = z11 > r ? z11 : r;
+        p[k] = relu && r < 0.0f ? 0.0f : r;
+    }
+}
+
 #if defined(__x86_64__) && !defined(VGG_NO_CLONES)
 #define VGG2_X86 1
 #endif
@@ -353,6 +375,10 @@ VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y0
     attr static void output2_##suffix(const float *const *m, const float *bias, float *y00, float *y01, float *y10, \
                                       float *y11, int K, int relu) {                                              \
         output2_body(m, bias, y00, y01, y10, y11, K, relu);                                                       \
+    }                                                                                                             \
+    attr static void output2p_##suffix(const float *const *m, const float *bias, float *y, int K, int relu, int right, \
+                                       int below) {                                                               \
+        output2_pool_body(m, bias, y, K, relu, right, below);                                                     \
     }
 VARIANTS2(scalar, )
 #if VGG2_X86
@@ -504,16 +530,17 @@ static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const floa
 }
 
 void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
-                                  const float *uoffset, const float *bias, int relu, float *out, long t0, long t1, int k0,
-                                  int k1, uint8_t *vq, float *rs, float *tile, float *mm) {
+                                  const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
+                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *tile, float *mm) {
     const int C = s->c, K = s->k;
     void (*winograd_input_tile)(const float *const *, float *const *, int) = input2_scalar;
     void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int, int) = output2_scalar;
     void (*input_max)(const float *const *, float *, float *, int) = input2m_scalar;
+    void (*output_pool)(const float *const *, const float *, float *, int, int, int, int) = output2p_scalar;
     pick2(&winograd_input_tile, &winograd_output_tile);
 #if VGG2_X86
-    if (vgg_isa() == VGG_ISA_AVX512) input_max = input2m_avx512_regs;
-    if (vgg_isa() == VGG_ISA_AVX2) input_max = input2m_avx2;
+    if (vgg_isa() == VGG_ISA_AVX512) { input_max = input2m_avx512_regs; output_pool = output2p_avx512; }
+    if (vgg_isa() == VGG_ISA_AVX2) { input_max = input2m_avx2; output_pool = output2p_avx2; }
 #endif
     (void)winograd_input_tile;
     const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
@@ -544,8 +571,12 @@ void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
             const int oy = ty * 2, ox = tx * 2;
             const float *ms[16];
             for (int i = 0; i < 16; i++) ms[i] = mm + ((long)i * T + (t - t0)) * 64;
-            float *o00 = out + ((b * s->oh + oy) * s->ow + ox) * K + kc;
             const int right = ox + 1 < s->ow, below = oy + 1 < s->oh;
+            if (ph > 0) {  // max-pooled: one value per tile (tiles past the pooled output are dropped, as 'valid' pooling drops them)
+                if (ty < ph && tx < pw) output_pool(ms, bias ? bias + kc : NULL, out + ((b * ph + ty) * pw + tx) * K + kc, w, relu, right, below);
+                continue;
+            }
+            float *o00 = out + ((b * s->oh + oy) * s->ow + ox) * K + kc;
             winograd_output_tile(ms, bias ? bias + kc : NULL, o00, right ? o00 + K : NULL, below ? o00 + (long)s->ow * K : NULL,
                                  right && below ? o00 + (long)s->ow * K + K : NULL, w, relu);
         }

@@ -173,6 +173,11 @@ public final class Engine: @unchecked Sendable {
     /// Choices made in this engine, by geometry key (callers hold `lock`).
     private var chosen: [String: ConvolutionAlgorithm] = [:]
 
+    /// Layers the plan built last runs inside another layer's step (a MaxPooling2D fused into the int8
+    /// Winograd convolution before it), each with that layer's name.
+    public private(set) var fusedLayers: [String: String] = [:]
+    func recordFusions(_ fused: [String: String]) { fusedLayers = fused }
+
     /// Records the algorithm a plan's step for `layer` uses.
     func recordAlgorithm(_ layer: String, _ algorithm: ConvolutionAlgorithm) { convolutionAlgorithms[layer] = algorithm }
 
@@ -295,7 +300,7 @@ public final class Engine: @unchecked Sendable {
         try checkInputs([input.shape])
         lock.lock()
         defer { lock.unlock() }
-        let plan = try plan(inputShapes: [input.shape], outputs: outputs)
+        let plan = try plan(inputShapes: [input.shape], outputs: outputs, fuse: false)
         return try withoutActuallyEscaping(observe) { o in
             try input.values.withUnsafeBufferPointer { try plan.execute(engine: self, inputs: [$0], observe: o) }
         }
@@ -329,12 +334,12 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The plan for one input geometry (built on first use, then cached).
-    func plan(inputShapes: [[Int]], outputs: [String]? = nil) throws -> Plan {
+    func plan(inputShapes: [[Int]], outputs: [String]? = nil, fuse: Bool = true) throws -> Plan {
         let names = outputs ?? graph.outputs
         for n in names where graph.layer(named: n) == nil {
             throw RuntimeError(file: model.path, .noSuchLayer(n), "the model has no layer '\(n)'")
         }
-        let key = PlanKey(inputShapes: inputShapes, outputs: names)
+        let key = PlanKey(inputShapes: inputShapes, outputs: names, fuse: fuse)
         if let p = plans[key] { return p }
         // Keep one plan: memory stays bounded by the last geometry used (the old plan is freed before the new
         // one is built, so the two are never held together).
@@ -423,4 +428,7 @@ struct PlanKey: Hashable {
     /// Each model input's shape, batch first.
     var inputShapes: [[Int]]
     var outputs: [String]
+    /// Whether layers may be fused (a pooling into the convolution before it); off for observed runs, whose
+    /// observers see every layer's output.
+    var fuse = true
 }

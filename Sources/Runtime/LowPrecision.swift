@@ -186,8 +186,9 @@ package final class LowpProduct: @unchecked Sendable {
     /// Runs the int8 Winograd convolution (bias added, ReLU when `relu`): each thread takes a contiguous range of
     /// tiles in even blocks. (Splitting the filters between the threads instead, each reading only its share of
     /// the transformed kernel, measured no faster on VGG16's 14x14 layers at batch 1.)
+    /// With `pooled` (its height and width), `out` gets the output max-pooled 2x2 with stride 2 instead.
     func runWinogradInt8(engine: Engine, shape: vgg_conv_shape, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, relu: Bool,
-                         scratch: UnsafeMutableRawPointer) {
+                         pooled: (h: Int, w: Int)? = nil, scratch: UnsafeMutableRawPointer) {
         var s = shape
         let tiles = Int(vgg_winograd_tiles(&s)), area = Self.winogradArea
         let block = Self.winogradBlock(tiles: tiles, threads: engine.threads, at: Self.int8WinogradBlock)
@@ -196,6 +197,7 @@ package final class LowpProduct: @unchecked Sendable {
         let packed = packed8!, scale = scale!, offset = offset!, bias = bias, relu32: Int32 = relu ? 1 : 0
         let parts = min(engine.threads, (tiles + block - 1) / block)
         let base = UnsafeSendable(scratch)
+        let ph = Int32(pooled?.h ?? 0), pw = Int32(pooled?.w ?? 0)
         engine.parallelParts(parts) { p0, p1, _ in
             for p in p0..<p1 {
                 let start = base.value + p * layout.bytes
@@ -208,7 +210,7 @@ package final class LowpProduct: @unchecked Sendable {
                 let count = (t1 - t0 + block - 1) / block
                 for b in 0..<count {
                     var sh = s
-                    vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, t0 + (t1 - t0) * b / count,
+                    vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, t0 + (t1 - t0) * b / count,
                                                  t0 + (t1 - t0) * (b + 1) / count, 0, k, vq, rs, tile, mm)
                 }
             }
@@ -413,10 +415,14 @@ extension Engine {
             let scratchMemory = LowpMemory()
             let scratch = scratchMemory.bytes(product.int8WinogradScratchBytes(s, threads: threads))
             let relu = activation == .relu, rows = ctx.outCount / n
+            let pooled = ctx.pooled.map { (h: $0[1], w: $0[2]) }
+            precondition(pooled == nil || relu || activation == .linear, "the plan fuses pooling only after a linear or ReLU convolution")
             recordAlgorithm(ctx.name, .winograd2x2)
             return { [self] in
-                withExtendedLifetime(scratchMemory) { product.runWinogradInt8(engine: self, shape: s, x: x, out: out, relu: relu, scratch: scratch) }
-                if !relu { activate(activation, out, rows: rows, width: n) }
+                withExtendedLifetime(scratchMemory) {
+                    product.runWinogradInt8(engine: self, shape: s, x: x, out: out, relu: relu, pooled: pooled, scratch: scratch)
+                }
+                if !relu && pooled == nil { activate(activation, out, rows: rows, width: n) }
             }
         }
         guard let product = try lowpProduct(ctx.name, kernelShape: kernelShape, useBias: useBias) else { return nil }
@@ -437,6 +443,15 @@ extension Engine {
 }
 
 extension Engine {
+    /// Whether the quantized 3x3 convolution `layer` runs as int8 Winograd F(2x2) at these shapes (measuring the
+    /// choice if it is not made yet): its output transform can then max-pool 2x2 on the way (`StepContext.pooled`).
+    func runsInt8Winograd(_ layer: String, inShape: [Int], outShape: [Int], window: Window2D, useBias: Bool) throws -> Bool {
+        guard options.precision == .int8, options.winograd, model.quantization(ofLayer: layer) != nil else { return false }
+        let s = window.kernelShape(input: inShape, output: outShape)
+        guard LowpProduct.winogradApplies(s) else { return false }
+        return try int8Winograd(layer, s, kernelShape: [3, 3, inShape[3], outShape[3]], useBias: useBias) != nil
+    }
+
     /// The int8 Winograd F(2x2) product of a quantized 3x3 convolution when it is the algorithm to use (fixed
     /// by the options, or measured against the direct product on this geometry and remembered as the float32
     /// choices are, under a key of its own); nil for the direct product.
@@ -503,19 +518,23 @@ extension Engine {
 extension LowpProduct {
     /// Runs the product as a convolution of `window` on NHWC `input` of `inShape` (batch first) into an output of
     /// `outShape`, with its own scratch (tests, calibration); ReLU fused when `relu`. An int8 Winograd product
-    /// needs a 3x3 stride-1 undilated window.
-    package func convolve(engine: Engine, window: Window2D, input: [Float], inShape: [Int], outShape: [Int], relu: Bool = false) -> [Float] {
+    /// needs a 3x3 stride-1 undilated window, and can max-pool its output 2x2 (`pooled`: the pooled size).
+    package func convolve(engine: Engine, window: Window2D, input: [Float], inShape: [Int], outShape: [Int], relu: Bool = false,
+                          pooled: (h: Int, w: Int)? = nil) -> [Float] {
         let s = window.kernelShape(input: inShape, output: outShape)
         let rows = outShape.dropLast().reduce(1, *)
-        var out = [Float](repeating: 0, count: rows * n)
+        var out = [Float](repeating: 0, count: pooled.map { outShape[0] * $0.h * $0.w * n } ?? rows * n)
         let memory = LowpMemory()
         if winogradInt8 {
             let scratch = memory.bytes(int8WinogradScratchBytes(s, threads: engine.threads))
             input.withUnsafeBufferPointer { x in
-                out.withUnsafeMutableBufferPointer { o in runWinogradInt8(engine: engine, shape: s, x: x.baseAddress!, out: o.baseAddress!, relu: relu, scratch: scratch) }
+                out.withUnsafeMutableBufferPointer { o in
+                    runWinogradInt8(engine: engine, shape: s, x: x.baseAddress!, out: o.baseAddress!, relu: relu, pooled: pooled, scratch: scratch)
+                }
             }
             return out
         }
+        precondition(pooled == nil, "only the int8 Winograd product pools")
         let scratch = memory.bytes(scratchBytes(inputCount: input.count, direct: LowpProduct.isDirect(s), threads: engine.threads))
         input.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { o in run(engine: engine, shape: s, x: x.baseAddress!, rows: rows, out: o.baseAddress!, relu: relu, scratch: scratch) }

@@ -85,6 +85,25 @@ final class Plan {
         var consumers: [String: Int] = [:]
         for info in layers { for i in info.layer.inbound { consumers[i, default: 0] += 1 } }
         for o in key.outputs { consumers[o, default: 0] += 1 }  // outputs stay live to the end
+        // A 2x2 stride-2 MaxPooling2D that alone reads a layer able to pool on the way (an int8 Winograd
+        // convolution) is fused into it: the layer's buffer is the pooled one and the pooling aliases it.
+        var pooledBy: [String: String] = [:], fusedInto: [String: String] = [:]
+        if key.fuse {
+            for info in layers {
+                let l = info.layer
+                guard l.inbound.count == 1, case .maxPooling2D(let pool) = l.op, pool.pool == Size2D(2, 2), pool.strides == Size2D(2, 2),
+                      pool.dataFormat == .channelsLast, !(l.op.planned?.channelsFirst ?? true) else { continue }
+                let src = l.inbound[0]
+                guard consumers[src] == 1, let source = graph.layer(named: src), let kernel = source.op.planned,
+                      let inShape = source.inbound.first.flatMap({ shapes[$0] }), let convShape = shapes[src], let pooled = shapes[l.name],
+                      convShape.count == 4, pooled[1] == (pool.padding == .valid ? convShape[1] / 2 : (convShape[1] + 1) / 2),
+                      pooled[2] == (pool.padding == .valid ? convShape[2] / 2 : (convShape[2] + 1) / 2),
+                      try kernel.fusesMaxPool(src, inShape: inShape, outShape: convShape, engine: engine) else { continue }
+                pooledBy[src] = l.name
+                fusedInto[l.name] = src
+            }
+        }
+        engine.recordFusions(fusedInto)
         var capacity: [Int] = []
         var refs: [Int] = []
         var slotOf: [String: Int] = [:]
@@ -118,10 +137,10 @@ final class Plan {
         }
         for info in layers where info.layer.op.inputShape == nil {
             let l = info.layer
-            let count = shapes[l.name]!.reduce(1, *)
+            let count = shapes[pooledBy[l.name] ?? l.name]!.reduce(1, *)
             let uses = consumers[l.name] ?? 0
             var slot: Int
-            switch l.op.planned!.bufferUse {  // every layer has a kernel (checked by Engine.init)
+            switch fusedInto[l.name] != nil ? .alias : l.op.planned!.bufferUse {  // every layer has a kernel (checked by Engine.init)
             case .alias:
                 slot = slotOf[l.inbound[0]]!
                 placement[l.name] = .alias
@@ -178,7 +197,8 @@ final class Plan {
             var context = StepContext(engine: engine, info: info, inputs: ins, out: out, outShape: outShape, scratch: scratch)
             context.mask = maskInput[l.name].flatMap { masks[$0] }.map { UnsafePointer($0) }
             context.maskOut = masks[l.name]
-            steps.append(Step(layer: l.name, input: ins.first, output: (UnsafePointer(out), outShape), run: try kernel.makeStep(context)))
+            context.pooled = pooledBy[l.name].map { shapes[$0]! }
+            steps.append(Step(layer: l.name, input: ins.first, output: (UnsafePointer(out), context.pooled ?? outShape), run: try kernel.makeStep(context)))
         }
     }
 

@@ -45,7 +45,8 @@ public struct LayerQuantizationReport: Sendable, Equatable {
     /// The smallest input value and the largest |x| seen on the calibration images.
     public var inputMin: Float, inputMaxAbs: Float
     /// The relative RMS error of the layer's int8 output against float32 (same float32 input), on the images
-    /// measured; nil when none were.
+    /// measured (for a 3x3 stride-1 convolution, the larger of its direct and Winograd F(2x2) forms'); nil when
+    /// none were.
     public var relativeError: Double?
 }
 
@@ -72,6 +73,8 @@ public final class Calibrator {
         var hist = [UInt64](repeating: 0, count: Calibrator.bins)
         var range: Float = 0, minv: Float = .infinity, maxabs: Float = 0
         var errSum = 0.0, refSum = 0.0
+        /// The int8 Winograd F(2x2) form's error, for the 3x3 convolutions that can run in it.
+        var winogradErrSum = 0.0
     }
 
     /// The float32 engine the calibration runs.
@@ -83,6 +86,9 @@ public final class Calibrator {
     var stats: [String: Stats] = [:]
     var weights: [String: QuantizedLayer] = [:]
     var products: [String: LowpProduct] = [:]
+    /// The int8 Winograd F(2x2) products of the 3x3 stride-1 convolutions (runtimes measure it against the
+    /// direct one and may run either).
+    var winogradProducts: [String: LowpProduct] = [:]
 
     /// A calibrator of `engine`'s model (its Conv2D and Dense layers), which must run in float32.
     public init(engine: Engine, options: QuantizationOptions = QuantizationOptions()) throws {
@@ -148,6 +154,14 @@ public final class Calibrator {
             products[l.name] = q.withUnsafeBufferPointer {
                 LowpProduct(int8: $0.baseAddress!, k: k, n: n, weightScales: scales, inputScale: inputScale, zeroPoint: ql.zeroPoint, bias: bias)
             }
+            if let w = l.window, l.kernelShape.count == 4, l.kernelShape[0] == 3, l.kernelShape[1] == 3, w.strides == Size2D(1, 1),
+               w.dilation == Size2D(1, 1), l.kernelShape[2] >= 16 {
+                // The weights as the runtime dequantizes the stored int8 kernel.
+                let dequantized = (0..<(k * n)).map { Float(q[$0]) * scales[$0 % n] }
+                winogradProducts[l.name] = dequantized.withUnsafeBufferPointer {
+                    LowpProduct(int8Winograd: $0.baseAddress!, c: l.kernelShape[2], n: n, bias: bias, threads: engine.threads)
+                }
+            }
         }
     }
 
@@ -207,19 +221,28 @@ public final class Calibrator {
             let scratch = LowpMemory()
             let bytes = scratch.bytes(product.scratchBytes(inputCount: shape == nil ? count / n * product.kp : x.count,
                                                            direct: shape.map(LowpProduct.isDirect) ?? true, threads: engine.threads))
-            out.withUnsafeMutableBufferPointer { o in
-                x.withUnsafeBufferPointer { xp in
-                    product.run(engine: engine, shape: shape, x: xp.baseAddress!, rows: count / n, out: o.baseAddress!, relu: l.activation == .relu, scratch: bytes)
-                }
-                if l.activation != .relu { engine.activate(l.activation, o.baseAddress!, rows: count / n, width: n) }
+            func squaredError(_ o: UnsafeMutablePointer<Float>) -> (error: Double, reference: Double) {
+                if l.activation != .relu { engine.activate(l.activation, o, rows: count / n, width: n) }
                 var e = 0.0, r = 0.0
                 for i in 0..<count {
                     let y = Double(output.ptr[i]), d = Double(o[i]) - y
                     e += d * d
                     r += y * y
                 }
-                stats[layer]!.errSum += e
-                stats[layer]!.refSum += r
+                return (e, r)
+            }
+            out.withUnsafeMutableBufferPointer { o in
+                x.withUnsafeBufferPointer { xp in
+                    product.run(engine: engine, shape: shape, x: xp.baseAddress!, rows: count / n, out: o.baseAddress!, relu: l.activation == .relu, scratch: bytes)
+                    let (e, r) = squaredError(o.baseAddress!)
+                    stats[layer]!.errSum += e
+                    stats[layer]!.refSum += r
+                    if let w = winogradProducts[layer], let s = shape, LowpProduct.winogradApplies(s) {
+                        let wb = scratch.bytes(w.int8WinogradScratchBytes(s, threads: engine.threads))
+                        w.runWinogradInt8(engine: engine, shape: s, x: xp.baseAddress!, out: o.baseAddress!, relu: l.activation == .relu, scratch: wb)
+                        stats[layer]!.winogradErrSum += squaredError(o.baseAddress!).error
+                    }
+                }
             }
         })
     }
@@ -231,7 +254,9 @@ public final class Calibrator {
         var kept: [QuantizedLayer] = []
         for l in layers {
             guard let w = weights[l.name], let s = stats[l.name] else { continue }
-            let err: Double? = s.refSum > 0 ? (s.errSum / s.refSum).squareRoot() : (s.errSum > 0 ? .infinity : nil)
+            // The larger of the direct and Winograd forms' errors: a runtime may run either.
+            let errSum = max(s.errSum, s.winogradErrSum)
+            let err: Double? = s.refSum > 0 ? (errSum / s.refSum).squareRoot() : (errSum > 0 ? .infinity : nil)
             let ok = err.map { $0 <= options.maxLayerError } ?? true
             report.append(LayerQuantizationReport(layer: l.name, className: l.className, quantized: ok, inputScale: w.inputScale, zeroPoint: w.zeroPoint,
                                                   inputMin: s.minv, inputMaxAbs: s.maxabs, relativeError: err))

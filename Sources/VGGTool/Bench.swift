@@ -31,6 +31,9 @@ public struct BenchReport: Sendable {
     public var layerAlgorithms: [String: ConvolutionAlgorithm] = [:]
     /// Multiply-adds per batch of each layer (with `layers`).
     public var layerMACs: [String: Int] = [:]
+    /// Layers run inside another layer's step (with `layers`): a MaxPooling2D fused into the int8 Winograd
+    /// convolution before it, with that convolution's name. Their time is in its row.
+    public var fusedInto: [String: String] = [:]
 
     /// The report as pretty-printed JSON with sorted keys (`vggtool bench --json`).
     public func json() throws -> String {
@@ -38,15 +41,18 @@ public struct BenchReport: Sendable {
             "model": model, "precision": precision.rawValue, "batch": batch, "input_shape": inputShape, "runs": runs,
             "seconds_per_batch": secondsPerBatch, "images_per_second": imagesPerSecond,
             "gflops_per_second": gflopsPerSecond, "peak_rss_bytes": peakRSSBytes, "planned_activation_bytes": plannedBytes,
-            "layers": layerSeconds.map { name, seconds -> [String: Any] in
+            "layers": layerSeconds.flatMap { name, seconds -> [[String: Any]] in
                 var o: [String: Any] = ["layer": name, "seconds": seconds]
                 if let a = layerAlgorithms[name] { o["algorithm"] = a.rawValue }
                 if let m = layerMACs[name], m > 0 { o["gflops_per_second"] = 2 * Double(m) / seconds / 1e9 }
-                return o
+                return [o] + fused(into: name).map { ["layer": $0, "seconds": 0.0, "fused_into": name] }
             },
         ]
         return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
     }
+
+    /// The layers fused into `layer`, by name.
+    private func fused(into layer: String) -> [String] { fusedInto.filter { $0.value == layer }.map(\.key).sorted() }
 
     /// The report as `vggtool bench` prints it.
     public func text() -> String {
@@ -67,6 +73,9 @@ public struct BenchReport: Sendable {
                 let line = name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f %6.1f", s * 1000, total > 0 ? s / total * 100 : 0)
                     + rate + (layerAlgorithms[name].map { "  " + $0.rawValue } ?? "")
                 lines.append(line.trimmingCharacters(in: .whitespaces))
+                for f in fused(into: name) {
+                    lines.append(f.padding(toLength: 28, withPad: " ", startingAt: 0) + String(repeating: " ", count: 24) + "  (in \(name))")
+                }
             }
         }
         return lines.joined(separator: "\n")
@@ -132,6 +141,7 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
                              layerSeconds: order.map { ($0, median(perLayer[$0]!)) })
     if layers {
         report.layerAlgorithms = engine.convolutionAlgorithms
+        report.fusedInto = engine.fusedLayers
         let flat = try? engine.graph.withInputShape([h, w, c]).analyze()  // the layers as they run (nested models opened)
         for info in flat?.layers ?? [] where info.costsKnown { report.layerMACs[info.layer.name] = info.macs * batch }
     }

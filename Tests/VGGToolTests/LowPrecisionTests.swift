@@ -207,6 +207,63 @@ import VGGTool
         }
     }
 
+    /// The int8 Winograd output transform max-pooling 2x2 on the way gives the bits of the convolution then the
+    /// pooling: even and odd sizes, 'valid' pooling (the last row and column dropped) and 'same' (the last window
+    /// partial), with and without ReLU.
+    @Test func int8WinogradPoolsAsThePoolingLayer() throws {
+        for (i, (h, w, c, k, validPool)) in [(8, 6, 16, 20, true), (7, 9, 17, 33, true), (7, 9, 17, 33, false), (13, 12, 24, 70, false)].enumerated() {
+            let window = Window2D(size: Size2D(3, 3), strides: Size2D(1, 1), padding: .same)
+            let inShape = [2, h, w, c], outShape = [2, h, w, k]
+            let x = Self.values(inShape.reduce(1, *), seed: UInt64(700 + i)).map { max(0, $0 + 0.2) }
+            let wf = Self.values(9 * c * k, seed: UInt64(800 + i)).map { $0 * 0.2 }
+            let bias = Self.values(k, seed: UInt64(900 + i)).map { $0 * 0.1 }
+            let p = wf.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { LowpProduct(int8Winograd: wp.baseAddress!, c: c, n: k, bias: $0.baseAddress!, threads: 2) } }
+            let ph = validPool ? h / 2 : (h + 1) / 2, pw = validPool ? w / 2 : (w + 1) / 2
+            for relu in [false, true] {
+                let y = p.convolve(engine: Self.engine, window: window, input: x, inShape: inShape, outShape: outShape, relu: relu)
+                let pooled = p.convolve(engine: Self.engine, window: window, input: x, inShape: inShape, outShape: outShape, relu: relu, pooled: (ph, pw))
+                var expected = [Float](repeating: 0, count: 2 * ph * pw * k)
+                for b in 0..<2 { for py in 0..<ph { for px in 0..<pw { for j in 0..<k {
+                    var m = -Float.infinity
+                    for dy in 0..<2 { for dx in 0..<2 where 2 * py + dy < h && 2 * px + dx < w {
+                        m = max(m, y[((b * h + 2 * py + dy) * w + 2 * px + dx) * k + j])
+                    } }
+                    expected[((b * ph + py) * pw + px) * k + j] = m
+                } } } }
+                #expect(pooled.map(\.bitPattern) == expected.map(\.bitPattern), "\(h)x\(w)x\(c) -> \(k) valid \(validPool) relu \(relu)")
+            }
+        }
+    }
+
+    /// In an engine, a MaxPooling2D that alone reads an int8 Winograd convolution runs inside it (listed in
+    /// `fusedLayers`), with the same outputs as the unfused plan (the convolution asked for as an output too).
+    @Test func int8PlansFuseThePooling() async throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let graph = ModelGraph(name: "convpool", layers: [
+            Layer(name: "x", InputLayer(shape: [14, 10, 3]), inbound: []),
+            Layer(name: "conv1", Conv2D(filters: 16, kernel: Size2D(3, 3), padding: .same, activation: .relu), inbound: ["x"]),
+            Layer(name: "conv2", Conv2D(filters: 24, kernel: Size2D(3, 3), padding: .same, activation: .relu), inbound: ["conv1"]),
+            Layer(name: "pool", MaxPooling2D(pool: 2), inbound: ["conv2"]),
+            Layer(name: "conv3", Conv2D(filters: 8, kernel: Size2D(3, 3), padding: .same), inbound: ["pool"]),
+        ], inputs: ["x"], outputs: ["conv3"], isSequential: false)
+        try TestSupport.writeKeras(dir + "/convpool.h5", graph: graph, seed: 11)
+        #expect(try await CLI.run(["convert", dir + "/convpool.h5", "-o", dir + "/fp32.vggm", "-q"]).status == 0)
+        let q = try await CLI.run(["quantize", dir + "/fp32.vggm", "--calibration", TestSupport.fixture("images/eval"), "-o", dir + "/int8.vggm", "-q"])
+        try #require(q.status == 0, "\(q.stderr)")
+        let file = try VGGMFile(path: dir + "/int8.vggm")
+        let engine = try Engine(model: file, options: .init(threads: 2, convolution: .fixed(.winograd2x2), algorithmCache: .disabled, precision: .int8))
+        let x = Tensor(shape: [2, 14, 10, 3], values: Self.values(2 * 14 * 10 * 3, seed: 12).map { $0 * 100 })
+        let fused = try engine.run(x)[0]
+        #expect(engine.fusedLayers == ["pool": "conv2"] && engine.convolutionAlgorithms["conv2"] == .winograd2x2)
+        let unfused = try engine.run(x, outputs: ["conv2", "conv3"])
+        #expect(engine.fusedLayers.isEmpty)
+        #expect(fused.values.map(\.bitPattern) == unfused[1].values.map(\.bitPattern))
+        #expect(fused.values.contains { $0 != 0 })
+        let bench = try await CLI.run(["bench", dir + "/int8.vggm", "--layers", "--algorithm", "winograd-2x2", "--batch", "2"])
+        #expect(bench.status == 0 && bench.stdout.contains("(in conv2)"), "\(bench.stdout)")
+    }
+
     /// quantize twice on the same inputs: the same bytes; the file verifies, inspects as 1.3 with i8 tensors,
     /// and summary lists each layer's precision.
     @Test func quantizeIsDeterministicAndRoundTrips() async throws {

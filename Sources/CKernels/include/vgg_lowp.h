@@ -72,11 +72,13 @@ void vgg_winograd2_int8_pack(const float *u, int c, int k, int i0, int i1, int8_
 /// float32 NHWC input: each tile's 16 transformed rows (B^T d B over the c channels, float32) are quantized to
 /// u8 with their own symmetric scale (largest |v| / 127, zero point 128), multiplied by the packed int8 kernels
 /// (vpdpbusd, int32), scaled back to float32 (the row's and the filter's scale), and the output transform adds
-/// the bias (may be NULL) and applies ReLU when relu. Scratch: vq 16 x T x k4(c) bytes, rs 16 x T floats, tile 16 x c floats, mm 16 x T x 64 floats
+/// the bias (may be NULL) and applies ReLU when relu. With ph > 0, out is instead the output max-pooled 2x2
+/// with stride 2 (n x ph x pw x k, each tile's largest output; ph = oh / 2 as 'valid' pooling, or (oh + 1) / 2
+/// as 'same', whose last window holds the outputs that exist). Scratch: vq 16 x T x k4(c) bytes, rs 16 x T floats, tile 16 x c floats, mm 16 x T x 64 floats
 /// (T = t1 - t0).
 void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
-                                  const float *uoffset, const float *bias, int relu, float *out, long t0, long t1, int k0,
-                                  int k1, uint8_t *vq, float *rs, float *tile, float *mm);
+                                  const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
+                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *tile, float *mm);
 /// bf16 GEMM: out[i, j] = sum_k a[i,k] * w[k,j] (products of bf16 values accumulated in float32) + bias[j]
 /// (bias may be NULL), then max(0, .) when relu; rows [0, m) of a (bf16, m x lda, k2 columns used), column
 /// blocks [b0, b1) of packed (vgg_lowp_pack_bf16), columns >= n not written; out row stride ldo.

@@ -19,6 +19,11 @@ struct PlannedKernel {
         return i.reduce(1, *) + o.reduce(1, *) + kernel.scratchFloats(inShape: i, outShape: o, engine: engine)
     }
 
+    /// Channels-first layers never fuse a pooling (their output is transposed after the kernel).
+    func fusesMaxPool(_ layer: String, inShape: [Int], outShape: [Int], engine: Engine) throws -> Bool {
+        try !channelsFirst && kernel.fusesMaxPool(layer, inShape: inShape, outShape: outShape, engine: engine)
+    }
+
     func makeStep(_ c: StepContext) throws -> () throws -> Void {
         guard channelsFirst else { return try kernel.makeStep(c) }
         let inShape = Self.channelsLast(c.inShape), outShape = Self.channelsLast(c.outShape)

@@ -16,6 +16,12 @@ extension Conv2D: RuntimeKernel {
         return ConvolutionKernel(algorithm, shape: shape, threads: engine.threads)
     }
 
+    /// An int8 Winograd convolution (linear or ReLU) pools in its output transform: each 2x2 tile is a window.
+    func fusesMaxPool(_ layer: String, inShape: [Int], outShape: [Int], engine: Engine) throws -> Bool {
+        guard activation == .relu || activation == .linear else { return false }
+        return try engine.runsInt8Winograd(layer, inShape: inShape, outShape: outShape, window: window, useBias: useBias)
+    }
+
     func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int {
         if engine.options.precision == .bf16 { return 0 }  // every Conv2D runs in bf16, with its own scratch
         let conv = convolutionKernel(engine, inShape: inShape, outShape: outShape)

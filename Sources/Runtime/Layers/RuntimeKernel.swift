@@ -27,6 +27,9 @@ struct StepContext {
     var mask: UnsafePointer<Float>? = nil
     /// Where a Masking layer writes the mask it makes.
     var maskOut: UnsafeMutablePointer<Float>? = nil
+    /// Set when the plan fused the MaxPooling2D (2x2, stride 2) that alone reads this layer's output
+    /// (`RuntimeKernel.fusesMaxPool`): the pooled shape, batch first, which `out` then holds instead.
+    var pooled: [Int]? = nil
 
     var name: String { info.layer.name }
     /// The first input's buffer and shape.
@@ -48,11 +51,15 @@ protocol RuntimeKernel: LayerKind {
     /// Builds the step: weights are looked up and geometry computed once here; the closure runs the
     /// kernels on every execution of the plan.
     func makeStep(_ c: StepContext) throws -> () throws -> Void
+    /// Whether the step can write its output max-pooled 2x2 with stride 2 (`StepContext.pooled`) for the
+    /// MaxPooling2D that alone reads it (default: no).
+    func fusesMaxPool(_ layer: String, inShape: [Int], outShape: [Int], engine: Engine) throws -> Bool
 }
 
 extension RuntimeKernel {
     var bufferUse: BufferUse { .fresh }
     func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int { 0 }
+    func fusesMaxPool(_ layer: String, inShape: [Int], outShape: [Int], engine: Engine) throws -> Bool { false }
 }
 
 extension LayerOp {
