@@ -261,13 +261,14 @@ VGG_INLINE void input2_body(const float *const *in, float *const *out, int C) {
     }
 }
 
-// As input2_body into the 16 rows of out (C floats apart), also giving each row's largest |v| (NaN skipped) in
-// mx: the same values, for the int8 F(2x2) whose rows each get their own scale. Per-lane maxima are kept over
-// blocks of 16 channels (an elementwise max the compiler vectorizes), then reduced (exact in any order).
-VGG_INLINE void input2_max_body(const float *const *in, float *out, float *mx, int C) {
-    float m[16][16];
+// As input2_body into the 16 rows of out (C floats apart), also giving each row's smallest and largest value
+// with 0 (lo <= 0 <= hi; NaN skipped): the same values, for the int8 F(2x2) whose rows each get their own
+// scale and zero point. Per-lane extremes are kept over blocks of 16 channels (elementwise, which the compiler
+// vectorizes), then reduced (exact in any order).
+VGG_INLINE void input2_range_body(const float *const *in, float *out, float *lo, float *hi, int C) {
+    float mn[16][16], mx[16][16];
     for (int i = 0; i < 16; i++)
-        for (int l = 0; l < 16; l++) m[i][l] = 0.0f;
+        for (int l = 0; l < 16; l++) mn[i][l] = mx[i][l] = 0.0f;
     for (int c0 = 0; c0 < C; c0 += 16) {
         const int n = C - c0 < 16 ? C - c0 : 16;
 #pragma clang loop vectorize(assume_safety)
@@ -283,18 +284,21 @@ VGG_INLINE void input2_max_body(const float *const *in, float *out, float *mx, i
                                  w20 - w22, w21 + w22, w22 - w21, w21 - w23, w30 - w32, w31 + w32, w32 - w31, w31 - w33};
             for (int i = 0; i < 16; i++) {
                 out[(long)i * C + c] = o[i];
-                const float a = fabsf(o[i]);
-                m[i][l] = a > m[i][l] ? a : m[i][l];
+                mx[i][l] = o[i] > mx[i][l] ? o[i] : mx[i][l];
+                mn[i][l] = o[i] < mn[i][l] ? o[i] : mn[i][l];
             }
         }
     }
     for (int i = 0; i < 16; i++) {
-        float r = 0.0f;
-        for (int l = 0; l < 16; l++) r = m[i][l] > r ? m[i][l] : r;
-        mx[i] = r;
+        float a = 0.0f, b = 0.0f;
+        for (int l = 0; l < 16; l++) {
+            a = mn[i][l] < a ? mn[i][l] : a;
+            b = mx[i][l] > b ? mx[i][l] : b;
+        }
+        lo[i] = a;
+        hi[i] = b;
     }
 }
-
 
 // Y = A^T M A for one tile over all output channels, plus bias; writes the 2x2 outputs that exist.
 VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y00, float *y01, float *y10, float *y11, int K, int relu) {
@@ -371,7 +375,9 @@ VGG_INLINE void output2_pool_body(const float *const *m, const float *bias, floa
         kernel_transform2_body(kernel, c, k, u, k0, k1, packed);                                                  \
     }                                                                                                             \
     attr static void input2_##suffix(const float *const *in, float *const *out, int C) { input2_body(in, out, C); } \
-    attr static void input2m_##suffix(const float *const *in, float *out, float *mx, int C) { input2_max_body(in, out, mx, C); } \
+    attr static void input2r_##suffix(const float *const *in, float *out, float *lo, float *hi, int C) {         \
+        input2_range_body(in, out, lo, hi, C);                                                                    \
+    }                                                                                                             \
     attr static void output2_##suffix(const float *const *m, const float *bias, float *y00, float *y01, float *y10, \
                                       float *y11, int K, int relu) {                                              \
         output2_body(m, bias, y00, y01, y10, y11, K, relu);                                                       \
@@ -387,42 +393,49 @@ VARIANTS2(avx512, __attribute__((target("avx512f"))))
 #endif
 
 #if VGG2_X86
-// input2_max_body in AVX-512 registers, row by row of B^T d (the same expressions: the same bits); the last
-// channels masked (zeros, which leave the maxima alone).
-__attribute__((target("avx512f"))) static void input2m_avx512_regs(const float *const *in, float *out, float *mx, int C) {
-    __m512 m[16];
-    for (int i = 0; i < 16; i++) m[i] = _mm512_setzero_ps();
-    for (int c = 0; c < C; c += 16) {
-        const __mmask16 k = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+// input2_range_body in AVX-512 registers (the same expressions: the same bits), in two passes over the channels
+// (B^T d's rows 0-1, then 2-3) so that each pass's 8 minima and 8 maxima stay in registers; the last channels
+// masked (zeros, which leave the extremes alone: 0 is in every range).
+__attribute__((target("avx512f"))) static void input2r_avx512_regs(const float *const *in, float *out, float *lo, float *hi, int C) {
+    for (int half = 0; half < 2; half++) {
+        __m512 mn[8], mx[8];
+        for (int i = 0; i < 8; i++) mn[i] = mx[i] = _mm512_setzero_ps();
+        for (int c = 0; c < C; c += 16) {
+            const __mmask16 k = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
 #define LD(i) _mm512_maskz_loadu_ps(k, in[i] + c)
 #define OUT(i, v)                                                                                                 \
-        do {                                                                                                      \
-            const __m512 o_ = (v);                                                                                \
-            _mm512_mask_storeu_ps(out + (long)(i) * C + c, k, o_);                                                \
-            m[i] = _mm512_max_ps(_mm512_abs_ps(o_), m[i]);                                                        \
-        } while (0)
+            do {                                                                                                  \
+                const __m512 o_ = (v);                                                                            \
+                _mm512_mask_storeu_ps(out + (long)(8 * half + (i)) * C + c, k, o_);                               \
+                mx[i] = _mm512_max_ps(o_, mx[i]);                                                                 \
+                mn[i] = _mm512_min_ps(o_, mn[i]);                                                                 \
+            } while (0)
 #define ROW(r, w0, w1, w2, w3)                                                                                    \
-        do {                                                                                                      \
-            const __m512 a0 = (w0), a1 = (w1), a2 = (w2), a3 = (w3);                                              \
-            OUT(4 * (r), _mm512_sub_ps(a0, a2)); OUT(4 * (r) + 1, _mm512_add_ps(a1, a2));                         \
-            OUT(4 * (r) + 2, _mm512_sub_ps(a2, a1)); OUT(4 * (r) + 3, _mm512_sub_ps(a1, a3));                     \
-        } while (0)
-        const __m512 d4 = LD(4), d5 = LD(5), d6 = LD(6), d7 = LD(7), d8 = LD(8), d9 = LD(9), d10 = LD(10), d11 = LD(11);
-        {
-            const __m512 d0 = LD(0), d1 = LD(1), d2 = LD(2), d3 = LD(3);
-            ROW(0, _mm512_sub_ps(d0, d8), _mm512_sub_ps(d1, d9), _mm512_sub_ps(d2, d10), _mm512_sub_ps(d3, d11));
-        }
-        ROW(1, _mm512_add_ps(d4, d8), _mm512_add_ps(d5, d9), _mm512_add_ps(d6, d10), _mm512_add_ps(d7, d11));
-        ROW(2, _mm512_sub_ps(d8, d4), _mm512_sub_ps(d9, d5), _mm512_sub_ps(d10, d6), _mm512_sub_ps(d11, d7));
-        {
-            const __m512 d12 = LD(12), d13 = LD(13), d14 = LD(14), d15 = LD(15);
-            ROW(3, _mm512_sub_ps(d4, d12), _mm512_sub_ps(d5, d13), _mm512_sub_ps(d6, d14), _mm512_sub_ps(d7, d15));
-        }
+            do {                                                                                                  \
+                const __m512 a0 = (w0), a1 = (w1), a2 = (w2), a3 = (w3);                                          \
+                OUT(4 * (r), _mm512_sub_ps(a0, a2)); OUT(4 * (r) + 1, _mm512_add_ps(a1, a2));                     \
+                OUT(4 * (r) + 2, _mm512_sub_ps(a2, a1)); OUT(4 * (r) + 3, _mm512_sub_ps(a1, a3));                 \
+            } while (0)
+            const __m512 d4 = LD(4), d5 = LD(5), d6 = LD(6), d7 = LD(7), d8 = LD(8), d9 = LD(9), d10 = LD(10), d11 = LD(11);
+            if (half == 0) {
+                const __m512 d0 = LD(0), d1 = LD(1), d2 = LD(2), d3 = LD(3);
+                ROW(0, _mm512_sub_ps(d0, d8), _mm512_sub_ps(d1, d9), _mm512_sub_ps(d2, d10), _mm512_sub_ps(d3, d11));
+                ROW(1, _mm512_add_ps(d4, d8), _mm512_add_ps(d5, d9), _mm512_add_ps(d6, d10), _mm512_add_ps(d7, d11));
+            } else {
+                const __m512 d12 = LD(12), d13 = LD(13), d14 = LD(14), d15 = LD(15);
+                ROW(0, _mm512_sub_ps(d8, d4), _mm512_sub_ps(d9, d5), _mm512_sub_ps(d10, d6), _mm512_sub_ps(d11, d7));
+                ROW(1, _mm512_sub_ps(d4, d12), _mm512_sub_ps(d5, d13), _mm512_sub_ps(d6, d14), _mm512_sub_ps(d7, d15));
+            }
 #undef ROW
 #undef OUT
 #undef LD
+        }
+        // max/min(o, m) return m when o is NaN (their second operand), as the scalar comparisons keep it.
+        for (int i = 0; i < 8; i++) {
+            lo[8 * half + i] = _mm512_reduce_min_ps(mn[i]);
+            hi[8 * half + i] = _mm512_reduce_max_ps(mx[i]);
+        }
     }
-    for (int i = 0; i < 16; i++) mx[i] = _mm512_reduce_max_ps(m[i]);
 }
 #endif
 
@@ -531,16 +544,16 @@ static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const floa
 
 void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
                                   const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
-                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *tile, float *mm) {
+                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm) {
     const int C = s->c, K = s->k;
     void (*winograd_input_tile)(const float *const *, float *const *, int) = input2_scalar;
     void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int, int) = output2_scalar;
-    void (*input_max)(const float *const *, float *, float *, int) = input2m_scalar;
+    void (*input_range)(const float *const *, float *, float *, float *, int) = input2r_scalar;
     void (*output_pool)(const float *const *, const float *, float *, int, int, int, int) = output2p_scalar;
     pick2(&winograd_input_tile, &winograd_output_tile);
 #if VGG2_X86
-    if (vgg_isa() == VGG_ISA_AVX512) { input_max = input2m_avx512_regs; output_pool = output2p_avx512; }
-    if (vgg_isa() == VGG_ISA_AVX2) { input_max = input2m_avx2; output_pool = output2p_avx2; }
+    if (vgg_isa() == VGG_ISA_AVX512) { input_range = input2r_avx512_regs; output_pool = output2p_avx512; }
+    if (vgg_isa() == VGG_ISA_AVX2) { input_range = input2r_avx2; output_pool = output2p_avx2; }
 #endif
     (void)winograd_input_tile;
     const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
@@ -550,10 +563,10 @@ void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
     // Each tile's 16 transformed rows, float32 in `tile`, then u8 with the row's own scale: vq[i][t][c].
     for (long t = t0; t < t1; t++) {
         const float *rows[16];
-        float mx[16];
+        float lo[16], hi[16];
         tile2_rows(s, in, zrow, t, rows);
-        input_max(rows, tile, mx, C);
-        vgg_lowp_quantize_rows_symmetric(tile, 16, C, mx, vq + (t - t0) * c4, T * c4, c4, rs + (t - t0), T);
+        input_range(rows, tile, lo, hi, C);
+        vgg_lowp_quantize_rows(tile, 16, C, lo, hi, vq + (t - t0) * c4, T * c4, c4, rs + (t - t0), zr + (t - t0), T);
     }
     free(zrow);
     // 64 filters at a time: the 16 products (scaled back to float32) into mm[i][t][0..64), then the output transform.
@@ -562,7 +575,7 @@ void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
         const long b0 = kc / 16, b1 = b0 + (w + 15) / 16;
         for (int i = 0; i < 16; i++)
             vgg_lowp_gemm_u8s8_rows(vq + (long)i * T * c4, T, c4, c4, upacked + (long)i * c4 * n16, b0, b1, uscale + i * n16,
-                                    uoffset + i * n16, rs + (long)i * T, mm + (long)i * T * 64, 64, kc, K);
+                                    uoffset + i * n16, rs + (long)i * T, zr + (long)i * T, mm + (long)i * T * 64, 64, kc, K);
         for (long t = t0; t < t1; t++) {
             long r = t;
             const int tx = (int)(r % tx_n); r /= tx_n;

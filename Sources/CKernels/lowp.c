@@ -78,37 +78,62 @@ void vgg_lowp_quantize_u8(const float *x, uint8_t *q, long count, float inv_scal
     for (long i = 0; i < count; i++) q[i] = quant_u8(x[i], inv_scale, zero_point);
 }
 
-// |x * inv_scale| <= 127.5 is the caller's promise: no clamping; cvtps2dq rounds to nearest even, a NaN gives
-// 0x80000000, whose low byte plus 128 is 128, the scalar path's value for NaN.
-AVX512_TARGET static void quantize_symmetric_avx512(const float *x, uint8_t *q, long count, float inv_scale) {
-    const __m512 inv = _mm512_set1_ps(inv_scale);
-    const __m128i zp = _mm_set1_epi8((char)0x80);
+// A row's scale and zero point from its range [lo, hi] (lo <= 0 <= hi): 255 steps over it, zero exact. A
+// range that is empty, not finite or too narrow to invert gives scale 0 (every value 0).
+static inline void row_quantization(float lo, float hi, float *inv, float *zero, float *scale) {
+    const float span = hi - lo;
+    *inv = 255.f / span;
+    if (!(span > 0.f) || !(span < INFINITY) || !(*inv < INFINITY)) { *inv = 0.f; *zero = 0.f; *scale = 0.f; return; }
+    *zero = rintf(-lo * *inv);
+    *scale = span / 255.f;
+}
+
+// q = clamp(round_half_even(x * inv) + zero, 0, 255), 0 for NaN.
+static inline uint8_t quant_row(float x, float inv, float zero) {
+    float v = x * inv;
+    if (!(v == v)) return 0;
+    v = rintf(v) + zero;
+    return (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
+}
+
+// The same bytes 16 at a time: cvtps2dq rounds to nearest even (a NaN gives INT_MIN, below 0 after the zero
+// point); the values stay within a few units of [0, 255], so integer arithmetic and the clamps are exact.
+AVX512_TARGET static inline __attribute__((always_inline)) void quantize_row_avx512(const float *x, uint8_t *q, long count, float inv,
+                                                                                    float zero) {
+    const __m512 iv = _mm512_set1_ps(inv);
+    const __m512i z = _mm512_set1_epi32((int)zero), lo = _mm512_setzero_si512();
     long i = 0;
     for (; i + 16 <= count; i += 16) {
-        __m128i b = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), inv)));
-        _mm_storeu_si128((__m128i *)(q + i), _mm_add_epi8(b, zp));
+        const __m512i v = _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), iv)), z), lo);
+        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtusepi32_epi8(v));  // unsigned saturation: the clamp at 255
     }
-    for (; i < count; i++) q[i] = quant_u8(x[i], inv_scale, 128);
+    for (; i < count; i++) q[i] = quant_row(x[i], inv, zero);
 }
 
-AVX512_TARGET static void quantize_rows_symmetric_avx512(const float *x, long rows, long cols, const float *mx, uint8_t *q,
-                                                         long ldq, long pad, float *rs, long ldrs) {
+AVX512_TARGET static void quantize_rows_avx512(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q,
+                                               long ldq, long pad, float *rs, float *zr, long ldrs) {
     for (long r = 0; r < rows; r++) {
-        const float inv = mx[r] > 0.f ? 127.f / mx[r] : 0.f;
-        rs[r * ldrs] = mx[r] / 127.f;
-        quantize_symmetric_avx512(x + r * cols, q + r * ldq, cols, inv);
-        for (long c = cols; c < pad; c++) q[r * ldq + c] = 128;
+        float inv, zero, scale;
+        row_quantization(lo[r], hi[r], &inv, &zero, &scale);
+        rs[r * ldrs] = scale;
+        zr[r * ldrs] = zero;
+        uint8_t *qr = q + r * ldq;
+        quantize_row_avx512(x + r * cols, qr, cols, inv, zero);
+        for (long c = cols; c < pad; c++) qr[c] = 0;
     }
 }
 
-void vgg_lowp_quantize_rows_symmetric(const float *x, long rows, long cols, const float *mx, uint8_t *q, long ldq, long pad,
-                                      float *rs, long ldrs) {
-    if (!fallback_forced() && cpu_base()) { quantize_rows_symmetric_avx512(x, rows, cols, mx, q, ldq, pad, rs, ldrs); return; }
+void vgg_lowp_quantize_rows(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q, long ldq, long pad,
+                            float *rs, float *zr, long ldrs) {
+    if (!fallback_forced() && cpu_base()) { quantize_rows_avx512(x, rows, cols, lo, hi, q, ldq, pad, rs, zr, ldrs); return; }
     for (long r = 0; r < rows; r++) {
-        const float inv = mx[r] > 0.f ? 127.f / mx[r] : 0.f;
-        rs[r * ldrs] = mx[r] / 127.f;
-        for (long c = 0; c < cols; c++) q[r * ldq + c] = quant_u8(x[r * cols + c], inv, 128);
-        for (long c = cols; c < pad; c++) q[r * ldq + c] = 128;
+        float inv, zero, scale;
+        row_quantization(lo[r], hi[r], &inv, &zero, &scale);
+        rs[r * ldrs] = scale;
+        zr[r * ldrs] = zero;
+        uint8_t *qr = q + r * ldq;
+        for (long c = 0; c < cols; c++) qr[c] = quant_row(x[r * cols + c], inv, zero);
+        for (long c = cols; c < pad; c++) qr[c] = 0;
     }
 }
 
@@ -186,7 +211,7 @@ void vgg_winograd2_int8_pack(const float *u, int c, int k, int i0, int i1, int8_
         vgg_lowp_pack_s8(q, c, k, upacked + (long)i * c4 * n16, wsum);
         for (long j = 0; j < n16; j++) {
             uscale[i * n16 + j] = j < k ? sc[j] : 0.f;
-            uoffset[i * n16 + j] = j < k ? -128.f * (float)wsum[j] * sc[j] : 0.f;
+            uoffset[i * n16 + j] = j < k ? -(float)wsum[j] * sc[j] : 0.f;
         }
     }
     free(q); free(wsum); free(sc);
@@ -234,7 +259,8 @@ IM2COL(vgg_lowp_im2col_u16, uint16_t)
 
 // ------------------------------------------------------------------------------------------ int8 GEMM
 static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
-                             const float *scale, const float *offset, const float *rs, int relu, float *out, long ldo, long jo, long n) {
+                             const float *scale, const float *offset, const float *rs, const float *zr, int relu, float *out, long ldo,
+                             long jo, long n) {
     long g = k4 / 4;
     for (long blk = b0; blk < b1; blk++) {
         const int8_t *bp = packed + blk * g * 64;
@@ -247,8 +273,7 @@ static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const 
             for (int c = 0; c < 16; c++) {
                 long j = blk * 16 + c;
                 if (j >= n) break;
-                float v = (float)acc[c] * scale[j] + offset[j];
-                if (rs) v = v * rs[i];
+                float v = rs ? fmaf(zr[i], offset[j], (float)acc[c] * scale[j]) * rs[i] : (float)acc[c] * scale[j] + offset[j];
                 out[i * ldo + j - jo] = relu && v < 0.f ? 0.f : v;
             }
         }
@@ -258,7 +283,8 @@ static void gemm_u8s8_scalar(const uint8_t *a, long m, long lda, long k4, const 
 // MR rows x NB (1 or 2) blocks of 16 columns.
 LOWP_TARGET static inline __attribute__((always_inline)) void
 u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *bp1, const int MR, const int NB,
-          const float *scale, const float *offset, const float *rs, int relu, float *out, long ldo, long j0, long jo, long n) {
+          const float *scale, const float *offset, const float *rs, const float *zr, int relu, float *out, long ldo, long j0, long jo,
+          long n) {
     __m512i acc[12][2];
     for (int r = 0; r < MR; r++)
         for (int b = 0; b < NB; b++) acc[r][b] = _mm512_setzero_si512();
@@ -279,8 +305,10 @@ u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *b
         __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         __m512 sc = _mm512_maskz_loadu_ps(mask, scale + j), of = _mm512_maskz_loadu_ps(mask, offset + j);
         for (int r = 0; r < MR; r++) {
-            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][b]), sc), of);  // not fused: the scalar path's bits
-            if (rs) v = _mm512_mul_ps(v, _mm512_set1_ps(rs[r]));
+            // The scalar path's expressions: a multiply then an add, or (row-scaled) fmaf then a multiply.
+            __m512 v = rs ? _mm512_mul_ps(_mm512_fmadd_ps(_mm512_set1_ps(zr[r]), of, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][b]), sc)),
+                                          _mm512_set1_ps(rs[r]))
+                          : _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][b]), sc), of);
             if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
             _mm512_mask_storeu_ps(out + r * ldo + j - jo, mask, v);
         }
@@ -288,12 +316,14 @@ u8s8_tile(const uint8_t *a, long lda, long g, const int8_t *bp0, const int8_t *b
 }
 
 LOWP_TARGET static void gemm_u8s8_vnni(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
-                                       const float *scale, const float *offset, const float *rs, int relu, float *out, long ldo,
-                                       long jo, long n) {
+                                       const float *scale, const float *offset, const float *rs, const float *zr, int relu, float *out,
+                                       long ldo, long jo, long n) {
     long g = k4 / 4;
 #define U8S8_ROWS(MR)                                                                                                  \
-    if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, MR, 2, scale, offset, rs ? rs + i : NULL, relu, out + i * ldo, ldo, blk * 16, jo, n); \
-    else u8s8_tile(a + i * lda, lda, g, bp0, bp1, MR, 1, scale, offset, rs ? rs + i : NULL, relu, out + i * ldo, ldo, blk * 16, jo, n)
+    if (nb == 2) u8s8_tile(a + i * lda, lda, g, bp0, bp1, MR, 2, scale, offset, rs ? rs + i : NULL, rs ? zr + i : NULL, relu, out + i * ldo, \
+                           ldo, blk * 16, jo, n);                                                                  \
+    else u8s8_tile(a + i * lda, lda, g, bp0, bp1, MR, 1, scale, offset, rs ? rs + i : NULL, rs ? zr + i : NULL, relu, out + i * ldo, ldo, \
+                   blk * 16, jo, n)
     for (long blk = b0; blk < b1; blk += 2) {
         int nb = blk + 1 < b1 ? 2 : 1;
         const int8_t *bp0 = packed + blk * g * 64, *bp1 = bp0 + g * 64;
@@ -309,14 +339,15 @@ LOWP_TARGET static void gemm_u8s8_vnni(const uint8_t *a, long m, long lda, long 
 
 void vgg_lowp_gemm_u8s8(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
                         const float *scale, const float *offset, int relu, float *out, long ldo, long n) {
-    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, NULL, relu, out, ldo, 0, n);
-    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, NULL, relu, out, ldo, 0, n);
+    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, NULL, NULL, relu, out, ldo, 0, n);
+    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, NULL, NULL, relu, out, ldo, 0, n);
 }
 
 void vgg_lowp_gemm_u8s8_rows(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
-                             const float *scale, const float *offset, const float *rowscale, float *out, long ldo, long jo, long n) {
-    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, rowscale, 0, out, ldo, jo, n);
-    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, rowscale, 0, out, ldo, jo, n);
+                             const float *scale, const float *offset, const float *rowscale, const float *rowzero, float *out, long ldo,
+                             long jo, long n) {
+    if (vgg_lowp_has_vnni()) gemm_u8s8_vnni(a, m, lda, k4, packed, b0, b1, scale, offset, rowscale, rowzero, 0, out, ldo, jo, n);
+    else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, rowscale, rowzero, 0, out, ldo, jo, n);
 }
 
 // ------------------------------------------------------------------------------------------ bf16 GEMM

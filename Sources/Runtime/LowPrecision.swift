@@ -137,7 +137,7 @@ package final class LowpProduct: @unchecked Sendable {
     /// An int8 3x3 convolution computed with Winograd F(2x2,3x3) (docs/precision.md): the kernel (HWIO, 3 x 3 x c x
     /// n, an int8 file's dequantized) transformed once, each of the 16 transformed matrices quantized to int8 per
     /// filter and packed (`packed8`, `scale` and `offset` then hold 16 matrices' worth); each tile's transformed
-    /// input rows get their own u8 scale when the convolution runs.
+    /// input rows get their own u8 scale and zero point when the convolution runs.
     package init(int8Winograd w: UnsafePointer<Float>, c: Int, n: Int, bias b: UnsafePointer<Float>?, threads: Int) {
         k = 9 * c
         self.n = n
@@ -166,14 +166,16 @@ package final class LowpProduct: @unchecked Sendable {
     /// second-level cache. Measured on one core at VGG16's shapes: 12 to 192 within 5% of each other.
     static let int8WinogradBlock = 48
 
-    /// One int8 block's scratch: vq (16 x T x k4(c) bytes) at 0, row scales (16 x T floats) at `rs`, one tile's
-    /// transformed rows (16 x c floats) at `tile`, 64 filters' products (16 x T x 64 floats) at `mm`.
-    static func int8WinogradLayout(_ s: vgg_conv_shape, block t: Int) -> (rs: Int, tile: Int, mm: Int, bytes: Int) {
+    /// One int8 block's scratch: vq (16 x T x k4(c) bytes) at 0, row scales and zero points (16 x T floats each)
+    /// at `rs` and `zr`, one tile's transformed rows (16 x c floats) at `tile`, 64 filters' products (16 x T x 64
+    /// floats) at `mm`.
+    static func int8WinogradLayout(_ s: vgg_conv_shape, block t: Int) -> (rs: Int, zr: Int, tile: Int, mm: Int, bytes: Int) {
         let c = Int(s.c), c4 = Int(vgg_lowp_k4(c))
         let rs = VGGMFormat.alignUp64(winogradArea * t * c4)
-        let tile = rs + VGGMFormat.alignUp64(4 * winogradArea * t)
+        let zr = rs + VGGMFormat.alignUp64(4 * winogradArea * t)
+        let tile = zr + VGGMFormat.alignUp64(4 * winogradArea * t)
         let mm = tile + VGGMFormat.alignUp64(4 * winogradArea * c)
-        return (rs, tile, mm, mm + VGGMFormat.alignUp64(4 * winogradArea * t * 64))
+        return (rs, zr, tile, mm, mm + VGGMFormat.alignUp64(4 * winogradArea * t * 64))
     }
 
     /// Bytes of scratch for the int8 Winograd convolution of `shape`.
@@ -203,6 +205,7 @@ package final class LowpProduct: @unchecked Sendable {
                 let start = base.value + p * layout.bytes
                 let vq = start.bindMemory(to: UInt8.self, capacity: area * block * c4)
                 let rs = (start + layout.rs).bindMemory(to: Float.self, capacity: area * block)
+                let zr = (start + layout.zr).bindMemory(to: Float.self, capacity: area * block)
                 let tile = (start + layout.tile).bindMemory(to: Float.self, capacity: area * c)
                 let mm = (start + layout.mm).bindMemory(to: Float.self, capacity: area * block * 64)
                 let t0 = tiles * p / parts, t1 = tiles * (p + 1) / parts
@@ -211,7 +214,7 @@ package final class LowpProduct: @unchecked Sendable {
                 for b in 0..<count {
                     var sh = s
                     vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, t0 + (t1 - t0) * b / count,
-                                                 t0 + (t1 - t0) * (b + 1) / count, 0, k, vq, rs, tile, mm)
+                                                 t0 + (t1 - t0) * (b + 1) / count, 0, k, vq, rs, zr, tile, mm)
                 }
             }
         }

@@ -32,12 +32,12 @@ void vgg_lowp_pack_bf16(const float *w, long k, long n, uint16_t *packed);
 
 /// q = clamp(round_half_even(x * inv_scale) + zero_point, 0, 255) over [0, count); NaN gives zero_point.
 void vgg_lowp_quantize_u8(const float *x, uint8_t *q, long count, float inv_scale, int zero_point);
-/// Each of `rows` rows of `cols` floats (x, contiguous) quantized with its own symmetric scale from its largest
-/// |x| mx[r] (NaN skipped): q[r * ldq + c] = round_half_even(x * 127 / mx[r]) + 128 (128 for a zero or NaN
-/// value, or when mx[r] is 0), columns [cols, pad) 128; rs[r * ldrs] = mx[r] / 127. The same bytes as
-/// vgg_lowp_quantize_u8 with that scale and zero point 128.
-void vgg_lowp_quantize_rows_symmetric(const float *x, long rows, long cols, const float *mx, uint8_t *q, long ldq, long pad,
-                                      float *rs, long ldrs);
+/// Each of `rows` rows of `cols` floats (x, contiguous) quantized with its own scale and zero point from its
+/// range [lo[r], hi[r]] (lo <= 0 <= hi): scale = (hi - lo) / 255, zero = round(-lo * 255 / (hi - lo)),
+/// q[r * ldq + c] = clamp(round_half_even(x * 255 / (hi - lo)) + zero, 0, 255) (0 for NaN), columns [cols, pad)
+/// 0; rs[r * ldrs] = scale and zr[r * ldrs] = zero (both 0 for an empty or infinite range, whose bytes are 0).
+void vgg_lowp_quantize_rows(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q, long ldq, long pad,
+                            float *rs, float *zr, long ldrs);
 /// Rows of `cols` floats into rows of `ld` u8 values (the columns past `cols` zero): a Dense input padded to k4.
 void vgg_lowp_quantize_u8_rows(const float *x, uint8_t *q, long rows, long cols, long ld, float inv_scale, int zero_point);
 /// float32 -> bfloat16, round to nearest even (NaN stays NaN; with AVX512-BF16, values below float32's normal
@@ -59,26 +59,29 @@ void vgg_lowp_im2col_u16(const vgg_conv_shape *s, const uint16_t *in, long m0, l
 /// weight scale, zero point and bias into them: scale = s_x * s_w[j], offset = bias[j] - zp * wsum[j] * scale).
 void vgg_lowp_gemm_u8s8(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
                         const float *scale, const float *offset, int relu, float *out, long ldo, long n);
-/// As vgg_lowp_gemm_u8s8 without ReLU, each row i's result multiplied by rowscale[i] (after the offset), and
-/// column j written at out[i * ldo + j - jo] (a block of columns into a narrower buffer).
+/// As vgg_lowp_gemm_u8s8 without ReLU for rows with their own scale and zero point: out[i, j - jo] =
+/// fmaf(rowzero[i], offset[j], float(sum_k a[i,k] * w[k,j]) * scale[j]) * rowscale[i] (offset = -wsum * scale:
+/// the zero point's correction), column j written at out[i * ldo + j - jo] (a block of columns into a
+/// narrower buffer).
 void vgg_lowp_gemm_u8s8_rows(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
-                             const float *scale, const float *offset, const float *rowscale, float *out, long ldo, long jo, long n);
+                             const float *scale, const float *offset, const float *rowscale, const float *rowzero, float *out, long ldo,
+                             long jo, long n);
 /// int8 Winograd F(2x2,3x3) kernels: for the transformed matrices [i0, i1) of u (16 float32 c x k matrices, the
 /// unpacked vgg_winograd_kernel_transform), symmetric int8 per (matrix, filter): s = max |U[i][., j]| / 127,
 /// q = round_half_even(U / s); packed as vgg_lowp_pack_s8 at upacked + i * k4(c) * n16(k), uscale[i * n16 + j] = s and
-/// uoffset[i * n16 + j] = -128 * sum_r q[r][j] * s (the transformed inputs' zero point 128), zero past k.
+/// uoffset[i * n16 + j] = -sum_r q[r][j] * s (times a row's zero point: its correction), zero past k.
 void vgg_winograd2_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t *upacked, float *uscale, float *uoffset);
 /// Tiles [t0, t1) and filters [k0, k1) (k0 a multiple of 64) of an int8 Winograd F(2x2,3x3) convolution of
 /// float32 NHWC input: each tile's 16 transformed rows (B^T d B over the c channels, float32) are quantized to
-/// u8 with their own symmetric scale (largest |v| / 127, zero point 128), multiplied by the packed int8 kernels
-/// (vpdpbusd, int32), scaled back to float32 (the row's and the filter's scale), and the output transform adds
-/// the bias (may be NULL) and applies ReLU when relu. With ph > 0, out is instead the output max-pooled 2x2
-/// with stride 2 (n x ph x pw x k, each tile's largest output; ph = oh / 2 as 'valid' pooling, or (oh + 1) / 2
-/// as 'same', whose last window holds the outputs that exist). Scratch: vq 16 x T x k4(c) bytes, rs 16 x T floats, tile 16 x c floats, mm 16 x T x 64 floats
-/// (T = t1 - t0).
+/// u8 with their own scale and zero point (vgg_lowp_quantize_rows over the row's range), multiplied by the
+/// packed int8 kernels (vpdpbusd, int32), scaled back to float32 (vgg_lowp_gemm_u8s8_rows), and the output
+/// transform adds the bias (may be NULL) and applies ReLU when relu. With ph > 0, out is instead the output
+/// max-pooled 2x2 with stride 2 (n x ph x pw x k, each tile's largest output; ph = oh / 2 as 'valid' pooling,
+/// or (oh + 1) / 2 as 'same', whose last window holds the outputs that exist). Scratch: vq 16 x T x k4(c)
+/// bytes, rs and zr 16 x T floats each, tile 16 x c floats, mm 16 x T x 64 floats (T = t1 - t0).
 void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
                                   const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
-                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *tile, float *mm);
+                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm);
 /// bf16 GEMM: out[i, j] = sum_k a[i,k] * w[k,j] (products of bf16 values accumulated in float32) + bias[j]
 /// (bias may be NULL), then max(0, .) when relu; rows [0, m) of a (bf16, m x lda, k2 columns used), column
 /// blocks [b0, b1) of packed (vgg_lowp_pack_bf16), columns >= n not written; out row stride ldo.
