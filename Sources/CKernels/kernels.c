@@ -32,19 +32,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void rank1_4x64(
 #include <string.h>
 #include <strings.h>
 
-// Hot loops are compiled for AVX-512, AVX2 and baseline x86-64; the loader picks the best the CPU runs.
-// (Not under ThreadSanitizer: the clones' ifunc resolvers run during relocation, before TSan's runtime is up,
-// and its instrumentation of them crashes the process.)
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define VGG_NO_CLONES 1
-#endif
-#endif
-#if defined(__x86_64__) && defined(__linux__) && !defined(VGG_NO_CLONES)
-#define VGG_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VGG_SIMD
-#endif
+#include "simd.h"
 
 // ------------------------------------------------------------------------------------------ convolution
 static void im2col_rows(const vgg_conv_shape *s, const float *in, long m0, long m1, float *col) {
@@ -271,7 +259,6 @@ VGG_INLINE void input2_range_body(const float *const *in, float *out, float *lo,
         for (int l = 0; l < 16; l++) mn[i][l] = mx[i][l] = 0.0f;
     for (int c0 = 0; c0 < C; c0 += 16) {
         const int n = C - c0 < 16 ? C - c0 : 16;
-#pragma clang loop vectorize(assume_safety)
         for (int l = 0; l < n; l++) {
             const int c = c0 + l;
             float d[16];
