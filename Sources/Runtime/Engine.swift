@@ -149,6 +149,7 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         plans = [:]
+        fusedLayers = [:]
         lowpProducts = [:]
         for p in transformed.values { p.deallocate() }
         transformed = [:]

@@ -16,7 +16,7 @@ extension VGGToolCommand {
         @Option(help: "Input height and width (square), for models that accept any size.") var inputSize: Int?
         @Option(help: "Images per batch.") var batch: Int = 1
         @Option(help: "Worker threads (default: all cores).") var threads: Int?
-        @Flag(help: "Also time every layer (with each convolution's algorithm and GFLOP/s).") var layers = false
+        @Flag(help: "Also time every layer (with each convolution's algorithm and GFLOP/s; a layer fused into another, such as a pooling into an int8 Winograd convolution, listed under it).") var layers = false
         @Option(help: "Convolution algorithm: measured (the fastest per layer, remembered in ~/.cache/vggtool), or im2col, winograd-2x2, winograd-4x4, winograd-6x6 wherever it applies.")
         var algorithm: AlgorithmOption = .measured
         @OptionGroup var precision: PrecisionOptions

@@ -13,7 +13,8 @@ extension VGGToolCommand {
             Symmetric per-output-channel int8 weights; each layer's input range from the calibration images \
             (streamed in batches: only per-layer histograms are kept), chosen by --method (the largest |x| by \
             default; see docs/precision.md). Each layer's int8 output is then compared with float32 on the first \
-            --measure-images images: layers whose relative error exceeds --max-layer-error stay float32. Prints \
+            --measure-images images (a 3x3 stride-1 convolution in both its direct and Winograd F(2x2) int8 forms, \
+            the larger error counting): layers whose relative error exceeds --max-layer-error stay float32. Prints \
             the per-layer report. The output is a .vggm of format 1.3; predict, evaluate and bench run it in int8 \
             (--precision int8, their default for such a file). The same inputs give the same bytes.
             """)
