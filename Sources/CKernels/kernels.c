@@ -287,24 +287,35 @@ VGG_INLINE void input2_range_body(const float *const *in, float *out, float *lo,
     }
 }
 
-// Y = A^T M A for one tile over all output channels, plus bias; writes the 2x2 outputs that exist.
+// The 16 product rows of one F(2x2) tile (m[4y+x]), and A^T q A plus the bias at channel k (z00 z01 / z10 z11):
+// the one expression every output transform below computes, so that each gives the same bits.
+#define OUTPUT2_ROWS(m)                                                                                               \
+    const float *restrict q0 = m[0], *restrict q1 = m[1], *restrict q2 = m[2], *restrict q3 = m[3];                  \
+    const float *restrict q4 = m[4], *restrict q5 = m[5], *restrict q6 = m[6], *restrict q7 = m[7];                  \
+    const float *restrict q8 = m[8], *restrict q9 = m[9], *restrict q10 = m[10], *restrict q11 = m[11];              \
+    const float *restrict q12 = m[12], *restrict q13 = m[13], *restrict q14 = m[14], *restrict q15 = m[15]
+#define OUTPUT2_AT(k)                                                                                                 \
+    const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k],               \
+                a03 = q3[k] + q7[k] + q11[k];                                                                         \
+    const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k],           \
+                a13 = q7[k] - q11[k] - q15[k];                                                                        \
+    const float b = bias ? bias[k] : 0.0f;                                                                            \
+    const float z00 = a00 + a01 + a02 + b, z01 = a01 - a02 - a03 + b, z10 = a10 + a11 + a12 + b, z11 = a11 - a12 - a13 + b
+#define RELU2(z) (relu && (z) < 0.0f ? 0.0f : (z))
+
+// Y = A^T M A for one tile over all output channels, plus bias (and ReLU when relu); writes the 2x2 outputs that
+// exist (an inner tile straight to the output, an edge tile through a buffer).
 VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y00, float *y01, float *y10, float *y11, int K, int relu) {
-    const float *restrict q0 = m[0], *restrict q1 = m[1], *restrict q2 = m[2], *restrict q3 = m[3];
-    const float *restrict q4 = m[4], *restrict q5 = m[5], *restrict q6 = m[6], *restrict q7 = m[7];
-    const float *restrict q8 = m[8], *restrict q9 = m[9], *restrict q10 = m[10], *restrict q11 = m[11];
-    const float *restrict q12 = m[12], *restrict q13 = m[13], *restrict q14 = m[14], *restrict q15 = m[15];
-    if (y01 && y10 && y11) {  // an inner tile: straight to the output
+    OUTPUT2_ROWS(m);
+    if (y01 && y10 && y11) {
         float *restrict p00 = y00, *restrict p01 = y01, *restrict p10 = y10, *restrict p11 = y11;
 #pragma clang loop vectorize(assume_safety)
         for (int k = 0; k < K; k++) {
-            const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k], a03 = q3[k] + q7[k] + q11[k];
-            const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k], a13 = q7[k] - q11[k] - q15[k];
-            const float b = bias ? bias[k] : 0.0f;
-            const float z00 = a00 + a01 + a02 + b, z01 = a01 - a02 - a03 + b, z10 = a10 + a11 + a12 + b, z11 = a11 - a12 - a13 + b;
-            p00[k] = relu && z00 < 0.0f ? 0.0f : z00;
-            p01[k] = relu && z01 < 0.0f ? 0.0f : z01;
-            p10[k] = relu && z10 < 0.0f ? 0.0f : z10;
-            p11[k] = relu && z11 < 0.0f ? 0.0f : z11;
+            OUTPUT2_AT(k);
+            p00[k] = RELU2(z00);
+            p01[k] = RELU2(z01);
+            p10[k] = RELU2(z10);
+            p11[k] = RELU2(z11);
         }
         return;
     }
@@ -314,16 +325,11 @@ VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y0
         float *restrict r00 = tmp[0], *restrict r01 = tmp[1], *restrict r10 = tmp[2], *restrict r11 = tmp[3];
 #pragma clang loop vectorize(assume_safety)
         for (int j = 0; j < n; j++) {
-            const int k = k0 + j;
-            // A^T q: two rows over 4 columns (q[y][x] = q{4y+x})
-            const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k], a03 = q3[k] + q7[k] + q11[k];
-            const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k], a13 = q7[k] - q11[k] - q15[k];
-            const float b = bias ? bias[k] : 0.0f;
-            const float z00 = a00 + a01 + a02 + b, z01 = a01 - a02 - a03 + b, z10 = a10 + a11 + a12 + b, z11 = a11 - a12 - a13 + b;
-            r00[j] = relu && z00 < 0.0f ? 0.0f : z00;
-            r01[j] = relu && z01 < 0.0f ? 0.0f : z01;
-            r10[j] = relu && z10 < 0.0f ? 0.0f : z10;
-            r11[j] = relu && z11 < 0.0f ? 0.0f : z11;
+            OUTPUT2_AT(k0 + j);
+            r00[j] = RELU2(z00);
+            r01[j] = RELU2(z01);
+            r10[j] = RELU2(z10);
+            r11[j] = RELU2(z11);
         }
         memcpy(y00 + k0, r00, sizeof(float) * (size_t)n);
         if (y01) memcpy(y01 + k0, r01, sizeof(float) * (size_t)n);
@@ -335,22 +341,16 @@ VGG_INLINE void output2_body(const float *const *m, const float *bias, float *y0
 // As output2_body, then the largest of the tile's outputs that exist (a 2x2 max pooling with stride 2 whose
 // windows are the tiles) into y: max(relu(z)) = relu(max(z)), the values the two layers give one after the other.
 VGG_INLINE void output2_pool_body(const float *const *m, const float *bias, float *y, int K, int relu, int right, int below) {
-    const float *restrict q0 = m[0], *restrict q1 = m[1], *restrict q2 = m[2], *restrict q3 = m[3];
-    const float *restrict q4 = m[4], *restrict q5 = m[5], *restrict q6 = m[6], *restrict q7 = m[7];
-    const float *restrict q8 = m[8], *restrict q9 = m[9], *restrict q10 = m[10], *restrict q11 = m[11];
-    const float *restrict q12 = m[12], *restrict q13 = m[13], *restrict q14 = m[14], *restrict q15 = m[15];
+    OUTPUT2_ROWS(m);
     float *restrict p = y;
 #pragma clang loop vectorize(assume_safety)
     for (int k = 0; k < K; k++) {
-        const float a00 = q0[k] + q4[k] + q8[k], a01 = q1[k] + q5[k] + q9[k], a02 = q2[k] + q6[k] + q10[k], a03 = q3[k] + q7[k] + q11[k];
-        const float a10 = q4[k] - q8[k] - q12[k], a11 = q5[k] - q9[k] - q13[k], a12 = q6[k] - q10[k] - q14[k], a13 = q7[k] - q11[k] - q15[k];
-        const float b = bias ? bias[k] : 0.0f;
-        const float z00 = a00 + a01 + a02 + b, z01 = a01 - a02 - a03 + b, z10 = a10 + a11 + a12 + b, z11 = a11 - a12 - a13 + b;
+        OUTPUT2_AT(k);
         float r = z00;
         if (right) r = z01 > r ? z01 : r;
         if (below) r = z10 > r ? z10 : r;
         if (right && below) r = z11 > r ? z11 : r;
-        p[k] = relu && r < 0.0f ? 0.0f : r;
+        p[k] = RELU2(r);
     }
 }
 

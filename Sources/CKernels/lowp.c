@@ -99,8 +99,7 @@ static inline uint8_t quant_row(float x, float inv, float zero) {
 
 // The same bytes 16 at a time: cvtps2dq rounds to nearest even (a NaN gives INT_MIN, below 0 after the zero
 // point); the values stay within a few units of [0, 255], so integer arithmetic and the clamps are exact.
-AVX512_TARGET static inline __attribute__((always_inline)) void quantize_row_avx512(const float *x, uint8_t *q, long count, float inv,
-                                                                                    float zero) {
+AVX512_TARGET static void quantize_row_avx512(const float *x, uint8_t *q, long count, float inv, float zero) {
     const __m512 iv = _mm512_set1_ps(inv);
     const __m512i z = _mm512_set1_epi32((int)zero), lo = _mm512_setzero_si512();
     long i = 0;
@@ -111,29 +110,17 @@ AVX512_TARGET static inline __attribute__((always_inline)) void quantize_row_avx
     for (; i < count; i++) q[i] = quant_row(x[i], inv, zero);
 }
 
-AVX512_TARGET static void quantize_rows_avx512(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q,
-                                               long ldq, long pad, float *rs, float *zr, long ldrs) {
-    for (long r = 0; r < rows; r++) {
-        float inv, zero, scale;
-        row_quantization(lo[r], hi[r], &inv, &zero, &scale);
-        rs[r * ldrs] = scale;
-        zr[r * ldrs] = zero;
-        uint8_t *qr = q + r * ldq;
-        quantize_row_avx512(x + r * cols, qr, cols, inv, zero);
-        for (long c = cols; c < pad; c++) qr[c] = 0;
-    }
-}
-
 void vgg_lowp_quantize_rows(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q, long ldq, long pad,
                             float *rs, float *zr, long ldrs) {
-    if (!fallback_forced() && cpu_base()) { quantize_rows_avx512(x, rows, cols, lo, hi, q, ldq, pad, rs, zr, ldrs); return; }
+    const int vector = !fallback_forced() && cpu_base();
     for (long r = 0; r < rows; r++) {
         float inv, zero, scale;
         row_quantization(lo[r], hi[r], &inv, &zero, &scale);
         rs[r * ldrs] = scale;
         zr[r * ldrs] = zero;
         uint8_t *qr = q + r * ldq;
-        for (long c = 0; c < cols; c++) qr[c] = quant_row(x[r * cols + c], inv, zero);
+        if (vector) quantize_row_avx512(x + r * cols, qr, cols, inv, zero);
+        else for (long c = 0; c < cols; c++) qr[c] = quant_row(x[r * cols + c], inv, zero);
         for (long c = cols; c < pad; c++) qr[c] = 0;
     }
 }

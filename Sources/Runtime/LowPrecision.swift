@@ -119,13 +119,10 @@ package final class LowpProduct: @unchecked Sendable {
         self.n = n
         precision = .bf16
         let area = Self.winogradArea, c2 = Int(vgg_lowp_k2(c)), n16 = Int(vgg_lowp_n16(n))
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: area * c * n)
-        defer { u.deallocate() }
-        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
         let p = memory.bytes(2 * area * c2 * n16).bindMemory(to: UInt16.self, capacity: area * c2 * n16)
-        let us = UnsafeSendable(u), ps = UnsafeSendable(p)
-        parallelParts(area, threads) { a, e, _ in
-            for i in a..<e { vgg_lowp_pack_bf16(us.value + i * c * n, c, n, ps.value + i * c2 * n16) }
+        let ps = UnsafeSendable(p)
+        Self.withTransformedKernel(w, c: c, n: n, threads: threads) { u, a, e in
+            for i in a..<e { vgg_lowp_pack_bf16(u + i * c * n, c, n, ps.value + i * c2 * n16) }
         }
         winogradPacked = p
         if let b {
@@ -144,13 +141,12 @@ package final class LowpProduct: @unchecked Sendable {
         precision = .int8
         winogradInt8 = true
         let area = Self.winogradArea, c4 = Int(vgg_lowp_k4(c)), n16 = Int(vgg_lowp_n16(n))
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: area * c * n)
-        defer { u.deallocate() }
-        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
         let p = memory.bytes(area * c4 * n16).bindMemory(to: Int8.self, capacity: area * c4 * n16)
         let sc = memory.floats(area * n16), of = memory.floats(area * n16)
-        let us = UnsafeSendable(u), ps = UnsafeSendable(p), ss = UnsafeSendable(sc), os = UnsafeSendable(of)
-        parallelParts(area, threads) { a, e, _ in vgg_winograd2_int8_pack(us.value, Int32(c), Int32(n), Int32(a), Int32(e), ps.value, ss.value, os.value) }
+        let ps = UnsafeSendable(p), ss = UnsafeSendable(sc), os = UnsafeSendable(of)
+        Self.withTransformedKernel(w, c: c, n: n, threads: threads) { u, a, e in
+            vgg_winograd2_int8_pack(u, Int32(c), Int32(n), Int32(a), Int32(e), ps.value, ss.value, os.value)
+        }
         packed8 = p
         scale = sc
         offset = of
@@ -158,6 +154,17 @@ package final class LowpProduct: @unchecked Sendable {
             bias = memory.floats(n)
             bias!.update(from: b, count: n)
         }
+    }
+
+    /// The 16 F(2x2) transformed matrices (float32, c x n each, unpacked) of the HWIO 3x3 kernel `w`, split over the
+    /// threads by filters, then handed to `pack` over the threads by matrices [a, e); freed after.
+    private static func withTransformedKernel(_ w: UnsafePointer<Float>, c: Int, n: Int, threads: Int,
+                                              pack: @escaping @Sendable (UnsafePointer<Float>, Int, Int) -> Void) {
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: winogradArea * c * n)
+        defer { u.deallocate() }
+        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
+        let us = UnsafeSendable(UnsafePointer(u))
+        parallelParts(winogradArea, threads) { a, e, _ in pack(us.value, a, e) }
     }
 
     /// Whether this is an int8 Winograd F(2x2) product (`init(int8Winograd:)`).
