@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
     vgg_winograd_kernel_transform(w, C, K, u, 0, K, 0);
     int8_t *up = aligned_alloc(64, (16 * c4 * n16 + 63) / 64 * 64);
     float *usc = malloc(4 * 16 * n16), *uof = malloc(4 * 16 * n16);
-    vgg_winograd2_int8_pack(u, C, K, 0, 16, up, usc, uof);
+    vgg_winograd_int8_pack(u, C, K, 0, 16, up, usc, uof);
     uint8_t *vq = aligned_alloc(64, (16 * block * c4 + 63) / 64 * 64);
     float *rs = malloc(4 * 16 * block), *zr = malloc(4 * 16 * block), *tile = malloc(4L * 16 * C), *mm = malloc(4 * 16 * block * 64);
     // Direct: per-channel weight scales, the input's largest value over 255 steps.

@@ -15,7 +15,8 @@
 # Without a model, VGG16's architecture with seeded weights (tf-keras's initializers, seed 0) is used: speed and sizes are
 # meaningful, feature similarity less so (random filters); give real weights (keras-applications'
 # vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) for the accuracy figures. SECONDS_PER_TIMING (default 8)
-# per timing; VGGTOOL_BIN=path uses that binary instead of building one.
+# per timing, ROUNDS (default 2) turns of the runners (each runner's best round counts); VGGTOOL_BIN=path uses that
+# binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
@@ -54,18 +55,13 @@ sizes="fp32 $(stat -c %s "$work/fp32.vggm") int8 $(stat -c %s "$work/int8.vggm")
 "$bin" predict "$work/fp32.vggm" --input "$work/test.npy" -o "$work/y_bf16.npy" --precision bf16 >/dev/null
 "$bin" predict "$work/int8.vggm" --input "$work/test.npy" -o "$work/y_int8.npy" --precision int8 >/dev/null
 
-echo "== vggtool bench (SECONDS_PER_TIMING=$seconds)"
-: > "$work/vggtool.jsonl"
-for b in 1 8; do
-  for p in fp32 bf16 int8; do
-    m=$work/fp32.vggm; [ $p = int8 ] && m=$work/int8.vggm
-    "$bin" bench "$m" --batch $b --precision $p --json | tr -d '\n' >> "$work/vggtool.jsonl"
-    echo >> "$work/vggtool.jsonl"
-  done
-done
+echo "== timings (SECONDS_PER_TIMING=$seconds, ROUNDS=${ROUNDS:-2})"
 "$bin" export "$work/fp32.vggm" --to onnx -o "$work/fp32.onnx" --batch dynamic >/dev/null
 
-"$py" bench/precision_peer.py compare "$work" "$seconds" $sizes
+# The runners take turns: each round times ONNX Runtime (fp32, int8) then `vggtool bench` (fp32, bf16, int8) at
+# batch 1 and 8; each runner's figure is its best round, so a slow spell on the shared machine costs each side
+# alike rather than whichever ran during it.
+VGGTOOL_BIN="$bin" ROUNDS=${ROUNDS:-2} "$py" bench/precision_peer.py compare "$work" "$seconds" $sizes
 
 if [ $# -ge 3 ]; then
   clf=$2; data=$3

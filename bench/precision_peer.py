@@ -4,11 +4,12 @@
     precision_peer.py notop OUT.h5                         VGG16 without top, seeded weights, tf-keras .h5
     precision_peer.py arrays TEST_DIR CAL_DIR WORK          WORK/test.npy, WORK/cal.npy: images preprocessed as
                                                             vggtool reads them (bilinear 224x224, caffe)
-    precision_peer.py compare WORK SECONDS [name bytes]...  ONNX Runtime fp32 and quantize_static int8 beside
-                                                            vggtool's bench results and outputs; prints the table
+    precision_peer.py compare WORK SECONDS [name bytes]...  ONNX Runtime fp32 and quantize_static int8 timed in
+                                                            turns with `$VGGTOOL_BIN bench` (ROUNDS rounds, each
+                                                            runner's best), outputs compared; prints the table
     precision_peer.py agreement WORK                        top-1 agreement of WORK/c_{bf16,int8}.npy with c_fp32
 """
-import glob, json, os, sys, time
+import glob, json, os, subprocess, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
@@ -83,19 +84,31 @@ elif cmd == "compare":
     s8 = ort.InferenceSession(int8_onnx, opts, providers=["CPUExecutionProvider"])
     speed = {}
     rng = np.random.default_rng(0)
-    for b in (1, 8):
-        x = rng.uniform(-128, 128, (b, 224, 224, 3)).astype(np.float32)
-        speed[("onnxruntime fp32", b)] = timed(lambda: s32.run(None, {name: x}), b, seconds)
-        speed[("onnxruntime int8", b)] = timed(lambda: s8.run(None, {name: x}), b, seconds)
-    for line in open(os.path.join(work, "vggtool.jsonl")):
-        r = json.loads(line)
-        speed[(f"vggtool {r['precision']}", r["batch"])] = r["images_per_second"]
+    inputs = {b: rng.uniform(-128, 128, (b, 224, 224, 3)).astype(np.float32) for b in (1, 8)}
+    vggtool = os.environ["VGGTOOL_BIN"]
+    models = {"fp32": os.path.join(work, "fp32.vggm"), "bf16": os.path.join(work, "fp32.vggm"), "int8": os.path.join(work, "int8.vggm")}
+
+    def best(key, value):
+        speed[key] = max(speed.get(key, 0.0), value)
+
+    # Turns: ONNX Runtime, then vggtool, ROUNDS times; each runner's best round.
+    for _ in range(int(os.environ.get("ROUNDS", "2"))):
+        for b in (1, 8):
+            x = inputs[b]
+            best(("onnxruntime fp32", b), timed(lambda: s32.run(None, {name: x}), b, seconds))
+            best(("onnxruntime int8", b), timed(lambda: s8.run(None, {name: x}), b, seconds))
+        for b in (1, 8):
+            for p, m in models.items():
+                out = subprocess.run([vggtool, "bench", m, "--batch", str(b), "--precision", p, "--json"], check=True,
+                                     capture_output=True, text=True).stdout
+                best((f"vggtool {p}", b), json.loads(out)["images_per_second"])
     y = {p: np.load(os.path.join(work, f"y_{p}.npy")) for p in ("fp32", "bf16", "int8")}
     y["onnxruntime fp32"] = np.concatenate([s32.run(None, {name: test[i:i + 8]})[0] for i in range(0, len(test), 8)])
     y["onnxruntime int8"] = np.concatenate([s8.run(None, {name: test[i:i + 8]})[0] for i in range(0, len(test), 8)])
     o32 = {b: speed[("onnxruntime fp32", b)] for b in (1, 8)}
     o8 = {b: speed[("onnxruntime int8", b)] for b in (1, 8)}
-    print(f"\nVGG16 without top, 224x224, {len(test)} held-out images for the features; images/s (median), x ONNX Runtime fp32 / int8")
+    print(f"\nVGG16 without top, 224x224, {len(test)} held-out images for the features; images/s (each runner's best round of "
+          f"medians), x ONNX Runtime fp32 / int8")
     print(f"{'runner':18} {'batch 1':>8} {'x ort32':>8} {'x ort8':>7} {'batch 8':>8} {'x ort32':>8} {'x ort8':>7}   cosine to vggtool fp32 (mean, worst)")
     for r in ("onnxruntime fp32", "onnxruntime int8", "vggtool fp32", "vggtool bf16", "vggtool int8"):
         cells = []

@@ -110,6 +110,34 @@ AVX512_TARGET static void quantize_row_avx512(const float *x, uint8_t *q, long c
     for (; i < count; i++) q[i] = quant_row(x[i], inv, zero);
 }
 
+// Smallest and largest value of each row with 0 (NaN skipped): exact, so both paths agree.
+AVX512_TARGET static void row_ranges_avx512(const float *x, long rows, long cols, float *lo, float *hi) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        __m512 mn = _mm512_setzero_ps(), mx = _mm512_setzero_ps();
+        long c = 0;
+        for (; c + 16 <= cols; c += 16) {
+            const __m512 v = _mm512_loadu_ps(xr + c);
+            mn = _mm512_min_ps(v, mn);  // NaN: keeps the second operand
+            mx = _mm512_max_ps(v, mx);
+        }
+        float a = _mm512_reduce_min_ps(mn), b = _mm512_reduce_max_ps(mx);
+        for (; c < cols; c++) { a = xr[c] < a ? xr[c] : a; b = xr[c] > b ? xr[c] : b; }
+        lo[r] = a;
+        hi[r] = b;
+    }
+}
+
+void vgg_lowp_row_ranges(const float *x, long rows, long cols, float *lo, float *hi) {
+    if (!fallback_forced() && cpu_base()) { row_ranges_avx512(x, rows, cols, lo, hi); return; }
+    for (long r = 0; r < rows; r++) {
+        float a = 0.f, b = 0.f;
+        for (long c = 0; c < cols; c++) { const float v = x[r * cols + c]; a = v < a ? v : a; b = v > b ? v : b; }
+        lo[r] = a;
+        hi[r] = b;
+    }
+}
+
 void vgg_lowp_quantize_rows(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q, long ldq, long pad,
                             float *rs, float *zr, long ldrs) {
     const int vector = !fallback_forced() && cpu_base();
@@ -177,7 +205,7 @@ void vgg_lowp_pack_bf16(const float *w, long k, long n, uint16_t *packed) {
         }
 }
 
-void vgg_winograd2_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t *upacked, float *uscale, float *uoffset) {
+void vgg_winograd_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t *upacked, float *uscale, float *uoffset) {
     const long c4 = vgg_lowp_k4(c), n16 = vgg_lowp_n16(k);
     int8_t *q = malloc((size_t)c * (size_t)k);
     int32_t *wsum = malloc(sizeof(int32_t) * (size_t)k);

@@ -24,6 +24,7 @@
 // environment, or vgg_set_isa) to test the fallbacks. Every lane computes the same scalar expression and
 // floating-point contraction is off (-ffp-contract=off), so the three variants give bit-identical results.
 #include "vgg_kernels.h"
+#include "vgg_lowp.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -528,4 +529,88 @@ void vgg_winograd_block_products(const vgg_conv_shape *s, long T, const float *v
 void vgg_winograd_block_output(int tile, const vgg_conv_shape *s, const float *m, const float *bias, int relu, float *out,
                                long t0, long t1, long tb, long T) {
     output_phase(tile, s, m, bias, relu, out, t0, t1, tb, T);
+}
+
+// ------------------------------------------------------------------------------------------ int8 F(4x4)
+void vgg_winograd4_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
+                                  const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
+                                  long t1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm) {
+    enum { M = 4, NN = 36 };
+    const int C = s->c, K = s->k;
+    const int ty_n = (s->oh + M - 1) / M, tx_n = (s->ow + M - 1) / M;
+    const long T = t1 - t0, c4 = vgg_lowp_k4(C), n16 = vgg_lowp_n16(K);
+    if (T <= 0) return;
+    input_fn input_tile;
+    output_fn output_tile;
+    pick(M, &input_tile, &output_tile);
+    float *zrow = calloc((size_t)C, sizeof(float));
+    float *ybuf = malloc(sizeof(float) * 16 * 64);  // one tile's 4x4 outputs (64 filters), for pooling and edges
+    if (!zrow || !ybuf) { free(zrow); free(ybuf); return; }
+    // Each tile's 36 transformed rows in float32, then u8 with each row's own scale and zero point: vq[i][t][c].
+    for (long t = t0; t < t1; t++) {
+        long r = t;
+        const int tx = (int)(r % tx_n); r /= tx_n;
+        const int ty = (int)(r % ty_n); r /= ty_n;
+        const long b = r;
+        const int y0 = ty * M - s->pad_top, x0 = tx * M - s->pad_left;
+        const float *rows[NN];
+        float *outs[NN];
+        float lo[NN], hi[NN];
+        for (int dy = 0; dy < 6; dy++)
+            for (int dx = 0; dx < 6; dx++) {
+                const int iy = y0 + dy, ix = x0 + dx;
+                rows[dy * 6 + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * C;
+            }
+        for (int i = 0; i < NN; i++) outs[i] = tile + (long)i * C;
+        input_tile(rows, outs, C);
+        vgg_lowp_row_ranges(tile, NN, C, lo, hi);
+        vgg_lowp_quantize_rows(tile, NN, C, lo, hi, vq + (t - t0) * c4, T * c4, c4, rs + (t - t0), zr + (t - t0), T);
+    }
+    free(zrow);
+    // 64 filters at a time: the 36 products into mm[i][t][0..64), then the output transform (+ bias, ReLU).
+    for (int kc = 0; kc < K; kc += 64) {
+        const int w = K - kc < 64 ? K - kc : 64;
+        const long b0 = kc / 16, b1 = b0 + (w + 15) / 16;
+        for (int i = 0; i < NN; i++)
+            vgg_lowp_gemm_u8s8_rows(vq + (long)i * T * c4, T, c4, c4, upacked + (long)i * c4 * n16, b0, b1, uscale + i * n16,
+                                    uoffset + i * n16, rs + (long)i * T, zr + (long)i * T, mm + (long)i * T * 64, 64, kc, K);
+        for (long t = t0; t < t1; t++) {
+            long r = t;
+            const int tx = (int)(r % tx_n); r /= tx_n;
+            const int ty = (int)(r % ty_n); r /= ty_n;
+            const long b = r;
+            const int oy = ty * M, ox = tx * M;
+            const float *ms[NN];
+            float *ys[16];
+            for (int i = 0; i < NN; i++) ms[i] = mm + ((long)i * T + (t - t0)) * 64;
+            const int inner = oy + M <= s->oh && ox + M <= s->ow;
+            for (int dy = 0; dy < M; dy++)
+                for (int dx = 0; dx < M; dx++)
+                    ys[dy * M + dx] = ph > 0 || !inner ? ybuf + (dy * M + dx) * 64 : out + ((b * s->oh + oy + dy) * s->ow + ox + dx) * K + kc;
+            output_tile(ms, bias ? bias + kc : NULL, relu, ys, w);
+            if (ph > 0) {
+                // The tile's four 2x2 windows: the largest of the outputs that exist (max is exact: the bits of the
+                // convolution then the pooling).
+                for (int wy = 0; wy < 2; wy++)
+                    for (int wx = 0; wx < 2; wx++) {
+                        const int py = oy / 2 + wy, px = ox / 2 + wx;
+                        if (py >= ph || px >= pw) continue;
+                        float *dst = out + ((b * ph + py) * pw + px) * K + kc;
+                        const float *first = ybuf + ((2 * wy) * M + 2 * wx) * 64;
+                        for (int j = 0; j < w; j++) dst[j] = first[j];
+                        for (int e = 1; e < 4; e++) {
+                            const int yy = 2 * py + e / 2, xx = 2 * px + e % 2;
+                            if (yy >= s->oh || xx >= s->ow) continue;
+                            const float *src = ybuf + ((2 * wy + e / 2) * M + 2 * wx + e % 2) * 64;
+                            for (int j = 0; j < w; j++) dst[j] = src[j] > dst[j] ? src[j] : dst[j];
+                        }
+                    }
+            } else if (!inner) {
+                for (int dy = 0; dy < M && oy + dy < s->oh; dy++)
+                    for (int dx = 0; dx < M && ox + dx < s->ow; dx++)
+                        memcpy(out + ((b * s->oh + oy + dy) * s->ow + ox + dx) * K + kc, ybuf + (dy * M + dx) * 64, sizeof(float) * (size_t)w);
+            }
+        }
+    }
+    free(ybuf);
 }

@@ -121,7 +121,7 @@ package final class LowpProduct: @unchecked Sendable {
         let area = Self.winogradArea, c2 = Int(vgg_lowp_k2(c)), n16 = Int(vgg_lowp_n16(n))
         let p = memory.bytes(2 * area * c2 * n16).bindMemory(to: UInt16.self, capacity: area * c2 * n16)
         let ps = UnsafeSendable(p)
-        Self.withTransformedKernel(w, c: c, n: n, threads: threads) { u, a, e in
+        Self.withTransformedKernel(w, c: c, n: n, tile: 2, threads: threads) { u, a, e in
             for i in a..<e { vgg_lowp_pack_bf16(u + i * c * n, c, n, ps.value + i * c2 * n16) }
         }
         winogradPacked = p
@@ -135,17 +135,19 @@ package final class LowpProduct: @unchecked Sendable {
     /// n, an int8 file's dequantized) transformed once, each of the 16 transformed matrices quantized to int8 per
     /// filter and packed (`packed8`, `scale` and `offset` then hold 16 matrices' worth); each tile's transformed
     /// input rows get their own u8 scale and zero point when the convolution runs.
-    package init(int8Winograd w: UnsafePointer<Float>, c: Int, n: Int, bias b: UnsafePointer<Float>?, threads: Int) {
+    /// `tile` is the output tile's side: 2 for F(2x2) (16 transformed matrices), 4 for F(4x4) (36).
+    package init(int8Winograd w: UnsafePointer<Float>, c: Int, n: Int, bias b: UnsafePointer<Float>?, tile: Int = 2, threads: Int) {
+        precondition(tile == 2 || tile == 4, "int8 Winograd F(2x2) or F(4x4)")
         k = 9 * c
         self.n = n
         precision = .int8
-        winogradInt8 = true
-        let area = Self.winogradArea, c4 = Int(vgg_lowp_k4(c)), n16 = Int(vgg_lowp_n16(n))
+        int8Tile = tile
+        let area = int8Area, c4 = Int(vgg_lowp_k4(c)), n16 = Int(vgg_lowp_n16(n))
         let p = memory.bytes(area * c4 * n16).bindMemory(to: Int8.self, capacity: area * c4 * n16)
         let sc = memory.floats(area * n16), of = memory.floats(area * n16)
         let ps = UnsafeSendable(p), ss = UnsafeSendable(sc), os = UnsafeSendable(of)
-        Self.withTransformedKernel(w, c: c, n: n, threads: threads) { u, a, e in
-            vgg_winograd2_int8_pack(u, Int32(c), Int32(n), Int32(a), Int32(e), ps.value, ss.value, os.value)
+        Self.withTransformedKernel(w, c: c, n: n, tile: tile, threads: threads) { u, a, e in
+            vgg_winograd_int8_pack(u, Int32(c), Int32(n), Int32(a), Int32(e), ps.value, ss.value, os.value)
         }
         packed8 = p
         scale = sc
@@ -156,19 +158,35 @@ package final class LowpProduct: @unchecked Sendable {
         }
     }
 
-    /// The 16 F(2x2) transformed matrices (float32, c x n each, unpacked) of the HWIO 3x3 kernel `w`, split over the
-    /// threads by filters, then handed to `pack` over the threads by matrices [a, e); freed after.
-    private static func withTransformedKernel(_ w: UnsafePointer<Float>, c: Int, n: Int, threads: Int,
+    /// The transformed matrices (float32, c x n each, unpacked: 16 for F(2x2), 36 for F(4x4)) of the HWIO 3x3
+    /// kernel `w`, split over the threads by filters, then handed to `pack` over the threads by matrices [a, e);
+    /// freed after.
+    private static func withTransformedKernel(_ w: UnsafePointer<Float>, c: Int, n: Int, tile: Int, threads: Int,
                                               pack: @escaping @Sendable (UnsafePointer<Float>, Int, Int) -> Void) {
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: winogradArea * c * n)
+        let area = (tile + 2) * (tile + 2)
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: area * c * n)
         defer { u.deallocate() }
-        parallelParts(n, threads) { a, e, _ in vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
+        parallelParts(n, threads) { a, e, _ in
+            if tile == 4 { vgg_winograd4_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
+            else { vgg_winograd_kernel_transform(w, Int32(c), Int32(n), u, Int32(a), Int32(e), 0) }
+        }
         let us = UnsafeSendable(UnsafePointer(u))
-        parallelParts(winogradArea, threads) { a, e, _ in pack(us.value, a, e) }
+        parallelParts(area, threads) { a, e, _ in pack(us.value, a, e) }
     }
 
-    /// Whether this is an int8 Winograd F(2x2) product (`init(int8Winograd:)`).
-    private(set) var winogradInt8 = false
+    /// The output tile's side of an int8 Winograd product (`init(int8Winograd:)`: 2 or 4); 0 for the others.
+    private(set) var int8Tile = 0
+    /// Whether this is an int8 Winograd product.
+    var winogradInt8: Bool { int8Tile > 0 }
+    /// Transformed values per tile of the int8 Winograd product (16 or 36).
+    var int8Area: Int { (int8Tile + 2) * (int8Tile + 2) }
+    /// The algorithm an int8 Winograd product computes.
+    var int8Algorithm: ConvolutionAlgorithm { int8Tile == 4 ? .winograd4x4 : .winograd2x2 }
+    /// Tiles of an int8 Winograd product's convolution of geometry `s`.
+    func int8Tiles(_ s: vgg_conv_shape) -> Int {
+        var s = s
+        return Int(int8Tile == 4 ? vgg_winograd4_tiles(&s) : vgg_winograd_tiles(&s))
+    }
     /// Tiles per block of the int8 Winograd convolution (at most): its u8 rows (16 x 48 x c bytes) stay in the
     /// second-level cache. Measured on one core at VGG16's shapes: 12 to 192 within 5% of each other.
     static let int8WinogradBlock = 48
@@ -176,20 +194,18 @@ package final class LowpProduct: @unchecked Sendable {
     /// One int8 block's scratch: vq (16 x T x k4(c) bytes) at 0, row scales and zero points (16 x T floats each)
     /// at `rs` and `zr`, one tile's transformed rows (16 x c floats) at `tile`, 64 filters' products (16 x T x 64
     /// floats) at `mm`.
-    static func int8WinogradLayout(_ s: vgg_conv_shape, block t: Int) -> (rs: Int, zr: Int, tile: Int, mm: Int, bytes: Int) {
-        let c = Int(s.c), c4 = Int(vgg_lowp_k4(c))
-        let rs = VGGMFormat.alignUp64(winogradArea * t * c4)
-        let zr = rs + VGGMFormat.alignUp64(4 * winogradArea * t)
-        let tile = zr + VGGMFormat.alignUp64(4 * winogradArea * t)
-        let mm = tile + VGGMFormat.alignUp64(4 * winogradArea * c)
-        return (rs, zr, tile, mm, mm + VGGMFormat.alignUp64(4 * winogradArea * t * 64))
+    func int8WinogradLayout(_ s: vgg_conv_shape, block t: Int) -> (rs: Int, zr: Int, tile: Int, mm: Int, bytes: Int) {
+        let c = Int(s.c), c4 = Int(vgg_lowp_k4(c)), area = int8Area
+        let rs = VGGMFormat.alignUp64(area * t * c4)
+        let zr = rs + VGGMFormat.alignUp64(4 * area * t)
+        let tile = zr + VGGMFormat.alignUp64(4 * area * t)
+        let mm = tile + VGGMFormat.alignUp64(4 * area * c)
+        return (rs, zr, tile, mm, mm + VGGMFormat.alignUp64(4 * area * t * 64))
     }
 
     /// Bytes of scratch for the int8 Winograd convolution of `shape`.
     func int8WinogradScratchBytes(_ shape: vgg_conv_shape, threads: Int) -> Int {
-        var s = shape
-        let tiles = Int(vgg_winograd_tiles(&s))
-        return threads * Self.int8WinogradLayout(s, block: Self.winogradBlock(tiles: tiles, threads: threads, at: Self.int8WinogradBlock)).bytes
+        threads * int8WinogradLayout(shape, block: Self.winogradBlock(tiles: int8Tiles(shape), threads: threads, at: Self.int8WinogradBlock)).bytes
     }
 
     /// Runs the int8 Winograd convolution (bias added, ReLU when `relu`): each thread takes a contiguous range of
@@ -198,11 +214,11 @@ package final class LowpProduct: @unchecked Sendable {
     /// With `pooled` (its height and width), `out` gets the output max-pooled 2x2 with stride 2 instead.
     func runWinogradInt8(engine: Engine, shape: vgg_conv_shape, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, relu: Bool,
                          pooled: (h: Int, w: Int)? = nil, scratch: UnsafeMutableRawPointer) {
-        var s = shape
-        let tiles = Int(vgg_winograd_tiles(&s)), area = Self.winogradArea
+        let s = shape
+        let tiles = int8Tiles(s), area = int8Area, four = int8Tile == 4
         let block = Self.winogradBlock(tiles: tiles, threads: engine.threads, at: Self.int8WinogradBlock)
         let c = Int(s.c), c4 = Int(vgg_lowp_k4(c)), k = Int32(s.k)
-        let layout = Self.int8WinogradLayout(s, block: block)
+        let layout = int8WinogradLayout(s, block: block)
         let packed = packed8!, scale = scale!, offset = offset!, bias = bias, relu32: Int32 = relu ? 1 : 0
         let parts = min(engine.threads, (tiles + block - 1) / block)
         let base = UnsafeSendable(scratch)
@@ -220,8 +236,9 @@ package final class LowpProduct: @unchecked Sendable {
                 let count = (t1 - t0 + block - 1) / block
                 for b in 0..<count {
                     var sh = s
-                    vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, t0 + (t1 - t0) * b / count,
-                                                 t0 + (t1 - t0) * (b + 1) / count, 0, k, vq, rs, zr, tile, mm)
+                    let a = t0 + (t1 - t0) * b / count, e = t0 + (t1 - t0) * (b + 1) / count
+                    if four { vgg_winograd4_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, a, e, vq, rs, zr, tile, mm) }
+                    else { vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, a, e, 0, k, vq, rs, zr, tile, mm) }
                 }
             }
         }
@@ -421,13 +438,13 @@ extension Engine {
         }
         if options.precision == .int8, options.winograd, let s = shape, LowpProduct.winogradApplies(s), model.quantization(ofLayer: ctx.name) != nil,
            let product = try int8Winograd(ctx.name, s, kernelShape: kernelShape, useBias: useBias) {
-            // int8 3x3 convolutions where Winograd F(2x2) measured faster than the direct product (docs/precision.md).
+            // int8 3x3 convolutions where a Winograd form measured faster than the direct product (docs/precision.md).
             let scratchMemory = LowpMemory()
             let scratch = scratchMemory.bytes(product.int8WinogradScratchBytes(s, threads: threads))
             let relu = activation == .relu, rows = ctx.outCount / n
             let pooled = ctx.pooled.map { (h: $0[1], w: $0[2]) }
             precondition(pooled == nil || relu || activation == .linear, "the plan fuses pooling only after a linear or ReLU convolution")
-            recordAlgorithm(ctx.name, .winograd2x2)
+            recordAlgorithm(ctx.name, product.int8Algorithm)
             return { [self] in
                 withExtendedLifetime(scratchMemory) {
                     product.runWinogradInt8(engine: self, shape: s, x: x, out: out, relu: relu, pooled: pooled, scratch: scratch)
@@ -453,7 +470,7 @@ extension Engine {
 }
 
 extension Engine {
-    /// Whether the quantized 3x3 convolution `layer` runs as int8 Winograd F(2x2) at these shapes (measuring the
+    /// Whether the quantized 3x3 convolution `layer` runs as int8 Winograd at these shapes (measuring the
     /// choice if it is not made yet): its output transform can then max-pool 2x2 on the way (`StepContext.pooled`).
     func runsInt8Winograd(_ layer: String, inShape: [Int], outShape: [Int], window: Window2D, useBias: Bool) throws -> Bool {
         guard options.precision == .int8, options.winograd, model.quantization(ofLayer: layer) != nil else { return false }
@@ -462,45 +479,61 @@ extension Engine {
         return try int8Winograd(layer, s, kernelShape: [3, 3, inShape[3], outShape[3]], useBias: useBias) != nil
     }
 
-    /// The int8 Winograd F(2x2) product of a quantized 3x3 convolution when it is the algorithm to use (fixed
-    /// by the options, or measured against the direct product on this geometry and remembered as the float32
-    /// choices are, under a key of its own); nil for the direct product.
+    /// Most input channels for which an int8 convolution may run as Winograd F(4x4). Its transforms amplify the
+    /// rounding of the transformed values (coefficients up to 5 in, 8 out). Measured in numpy on HED's VGG16 with
+    /// real activations (per-row input scales and zero points, per-filter kernel scales), relative error of F(4x4)
+    /// / F(2x2) / direct int8: block1_conv2 (64 channels) 1.1 / 1.0 / 1.2%, block2_conv1 (64) 1.5 / 0.8 / 0.8%,
+    /// block2_conv2 (128) 1.2 / 0.6 / 0.8%, block3_conv1 (128) 2.7 / 1.5 / 1.1%, blocks 3-5 (256-512) 2.1-4.7%.
+    /// With F(4x4) up to 128 channels a fine-tuned classifier's top-1 agreement with fp32 fell from 99.53% to
+    /// 99.20%; the 64-channel layers, where F(2x2) gains least (its transforms weigh most), keep it.
+    static let int8Winograd4MaxChannels = 64
+
+    /// The int8 Winograd product (F(2x2), or F(4x4) up to `int8Winograd4MaxChannels` input channels) of a
+    /// quantized 3x3 convolution when it is the algorithm to use (fixed by the options, or measured against
+    /// the direct product on this geometry and remembered as the float32 choices are, under a key of its own);
+    /// nil for the direct product.
     func int8Winograd(_ layer: String, _ s: vgg_conv_shape, kernelShape: [Int], useBias: Bool) throws -> LowpProduct? {
-        func winograd() throws -> LowpProduct {
-            if let p = lowpProducts[layer], p.winogradInt8 { return p }
+        func winograd(_ tile: Int) throws -> LowpProduct {
+            if let p = lowpProducts[layer], p.int8Tile == tile { return p }
             return LowpProduct(int8Winograd: try weight(layer, "kernel"), c: Int(s.c), n: Int(s.k), bias: useBias ? try weight(layer, "bias") : nil,
-                               threads: threads)
+                               tile: tile, threads: threads)
         }
-        if let a = fixedAlgorithm {
-            guard a == .winograd2x2 else { return nil }
-            let p = try winograd()
+        func keep(_ p: LowpProduct) -> LowpProduct {
             lowpProducts[layer] = p
             return p
         }
-        let candidates: [ConvolutionAlgorithm] = [.im2col, .winograd2x2]
+        if let a = fixedAlgorithm {
+            switch a {
+            case .winograd2x2: return keep(try winograd(2))
+            case .winograd4x4: return keep(try winograd(4))
+            default: return nil
+            }
+        }
+        let candidates: [ConvolutionAlgorithm] = [.im2col, .winograd2x2] + (Int(s.c) <= Self.int8Winograd4MaxChannels ? [.winograd4x4] : [])
         let key = AlgorithmSearch.key(s, candidates: candidates, threads: threads) + "|int8"
-        // Both products are built only when the choice is measured (not when this engine or the cache has it).
-        var built: LowpProduct?, failure: Error?
+        // The products are built only when the choice is measured (not when this engine or the cache has it).
+        var built: [ConvolutionAlgorithm: LowpProduct] = [:], failure: Error?
         let choice = rememberedAlgorithm(key, candidates: candidates) {
             do {
-                let direct = try lowpProduct(layer, kernelShape: kernelShape, useBias: useBias)!, w = try winograd()
-                built = w
-                return Self.measureInt8(s, direct: direct, winograd: w, engine: self)
+                let direct = try lowpProduct(layer, kernelShape: kernelShape, useBias: useBias)!
+                for a in candidates.dropFirst() { built[a] = try winograd(a == .winograd4x4 ? 4 : 2) }
+                return Self.measureInt8(s, direct: direct, winograd: candidates.dropFirst().map { built[$0]! }, engine: self)
             } catch {
                 failure = error
                 return .im2col
             }
         }
         if let failure { throw failure }
-        guard choice == .winograd2x2 else { return nil }
-        let p = try built ?? winograd()
-        lowpProducts[layer] = p
-        return p
+        switch choice {
+        case .winograd2x2: return keep(try built[choice] ?? winograd(2))
+        case .winograd4x4: return keep(try built[choice] ?? winograd(4))
+        default: return nil
+        }
     }
 
     /// Times the direct and the Winograd int8 products on `s` (batches beyond `AlgorithmSearch.measureBytes`
-    /// on fewer images), alternating over three rounds, the first not counted; the faster one.
-    static func measureInt8(_ shape: vgg_conv_shape, direct: LowpProduct, winograd: LowpProduct, engine: Engine) -> ConvolutionAlgorithm {
+    /// on fewer images), alternating over three rounds, the first not counted; the fastest one's algorithm.
+    static func measureInt8(_ shape: vgg_conv_shape, direct: LowpProduct, winograd: [LowpProduct], engine: Engine) -> ConvolutionAlgorithm {
         var s = shape
         let perImage = Int(s.h * s.w * s.c) * 4, perImageOut = Int(s.oh * s.ow * s.k) * 4
         s.n = Int32(max(1, min(Int(s.n), AlgorithmSearch.measureBytes / max(perImage, perImageOut, 1))))
@@ -510,18 +543,19 @@ extension Engine {
         for i in 0..<inCount { x[i] = Float(i % 97) / 97 }
         let memory = LowpMemory()
         let directScratch = memory.bytes(direct.scratchBytes(inputCount: inCount, direct: false, threads: engine.threads))
-        let winogradScratch = memory.bytes(winograd.int8WinogradScratchBytes(s, threads: engine.threads))
-        var best: [Double] = [.infinity, .infinity]
+        let scratches = winograd.map { memory.bytes($0.int8WinogradScratchBytes(s, threads: engine.threads)) }
+        var best = [Double](repeating: .infinity, count: 1 + winograd.count)
         for round in 0..<3 {
-            for which in 0..<2 {
+            for which in 0...winograd.count {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 if which == 0 { direct.run(engine: engine, shape: s, x: x, rows: rows, out: out, relu: true, scratch: directScratch) }
-                else { winograd.runWinogradInt8(engine: engine, shape: s, x: x, out: out, relu: true, scratch: winogradScratch) }
+                else { winograd[which - 1].runWinogradInt8(engine: engine, shape: s, x: x, out: out, relu: true, scratch: scratches[which - 1]) }
                 let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 if round > 0 { best[which] = min(best[which], t) }
             }
         }
-        return best[1] < best[0] ? .winograd2x2 : .im2col
+        let fastest = best.indices.min { best[$0] < best[$1] }!
+        return fastest == 0 ? .im2col : winograd[fastest - 1].int8Algorithm
     }
 }
 

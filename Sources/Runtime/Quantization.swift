@@ -45,7 +45,7 @@ public struct LayerQuantizationReport: Sendable, Equatable {
     /// The smallest input value and the largest |x| seen on the calibration images.
     public var inputMin: Float, inputMaxAbs: Float
     /// The relative RMS error of the layer's int8 output against float32 (same float32 input), on the images
-    /// measured (for a 3x3 stride-1 convolution, the larger of its direct and Winograd F(2x2) forms'); nil when
+    /// measured (for a 3x3 stride-1 convolution, the largest of its direct and int8 Winograd forms'); nil when
     /// none were.
     public var relativeError: Double?
 }
@@ -73,8 +73,8 @@ public final class Calibrator {
         var hist = [UInt64](repeating: 0, count: Calibrator.bins)
         var range: Float = 0, minv: Float = .infinity, maxabs: Float = 0
         var errSum = 0.0, refSum = 0.0
-        /// The int8 Winograd F(2x2) form's error, for the 3x3 convolutions that can run in it.
-        var winogradErrSum = 0.0
+        /// The int8 Winograd forms' errors (F(2x2), F(4x4)), for the 3x3 convolutions that can run in them.
+        var winogradErrSums: [Double] = []
     }
 
     /// The float32 engine the calibration runs.
@@ -86,9 +86,9 @@ public final class Calibrator {
     var stats: [String: Stats] = [:]
     var weights: [String: QuantizedLayer] = [:]
     var products: [String: LowpProduct] = [:]
-    /// The int8 Winograd F(2x2) products of the 3x3 stride-1 convolutions (runtimes measure it against the
-    /// direct one and may run either).
-    var winogradProducts: [String: LowpProduct] = [:]
+    /// The int8 Winograd products of the 3x3 stride-1 convolutions: F(2x2), and F(4x4) where it may run
+    /// (runtimes measure them against the direct one and may run any).
+    var winogradProducts: [String: [LowpProduct]] = [:]
 
     /// A calibrator of `engine`'s model (its Conv2D and Dense layers), which must run in float32.
     public init(engine: Engine, options: QuantizationOptions = QuantizationOptions()) throws {
@@ -158,8 +158,11 @@ public final class Calibrator {
                w.dilation == Size2D(1, 1), l.kernelShape[2] >= 16 {
                 // The weights as the runtime dequantizes the stored int8 kernel.
                 let dequantized = (0..<(k * n)).map { Float(q[$0]) * scales[$0 % n] }
-                winogradProducts[l.name] = dequantized.withUnsafeBufferPointer {
-                    LowpProduct(int8Winograd: $0.baseAddress!, c: l.kernelShape[2], n: n, bias: bias, threads: engine.threads)
+                let tiles = l.kernelShape[2] <= Engine.int8Winograd4MaxChannels ? [2, 4] : [2]
+                winogradProducts[l.name] = tiles.map { tile in
+                    dequantized.withUnsafeBufferPointer {
+                        LowpProduct(int8Winograd: $0.baseAddress!, c: l.kernelShape[2], n: n, bias: bias, tile: tile, threads: engine.threads)
+                    }
                 }
             }
         }
@@ -237,10 +240,13 @@ public final class Calibrator {
                     let (e, r) = squaredError(o.baseAddress!)
                     stats[layer]!.errSum += e
                     stats[layer]!.refSum += r
-                    if let w = winogradProducts[layer], let s = shape, LowpProduct.winogradApplies(s) {
-                        let wb = scratch.bytes(w.int8WinogradScratchBytes(s, threads: engine.threads))
-                        w.runWinogradInt8(engine: engine, shape: s, x: xp.baseAddress!, out: o.baseAddress!, relu: l.activation == .relu, scratch: wb)
-                        stats[layer]!.winogradErrSum += squaredError(o.baseAddress!).error
+                    if let forms = winogradProducts[layer], let s = shape, LowpProduct.winogradApplies(s) {
+                        for (f, w) in forms.enumerated() {
+                            let wb = scratch.bytes(w.int8WinogradScratchBytes(s, threads: engine.threads))
+                            w.runWinogradInt8(engine: engine, shape: s, x: xp.baseAddress!, out: o.baseAddress!, relu: l.activation == .relu, scratch: wb)
+                            if stats[layer]!.winogradErrSums.count <= f { stats[layer]!.winogradErrSums.append(0) }
+                            stats[layer]!.winogradErrSums[f] += squaredError(o.baseAddress!).error
+                        }
                     }
                 }
             }
@@ -254,8 +260,8 @@ public final class Calibrator {
         var kept: [QuantizedLayer] = []
         for l in layers {
             guard let w = weights[l.name], let s = stats[l.name] else { continue }
-            // The larger of the direct and Winograd forms' errors: a runtime may run either.
-            let errSum = max(s.errSum, s.winogradErrSum)
+            // The largest of the direct and Winograd forms' errors: a runtime may run any.
+            let errSum = max(s.errSum, s.winogradErrSums.max() ?? 0)
             let err: Double? = s.refSum > 0 ? (errSum / s.refSum).squareRoot() : (errSum > 0 ? .infinity : nil)
             let ok = err.map { $0 <= options.maxLayerError } ?? true
             report.append(LayerQuantizationReport(layer: l.name, className: l.className, quantized: ok, inputScale: w.inputScale, zeroPoint: w.zeroPoint,

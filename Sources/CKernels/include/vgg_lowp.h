@@ -38,6 +38,8 @@ void vgg_lowp_quantize_u8(const float *x, uint8_t *q, long count, float inv_scal
 /// 0; rs[r * ldrs] = scale and zr[r * ldrs] = zero (both 0 for an empty or infinite range, whose bytes are 0).
 void vgg_lowp_quantize_rows(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q, long ldq, long pad,
                             float *rs, float *zr, long ldrs);
+/// Each row's smallest and largest value together with 0 (lo <= 0 <= hi; NaN skipped), for vgg_lowp_quantize_rows.
+void vgg_lowp_row_ranges(const float *x, long rows, long cols, float *lo, float *hi);
 /// Rows of `cols` floats into rows of `ld` u8 values (the columns past `cols` zero): a Dense input padded to k4.
 void vgg_lowp_quantize_u8_rows(const float *x, uint8_t *q, long rows, long cols, long ld, float inv_scale, int zero_point);
 /// float32 -> bfloat16, round to nearest even (NaN stays NaN; with AVX512-BF16, values below float32's normal
@@ -66,11 +68,11 @@ void vgg_lowp_gemm_u8s8(const uint8_t *a, long m, long lda, long k4, const int8_
 void vgg_lowp_gemm_u8s8_rows(const uint8_t *a, long m, long lda, long k4, const int8_t *packed, long b0, long b1,
                              const float *scale, const float *offset, const float *rowscale, const float *rowzero, float *out, long ldo,
                              long jo, long n);
-/// int8 Winograd F(2x2,3x3) kernels: for the transformed matrices [i0, i1) of u (16 float32 c x k matrices, the
-/// unpacked vgg_winograd_kernel_transform), symmetric int8 per (matrix, filter): s = max |U[i][., j]| / 127,
+/// int8 Winograd kernels: for the transformed matrices [i0, i1) of u (float32 c x k matrices: the 16 of F(2x2) or 36 of
+/// F(4x4), unpacked vgg_winograd_kernel_transform / vgg_winograd4_kernel_transform), symmetric int8 per (matrix, filter): s = max |U[i][., j]| / 127,
 /// q = round_half_even(U / s); packed as vgg_lowp_pack_s8 at upacked + i * k4(c) * n16(k), uscale[i * n16 + j] = s and
 /// uoffset[i * n16 + j] = -sum_r q[r][j] * s (times a row's zero point: its correction), zero past k.
-void vgg_winograd2_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t *upacked, float *uscale, float *uoffset);
+void vgg_winograd_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t *upacked, float *uscale, float *uoffset);
 /// Tiles [t0, t1) and filters [k0, k1) (k0 a multiple of 64) of an int8 Winograd F(2x2,3x3) convolution of
 /// float32 NHWC input: each tile's 16 transformed rows (B^T d B over the c channels, float32) are quantized to
 /// u8 with their own scale and zero point (vgg_lowp_quantize_rows over the row's range), multiplied by the
@@ -82,6 +84,13 @@ void vgg_winograd2_int8_pack(const float *u, int c, int k, int i0, int i1, int8_
 void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
                                   const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
                                   long t1, int k0, int k1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm);
+/// As vgg_winograd2_tiles_run_int8 for Winograd F(4x4,3x3) (winograd.c's transforms, 6x6 input tiles, 36 transformed
+/// rows per tile; vgg_winograd4_tiles counts the tiles): vq 36 x T x k4(c) bytes, rs and zr 36 x T floats, tile
+/// 36 x c floats, mm 36 x T x 64 floats. With ph > 0 each 4x4 output tile gives its four 2x2 windows' maxima
+/// (those inside the pooled output, over the outputs that exist).
+void vgg_winograd4_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
+                                  const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
+                                  long t1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm);
 /// bf16 GEMM: out[i, j] = sum_k a[i,k] * w[k,j] (products of bf16 values accumulated in float32) + bias[j]
 /// (bias may be NULL), then max(0, .) when relu; rows [0, m) of a (bf16, m x lda, k2 columns used), column
 /// blocks [b0, b1) of packed (vgg_lowp_pack_bf16), columns >= n not written; out row stride ldo.
