@@ -376,6 +376,14 @@ void vgg_lowp_gemm_u8s8_rows(const uint8_t *a, long m, long lda, long k4, const 
     else gemm_u8s8_scalar(a, m, lda, k4, packed, b0, b1, scale, offset, rowscale, rowzero, 0, out, ldo, jo, n);
 }
 
+void vgg_lowp_winograd_products(int area, long T, long c4, long n16, const uint8_t *vq, const int8_t *upacked, const float *uscale,
+                                const float *uoffset, const float *rs, const float *zr, float *mm, int kc, int w, long n) {
+    const long b0 = kc / 16, b1 = b0 + (w + 15) / 16;
+    for (int i = 0; i < area; i++)
+        vgg_lowp_gemm_u8s8_rows(vq + (long)i * T * c4, T, c4, c4, upacked + (long)i * c4 * n16, b0, b1, uscale + i * n16, uoffset + i * n16,
+                                rs + (long)i * T, zr + (long)i * T, mm + (long)i * T * 64, 64, kc, n);
+}
+
 // ------------------------------------------------------------------------------------------ bf16 GEMM
 static void gemm_bf16_scalar(const uint16_t *a, long m, long lda, long k2, const uint16_t *packed, long b0, long b1,
                              const float *bias, int relu, float *out, long ldo, long n) {

@@ -570,10 +570,7 @@ void vgg_winograd4_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
     // 64 filters at a time: the 36 products into mm[i][t][0..64), then the output transform (+ bias, ReLU).
     for (int kc = 0; kc < K; kc += 64) {
         const int w = K - kc < 64 ? K - kc : 64;
-        const long b0 = kc / 16, b1 = b0 + (w + 15) / 16;
-        for (int i = 0; i < NN; i++)
-            vgg_lowp_gemm_u8s8_rows(vq + (long)i * T * c4, T, c4, c4, upacked + (long)i * c4 * n16, b0, b1, uscale + i * n16,
-                                    uoffset + i * n16, rs + (long)i * T, zr + (long)i * T, mm + (long)i * T * 64, 64, kc, K);
+        vgg_lowp_winograd_products(NN, T, c4, n16, vq, upacked, uscale, uoffset, rs, zr, mm, kc, w, K);
         for (long t = t0; t < t1; t++) {
             long r = t;
             const int tx = (int)(r % tx_n); r /= tx_n;

@@ -38,6 +38,12 @@ void vgg_lowp_quantize_u8(const float *x, uint8_t *q, long count, float inv_scal
 /// 0; rs[r * ldrs] = scale and zr[r * ldrs] = zero (both 0 for an empty or infinite range, whose bytes are 0).
 void vgg_lowp_quantize_rows(const float *x, long rows, long cols, const float *lo, const float *hi, uint8_t *q, long ldq, long pad,
                             float *rs, float *zr, long ldrs);
+/// The products of an int8 Winograd block for filters [kc, kc + w) (w <= 64, kc a multiple of 16): for each of the
+/// `area` transformed matrices i, vgg_lowp_gemm_u8s8_rows of its T u8 rows (vq + i * T * c4) with its packed kernel
+/// (upacked + i * c4 * n16), scales and offsets (+ i * n16), row scales and zero points (+ i * T), into mm + i * T * 64
+/// (64 columns per row); n is the filter count.
+void vgg_lowp_winograd_products(int area, long T, long c4, long n16, const uint8_t *vq, const int8_t *upacked, const float *uscale,
+                                const float *uoffset, const float *rs, const float *zr, float *mm, int kc, int w, long n);
 /// Each row's smallest and largest value together with 0 (lo <= 0 <= hi; NaN skipped), for vgg_lowp_quantize_rows.
 void vgg_lowp_row_ranges(const float *x, long rows, long cols, float *lo, float *hi);
 /// Rows of `cols` floats into rows of `ld` u8 values (the columns past `cols` zero): a Dense input padded to k4.
