@@ -480,10 +480,8 @@ static void pick2(void (**in)(const float *const *, float *const *, int),
 // The 16 input pixels (each c channels) of F(2x2) tile t; zrow stands in for those outside the image.
 static void tile2_rows(const vgg_conv_shape *s, const float *in, const float *zrow, long t, const float *rows[16]) {
     const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
-    long r = t;
-    const int tx = (int)(r % tx_n); r /= tx_n;
-    const int ty = (int)(r % ty_n); r /= ty_n;
-    const long b = r;
+    int ty, tx;
+    const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
     const int y0 = ty * 2 - s->pad_top, x0 = tx * 2 - s->pad_left;
     for (int dy = 0; dy < 4; dy++)
         for (int dx = 0; dx < 4; dx++) {
@@ -515,10 +513,8 @@ static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const floa
     winograd2_products(s, T, v, u, upacked, vb, m);
     // Output transform.
     for (long t = t0; t < t1; t++) {
-        long r = t;
-        const int tx = (int)(r % tx_n); r /= tx_n;
-        const int ty = (int)(r % ty_n); r /= ty_n;
-        const long b = r;
+        int ty, tx;
+        const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
         const int oy = ty * 2, ox = tx * 2;
         const float *ms[16];
         for (int i = 0; i < 16; i++) ms[i] = m + ((long)i * T + (t - t0)) * K;
@@ -561,10 +557,8 @@ void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
         const int w = k1 - kc < 64 ? k1 - kc : 64;
         vgg_lowp_winograd_products(16, T, c4, n16, vq, upacked, uscale, uoffset, rs, zr, mm, kc, w, K);
         for (long t = t0; t < t1; t++) {
-            long r = t;
-            const int tx = (int)(r % tx_n); r /= tx_n;
-            const int ty = (int)(r % ty_n); r /= ty_n;
-            const long b = r;
+            int ty, tx;
+            const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
             const int oy = ty * 2, ox = tx * 2;
             const float *ms[16];
             for (int i = 0; i < 16; i++) ms[i] = mm + ((long)i * T + (t - t0)) * 64;

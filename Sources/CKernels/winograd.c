@@ -448,10 +448,8 @@ static void input_phase(int m, const vgg_conv_shape *s, const float *in, long t0
     float *zrow = calloc((size_t)C, sizeof(float));  // stands in for pixels outside the image
     if (!zrow) return;
     for (long t = t0; t < t1; t++) {
-        long r = t;
-        const int tx = (int)(r % tx_n); r /= tx_n;
-        const int ty = (int)(r % ty_n); r /= ty_n;
-        const long b = r;
+        int ty, tx;
+        const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
         const int y0 = ty * m - s->pad_top, x0 = tx * m - s->pad_left;
         const float *rows[64];
         float *outs[64];
@@ -483,10 +481,8 @@ static void output_phase(int m, const vgg_conv_shape *s, const float *mm, const 
     float *sink = malloc(sizeof(float) * (size_t)K);  // stands in for outputs outside the image
     if (!sink) return;
     for (long t = t0; t < t1; t++) {
-        long r = t;
-        const int tx = (int)(r % tx_n); r /= tx_n;
-        const int ty = (int)(r % ty_n); r /= ty_n;
-        const long b = r;
+        int ty, tx;
+        const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
         const int oy = ty * m, ox = tx * m;
         const float *ms[64];
         float *ys[36];
@@ -548,10 +544,8 @@ void vgg_winograd4_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
     if (!zrow || !ybuf) { free(zrow); free(ybuf); return; }
     // Each tile's 36 transformed rows in float32, then u8 with each row's own scale and zero point: vq[i][t][c].
     for (long t = t0; t < t1; t++) {
-        long r = t;
-        const int tx = (int)(r % tx_n); r /= tx_n;
-        const int ty = (int)(r % ty_n); r /= ty_n;
-        const long b = r;
+        int ty, tx;
+        const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
         const int y0 = ty * M - s->pad_top, x0 = tx * M - s->pad_left;
         const float *rows[NN];
         float *outs[NN];
@@ -572,10 +566,8 @@ void vgg_winograd4_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
         const int w = K - kc < 64 ? K - kc : 64;
         vgg_lowp_winograd_products(NN, T, c4, n16, vq, upacked, uscale, uoffset, rs, zr, mm, kc, w, K);
         for (long t = t0; t < t1; t++) {
-            long r = t;
-            const int tx = (int)(r % tx_n); r /= tx_n;
-            const int ty = (int)(r % ty_n); r /= ty_n;
-            const long b = r;
+            int ty, tx;
+            const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
             const int oy = ty * M, ox = tx * M;
             const float *ms[NN];
             float *ys[16];

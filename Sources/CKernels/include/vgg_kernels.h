@@ -87,6 +87,14 @@ static inline int vgg_winograd_block_end(int kb, int k1, int packed) {
     const int panel_end = (kb / 64 + 1) * 64;
     return packed && panel_end < k1 ? panel_end : k1;
 }
+/// Tile t's position in a Winograd grid of tiles_y x tiles_x tiles per image (tiles numbered row by row, image
+/// by image): *ty and *tx, and the image as the result.
+static inline long vgg_tile_coords(long t, int tiles_y, int tiles_x, int *ty, int *tx) {
+    *tx = (int)(t % tiles_x);
+    t /= tiles_x;
+    *ty = (int)(t % tiles_y);
+    return t / tiles_y;
+}
 /// m (T x K) = v (T x C) * U, one transformed matrix's product: from the packed layout when vgg_winograd_packs(K)
 /// (each output one chain of fused multiply-adds over the channels in order, from zero, the same bits on every
 /// instruction set), else by sgemm.
