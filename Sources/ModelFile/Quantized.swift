@@ -1,9 +1,9 @@
 import Foundation
 import ModelGraph
 
-// Format 1.3: int8 kernels (docs/vggm-format.md, docs/precision.md). A quantized Conv2D or Dense layer `L`
-// stores
-//   L/kernel         i8, the layer's kernel shape (HWIO / (in, units)): round(w / s_w[j]) in [-127, 127]
+// Format 1.3: int8 kernels (docs/vggm-format.md, docs/precision.md). A quantized Conv2D, Conv1D or Dense layer
+// `L` stores
+//   L/kernel         i8, the layer's kernel shape (HWIO / (width, in, filters) / (in, units)): round(w / s_w[j]) in [-127, 127]
 //   L/kernel.scale   f32, (units or filters): s_w[j] > 0, the real kernel is i8 x s_w[j] (column j)
 //   L/input.quant    f32, (2): s_x > 0 and the zero point z (0 or 128): the input is read as
 //                    u8 = clamp(round(x / s_x) + z, 0, 255)
@@ -14,7 +14,7 @@ import ModelGraph
 public struct LayerQuantization: Sendable, Equatable {
     /// The layer's name (in a nested model, its path: `vgg16/block1_conv1`).
     public var layer: String
-    /// The int8 kernel's manifest entry (shape as Keras holds the kernel: HWIO or (in, units)).
+    /// The int8 kernel's manifest entry (shape as Keras holds the kernel: HWIO, (width, in, filters) or (in, units)).
     public var kernel: TensorEntry
     /// One scale per output channel (the kernel's last dimension): real weight = int8 value x scale.
     public var weightScales: [Float]
@@ -46,7 +46,7 @@ extension VGGMFile {
         return k.dtype == .i8 ? "int8" : k.dtype.rawValue
     }
 
-    /// Checks the int8 tensors of a 1.3 file (called on open): each is the kernel of a Conv2D or Dense layer with
+    /// Checks the int8 tensors of a 1.3 file (called on open): each is the kernel of a Conv2D, Conv1D or Dense layer with
     /// its `.scale` (f32, one finite positive value per output channel) and the layer's `input.quant` (f32, a
     /// finite positive scale and a zero point of 0 or 128). Returns the names of the scale tensors checked.
     static func checkQuantized(_ manifest: ModelManifest, index: [String: Int], data: UnsafeRawPointer, minor: UInt16,
@@ -65,8 +65,8 @@ extension VGGMFile {
             guard k.name.hasSuffix("/kernel") else { throw bad(obj, .malformedManifest, "only a layer's kernel may be int8") }
             let layer = String(k.name.dropLast("/kernel".count))
             switch layers[layer] {
-            case .conv2D?, .dense?: break
-            default: throw bad(obj, .malformedManifest, "only Conv2D and Dense kernels may be int8 (layer '\(layer)' is \(layers[layer]?.className ?? "missing"))")
+            case .conv2D?, .conv1D?, .dense?: break
+            default: throw bad(obj, .malformedManifest, "only Conv2D, Conv1D and Dense kernels may be int8 (layer '\(layer)' is \(layers[layer]?.className ?? "missing"))")
             }
             let units = k.shape.last ?? 0
             let scaleName = k.name + VGGMFormat.scaleSuffix

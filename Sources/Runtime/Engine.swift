@@ -296,14 +296,15 @@ public final class Engine: @unchecked Sendable {
     package typealias StepObserver = (_ layer: String, _ before: Bool, _ input: (ptr: UnsafePointer<Float>, shape: [Int])?,
                                       _ output: (ptr: UnsafePointer<Float>, shape: [Int])) throws -> Void
 
-    /// Runs `input` (one model input) to `outputs`, calling `observe` around every step (calibration).
-    package func run(_ input: Tensor, outputs: [String]? = nil, observe: StepObserver) throws -> [Tensor] {
-        try checkInputs([input.shape])
+    /// Runs `inputs` (one per model input, in the model's input order) to `outputs`, calling `observe` around
+    /// every step (calibration).
+    package func run(_ inputs: [Tensor], outputs: [String]? = nil, observe: StepObserver) throws -> [Tensor] {
+        try checkInputs(inputs.map(\.shape))
         lock.lock()
         defer { lock.unlock() }
-        let plan = try plan(inputShapes: [input.shape], outputs: outputs, fuse: false)
+        let plan = try plan(inputShapes: inputs.map(\.shape), outputs: outputs, fuse: false)
         return try withoutActuallyEscaping(observe) { o in
-            try input.values.withUnsafeBufferPointer { try plan.execute(engine: self, inputs: [$0], observe: o) }
+            try withBuffers(inputs.map(\.values)) { try plan.execute(engine: self, inputs: $0, observe: o) }
         }
     }
 

@@ -391,7 +391,7 @@ extension VGGMFormat {
 }
 
 extension Engine {
-    /// The low-precision product of a Conv2D or Dense layer when the engine's precision asks for one (bf16: every
+    /// The low-precision product of a Conv2D, Conv1D or Dense layer when the engine's precision asks for one (bf16: every
     /// such layer; int8: the layers the file stores as int8), built once per engine; nil to run it in float32.
     func lowpProduct(_ layer: String, kernelShape: [Int], useBias: Bool) throws -> LowpProduct? {
         switch options.precision {
@@ -414,9 +414,8 @@ extension Engine {
     }
 
     /// The step of a Conv2D (`conv`) or Dense layer in low precision, or nil to build the float32 one.
-    func lowPrecisionStep(_ ctx: StepContext, kernelShape: [Int], useBias: Bool, activation: Activation, conv: Window2D?) throws -> (() throws -> Void)? {
+    func lowPrecisionStep(_ ctx: StepContext, kernelShape: [Int], useBias: Bool, activation: Activation, conv shape: vgg_conv_shape?) throws -> (() throws -> Void)? {
         let x = ctx.x, out = ctx.out, n = kernelShape.last!
-        let shape = conv.map { $0.kernelShape(input: ctx.inShape, output: ctx.outShape) }
         if options.precision == .bf16, options.winograd, let s = shape, LowpProduct.winogradApplies(s) {
             // bf16 3x3 convolutions: Winograd F(2x2) with bf16 products (docs/precision.md).
             let product: LowpProduct

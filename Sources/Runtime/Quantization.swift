@@ -32,11 +32,11 @@ public struct QuantizationOptions: Sendable {
     }
 }
 
-/// One quantizable layer (Conv2D or Dense) after calibration.
+/// One quantizable layer (Conv2D, Conv1D or Dense) after calibration.
 public struct LayerQuantizationReport: Sendable, Equatable {
     /// The layer's name (a path inside nested models).
     public var layer: String
-    /// Its Keras class (`Conv2D`, `Dense`).
+    /// Its Keras class (`Conv2D`, `Conv1D`, `Dense`).
     public var className: String
     /// Whether it is stored as int8 (false: kept float32, its error being over the limit).
     public var quantized: Bool
@@ -54,7 +54,7 @@ public struct LayerQuantizationReport: Sendable, Equatable {
 public struct QuantizedLayer: Sendable {
     /// The layer's name.
     public var layer: String
-    /// The kernel rounded to int8, in the kernel's layout (HWIO or (in, units)), row-major.
+    /// The kernel rounded to int8, in the kernel's layout (HWIO, (width, in, filters) or (in, units)), row-major.
     public var kernel: [Int8]
     /// Per output channel: real weight = int8 x scale.
     public var weightScales: [Float]
@@ -62,7 +62,7 @@ public struct QuantizedLayer: Sendable {
     public var inputScale: Float, zeroPoint: Int
 }
 
-/// Post-training static quantization of a model's Conv2D and Dense layers from calibration batches, in bounded
+/// Post-training static quantization of a model's Conv2D, Conv1D and Dense layers from calibration batches, in bounded
 /// memory: `collect` folds each batch's layer inputs into fixed-size histograms (nothing per image is kept),
 /// `measure` runs each layer in int8 beside float32 to find the ones that must stay float32, `result` gives the
 /// int8 weights and the per-layer report. Deterministic: the same batches in the same order give the same bytes.
@@ -81,8 +81,16 @@ public final class Calibrator {
     public let engine: Engine
     /// The options.
     public let options: QuantizationOptions
-    /// The quantizable layers, in execution order: name, class, kernel shape.
-    let layers: [(name: String, className: String, kernelShape: [Int], useBias: Bool, activation: Activation, window: Window2D?)]
+    /// A quantizable layer: its kernel shape as a 2-D convolution's (HWIO; a Conv1D's is 1 x width x in x filters)
+    /// or (in, units), and for a convolution its geometry at given input and output shapes (batch first).
+    struct Layer {
+        var name: String, className: String, kernelShape: [Int], useBias: Bool, activation: Activation
+        var geometry: ((_ input: [Int], _ output: [Int]) throws -> vgg_conv_shape)?
+        /// A Conv2D's window (its 3x3 stride-1 ones also run as int8 Winograd).
+        var window: Window2D?
+    }
+    /// The quantizable layers, in execution order.
+    let layers: [Layer]
     var stats: [String: Stats] = [:]
     var weights: [String: QuantizedLayer] = [:]
     var products: [String: LowpProduct] = [:]
@@ -90,19 +98,26 @@ public final class Calibrator {
     /// (runtimes measure them against the direct one and may run any).
     var winogradProducts: [String: [LowpProduct]] = [:]
 
-    /// A calibrator of `engine`'s model (its Conv2D and Dense layers), which must run in float32.
+    /// A calibrator of `engine`'s model (its channels-last Conv2D and Conv1D layers and its Dense layers), which
+    /// must run in float32.
     public init(engine: Engine, options: QuantizationOptions = QuantizationOptions()) throws {
         precondition(engine.options.precision == .fp32, "calibration runs in float32")
         self.engine = engine
         self.options = options
         let analysis = try engine.graph.analyze()
-        var list: [(name: String, className: String, kernelShape: [Int], useBias: Bool, activation: Activation, window: Window2D?)] = []
+        var list: [Layer] = []
         for info in analysis.layers {
             let l = info.layer
             guard let k = info.weights.first(where: { $0.name == "kernel" }) else { continue }
             switch l.op {
-            case .conv2D(let c) where c.dataFormat == .channelsLast: list.append((l.name, "Conv2D", k.shape, c.useBias, c.activation, c.window))
-            case .dense(let d): list.append((l.name, "Dense", k.shape, d.useBias, d.activation, nil))
+            case .conv2D(let c) where c.dataFormat == .channelsLast:
+                list.append(Layer(name: l.name, className: "Conv2D", kernelShape: k.shape, useBias: c.useBias, activation: c.activation,
+                                  geometry: { c.window.kernelShape(input: $0, output: $1) }, window: c.window))
+            case .conv1D(let c) where c.dataFormat == .channelsLast:
+                list.append(Layer(name: l.name, className: "Conv1D", kernelShape: [1] + k.shape, useBias: c.useBias, activation: c.activation,
+                                  geometry: { try c.convolutionShape(input: $0, output: $1) }, window: nil))
+            case .dense(let d):
+                list.append(Layer(name: l.name, className: "Dense", kernelShape: k.shape, useBias: d.useBias, activation: d.activation, geometry: nil, window: nil))
             default: continue
             }
         }
@@ -111,7 +126,11 @@ public final class Calibrator {
     }
 
     /// Folds one preprocessed batch (NHWC) into every quantizable layer's input statistics.
-    public func collect(_ batch: Tensor) throws {
+    public func collect(_ batch: Tensor) throws { try collect([batch]) }
+
+    /// Folds one preprocessed batch per model input (in the model's input order) into every quantizable layer's
+    /// input statistics.
+    public func collect(_ batch: [Tensor]) throws {
         _ = try engine.run(batch, observe: { [self] layer, before, input, _ in
             guard before, let input, stats[layer] != nil else { return }
             let count = input.shape.reduce(1, *)
@@ -207,7 +226,10 @@ public final class Calibrator {
 
     /// Runs one batch in float32 and, beside it, each quantizable layer in int8 on the same float32 input,
     /// accumulating the layers' output errors. Call after `finishStatistics`.
-    public func measure(_ batch: Tensor) throws {
+    public func measure(_ batch: Tensor) throws { try measure([batch]) }
+
+    /// As `measure(_:)` with one batch per model input (in the model's input order).
+    public func measure(_ batch: [Tensor]) throws {
         var saved: [String: [Float]] = [:]
         var out: [Float] = []
         _ = try engine.run(batch, observe: { [self] layer, before, input, output in
@@ -220,7 +242,7 @@ public final class Calibrator {
             let count = output.shape.reduce(1, *)
             if out.count < count { out = [Float](repeating: 0, count: count) }
             let n = l.kernelShape.last!
-            let shape = l.window.map { $0.kernelShape(input: input.shape, output: output.shape) }
+            let shape = try l.geometry.map { try $0(input.shape, output.shape) }
             let scratch = LowpMemory()
             let bytes = scratch.bytes(product.scratchBytes(inputCount: shape == nil ? count / n * product.kp : x.count,
                                                            direct: shape.map(LowpProduct.isDirect) ?? true, threads: engine.threads))

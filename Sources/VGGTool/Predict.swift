@@ -83,6 +83,17 @@ public func topK(_ row: ArraySlice<Float>, _ k: Int) -> [(index: Int, value: Flo
 }
 
 /// Stacks per-batch outputs into one tensor along the batch axis.
+extension Tensor {
+    /// The rows `indices` (along the first axis), in that order, as one tensor.
+    func rows(_ indices: some Collection<Int>) -> Tensor {
+        let width = shape.dropFirst().reduce(1, *)
+        var v: [Float] = []
+        v.reserveCapacity(indices.count * width)
+        for r in indices { v += values[(r * width)..<((r + 1) * width)] }
+        return Tensor(shape: [indices.count] + shape.dropFirst(), values: v)
+    }
+}
+
 func stack(_ parts: [Tensor]) -> Tensor? {
     guard let first = parts.first else { return nil }
     let n = parts.reduce(0) { $0 + $1.shape[0] }
@@ -108,6 +119,31 @@ public struct PredictionReport {
     /// The text file written beside an `.npy` output that lists the inputs in row order, one path per line
     /// (with `skipUnreadable`); nil when none was written (an `.npz` output carries them as its `inputs` array).
     public var inputListPath: String? = nil
+}
+
+/// Reads one preprocessed batch per input of `file`'s model from `paths` (`.npy`, in the model's input order) and
+/// checks each against its input's declared shape (image inputs NHWC) and the first one's row count.
+func readInputBatches(_ paths: [String], file f: VGGMFile) throws -> [Tensor] {
+    let inputs = f.graph.inputs
+    guard paths.count == inputs.count else {
+        throw ToolError(f.path, .invalidSetting, "the model takes \(inputs.count) input(s) (\(inputs.joined(separator: ", "))), \(paths.count) .npy file(s) given")
+    }
+    var tensors: [Tensor] = []
+    for (path, name) in zip(paths, inputs) {
+        let x = try NumPy.read(path: path)
+        let declared = f.graph.layer(named: name)?.op.inputShape ?? []
+        if declared.count == 3 {
+            guard x.shape.count == 4 else { throw ToolError(path, .badInputShape(x.shape), "expected a batch of images (N, H, W, C), the array is \(x.shape)") }
+            if let c = declared[2], x.shape[3] != c { throw ToolError(path, .badInputShape(x.shape), "has \(x.shape[3]) channels, the model takes \(c)") }
+        } else if x.shape.count != declared.count + 1 || zip(declared, x.shape.dropFirst()).contains(where: { $0 != nil && $0 != $1 }) {
+            throw ToolError(path, .badInputShape(x.shape), "expected a batch for input '\(name)' of shape \(ShapeFormat.tuple([nil] + declared)), the array is \(x.shape)")
+        }
+        if let first = tensors.first, first.shape[0] != x.shape[0] {
+            throw ToolError(path, .badInputShape(x.shape), "has \(x.shape[0]) rows, the first input has \(first.shape[0])")
+        }
+        tensors.append(x)
+    }
+    return tensors
 }
 
 /// The file that lists an `.npy` output's inputs in row order: `Y.npy` -> `Y.txt` (any other name gets `.txt`
@@ -140,29 +176,20 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
     if !npyInputs.isEmpty {
         let f = try VGGMFile(path: modelPath)
         try checkOutputPath(outputPath, file: f)
-        let inputs = f.graph.inputs
-        guard npyInputs.count == inputs.count else {
-            throw ToolError(modelPath, .invalidSetting, "the model takes \(inputs.count) input(s) (\(inputs.joined(separator: ", "))), \(npyInputs.count) .npy file(s) given")
+        let tensors = try readInputBatches(npyInputs, file: f)
+        // In batches of `batchSize` rows: the activations of one batch at a time.
+        let engine = try Engine(model: f, options: .init(precision: precision ?? defaultPrecision(f)))
+        defer { engine.releaseMemory() }
+        let rows = tensors[0].shape[0]
+        var parts = [[Tensor]](repeating: [], count: f.graph.outputs.count)
+        for start in stride(from: 0, to: rows, by: max(1, batchSize)) {
+            let picked = start..<min(start + max(1, batchSize), rows)
+            let outputs = try engine.run(tensors.map { $0.rows(picked) })
+            try onBatch?(picked.map { "\(npyInputs[0])[\($0)]" }, outputs)
+            for (i, o) in outputs.enumerated() { parts[i].append(o) }
         }
-        var tensors: [Tensor] = []
-        for (path, name) in zip(npyInputs, inputs) {
-            let x = try NumPy.read(path: path)
-            let declared = f.graph.layer(named: name)?.op.inputShape ?? []
-            if declared.count == 3 {
-                guard x.shape.count == 4 else { throw ToolError(path, .badInputShape(x.shape), "expected a batch of images (N, H, W, C), the array is \(x.shape)") }
-                if let c = declared[2], x.shape[3] != c { throw ToolError(path, .badInputShape(x.shape), "has \(x.shape[3]) channels, the model takes \(c)") }
-            } else if x.shape.count != declared.count + 1 {
-                throw ToolError(path, .badInputShape(x.shape), "expected a batch for input '\(name)' of shape \(ShapeFormat.tuple([nil] + declared)), the array is \(x.shape)")
-            }
-            if let first = tensors.first, first.shape[0] != x.shape[0] {
-                throw ToolError(path, .badInputShape(x.shape), "has \(x.shape[0]) rows, the first input has \(first.shape[0])")
-            }
-            tensors.append(x)
-        }
-        let outputs = try Engine(model: f, options: .init(precision: precision ?? defaultPrecision(f))).run(tensors)
-        let names = (0..<tensors[0].shape[0]).map { "\(npyInputs[0])[\($0)]" }
-        try onBatch?(names, outputs)
-        return try finishPrediction(names: names, outputs: Array(zip(f.graph.outputs, outputs.map { [$0] })), classNames: outputClassNames(f), skipped: [],
+        let names = (0..<rows).map { "\(npyInputs[0])[\($0)]" }
+        return try finishPrediction(names: names, outputs: Array(zip(f.graph.outputs, parts)), classNames: outputClassNames(f), skipped: [],
                                     outputPath: outputPath, listInputs: false)
     }
     guard !images.isEmpty else { throw ToolError(.noInput, message: "no input: give image files or a preprocessed .npy batch") }

@@ -3,14 +3,17 @@ import ImageData
 import ModelFile
 import Runtime
 
-/// What `quantize` did: the per-layer report, the images used, the files' sizes.
+/// What `quantize` did: the per-layer report, the images (or rows of `.npy` batches) used, the files' sizes.
 public struct QuantizeReport: Sendable {
-    /// Every Conv2D and Dense layer: quantized or kept float32, its input scale and measured error.
+    /// Every Conv2D, Conv1D and Dense layer: quantized or kept float32, its input scale and measured error.
     public var layers: [LayerQuantizationReport]
     /// The calibration method and its options.
     public var options: QuantizationOptions
-    /// Calibration images used (decoded), and of them the ones the per-layer errors were measured on.
+    /// Calibration images used (decoded), or rows of the `.npy` batches, and of them the ones the per-layer errors
+    /// were measured on.
     public var images: Int, measuredImages: Int
+    /// What `images` counts: "images", or "rows" for calibration from `.npy` batches.
+    public var unit = "images"
     /// Image files that could not be read, skipped.
     public var skipped: [SkippedFile]
     /// Bytes of the source model and of the int8 file written.
@@ -30,7 +33,7 @@ public struct QuantizeReport: Sendable {
         let kept = layers.filter { !$0.quantized }.map(\.layer)
         lines.append("")
         lines.append("\(layers.count - kept.count) of \(layers.count) layers int8" + (kept.isEmpty ? "" : "; kept fp32 (error over \(options.maxLayerError)): \(kept.joined(separator: ", "))"))
-        lines.append("calibration: \(options.method.rawValue)\(options.method == .percentile ? " \(options.percentile)" : ""), \(images) images (errors measured on \(measuredImages))"
+        lines.append("calibration: \(options.method.rawValue)\(options.method == .percentile ? " \(options.percentile)" : ""), \(images) \(unit) (errors measured on \(measuredImages))"
                      + (skipped.isEmpty ? "" : ", \(skipped.count) unreadable file(s) skipped"))
         lines.append(String(format: "size: %d bytes, %.1f%% of the source's %d", bytes, 100 * Double(bytes) / Double(max(1, sourceBytes)), sourceBytes))
         return lines.joined(separator: "\n")
@@ -55,7 +58,7 @@ func calibrationImages(_ dir: String, limit: Int?) throws -> [String] {
     return (0..<limit).map { all[$0 * all.count / limit] }
 }
 
-/// Quantizes the Conv2D and Dense layers of the model at `modelPath` to int8 (format 1.3) from the images under
+/// Quantizes the Conv2D, Conv1D and Dense layers of the model at `modelPath` to int8 (format 1.3) from the images under
 /// `calibrationDir` (at most `images` of them, taken evenly through the sorted list) and writes `output`
 /// atomically. Calibration streams the images in batches of `batchSize`, decoded a batch ahead, keeping only
 /// per-layer histograms; per-layer errors are measured on the first `measureImages` images. Layers whose error
@@ -97,15 +100,52 @@ public func quantize(modelPath: String, calibrationDir: String, output: String, 
         progress?(paths.count + start + chunk.count, total)
     }
     let (report, layers) = calibrator.result()
-    let stats = try writeQuantized(file, layers: layers, to: output, options: options, images: used)
+    let stats = try writeQuantized(file, layers: layers, to: output, options: options, images: "\(used) images")
     return QuantizeReport(layers: report, options: options, images: used, measuredImages: measured.count, skipped: skipped,
                           sourceBytes: file.fileLength, bytes: stats.bytes)
+}
+
+/// As `quantize(modelPath:calibrationDir:...)` for a model of any inputs, calibrated on preprocessed batches:
+/// `calibrationInputs` holds one `.npy` file per model input (in the model's input order, as `predict --input`
+/// reads them, the same number of rows each). At most `rows` rows are used, taken evenly through the arrays;
+/// the per-layer errors are measured on the first `measureRows` of those.
+public func quantize(modelPath: String, calibrationInputs: [String], output: String, rows limit: Int? = nil, batchSize: Int = 8,
+                     measureRows: Int = 16, options: QuantizationOptions = QuantizationOptions(),
+                     progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> QuantizeReport {
+    let file = try VGGMFile(path: modelPath)
+    try AtomicFile.checkWritable(output)
+    let arrays = try readInputBatches(calibrationInputs, file: file)
+    let available = arrays[0].shape[0]
+    guard available > 0 else { throw ToolError(calibrationInputs[0], .badInputShape(arrays[0].shape), "has no rows to calibrate on") }
+    let engine = try Engine(model: file, options: Engine.Options())
+    defer { engine.releaseMemory() }
+    let calibrator = try Calibrator(engine: engine, options: options)
+    let count = min(limit ?? available, available)
+    let rows = (0..<count).map { $0 * available / count }
+    let measured = Array(rows.prefix(measureRows))
+    let total = rows.count + measured.count
+    func batch(_ picked: ArraySlice<Int>) -> [Tensor] { arrays.map { $0.rows(picked) } }
+    for start in stride(from: 0, to: rows.count, by: batchSize) {
+        try calibrator.collect(batch(rows[start..<min(start + batchSize, rows.count)]))
+        progress?(min(start + batchSize, rows.count), total)
+    }
+    try calibrator.finishStatistics()
+    for start in stride(from: 0, to: measured.count, by: batchSize) {
+        try calibrator.measure(batch(measured[start..<min(start + batchSize, measured.count)]))
+        progress?(rows.count + min(start + batchSize, measured.count), total)
+    }
+    let (report, layers) = calibrator.result()
+    let stats = try writeQuantized(file, layers: layers, to: output, options: options, images: "\(rows.count) rows")
+    var r = QuantizeReport(layers: report, options: options, images: rows.count, measuredImages: measured.count, skipped: [],
+                           sourceBytes: file.fileLength, bytes: stats.bytes)
+    r.unit = "rows"
+    return r
 }
 
 /// Writes `file`'s model with `layers`' kernels as int8 (format 1.3) and every other tensor as float32. The
 /// provenance is the source's, with the converter saying how it was quantized (no timestamp of its own, so the
 /// output depends only on the inputs).
-func writeQuantized(_ file: VGGMFile, layers: [QuantizedLayer], to output: String, options: QuantizationOptions, images: Int) throws -> WriteStats {
+func writeQuantized(_ file: VGGMFile, layers: [QuantizedLayer], to output: String, options: QuantizationOptions, images: String) throws -> WriteStats {
     var byKernel: [String: QuantizedLayer] = [:]
     for l in layers { byKernel["\(l.layer)/kernel"] = l }
     var tensors: [TensorPayload] = []
@@ -130,12 +170,12 @@ func writeQuantized(_ file: VGGMFile, layers: [QuantizedLayer], to output: Strin
     }
     var provenance = file.manifest.provenance
     let how = options.method == .percentile ? "percentile \(options.percentile)" : options.method.rawValue
-    provenance.converter = "\(provenance.converter); vggtool quantize (int8, \(how), \(images) images)"
+    provenance.converter = "\(provenance.converter); vggtool quantize (int8, \(how), \(images))"
     return try VGGMWriter.write(to: output, graph: file.graph, inputShape: file.manifest.inputShape, preprocessing: file.manifest.preprocessing,
                                 classNames: file.manifest.classNames, provenance: provenance, tensors: tensors, dtype: .f32)
 }
 
-/// For a `.vggm` file with int8 layers (format 1.3), the precision each Conv2D and Dense layer is stored in, as
+/// For a `.vggm` file with int8 layers (format 1.3), the precision each layer with a kernel is stored in, as
 /// `vggtool summary` prints it under the table; nil for other files (every product float).
 public func precisionTable(path: String) -> String? {
     guard path.hasSuffix(".vggm"), let f = try? VGGMFile(path: path), !f.quantizedLayers.isEmpty else { return nil }

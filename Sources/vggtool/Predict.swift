@@ -29,7 +29,7 @@ extension VGGToolCommand {
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the raw outputs here: NumPy float32 (.npy), or for a model with several outputs an .npz archive with one array per output layer.", valueName: "Y.npy|Y.npz")) var output: String?
         @Option(help: "Classes to print per image.") var topK: Int = 5
         @OptionGroup var image: ImageOptions
-        @Option(help: "Images per batch.") var batchSize: Int = 8
+        @Option(help: "Images (or rows of the --input batches) per batch.") var batchSize: Int = 8
         @OptionGroup var precision: PrecisionOptions
         @Flag(help: "Leave out images that cannot be read (each is reported) and list the inputs in row order beside the -o output.")
         var skipUnreadable = false

@@ -327,6 +327,55 @@ import VGGTool
         #expect(bench.status == 0 && bench.stdout.contains("\"precision\" : \"int8\""), "\(bench.stdout)")
     }
 
+    /// A sequence model quantized from `.npy` batches (`--calibration-input`): its Conv1D layers (causal and
+    /// dilated, strided 'same') and Dense layer become int8, the file verifies and summary lists them, the same
+    /// inputs give the same bytes, and int8 and bf16 outputs stay close to float32's.
+    @Test func conv1DQuantizesFromNpyBatches() async throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let graph = ModelGraph(name: "seq", layers: [
+            Layer(name: "x", InputLayer(shape: [40, 6]), inbound: []),
+            Layer(name: "c1", Conv1D(filters: 16, kernel: 5, padding: .causal, dilation: 2, activation: .relu), inbound: ["x"]),
+            Layer(name: "c2", Conv1D(filters: 12, kernel: 3, strides: 2, padding: .same), inbound: ["c1"]),
+            Layer(name: "flat", Flatten(), inbound: ["c2"]),
+            Layer(name: "out", Dense(units: 4), inbound: ["flat"]),
+        ], inputs: ["x"], outputs: ["out"], isSequential: false)
+        try TestSupport.writeKeras(dir + "/seq.h5", graph: graph, seed: 21)
+        let model = dir + "/seq.vggm"
+        #expect(try await CLI.run(["convert", dir + "/seq.h5", "-o", model, "-q"]).status == 0)
+        let calibration = Tensor(shape: [64, 40, 6], values: Self.values(64 * 240, seed: 22))
+        try Data(NumPy.encode(calibration)).write(to: URL(fileURLWithPath: dir + "/cal.npy"))
+        var bytes: [Data] = []
+        for name in ["a", "b"] {
+            let r = try await CLI.run(["quantize", model, "--calibration-input", dir + "/cal.npy", "-o", "\(dir)/\(name).vggm", "-q"])
+            try #require(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("3 of 3 layers int8") && r.stdout.contains("Conv1D") && r.stdout.contains("64 rows"), "\(r.stdout)")
+            bytes.append(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name).vggm")))
+        }
+        #expect(bytes[0] == bytes[1])
+        let q = dir + "/a.vggm"
+        #expect(try await CLI.run(["verify", q]).stdout.contains("OK"))
+        let f = try VGGMFile(path: q)
+        #expect(f.quantizedLayers == ["c1", "c2", "out"])
+        let summary = try await CLI.run(["summary", q])
+        #expect(summary.stdout.contains("Precision of the products") && summary.stdout.contains(" c1") && summary.stdout.contains("int8"), "\(summary.stdout)")
+        let x = Tensor(shape: [8, 40, 6], values: Self.values(8 * 240, seed: 23))
+        let y32 = try Engine(model: try VGGMFile(path: model), options: .init(threads: 2)).run(x)[0].values
+        let y8 = try Engine(model: f, options: .init(threads: 2, precision: .int8)).run(x)[0].values
+        let ybf = try Engine(model: try VGGMFile(path: model), options: .init(threads: 2, precision: .bf16)).run(x)[0].values
+        let scale = y32.map(abs).max()!
+        #expect(scale > 0.1)
+        #expect(zip(y32, y8).map { abs($0 - $1) }.max()! < 0.03 * scale)
+        #expect(zip(y32, ybf).map { abs($0 - $1) }.max()! < 0.01 * scale)
+        #expect(y8 != y32)
+        // The calibration source is one or the other; the batch must fit the model's input.
+        let both = try await CLI.run(["quantize", model, "--calibration-input", dir + "/cal.npy", "--calibration", dir, "-o", dir + "/c.vggm"])
+        #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
+        try Data(NumPy.encode(Tensor(shape: [4, 40, 5], values: Self.values(800, seed: 24)))).write(to: URL(fileURLWithPath: dir + "/bad.npy"))
+        let bad = try await CLI.run(["quantize", model, "--calibration-input", dir + "/bad.npy", "-o", dir + "/c.vggm"])
+        #expect(bad.status != 0 && bad.stderr.contains("bad.npy") && !FileManager.default.fileExists(atPath: dir + "/c.vggm"), "\(bad.stderr)")
+    }
+
     /// A 1.3 file read as a 1.2 reader would: refused as newer, naming both versions; the committed int8 fixture
     /// opens and runs.
     @Test func olderReadersRefuseInt8Files() throws {

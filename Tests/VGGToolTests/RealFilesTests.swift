@@ -114,5 +114,16 @@ import Testing
         let keras = try NumPy.read(path: Self.real("deepcut_cnn.output.npy"))
         #expect(y.shape == keras.shape && keras.shape == [2, 1])
         #expect(TestSupport.relativeError(y.values[...], keras.values[...]) < 1e-4)
+        // Quantized from its own inputs (--calibration-input): the twelve Conv1D layers and the two Dense layers of the head run
+        // in int8 (the TimeDistributed Dense layers stay float32) and give Keras's decisions.
+        let q = try await CLI.run(["quantize", model, "--calibration-input", Self.real("deepcut_cnn.input0.npy"),
+                                   "--calibration-input", Self.real("deepcut_cnn.input1.npy"), "-o", dir + "/int8.vggm", "-q"])
+        try #require(q.status == 0, "\(q.stderr)")
+        #expect(q.stdout.contains("14 of 14 layers int8") && q.stdout.contains("conv1d_11") && q.stdout.contains("2 rows"), "\(q.stdout)")
+        let p8 = try await CLI.run(["predict", dir + "/int8.vggm", "--input", Self.real("deepcut_cnn.input0.npy"),
+                                    "--input", Self.real("deepcut_cnn.input1.npy"), "-o", dir + "/y8.npy"])
+        #expect(p8.status == 0, "\(p8.stderr)")
+        let y8 = try NumPy.read(path: dir + "/y8.npy")
+        #expect(zip(y8.values, keras.values).allSatisfy { ($0 > 0.5) == ($1 > 0.5) && abs($0 - $1) < 0.05 }, "\(y8.values) \(keras.values)")
     }
 }

@@ -35,7 +35,7 @@ extension Conv2D: RuntimeKernel {
         let bias = useBias ? try ctx.weight("bias") : nil
         let rows = ctx.outCount / filters
         if let step = try engine.lowPrecisionStep(ctx, kernelShape: [kernel.height, kernel.width, ctx.inShape[3], filters], useBias: useBias,
-                                                  activation: act, conv: window) { return step }
+                                                  activation: act, conv: window.kernelShape(input: ctx.inShape, output: ctx.outShape)) { return step }
         let conv = convolutionKernel(engine, inShape: ctx.inShape, outShape: ctx.outShape)
         engine.recordAlgorithm(name, conv.algorithm)
         let fused = conv.fusesReLU && act == .relu

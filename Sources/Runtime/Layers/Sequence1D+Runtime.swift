@@ -15,12 +15,21 @@ extension Conv1D: RuntimeKernel {
         Plan.im2colScratchFloats(kk: kernel * inShape[2], engine: engine)
     }
 
-    /// im2col + GEMM over output steps, split across threads; 'causal' pads (kernel - 1) * dilation before.
+    /// The convolution as a 2-D one of height 1 at these shapes (batch, steps, channels); 'causal' pads
+    /// (kernel - 1) * dilation before.
+    func convolutionShape(input: [Int], output: [Int]) throws -> vgg_conv_shape {
+        let before = try padding.geometry(steps: input[1], window: (kernel - 1) * dilation + 1, stride: strides).before
+        return sequenceShape(input: input, output: output, kernel: kernel, stride: strides, dilation: dilation, padBefore: before)
+    }
+
+    /// im2col + GEMM over output steps, split across threads; in bf16, or in int8 when the file stores the
+    /// kernel as int8, the low-precision product of a 2-D convolution of height 1.
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
+        let shape = try convolutionShape(input: ctx.inShape, output: ctx.outShape)
+        if let step = try ctx.engine.lowPrecisionStep(ctx, kernelShape: [1, kernel, ctx.inShape[2], filters], useBias: useBias,
+                                                      activation: activation, conv: shape) { return step }
         let weights = try ctx.weight("kernel")
         let bias = useBias ? try ctx.weight("bias") : nil
-        let before = try padding.geometry(steps: ctx.inShape[1], window: (kernel - 1) * dilation + 1, stride: strides).before
-        let shape = sequenceShape(input: ctx.inShape, output: ctx.outShape, kernel: kernel, stride: strides, dilation: dilation, padBefore: before)
         return Plan.im2colStep(ctx, shape: shape, weights: weights, bias: bias, filters: filters, kk: kernel * ctx.inShape[2], activation: activation)
     }
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Reduced precision on a second real trained model (issue 13, docs/precision.md "Accuracy"): deepcut's Thai word
+# segmenter (Fixtures/real/deepcut_cnn.h5, deepcut 0.7.0.0: Embedding x2, Conv1D x12, TimeDistributed Dense,
+# Dense head; one decision per character: does a word start here?) in fp32, bf16 and int8, on Thai text from
+# PyThaiNLP's corpora (bench/segmenter_agreement.py):
+#   1. convert the weights with the package's architecture (deepcut_cnn.config.json);
+#   2. `vggtool quantize --calibration-input` (the default method) on 40 sentences and 100 Wikipedia titles;
+#   3. `vggtool predict --input` in each precision on TEST_TEXTS sentences of Thai National Corpus words drawn
+#      by frequency (word starts known: character accuracy and word F1) and 4 x TEST_TEXTS Thai Wikipedia
+#      titles (real running text, unlabelled: agreement only);
+# and prints one table: accuracy, word F1, decisions agreeing with fp32, texts segmented exactly as fp32.
+# About a minute on 2 cores.
+#
+#   PYTHON=path VGGTOOL_BIN=path bench/segmenter_agreement.sh
+#
+# VGGTOOL_BIN: the vggtool binary (default .build/release/vggtool; nothing is built). PYTHON: a python with numpy
+# and pythainlp (bench/requirements.txt; only its corpus files are read). TEST_TEXTS: default 300. KEEP=1 keeps
+# the work folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+bin=${VGGTOOL_BIN:-.build/release/vggtool}
+case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
+[ -x "$bin" ] || { echo "no vggtool binary at $bin (set VGGTOOL_BIN)" >&2; exit 1; }
+py=${PYTHON:-python3}
+helper=$root/bench/segmenter_agreement.py
+work=$(mktemp -d /tmp/vggtool-segmenter-agreement.XXXXXX)
+if [ "${KEEP:-0}" = 1 ]; then echo "work folder: $work"; else trap 'rm -rf "$work"' EXIT; fi
+cd "$work"
+
+echo "== data: PyThaiNLP corpora -> deepcut's inputs"
+"$py" "$helper" data . "${TEST_TEXTS:-300}"
+echo "== convert, quantize"
+"$bin" convert "$root/Fixtures/real/deepcut_cnn.h5" --config "$root/Fixtures/real/deepcut_cnn.config.json" -o deepcut.vggm -q > /dev/null
+"$bin" quantize deepcut.vggm --calibration-input cal.0.npy --calibration-input cal.1.npy -o deepcut.int8.vggm -q > quantize.txt
+sed -n '/^layer/,/^size/p' quantize.txt
+echo "== predict"
+for set in words titles; do
+  for prec in fp32 bf16; do
+    "$bin" predict deepcut.vggm --input "$set.0.npy" --input "$set.1.npy" --precision "$prec" --batch-size 256 -o "$set.$prec.npy" > /dev/null
+  done
+  "$bin" predict deepcut.int8.vggm --input "$set.0.npy" --input "$set.1.npy" --precision int8 --batch-size 256 -o "$set.int8.npy" > /dev/null
+done
+echo
+"$py" "$helper" table .
