@@ -25,11 +25,7 @@
 # fetches it). KEEP=1 keeps the work folder. Fashion-MNIST: Debian's dataset-fashion-mnist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-bin=${VGGTOOL_BIN:-.build/release/vggtool}
-case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
-[ -x "$bin" ] || { echo "no vggtool binary at $bin (set VGGTOOL_BIN)" >&2; exit 1; }
-py=${PYTHON:-python3}
+. bench/agreement_setup.sh
 hed=$(realpath "${HED_WEIGHTS:-/tmp/vggtool-real/files/hed_bsds500.weights.h5}")
 fer=$root/Fixtures/real/fer_emotion.h5
 per_class=${PER_CLASS:-500}
@@ -38,9 +34,7 @@ size=${INPUT_SIZE:-64}
 epochs=${EPOCHS:-10}
 methods=${METHODS:-minmax}
 helper=$root/bench/classifier_agreement.py
-work=$(mktemp -d /tmp/vggtool-classifier-agreement.XXXXXX)
-if [ "${KEEP:-0}" = 1 ]; then echo "work folder: $work"; else trap 'rm -rf "$work"' EXIT; fi
-cd "$work"
+enter_work classifier-agreement
 t0=$SECONDS
 stage() { echo "== $* ($((SECONDS - t0)) s)"; }
 

@@ -13,16 +13,10 @@
 # /tmp/vggtool-photos). KEEP=1 keeps the work folder. About a minute on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-bin=${VGGTOOL_BIN:-.build/release/vggtool}
-case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
-[ -x "$bin" ] || { echo "no vggtool binary at $bin (set VGGTOOL_BIN)" >&2; exit 1; }
-py=${PYTHON:-python3}
+. bench/agreement_setup.sh
 src=$(realpath "${1:?give VGG16 without top (.h5 or .vggm)}")
 helper=$root/bench/photo_features.py
-work=$(mktemp -d /tmp/vggtool-photo-features.XXXXXX)
-if [ "${KEEP:-0}" = 1 ]; then echo "work folder: $work"; else trap 'rm -rf "$work"' EXIT; fi
-cd "$work"
+enter_work photo-features
 
 echo "== photographs"
 "$py" "$helper" fetch "${PHOTO_CACHE:-/tmp/vggtool-photos}" photos

@@ -18,15 +18,9 @@
 # the work folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-bin=${VGGTOOL_BIN:-.build/release/vggtool}
-case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
-[ -x "$bin" ] || { echo "no vggtool binary at $bin (set VGGTOOL_BIN)" >&2; exit 1; }
-py=${PYTHON:-python3}
+. bench/agreement_setup.sh
 helper=$root/bench/segmenter_agreement.py
-work=$(mktemp -d /tmp/vggtool-segmenter-agreement.XXXXXX)
-if [ "${KEEP:-0}" = 1 ]; then echo "work folder: $work"; else trap 'rm -rf "$work"' EXIT; fi
-cd "$work"
+enter_work segmenter-agreement
 
 echo "== data: PyThaiNLP corpora -> deepcut's inputs"
 "$py" "$helper" data . "${TEST_TEXTS:-300}"

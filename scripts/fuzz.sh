@@ -52,11 +52,13 @@ for h in "${harnesses[@]}"; do
   # No Swift backtracer: it crashes under ASan and hides the original trap from libFuzzer.
   # allocator_may_return_null: an impossible allocation fails with NULL as in a normal build (libhdf5 then
   # reports it) instead of ending the run.
-  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 ".build/fuzz/debug/$p" "$corpus" "$seeds" "${limit[@]}" -rss_limit_mb=4096 \
+  # The harnesses write each input to a file named by their pid in TMPDIR: a folder of their own, removed after.
+  scratch=$(mktemp -d)
+  TMPDIR=$scratch SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 ".build/fuzz/debug/$p" "$corpus" "$seeds" "${limit[@]}" -rss_limit_mb=4096 \
       -timeout=10 -max_len=1048576 -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 | tee ".build/fuzz-logs/$h.log" | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|INFO: exiting)" 
   rc=${PIPESTATUS[0]}
   set -e
-  rm -rf "$seeds"
+  rm -rf "$seeds" "$scratch"
   [ $ci -eq 1 ] && rm -rf "$corpus"
   [ $ci -eq 1 ] || echo "   corpus: $(ls "$corpus" | wc -l) inputs; exit status $rc"
   [ $ci -eq 0 ] || echo "   exit status $rc"
