@@ -8,7 +8,8 @@
 #   3. `vggtool predict --input` in each precision on TEST_TEXTS sentences of Thai National Corpus words drawn
 #      by frequency (word starts known: character accuracy and word F1) and 4 x TEST_TEXTS Thai Wikipedia
 #      titles (real running text, unlabelled: agreement only);
-# and prints one table: accuracy, word F1, decisions agreeing with fp32, texts segmented exactly as fp32.
+# and `vggtool evaluate --precision` on the labelled sentences; prints one table: accuracy, word F1, decisions
+# agreeing with fp32, texts segmented exactly as fp32.
 # About a minute on 2 cores.
 #
 #   PYTHON=path VGGTOOL_BIN=path bench/segmenter_agreement.sh
@@ -34,6 +35,11 @@ for set in words titles; do
     "$bin" predict deepcut.vggm --input "$set.0.npy" --input "$set.1.npy" --precision "$prec" --batch-size 256 -o "$set.$prec.npy" > /dev/null
   done
   "$bin" predict deepcut.int8.vggm --input "$set.0.npy" --input "$set.1.npy" --precision int8 --batch-size 256 -o "$set.int8.npy" > /dev/null
+done
+echo "== evaluate --precision (the labelled sentences: accuracy of the word-start decisions, the two-class view of the sigmoid)"
+for prec in fp32 bf16 int8; do
+  model=deepcut.vggm; [ "$prec" = int8 ] && model=deepcut.int8.vggm
+  echo "$prec: $("$bin" evaluate "$model" --input words.0.npy --input words.1.npy --labels words.gold.npy --precision "$prec" --batch-size 256 -q | head -1)"
 done
 echo
 "$py" "$helper" table .

@@ -8,8 +8,10 @@ import Runtime
 public struct Evaluation: Sendable {
     /// Class names, in the order of the model's outputs and the confusion matrix.
     public var classes: [String]
-    /// Images evaluated (readable ones only).
+    /// Images evaluated (readable ones only), or rows of `.npy` batches (`unit`).
     public var images: Int
+    /// What `images` counts as `text()` prints it: "images", or "rows" for an evaluation of `.npy` batches.
+    public var unit = "images"
     /// Mean categorical cross-entropy.
     public var loss: Double
     /// Fraction (0...1) of images whose most likely class is the true one.
@@ -139,7 +141,7 @@ public struct Evaluation: Sendable {
 
     /// The evaluation as `vggtool evaluate` prints it: totals, the confusion matrix, per-class figures.
     public func text() -> String {
-        var lines = [String(format: "images: %d   loss: %.4f   accuracy: %.4f   top-%d accuracy: %.4f", images, loss, accuracy, topK, topKAccuracy)]
+        var lines = [String(format: "\(unit): %d   loss: %.4f   accuracy: %.4f   top-%d accuracy: %.4f", images, loss, accuracy, topK, topKAccuracy)]
         let width = max(10, (classes.map(\.count).max() ?? 0) + "[\(max(classes.count - 1, 0))] ".count + 2)
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
@@ -249,7 +251,6 @@ public func evaluate(modelPath: String, images: [ImageFolder.Item], classes: [St
 /// wrong images are kept, so memory does not grow with the number of images.
 func classify(predictor p: Predictor, items: [ImageFolder.Item], classes: [String], topK: Int, batchSize: Int,
               progress: ((Int, Int) -> Void)?) throws -> Evaluation {
-    let k = classes.count
     var e = Evaluation(classes: classes, topK: topK)
     let loader = p.loader
     try forEachChunkLoadedAhead(items, step: batchSize, load: { chunk in loader.loadBatch(chunk.map(\.path)) }) { start, chunk, loaded in
@@ -259,14 +260,61 @@ func classify(predictor p: Predictor, items: [ImageFolder.Item], classes: [Strin
         let ok = zip(chunk, values).compactMap { item, v in v.map { (item, $0) } }
         guard !ok.isEmpty else { return }
         let y = try p.run(Tensor(shape: [ok.count, p.height, p.width, 3], values: ok.flatMap(\.1)))
-        e.add(probabilities: y.values, labels: ok.map(\.0.label))
-        var wrong = e.confidentlyWrong
-        for (i, (item, _)) in ok.enumerated() {
-            let row = y.values[(i * k)..<((i + 1) * k)]
-            guard let best = VGGTool.topK(row, 1).first, best.index != item.label else { continue }
-            wrong.append(.init(path: item.path, trueClass: item.label, predicted: best.index, confidence: Double(best.value)))
+        e.add(probabilities: y.values, labels: ok.map(\.0.label), names: ok.map(\.0.path))
+    }
+    return e
+}
+
+extension Evaluation {
+    /// `add(probabilities:labels:)`, keeping the most confidently wrong rows (named by `names`).
+    mutating func add(probabilities y: [Float], labels: [Int], names: [String]) {
+        let k = classes.count
+        add(probabilities: y, labels: labels)
+        var wrong = confidentlyWrong
+        for (i, (label, name)) in zip(labels, names).enumerated() {
+            let row = y[(i * k)..<((i + 1) * k)]
+            guard let best = VGGTool.topK(row, 1).first, best.index != label else { continue }
+            wrong.append(.init(path: name, trueClass: label, predicted: best.index, confidence: Double(best.value)))
         }
-        e.confidentlyWrong = Array(wrong.sorted { ($0.confidence, $1.path) > ($1.confidence, $0.path) }.prefix(Evaluation.mistakesKept))
+        confidentlyWrong = Array(wrong.sorted { ($0.confidence, $1.path) > ($1.confidence, $0.path) }.prefix(Evaluation.mistakesKept))
+    }
+}
+
+/// Evaluates a classifier on preprocessed batches: `npyInputs` one `.npy` per model input (in the model's input
+/// order, as `predict --input` reads them) and `labelsPath` an `.npy` of the true class of each row (shape (N) or
+/// (N, 1), whole numbers). The output is (batch, classes) probabilities, or (batch, 1), a sigmoid's probability
+/// of class 1 (two classes: below or over 0.5). Class names are the model's, else the class indices. Rows run
+/// in batches of `batchSize`.
+public func evaluate(modelPath: String, npyInputs: [String], labelsPath: String, batchSize: Int = 16, topK: Int = 5, precision: Precision? = nil,
+                     progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Evaluation {
+    let f = try VGGMFile(path: modelPath)
+    guard let units = f.analysis.info(f.graph.outputs[0])?.outputShape, units.count == 2, let width = units[1] else {
+        throw ToolError(modelPath, .notAClassifier, "is not a classifier (its output is not (batch, classes))")
+    }
+    let k = width == 1 ? 2 : width
+    let classes = f.manifest.classNames.flatMap { $0.count == k ? $0 : nil } ?? (0..<k).map(String.init)
+    let inputs = try readInputBatches(npyInputs, file: f)
+    let rows = inputs[0].shape[0]
+    let y = try NumPy.read(path: labelsPath)
+    guard y.shape.count == 1 || (y.shape.count == 2 && y.shape[1] == 1), y.shape[0] == rows else {
+        throw ToolError(labelsPath, .badInputShape(y.shape), "expected one label per row of the inputs, shape (\(rows)) or (\(rows), 1); the array is \(y.shape)")
+    }
+    let labels = try y.values.enumerated().map { i, v in
+        guard v.rounded() == v, v >= 0, v < Float(k) else {
+            throw ToolError(labelsPath, .badInputShape(y.shape), "label \(i) is \(v); labels are class indices 0..<\(k)")
+        }
+        return Int(v)
+    }
+    let engine = try Engine(model: f, options: .init(precision: precision ?? defaultPrecision(f)))
+    defer { engine.releaseMemory() }
+    var e = Evaluation(classes: classes, topK: topK)
+    e.unit = "rows"
+    for start in stride(from: 0, to: rows, by: max(1, batchSize)) {
+        let picked = start..<min(start + max(1, batchSize), rows)
+        var p = try engine.run(inputs.map { $0.rows(picked) }, outputs: [f.graph.outputs[0]])[0].values
+        if width == 1 { p = p.flatMap { [1 - $0, $0] } }
+        e.add(probabilities: p, labels: Array(labels[picked]), names: picked.map { "\(npyInputs[0])[\($0)]" })
+        progress?(picked.upperBound, rows)
     }
     return e
 }

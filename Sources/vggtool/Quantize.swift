@@ -15,8 +15,8 @@ extension VGGToolCommand {
             from preprocessed .npy batches (--calibration-input, once per model input as predict --input reads \
             them, --images then counting rows), chosen by --method (the largest |x| by \
             default; see docs/precision.md). Each layer's int8 output is then compared with float32 on the first \
-            --measure-images images (a 3x3 stride-1 convolution in both its direct and Winograd F(2x2) int8 forms, \
-            the larger error counting): layers whose relative error exceeds --max-layer-error stay float32. Prints \
+            --measure-images images (a 3x3 stride-1 convolution in its direct and int8 Winograd forms, F(2x2) and, \
+            up to 64 input channels, F(4x4): the largest error counts): layers whose relative error exceeds --max-layer-error stay float32. Prints \
             the per-layer report. The output is a .vggm of format 1.3; predict, evaluate and bench run it in int8 \
             (--precision int8, their default for such a file). The same inputs give the same bytes.
             """)

@@ -329,7 +329,8 @@ import VGGTool
 
     /// A sequence model quantized from `.npy` batches (`--calibration-input`): its Conv1D layers (causal and
     /// dilated, strided 'same') and Dense layer become int8, the file verifies and summary lists them, the same
-    /// inputs give the same bytes, and int8 and bf16 outputs stay close to float32's.
+    /// inputs give the same bytes, and int8 and bf16 outputs stay close to float32's; `evaluate --input --labels`
+    /// reports each precision's accuracy.
     @Test func conv1DQuantizesFromNpyBatches() async throws {
         let dir = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -338,7 +339,7 @@ import VGGTool
             Layer(name: "c1", Conv1D(filters: 16, kernel: 5, padding: .causal, dilation: 2, activation: .relu), inbound: ["x"]),
             Layer(name: "c2", Conv1D(filters: 12, kernel: 3, strides: 2, padding: .same), inbound: ["c1"]),
             Layer(name: "flat", Flatten(), inbound: ["c2"]),
-            Layer(name: "out", Dense(units: 4), inbound: ["flat"]),
+            Layer(name: "out", Dense(units: 4, activation: .softmax), inbound: ["flat"]),
         ], inputs: ["x"], outputs: ["out"], isSequential: false)
         try TestSupport.writeKeras(dir + "/seq.h5", graph: graph, seed: 21)
         let model = dir + "/seq.vggm"
@@ -363,11 +364,26 @@ import VGGTool
         let y32 = try Engine(model: try VGGMFile(path: model), options: .init(threads: 2)).run(x)[0].values
         let y8 = try Engine(model: f, options: .init(threads: 2, precision: .int8)).run(x)[0].values
         let ybf = try Engine(model: try VGGMFile(path: model), options: .init(threads: 2, precision: .bf16)).run(x)[0].values
-        let scale = y32.map(abs).max()!
-        #expect(scale > 0.1)
-        #expect(zip(y32, y8).map { abs($0 - $1) }.max()! < 0.03 * scale)
-        #expect(zip(y32, ybf).map { abs($0 - $1) }.max()! < 0.01 * scale)
+        #expect(zip(y32, y8).map { abs($0 - $1) }.max()! < 0.03)
+        #expect(zip(y32, ybf).map { abs($0 - $1) }.max()! < 0.01)
         #expect(y8 != y32)
+        // evaluate --input/--labels in each precision: labels are fp32's top class for rows 0-4, another class after.
+        try Data(NumPy.encode(x)).write(to: URL(fileURLWithPath: dir + "/x.npy"))
+        let top = (0..<8).map { r in (0..<4).max { y32[r * 4 + $0] < y32[r * 4 + $1] }! }
+        let labels = (0..<8).map { Float($0 < 5 ? top[$0] : (top[$0] + 1) % 4) }
+        try Data(NumPy.encode(Tensor(shape: [8], values: labels))).write(to: URL(fileURLWithPath: dir + "/y.npy"))
+        for (file, prec) in [(model, "fp32"), (model, "bf16"), (q, "int8")] {
+            let e = try await CLI.run(["evaluate", file, "--input", dir + "/x.npy", "--labels", dir + "/y.npy", "--precision", prec, "--json", "-q", "--batch-size", "3"])
+            try #require(e.status == 0, "\(prec): \(e.stderr)")
+            let obj = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+            #expect(obj["images"] as? Int == 8 && abs((obj["accuracy"] as? Double ?? 0) - 0.625) < 0.13, "\(prec): \(e.stdout)")
+            if prec == "fp32" { #expect(obj["accuracy"] as? Double == 0.625) }
+        }
+        let noLabels = try await CLI.run(["evaluate", model, "--input", dir + "/x.npy"])
+        #expect(noLabels.status != 0 && noLabels.stderr.contains("--labels"), "\(noLabels.stderr)")
+        try Data(NumPy.encode(Tensor(shape: [8], values: [0, 1, 2, 3, 4, 0, 1, 2]))).write(to: URL(fileURLWithPath: dir + "/y4.npy"))
+        let badLabel = try await CLI.run(["evaluate", model, "--input", dir + "/x.npy", "--labels", dir + "/y4.npy"])
+        #expect(badLabel.status != 0 && badLabel.stderr.contains("y4.npy") && badLabel.stderr.contains("label 4 is 4.0"), "\(badLabel.stderr)")
         // The calibration source is one or the other; the batch must fit the model's input.
         let both = try await CLI.run(["quantize", model, "--calibration-input", dir + "/cal.npy", "--calibration", dir, "-o", dir + "/c.vggm"])
         #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")

@@ -125,5 +125,10 @@ import Testing
         #expect(p8.status == 0, "\(p8.stderr)")
         let y8 = try NumPy.read(path: dir + "/y8.npy")
         #expect(zip(y8.values, keras.values).allSatisfy { ($0 > 0.5) == ($1 > 0.5) && abs($0 - $1) < 0.05 }, "\(y8.values) \(keras.values)")
+        // Its sigmoid output evaluated as two classes against Keras's decisions: accuracy 1 in int8.
+        try Data(NumPy.encode(Tensor(shape: [2], values: keras.values.map { $0 > 0.5 ? 1 : 0 }))).write(to: URL(fileURLWithPath: dir + "/labels.npy"))
+        let e = try await CLI.run(["evaluate", dir + "/int8.vggm", "--input", Self.real("deepcut_cnn.input0.npy"),
+                                   "--input", Self.real("deepcut_cnn.input1.npy"), "--labels", dir + "/labels.npy", "-q"])
+        #expect(e.status == 0 && e.stdout.hasPrefix("rows: 2 ") && e.stdout.contains("accuracy: 1.0000"), "\(e.stdout)\(e.stderr)")
     }
 }
