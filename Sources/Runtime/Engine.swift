@@ -360,9 +360,15 @@ public final class Engine: @unchecked Sendable {
 
     /// The plan's activation buffers and kernel scratch, in bytes.
     public func plannedMemory(batch: Int, height: Int, width: Int, channels: Int, outputs: [String]? = nil) throws -> (buffers: Int, scratch: Int, total: Int) {
+        try plannedMemory(inputShapes: [[batch, height, width, channels]], outputs: outputs)
+    }
+
+    /// As `plannedMemory(batch:height:width:channels:outputs:)` for inputs of any shapes (one per model input,
+    /// batch first).
+    public func plannedMemory(inputShapes: [[Int]], outputs: [String]? = nil) throws -> (buffers: Int, scratch: Int, total: Int) {
         lock.lock()
         defer { lock.unlock() }
-        let p = try plan(inputShapes: [[batch, height, width, channels]], outputs: outputs)
+        let p = try plan(inputShapes: inputShapes, outputs: outputs)
         return (p.bufferBytes, p.bytes - p.bufferBytes, p.bytes)
     }
 

@@ -9,10 +9,15 @@ public struct BenchReport: Sendable {
     public var model: String
     /// The products' arithmetic.
     public var precision: Precision
-    /// Images per batch.
+    /// Images (or samples, for a model that does not take images) per batch.
     public var batch: Int
-    /// Input height, width and channels of each image.
+    /// Input height, width and channels of each image (the first input's shape without the batch, for a model
+    /// that does not take images).
     public var inputShape: [Int]
+    /// Every model input's shape without the batch (one, `inputShape`, for an image model).
+    public var inputShapes: [[Int]] = []
+    /// What a batch holds: "images", or "samples" for a model that does not take images.
+    public var unit = "images"
     /// Timed runs (after the warm-up).
     public var runs: Int
     /// Median wall-clock seconds per batch.
@@ -38,7 +43,8 @@ public struct BenchReport: Sendable {
     /// The report as pretty-printed JSON with sorted keys (`vggtool bench --json`).
     public func json() throws -> String {
         let obj: [String: Any] = [
-            "model": model, "precision": precision.rawValue, "batch": batch, "input_shape": inputShape, "runs": runs,
+            "model": model, "precision": precision.rawValue, "batch": batch, "input_shape": inputShape, "input_shapes": inputShapes,
+            "unit": unit, "runs": runs,
             "seconds_per_batch": secondsPerBatch, "images_per_second": imagesPerSecond,
             "gflops_per_second": gflopsPerSecond, "peak_rss_bytes": peakRSSBytes, "planned_activation_bytes": plannedBytes,
             "layers": layerSeconds.flatMap { name, seconds -> [[String: Any]] in
@@ -58,8 +64,8 @@ public struct BenchReport: Sendable {
     public func text() -> String {
         var lines = [
             "model:        \(model)",
-            "input:        batch \(batch) x \(inputShape.map(String.init).joined(separator: "x")), precision \(precision.rawValue)",
-            String(format: "throughput:   %.2f images/s (%.3f s per batch, median of %d)", imagesPerSecond, secondsPerBatch, runs),
+            "input:        batch \(batch) x \(inputShapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: " + ")), precision \(precision.rawValue)",
+            String(format: "throughput:   %.2f \(unit)/s (%.3f s per batch, median of %d)", imagesPerSecond, secondsPerBatch, runs),
             String(format: "compute:      %.1f GFLOP/s effective (2 x multiply-adds of the direct convolution)", gflopsPerSecond),
             String(format: "peak memory:  %.1f MB resident (activations and scratch planned: %.1f MB)", Double(peakRSSBytes) / 1e6, Double(plannedBytes) / 1e6),
         ]
@@ -94,17 +100,22 @@ public func peakRSSBytes() -> Int {
 
 /// Times the model on seeded random input of the given geometry: one warm-up batch (which builds the plan,
 /// measuring each convolution's algorithm unless `convolution` fixes it or the cache knows it), then batches
-/// until `minRuns` have run and `minSeconds` have passed.
+/// until `minRuns` have run and `minSeconds` have passed. A model that does not take images gets a seeded
+/// batch per input of its declared shape (`inputSize` for each dimension of any size): indices below the
+/// vocabulary for an input read by an Embedding layer, values in [-1, 1) otherwise.
 public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? = nil, layers: Bool = false,
                   minRuns: Int = 3, minSeconds: Double = 3, convolution: ConvolutionChoice = .measured, precision: Precision? = nil) throws -> BenchReport {
     let file = try VGGMFile(path: modelPath)
     let prec = precision ?? defaultPrecision(file)
     let engine = try Engine(model: file, options: .init(threads: threads, timeLayers: layers, convolution: convolution, precision: prec))
+    guard batch >= 1, batch <= 4096 else { throw ToolError(modelPath, .invalidSetting, "batch must be between 1 and 4096") }
     let declared = file.manifest.inputShape
-    guard declared.count == 3 else { throw ToolError(modelPath, .notAnImageModel, "the model's input is not an image (H, W, C)") }
+    guard file.graph.inputs.count == 1, declared.count == 3 else {
+        return try benchSamples(file: file, engine: engine, precision: prec, modelPath: modelPath, inputSize: inputSize, batch: batch, layers: layers,
+                                minRuns: minRuns, minSeconds: minSeconds)
+    }
     let h = inputSize ?? declared[0] ?? 224, w = inputSize ?? declared[1] ?? 224
     guard let c = declared[2] else { throw ToolError(modelPath, .notAnImageModel, "the model's input has no fixed channel count") }
-    guard batch >= 1, batch <= 4096 else { throw ToolError(modelPath, .invalidSetting, "batch must be between 1 and 4096") }
     let shape = [batch, h, w, c]
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15
     var values = [Float](repeating: 0, count: shape.reduce(1, *))
@@ -117,14 +128,69 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
     do { analysis = try file.graph.withInputShape([h, w, c]).analyze() } catch let e as GraphError {
         throw ToolError(modelPath, .invalidGraph(e), "input of \(h)x\(w)x\(c): \(e.description)")
     }
-    _ = try engine.run(input)  // warm-up (builds the plan, touches the weights)
+    var report = try timeRuns(engine: engine, inputs: [input], modelPath: modelPath, precision: prec, batch: batch, layers: layers,
+                              minRuns: minRuns, minSeconds: minSeconds, analysis: analysis, layerAnalysis: { try? engine.graph.withInputShape([h, w, c]).analyze() })
+    report.inputShape = [h, w, c]
+    report.inputShapes = [[h, w, c]]
+    return report
+}
+
+/// `bench` of a model that does not take images (or takes several inputs): seeded batches of the declared shapes.
+func benchSamples(file: VGGMFile, engine: Engine, precision: Precision, modelPath: String, inputSize: Int?, batch: Int, layers: Bool,
+                  minRuns: Int, minSeconds: Double) throws -> BenchReport {
+    let graph = file.graph.flattened()
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var inputs: [Tensor] = []
+    for name in file.graph.inputs {
+        let declared = file.graph.layer(named: name)?.op.inputShape ?? []
+        let dims = try declared.map { d -> Int in
+            guard let d = d ?? inputSize else {
+                throw ToolError(modelPath, .invalidSetting, "input '\(name)' has a dimension of any size (\(ShapeFormat.tuple([nil] + declared))): give --input-size N for it")
+            }
+            return d
+        }
+        // An input read by an Embedding layer holds indices: below the smallest vocabulary of those layers.
+        let vocabulary = graph.layers.filter { $0.inbound.contains(name) }.compactMap { l -> Int? in
+            if case .embedding(let e) = l.op { return e.inputDim }
+            return nil
+        }.min()
+        var values = [Float](repeating: 0, count: batch * dims.reduce(1, *))
+        for i in values.indices {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let u = Float(state >> 40) / Float(1 << 24)
+            values[i] = vocabulary.map { Float(min($0 - 1, Int(u * Float($0)))) } ?? u * 2 - 1
+        }
+        inputs.append(Tensor(shape: [batch] + dims, values: values))
+    }
+    let shapes = inputs.map { Array($0.shape.dropFirst()) }
+    let analysis: GraphAnalysis
+    do {
+        analysis = try (file.graph.inputs.count == 1 ? file.graph.withInputShape(shapes[0]) : file.graph).analyze()
+    } catch let e as GraphError {
+        throw ToolError(modelPath, .invalidGraph(e), "input of \(ShapeFormat.tuple(shapes[0])): \(e.description)")
+    }
+    var report = try timeRuns(engine: engine, inputs: inputs, modelPath: modelPath, precision: precision, batch: batch, layers: layers,
+                              minRuns: minRuns, minSeconds: minSeconds, analysis: analysis, layerAnalysis: {
+        try? (file.graph.inputs.count == 1 ? engine.graph.withInputShape(shapes[0]) : engine.graph).analyze()
+    })
+    report.inputShape = shapes[0]
+    report.inputShapes = shapes
+    report.unit = "samples"
+    return report
+}
+
+/// Runs `inputs` once to warm up, then times batches as `bench` says; `analysis` gives the model's
+/// multiply-adds, `layerAnalysis` the layers as they run (nested models opened).
+func timeRuns(engine: Engine, inputs: [Tensor], modelPath: String, precision prec: Precision, batch: Int, layers: Bool, minRuns: Int, minSeconds: Double,
+              analysis: GraphAnalysis, layerAnalysis: () -> GraphAnalysis?) throws -> BenchReport {
+    _ = try engine.run(inputs)  // warm-up (builds the plan, touches the weights)
     var times: [Double] = []
     var perLayer: [String: [Double]] = [:]
     var order: [String] = []
     let start = Date()
     while times.count < minRuns || Date().timeIntervalSince(start) < minSeconds {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        _ = try engine.run(input)
+        _ = try engine.run(inputs)
         times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         if layers {
             if order.isEmpty { order = engine.layerTimes.map(\.layer) }
@@ -135,15 +201,14 @@ public func bench(modelPath: String, inputSize: Int?, batch: Int, threads: Int? 
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
     let perBatch = median(times)
     let ips = Double(batch) / perBatch
-    var report = BenchReport(model: modelPath, precision: prec, batch: batch, inputShape: [h, w, c], runs: times.count, secondsPerBatch: perBatch,
+    var report = BenchReport(model: modelPath, precision: prec, batch: batch, inputShape: [], runs: times.count, secondsPerBatch: perBatch,
                              imagesPerSecond: ips, gflopsPerSecond: 2 * Double(analysis.totalMACs) * ips / 1e9,
-                             peakRSSBytes: peakRSSBytes(), plannedBytes: try engine.plannedBytes(batch: batch, height: h, width: w, channels: c),
+                             peakRSSBytes: peakRSSBytes(), plannedBytes: try engine.plannedMemory(inputShapes: inputs.map(\.shape)).total,
                              layerSeconds: order.map { ($0, median(perLayer[$0]!)) })
     if layers {
         report.layerAlgorithms = engine.convolutionAlgorithms
         report.fusedInto = engine.fusedLayers
-        let flat = try? engine.graph.withInputShape([h, w, c]).analyze()  // the layers as they run (nested models opened)
-        for info in flat?.layers ?? [] where info.costsKnown { report.layerMACs[info.layer.name] = info.macs * batch }
+        for info in layerAnalysis()?.layers ?? [] where info.costsKnown { report.layerMACs[info.layer.name] = info.macs * batch }
     }
     return report
 }

@@ -9,12 +9,15 @@ extension VGGToolCommand {
             discussion: """
             Runs seeded random input of the model's geometry (or --input-size) through the runtime: one warm-up \
             batch, then at least 3 batches and 3 seconds. Reports images/s (median batch time), effective GFLOP/s \
-            (2 x the multiply-adds of a direct convolution, as Keras counts them) and peak resident memory.
+            (2 x the multiply-adds of a direct convolution, as Keras counts them) and peak resident memory. A model \
+            that does not take images (a sequence or a table, one input or several) gets seeded batches of its \
+            inputs' declared shapes (--input-size for any dimension of any size; indices below the vocabulary \
+            for an input read by an Embedding layer) and reports samples/s.
             """)
 
         @Argument(help: "The .vggm file.") var model: String
-        @Option(help: "Input height and width (square), for models that accept any size.") var inputSize: Int?
-        @Option(help: "Images per batch.") var batch: Int = 1
+        @Option(help: "Input height and width (square), for models that accept any size; for other models, every input dimension of any size.") var inputSize: Int?
+        @Option(help: "Images (or samples) per batch.") var batch: Int = 1
         @Option(help: "Worker threads (default: all cores).") var threads: Int?
         @Flag(help: "Also time every layer (with each convolution's algorithm and GFLOP/s; a layer fused into another, such as a pooling into an int8 Winograd convolution, listed under it).") var layers = false
         @Option(help: "Convolution algorithm: measured (the fastest per layer, remembered in ~/.cache/vggtool), or im2col, winograd-2x2, winograd-4x4, winograd-6x6 wherever it applies.")

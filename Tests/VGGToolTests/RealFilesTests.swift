@@ -68,6 +68,11 @@ import Testing
         let keras = try NumPy.read(path: Self.real("sleepecg_wrn_gru_mesa.output.npy"))
         #expect(y.shape == keras.shape && keras.shape == [2, 10, 4])
         #expect(TestSupport.relativeError(y.values[...], keras.values[...]) < 1e-4)
+        // bench: its input (None, None, 36) needs a length for the steps.
+        let anySize = try await CLI.run(["bench", model])
+        #expect(anySize.status != 0 && anySize.stderr.contains("--input-size"), "\(anySize.stderr)")
+        let b = try await CLI.run(["bench", model, "--input-size", "50", "--batch", "2"])
+        #expect(b.status == 0 && b.stdout.contains("batch 2 x 50x36") && b.stdout.contains("samples/s"), "\(b.stdout)\(b.stderr)")
     }
 
     /// chars2vec 0.1.7: trained_models/eng_50/weights.h5, Keras 2.2.0 save_weights of Input(None, 59) ->
@@ -130,5 +135,10 @@ import Testing
         let e = try await CLI.run(["evaluate", dir + "/int8.vggm", "--input", Self.real("deepcut_cnn.input0.npy"),
                                    "--input", Self.real("deepcut_cnn.input1.npy"), "--labels", dir + "/labels.npy", "-q"])
         #expect(e.status == 0 && e.stdout.hasPrefix("rows: 2 ") && e.stdout.contains("accuracy: 1.0000"), "\(e.stdout)\(e.stderr)")
+        // bench of the two-input model: indices below each Embedding's vocabulary, samples/s.
+        let b = try await CLI.run(["bench", dir + "/int8.vggm", "--batch", "16", "--json", "--layers"])
+        #expect(b.status == 0, "\(b.stderr)")
+        let obj = try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as? [String: Any]
+        #expect(obj?["unit"] as? String == "samples" && obj?["input_shapes"] as? [[Int]] == [[21], [21]] && obj?["precision"] as? String == "int8", "\(b.stdout)")
     }
 }
