@@ -65,7 +65,8 @@ public struct BenchReport: Sendable {
         var lines = [
             "model:        \(model)",
             "input:        batch \(batch) x \(inputShapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: " + ")), precision \(precision.rawValue)",
-            String(format: "throughput:   %.2f \(unit)/s (%.3f s per batch, median of %d)", imagesPerSecond, secondsPerBatch, runs),
+            secondsPerBatch >= 0.1 ? String(format: "throughput:   %.2f \(unit)/s (%.3f s per batch, median of %d)", imagesPerSecond, secondsPerBatch, runs)
+                : String(format: "throughput:   %.2f \(unit)/s (%.3f ms per batch, median of %d)", imagesPerSecond, secondsPerBatch * 1000, runs),
             String(format: "compute:      %.1f GFLOP/s effective (2 x multiply-adds of the direct convolution)", gflopsPerSecond),
             String(format: "peak memory:  %.1f MB resident (activations and scratch planned: %.1f MB)", Double(peakRSSBytes) / 1e6, Double(plannedBytes) / 1e6),
         ]

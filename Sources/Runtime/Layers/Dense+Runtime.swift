@@ -4,6 +4,8 @@ import ModelGraph
 extension Dense: RuntimeKernel {
     /// Kernels of at least this many floats (4 MB) at batch 1 are split by rows over the threads.
     static let rowSplitFloats = 1 << 20
+    /// Fewest multiply-adds worth a thread of their own.
+    static let minParallelMACs = 1 << 15
 
     /// Rows split across threads for large batches, output columns otherwise.
     func makeStep(_ ctx: StepContext) throws -> () throws -> Void {
@@ -29,9 +31,12 @@ extension Dense: RuntimeKernel {
                 engine.activate(act, out, rows: 1, width: units)
             }
         }
+        // A thread gets at least `Self.minParallelMACs` multiply-adds: waking one costs more than a small product
+        // (a TimeDistributed Dense(5) on 21 steps of 200: 20 us split over two threads, 2 us on one).
+        let minRows = max(1, Self.minParallelMACs / max(1, last * units))
         return {
             if rows >= 4 * engine.threads {
-                engine.parallelRanges(rows) { a, b in vgg_dense(x, weights, bias, out, rows, last, units, a, b, 0, units) }
+                engine.parallelRanges(rows, minChunk: minRows) { a, b in vgg_dense(x, weights, bias, out, rows, last, units, a, b, 0, units) }
             } else {
                 engine.parallelRanges(units, minChunk: 64) { a, b in vgg_dense(x, weights, bias, out, rows, last, units, 0, rows, a, b) }
             }
