@@ -117,6 +117,12 @@ public func quantize(modelPath: String, calibrationInputs: [String], output: Str
     let arrays = try readInputBatches(calibrationInputs, file: file)
     let available = arrays[0].shape[0]
     guard available > 0 else { throw ToolError(calibrationInputs[0], .badInputShape(arrays[0].shape), "has no rows to calibrate on") }
+    // A NaN or infinity would give the layers after it no usable range.
+    for (path, a) in zip(calibrationInputs, arrays) {
+        if let i = a.values.firstIndex(where: { !$0.isFinite }) {
+            throw ToolError(path, .badInputShape(a.shape), "row \(i / (a.count / a.shape[0])) holds \(a.values[i]); calibration values must be finite")
+        }
+    }
     let engine = try Engine(model: file, options: Engine.Options())
     defer { engine.releaseMemory() }
     let calibrator = try Calibrator(engine: engine, options: options)

@@ -390,6 +390,12 @@ import VGGTool
         try Data(NumPy.encode(Tensor(shape: [4, 40, 5], values: Self.values(800, seed: 24)))).write(to: URL(fileURLWithPath: dir + "/bad.npy"))
         let bad = try await CLI.run(["quantize", model, "--calibration-input", dir + "/bad.npy", "-o", dir + "/c.vggm"])
         #expect(bad.status != 0 && bad.stderr.contains("bad.npy") && !FileManager.default.fileExists(atPath: dir + "/c.vggm"), "\(bad.stderr)")
+        var nan = calibration
+        nan.values[3 * 240 + 7] = .nan
+        try Data(NumPy.encode(nan)).write(to: URL(fileURLWithPath: dir + "/nan.npy"))
+        let refused = try await CLI.run(["quantize", model, "--calibration-input", dir + "/nan.npy", "-o", dir + "/c.vggm"])
+        #expect(refused.status != 0 && refused.stderr.contains("nan.npy: row 3 holds nan") && !FileManager.default.fileExists(atPath: dir + "/c.vggm"),
+                "\(refused.stderr)")
     }
 
     /// A 1.3 file read as a 1.2 reader would: refused as newer, naming both versions; the committed int8 fixture
