@@ -40,6 +40,38 @@ import Testing
         #expect(TestSupport.relativeError(y.values[...], keras.values[...]) < 1e-4)
     }
 
+    /// Small full models found by a search of PyPI's packages (2026-11; sources in Fixtures/real/README.md): a
+    /// Keras 3.5 legacy .h5 MLP (ASL-Alpnum-Recognizer), a Keras 3.4 legacy .h5 Conv1D + LSTM
+    /// (network-intrusion-detection), a Keras 2.5 Embedding + LSTM (ethnicolr), a Keras 2.2 MLP with
+    /// BatchNormalization and ReLU layers (mmsplice). Keras's summary (Keras 3's box table for the Keras 3 files),
+    /// a conversion, Keras's outputs, and the int8 model quantized from the same inputs close to them.
+    @Test(arguments: [("asl_alpnum", ["--style", "keras3", "--width", "200"]), ("unsw_cnn_lstm", ["--style", "keras3", "--width", "200"]),
+                      ("ethnicolr_census2000_ln", []), ("mmsplice_donor", [])])
+    func smallModelsConvertAndPredictAsKeras(name: String, style: [String]) async throws {
+        let file = Self.real("\(name).h5")
+        let s = try await CLI.run(["summary", file] + style)
+        let golden = try Self.golden("\(name).summary.txt")
+        #expect(s.status == 0 && s.stdout == golden, "\(s.stderr)")
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/m.vggm"
+        let c = try await CLI.run(["convert", file, "-o", model])
+        try #require(c.status == 0, "\(c.stderr)")
+        let input = Self.real("\(name).input.npy")
+        let p = try await CLI.run(["predict", model, "--input", input, "-o", dir + "/y.npy"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let y = try NumPy.read(path: dir + "/y.npy")
+        let keras = try NumPy.read(path: Self.real("\(name).output.npy"))
+        #expect(y.shape == keras.shape)
+        #expect(TestSupport.relativeError(y.values[...], keras.values[...]) < 1e-4)
+        let q = try await CLI.run(["quantize", model, "--calibration-input", input, "-o", dir + "/int8.vggm", "-q"])
+        try #require(q.status == 0, "\(q.stderr)")
+        let p8 = try await CLI.run(["predict", dir + "/int8.vggm", "--input", input, "-o", dir + "/y8.npy"])
+        #expect(p8.status == 0, "\(p8.stderr)")
+        let y8 = try NumPy.read(path: dir + "/y8.npy")
+        #expect(zip(y8.values, keras.values).map { abs($0 - $1) }.max()! < 0.05, "\(q.stdout)\n\(y8.values) \(keras.values)")
+    }
+
     // Refused files. Keras's summaries of them are committed beside them (*.summary.txt) for the day they are
     // supported.
 
