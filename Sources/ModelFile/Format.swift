@@ -25,7 +25,7 @@ public enum TensorDType: String, Sendable, CaseIterable {
     case f16
     /// bfloat16 (2 bytes: float32's upper half), widened to float32 when the model is opened.
     case bf16
-    /// Signed 8-bit integers (1 byte), format 1.3: a quantized Conv2D or Dense kernel, whose real values are
+    /// Signed 8-bit integers (1 byte), format 1.3: a quantized Conv2D, Conv1D or Dense kernel, whose real values are
     /// the integers times the per-output-channel scales of the float32 tensor `<name>.scale` (docs/precision.md).
     case i8
 

@@ -135,7 +135,7 @@ public final class Engine: @unchecked Sendable {
     let weights: [String: UnsafePointer<Float>]
     private var owned: [[Float]] = []
     private var plans: [PlanKey: Plan] = [:]
-    /// Conv2D and Dense products packed for `options.precision` (bf16, int8), by layer, built with the plan.
+    /// Conv2D, Conv1D and Dense products packed for `options.precision` (bf16, int8), by layer, built with the plan.
     var lowpProducts: [String: LowpProduct] = [:]
     private let lock = NSLock()
 

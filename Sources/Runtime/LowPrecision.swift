@@ -49,7 +49,7 @@ final class LowpMemory: @unchecked Sendable {
     deinit { for b in blocks { b.deallocate() } }
 }
 
-/// A Conv2D or Dense layer's product in int8 or bf16: its weights packed for the kernels (vgg_lowp.h) and
+/// A Conv2D, Conv1D or Dense layer's product in int8 or bf16: its weights packed for the kernels (vgg_lowp.h) and
 /// scales folded with the bias, ready to run on float32 NHWC input into float32 output.
 package final class LowpProduct: @unchecked Sendable {
     let memory = LowpMemory()
@@ -413,7 +413,8 @@ extension Engine {
         }
     }
 
-    /// The step of a Conv2D (`conv`) or Dense layer in low precision, or nil to build the float32 one.
+    /// The step of a Conv2D or Conv1D (`conv`, its geometry) or Dense layer in low precision, or nil to build the
+    /// float32 one.
     func lowPrecisionStep(_ ctx: StepContext, kernelShape: [Int], useBias: Bool, activation: Activation, conv shape: vgg_conv_shape?) throws -> (() throws -> Void)? {
         let x = ctx.x, out = ctx.out, n = kernelShape.last!
         if options.precision == .bf16, options.winograd, let s = shape, LowpProduct.winogradApplies(s) {

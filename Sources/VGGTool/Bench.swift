@@ -159,7 +159,9 @@ func benchSamples(file: VGGMFile, engine: Engine, precision: Precision, modelPat
         for i in values.indices {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             let u = Float(state >> 40) / Float(1 << 24)
-            values[i] = vocabulary.map { Float(min($0 - 1, Int(u * Float($0)))) } ?? u * 2 - 1
+            // Other inputs: the centres of 2^24 equal steps of (-1, 1), never -1 itself (an Embedding found
+            // behind another layer reads them as id 0).
+            values[i] = vocabulary.map { Float(min($0 - 1, Int(u * Float($0)))) } ?? (u + 0.5 / Float(1 << 24)) * 2 - 1
         }
         inputs.append(Tensor(shape: [batch] + dims, values: values))
     }

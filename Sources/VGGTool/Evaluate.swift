@@ -311,8 +311,13 @@ public func evaluate(modelPath: String, npyInputs: [String], labelsPath: String,
     e.unit = "rows"
     for start in stride(from: 0, to: rows, by: max(1, batchSize)) {
         let picked = start..<min(start + max(1, batchSize), rows)
-        var p = try engine.run(inputs.map { $0.rows(picked) }, outputs: [f.graph.outputs[0]])[0].values
-        if width == 1 { p = p.flatMap { [1 - $0, $0] } }
+        var p = try engine.run(inputs.map { $0.rows(picked) })[0].values
+        if width == 1 {
+            if let (i, v) = p.enumerated().first(where: { !($0.element >= 0 && $0.element <= 1) }) {
+                throw ToolError(modelPath, .notAClassifier, "output \(v) for row \(picked.lowerBound + i) is not a probability: a (batch, 1) output is read as a sigmoid's")
+            }
+            p = p.flatMap { [1 - $0, $0] }
+        }
         e.add(probabilities: p, labels: Array(labels[picked]), names: picked.map { "\(npyInputs[0])[\($0)]" })
         progress?(picked.upperBound, rows)
     }

@@ -82,7 +82,6 @@ public func topK(_ row: ArraySlice<Float>, _ k: Int) -> [(index: Int, value: Flo
     return idx.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k).map { ($0 - row.startIndex, row[$0]) }
 }
 
-/// Stacks per-batch outputs into one tensor along the batch axis.
 extension Tensor {
     /// The rows `indices` (along the first axis), in that order, as one tensor.
     func rows(_ indices: some Collection<Int>) -> Tensor {
@@ -94,6 +93,7 @@ extension Tensor {
     }
 }
 
+/// Stacks per-batch outputs into one tensor along the batch axis.
 func stack(_ parts: [Tensor]) -> Tensor? {
     guard let first = parts.first else { return nil }
     let n = parts.reduce(0) { $0 + $1.shape[0] }
@@ -138,6 +138,7 @@ func readInputBatches(_ paths: [String], file f: VGGMFile) throws -> [Tensor] {
         } else if x.shape.count != declared.count + 1 || zip(declared, x.shape.dropFirst()).contains(where: { $0 != nil && $0 != $1 }) {
             throw ToolError(path, .badInputShape(x.shape), "expected a batch for input '\(name)' of shape \(ShapeFormat.tuple([nil] + declared)), the array is \(x.shape)")
         }
+        guard x.shape[0] > 0 else { throw ToolError(path, .badInputShape(x.shape), "has no rows") }
         if let first = tensors.first, first.shape[0] != x.shape[0] {
             throw ToolError(path, .badInputShape(x.shape), "has \(x.shape[0]) rows, the first input has \(first.shape[0])")
         }

@@ -115,8 +115,7 @@ public func quantize(modelPath: String, calibrationInputs: [String], output: Str
     let file = try VGGMFile(path: modelPath)
     try AtomicFile.checkWritable(output)
     let arrays = try readInputBatches(calibrationInputs, file: file)
-    let available = arrays[0].shape[0]
-    guard available > 0 else { throw ToolError(calibrationInputs[0], .badInputShape(arrays[0].shape), "has no rows to calibrate on") }
+    let available = arrays[0].shape[0]  // at least 1 (readInputBatches)
     // A NaN or infinity would give the layers after it no usable range.
     for (path, a) in zip(calibrationInputs, arrays) {
         if let i = a.values.firstIndex(where: { !$0.isFinite }) {

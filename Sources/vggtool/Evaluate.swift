@@ -22,7 +22,7 @@ extension VGGToolCommand {
         @Argument(help: "The .vggm model.") var model: String
         @Option(help: "Folder with one subfolder of images per class.") var data: String?
         @Option(name: .customLong("input"), help: ArgumentHelp("A preprocessed float32 batch instead of images; repeat it once per model input, in the model's input order.", valueName: "X.npy")) var npyInputs: [String] = []
-        @Option(help: ArgumentHelp("With --input: the true class index of each row (shape (N) or (N, 1)).", valueName: "Y.npy")) var labels: String?
+        @Option(help: ArgumentHelp("With --input: the true class index of each row, float32 (shape (N) or (N, 1)).", valueName: "Y.npy")) var labels: String?
         @Option(help: "k of the top-k accuracy.") var topK: Int = 5
         @OptionGroup var image: ImageOptions
         @Option(help: "Images (or rows of the --input batches) per batch.") var batchSize: Int = 16
@@ -39,18 +39,19 @@ extension VGGToolCommand {
             if !npyInputs.isEmpty && labels == nil { throw ValidationError("--input needs --labels Y.npy, the true class of each row") }
             if npyInputs.isEmpty && labels != nil { throw ValidationError("--labels goes with --input") }
             if !npyInputs.isEmpty && report != nil { throw ValidationError("--report needs --data (it shows the images)") }
-            if !npyInputs.isEmpty && cluster.distributed { throw ValidationError("--input runs in one process; --distributed needs --data") }
         }
 
         func run() throws {
             if let labels {
-                try VGGToolCommand.guarded(writesFiles: false) {
+                // Batches of rows: rank 0's alone under a launcher, as predict --input.
+                try VGGToolCommand.guardedDistributed(force: cluster.distributed) { comm, _ in
+                    if let comm, comm.rank != 0 { return try VGGToolCommand.onRankZero(comm) {} }
                     precision.announce(model: model)
-                    let bar = ProgressBar("evaluating", unit: .items("rows"), enabled: ProgressBar.shouldDraw(quiet: quiet))
+                    let bar = ProgressBar("evaluating", unit: .items("rows"), enabled: comm == nil && ProgressBar.shouldDraw(quiet: quiet))
                     let e = try evaluate(modelPath: model, npyInputs: npyInputs, labelsPath: labels, batchSize: batchSize, topK: topK,
                                          precision: precision.precision, progress: bar.update)
                     bar.finish()
-                    print(json ? try e.json() : e.text())
+                    try VGGToolCommand.onRankZero(comm) { print(json ? try e.json() : e.text()) }
                 }
                 return
             }

@@ -30,7 +30,7 @@ extension VGGToolCommand {
         @Option(help: "The percentile of |x| kept by --method percentile.") var percentile: Double = 99.99
         @Option(help: "Largest relative RMS error of a layer's int8 output kept int8.") var maxLayerError: Double = 0.05
         @Option(help: "Images (or .npy rows) the per-layer errors are measured on.") var measureImages: Int = 16
-        @Option(help: "Images per batch.") var batchSize: Int = 8
+        @Option(help: "Images (or .npy rows) per batch.") var batchSize: Int = 8
         @Option(name: .shortAndLong, help: ArgumentHelp("The int8 model to write.", valueName: "MODEL.int8.vggm")) var output: String
         @Flag(name: .shortAndLong, help: "No progress bar (drawn only when stdout is a terminal).") var quiet = false
 

@@ -384,6 +384,23 @@ import VGGTool
         try Data(NumPy.encode(Tensor(shape: [8], values: [0, 1, 2, 3, 4, 0, 1, 2]))).write(to: URL(fileURLWithPath: dir + "/y4.npy"))
         let badLabel = try await CLI.run(["evaluate", model, "--input", dir + "/x.npy", "--labels", dir + "/y4.npy"])
         #expect(badLabel.status != 0 && badLabel.stderr.contains("y4.npy") && badLabel.stderr.contains("label 4 is 4.0"), "\(badLabel.stderr)")
+        // A (batch, 1) output that is not a probability is refused; so is a batch without rows.
+        let logit = ModelGraph(name: "logit", layers: [
+            Layer(name: "x", InputLayer(shape: [40, 6]), inbound: []),
+            Layer(name: "flat", Flatten(), inbound: ["x"]),
+            Layer(name: "out", Dense(units: 1), inbound: ["flat"]),
+        ], inputs: ["x"], outputs: ["out"], isSequential: false)
+        try TestSupport.writeKeras(dir + "/logit.h5", graph: logit, seed: 25)
+        #expect(try await CLI.run(["convert", dir + "/logit.h5", "-o", dir + "/logit.vggm", "-q"]).status == 0)
+        let twoClasses = Tensor(shape: [8], values: [0, 1, 0, 1, 0, 1, 0, 1])
+        try Data(NumPy.encode(twoClasses)).write(to: URL(fileURLWithPath: dir + "/y2.npy"))
+        let notProbability = try await CLI.run(["evaluate", dir + "/logit.vggm", "--input", dir + "/x.npy", "--labels", dir + "/y2.npy"])
+        #expect(notProbability.status != 0 && notProbability.stderr.contains("logit.vggm") && notProbability.stderr.contains("is not a probability"),
+                "\(notProbability.stderr)")
+        try Data(NumPy.encode(Tensor(shape: [0, 40, 6], values: []))).write(to: URL(fileURLWithPath: dir + "/none.npy"))
+        let noRows = try await CLI.run(["predict", model, "--input", dir + "/none.npy", "-o", dir + "/none.out.npy"])
+        #expect(noRows.status != 0 && noRows.stderr.contains("none.npy: has no rows") && !FileManager.default.fileExists(atPath: dir + "/none.out.npy"),
+                "\(noRows.stderr)")
         // The calibration source is one or the other; the batch must fit the model's input.
         let both = try await CLI.run(["quantize", model, "--calibration-input", dir + "/cal.npy", "--calibration", dir, "-o", dir + "/c.vggm"])
         #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
