@@ -309,8 +309,7 @@ public func evaluate(modelPath: String, npyInputs: [String], labelsPath: String,
     defer { engine.releaseMemory() }
     var e = Evaluation(classes: classes, topK: topK)
     e.unit = "rows"
-    for start in stride(from: 0, to: rows, by: max(1, batchSize)) {
-        let picked = start..<min(start + max(1, batchSize), rows)
+    for picked in rankBatches(count: rows, batchSize: batchSize, rank: 0, size: 1) {
         var p = try engine.run(inputs.map { $0.rows(picked) })[0].values
         if width == 1 {
             if let (i, v) = p.enumerated().first(where: { !($0.element >= 0 && $0.element <= 1) }) {

@@ -183,8 +183,7 @@ public func predict(modelPath: String, images: [String], npyInputs: [String], in
         defer { engine.releaseMemory() }
         let rows = tensors[0].shape[0]
         var parts = [[Tensor]](repeating: [], count: f.graph.outputs.count)
-        for start in stride(from: 0, to: rows, by: max(1, batchSize)) {
-            let picked = start..<min(start + max(1, batchSize), rows)
+        for picked in rankBatches(count: rows, batchSize: batchSize, rank: 0, size: 1) {
             let outputs = try engine.run(tensors.map { $0.rows(picked) })
             try onBatch?(picked.map { "\(npyInputs[0])[\($0)]" }, outputs)
             for (i, o) in outputs.enumerated() { parts[i].append(o) }

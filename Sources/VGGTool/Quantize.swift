@@ -130,14 +130,14 @@ public func quantize(modelPath: String, calibrationInputs: [String], output: Str
     let measured = Array(rows.prefix(measureRows))
     let total = rows.count + measured.count
     func batch(_ picked: ArraySlice<Int>) -> [Tensor] { arrays.map { $0.rows(picked) } }
-    for start in stride(from: 0, to: rows.count, by: batchSize) {
-        try calibrator.collect(batch(rows[start..<min(start + batchSize, rows.count)]))
-        progress?(min(start + batchSize, rows.count), total)
+    for b in rankBatches(count: rows.count, batchSize: batchSize, rank: 0, size: 1) {
+        try calibrator.collect(batch(rows[b]))
+        progress?(b.upperBound, total)
     }
     try calibrator.finishStatistics()
-    for start in stride(from: 0, to: measured.count, by: batchSize) {
-        try calibrator.measure(batch(measured[start..<min(start + batchSize, measured.count)]))
-        progress?(rows.count + min(start + batchSize, measured.count), total)
+    for b in rankBatches(count: measured.count, batchSize: batchSize, rank: 0, size: 1) {
+        try calibrator.measure(batch(measured[b]))
+        progress?(rows.count + b.upperBound, total)
     }
     let (report, layers) = calibrator.result()
     let stats = try writeQuantized(file, layers: layers, to: output, options: options, images: "\(rows.count) rows")
