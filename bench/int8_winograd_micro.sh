@@ -5,10 +5,8 @@
 # one's error against a double-precision convolution (minutes at the large layers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(mktemp -d /tmp/vggtool-i8micro.XXXXXX)
-trap 'rm -rf "$out"' EXIT
-clang -O3 -ffp-contract=off -fno-math-errno -ISources/CKernels/include $(pkg-config --cflags openblas) \
-  bench/int8_winograd_micro.c Sources/CKernels/winograd.c Sources/CKernels/kernels.c Sources/CKernels/lowp.c $(pkg-config --libs openblas) -lm -o "$out/micro" 2>/dev/null
+. bench/kernels_micro.sh
+build_micro bench/int8_winograd_micro.c
 for g in "224 64 64" "112 64 128" "112 128 128" "56 256 256" "28 512 512" "14 512 512"; do
   taskset -c "${CORE:-1}" "$out/micro" $g "${BATCH:-1}" "${REPS:-5}"
 done
