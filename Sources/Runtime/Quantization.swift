@@ -86,8 +86,6 @@ public final class Calibrator {
     struct Layer {
         var name: String, className: String, kernelShape: [Int], useBias: Bool, activation: Activation
         var geometry: ((_ input: [Int], _ output: [Int]) throws -> vgg_conv_shape)?
-        /// A Conv2D's window (its 3x3 stride-1 ones also run as int8 Winograd).
-        var window: Window2D?
     }
     /// The quantizable layers, in execution order.
     let layers: [Layer]
@@ -95,7 +93,7 @@ public final class Calibrator {
     var weights: [String: QuantizedLayer] = [:]
     var products: [String: LowpProduct] = [:]
     /// The int8 Winograd products of the 3x3 stride-1 convolutions: F(2x2), and F(4x4) where it may run
-    /// (runtimes measure them against the direct one and may run any).
+    /// (runtimes measure them against the direct one and may run any); made when a layer is first measured.
     var winogradProducts: [String: [LowpProduct]] = [:]
 
     /// A calibrator of `engine`'s model (its channels-last Conv2D and Conv1D layers and its Dense layers), which
@@ -112,12 +110,12 @@ public final class Calibrator {
             switch l.op {
             case .conv2D(let c) where c.dataFormat == .channelsLast:
                 list.append(Layer(name: l.name, className: "Conv2D", kernelShape: k.shape, useBias: c.useBias, activation: c.activation,
-                                  geometry: { c.window.kernelShape(input: $0, output: $1) }, window: c.window))
+                                  geometry: { c.window.kernelShape(input: $0, output: $1) }))
             case .conv1D(let c) where c.dataFormat == .channelsLast:
                 list.append(Layer(name: l.name, className: "Conv1D", kernelShape: [1] + k.shape, useBias: c.useBias, activation: c.activation,
-                                  geometry: { try c.convolutionShape(input: $0, output: $1) }, window: nil))
+                                  geometry: { try c.convolutionShape(input: $0, output: $1) }))
             case .dense(let d):
-                list.append(Layer(name: l.name, className: "Dense", kernelShape: k.shape, useBias: d.useBias, activation: d.activation, geometry: nil, window: nil))
+                list.append(Layer(name: l.name, className: "Dense", kernelShape: k.shape, useBias: d.useBias, activation: d.activation, geometry: nil))
             default: continue
             }
         }
@@ -172,17 +170,6 @@ public final class Calibrator {
             let bias = l.useBias ? try engine.weight(l.name, "bias") : nil
             products[l.name] = q.withUnsafeBufferPointer {
                 LowpProduct(int8: $0.baseAddress!, k: k, n: n, weightScales: scales, inputScale: inputScale, zeroPoint: ql.zeroPoint, bias: bias)
-            }
-            if let w = l.window, l.kernelShape.count == 4, l.kernelShape[0] == 3, l.kernelShape[1] == 3, w.strides == Size2D(1, 1),
-               w.dilation == Size2D(1, 1), l.kernelShape[2] >= 16 {
-                // The weights as the runtime dequantizes the stored int8 kernel.
-                let dequantized = (0..<(k * n)).map { Float(q[$0]) * scales[$0 % n] }
-                let tiles = l.kernelShape[2] <= Engine.int8Winograd4MaxChannels ? [2, 4] : [2]
-                winogradProducts[l.name] = tiles.map { tile in
-                    dequantized.withUnsafeBufferPointer {
-                        LowpProduct(int8Winograd: $0.baseAddress!, c: l.kernelShape[2], n: n, bias: bias, tile: tile, threads: engine.threads)
-                    }
-                }
             }
         }
     }
@@ -243,6 +230,7 @@ public final class Calibrator {
             if out.count < count { out = [Float](repeating: 0, count: count) }
             let n = l.kernelShape.last!
             let shape = try l.geometry.map { try $0(input.shape, output.shape) }
+            let forms = try shape.map { LowpProduct.winogradApplies($0) ? try winogradForms(l) : [] } ?? []
             let scratch = LowpMemory()
             let bytes = scratch.bytes(product.scratchBytes(inputCount: shape == nil ? count / n * product.kp : x.count,
                                                            direct: shape.map(LowpProduct.isDirect) ?? true, threads: engine.threads))
@@ -262,7 +250,7 @@ public final class Calibrator {
                     let (e, r) = squaredError(o.baseAddress!)
                     stats[layer]!.errSum += e
                     stats[layer]!.refSum += r
-                    if let forms = winogradProducts[layer], let s = shape, LowpProduct.winogradApplies(s) {
+                    if let s = shape, LowpProduct.winogradApplies(s) {
                         for (f, w) in forms.enumerated() {
                             let wb = scratch.bytes(w.int8WinogradScratchBytes(s, threads: engine.threads))
                             w.runWinogradInt8(engine: engine, shape: s, x: xp.baseAddress!, out: o.baseAddress!, relu: l.activation == .relu, scratch: wb)
@@ -273,6 +261,22 @@ public final class Calibrator {
                 }
             }
         })
+    }
+
+    /// The int8 Winograd forms of a 3x3 stride-1 convolution, from the weights as the runtime dequantizes the
+    /// stored int8 kernel: F(2x2), and F(4x4) up to `Engine.int8Winograd4MaxChannels` input channels.
+    func winogradForms(_ l: Layer) throws -> [LowpProduct] {
+        if let forms = winogradProducts[l.name] { return forms }
+        let q = weights[l.name]!, c = l.kernelShape[2], n = l.kernelShape.last!
+        let dequantized = q.kernel.indices.map { Float(q.kernel[$0]) * q.weightScales[$0 % n] }
+        let bias = l.useBias ? try engine.weight(l.name, "bias") : nil
+        let forms = (c <= Engine.int8Winograd4MaxChannels ? [2, 4] : [2]).map { tile in
+            dequantized.withUnsafeBufferPointer {
+                LowpProduct(int8Winograd: $0.baseAddress!, c: c, n: n, bias: bias, tile: tile, threads: engine.threads)
+            }
+        }
+        winogradProducts[l.name] = forms
+        return forms
     }
 
     /// The per-layer report and the int8 weights of the layers kept int8 (error within the limit, or not
