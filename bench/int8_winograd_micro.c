@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         for (long t = 0; t < T; t += block)
-            vgg_winograd2_tiles_run_int8(&s, in, up, usc, uof, bias, 1, yw, 0, 0, t, t + block < T ? t + block : T, 0, K, vq, rs, zr, tile, mm);
+            vgg_winograd2_tiles_run_int8(&s, in, up, usc, uof, bias, 1, yw, 0, 0, t, t + block < T ? t + block : T, vq, rs, zr, tile, mm);
         const double tw = now() - t0;
         t0 = now();
         vgg_lowp_quantize_u8(in, inq, P * C, 1 / sx, 0);

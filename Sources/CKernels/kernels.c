@@ -527,7 +527,7 @@ static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const floa
 
 void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
                                   const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
-                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm) {
+                                  long t1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm) {
     const int C = s->c, K = s->k;
     void (*winograd_input_tile)(const float *const *, float *const *, int) = input2_scalar;
     void (*winograd_output_tile)(const float *const *, const float *, float *, float *, float *, float *, int, int) = output2_scalar;
@@ -553,8 +553,8 @@ void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
     }
     free(zrow);
     // 64 filters at a time: the 16 products (scaled back to float32) into mm[i][t][0..64), then the output transform.
-    for (int kc = k0; kc < k1; kc += 64) {
-        const int w = k1 - kc < 64 ? k1 - kc : 64;
+    for (int kc = 0; kc < K; kc += 64) {
+        const int w = K - kc < 64 ? K - kc : 64;
         vgg_lowp_winograd_products(16, T, c4, n16, vq, upacked, uscale, uoffset, rs, zr, mm, kc, w, K);
         for (long t = t0; t < t1; t++) {
             int ty, tx;

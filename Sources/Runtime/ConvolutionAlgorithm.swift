@@ -208,9 +208,7 @@ enum AlgorithmSearch {
     /// The fastest of `candidates` for `shape` on `threads` threads: `seconds` holds each one's best time.
     static func measure(_ shape: vgg_conv_shape, candidates: [ConvolutionAlgorithm], threads: Int,
                         transformsPerRun: Bool = false) -> (best: ConvolutionAlgorithm, seconds: [ConvolutionAlgorithm: Double]) {
-        var s = shape
-        let perImage = Int(s.h * s.w) * Int(s.c) * 4, perImageOut = Int(s.oh * s.ow) * Int(s.k) * 4
-        s.n = Int32(max(1, min(Int(s.n), measureBytes / max(perImage, perImageOut, 1))))
+        let s = measurementShape(shape)
         let kernels = candidates.map { ConvolutionKernel($0, shape: s, threads: threads) }
         let inCount = Int(s.n * s.h * s.w * s.c), outCount = Int(s.n * s.oh * s.ow * s.k)
         let weightCount = max(kernels.map(\.transformedFloats).max() ?? 0, Int(s.kh * s.kw * s.c * s.k))
@@ -226,20 +224,36 @@ enum AlgorithmSearch {
         w.initialize(repeating: 0.01, count: weightCount)
         source.initialize(repeating: 0.01, count: max(sourceCount, 1))
         bias.initialize(repeating: 0, count: Int(s.k))
-        var best: [ConvolutionAlgorithm: Double] = [:]
-        // Rounds alternate the candidates, so a slow moment of a shared machine hits them alike; the first
-        // round warms caches and pages and is not counted.
-        for round in 0..<3 {
-            for k in kernels {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                if transformsPerRun && k.algorithm != .im2col { k.transform(source, into: w) }
-                k.run(x: x, weights: w, bias: bias, relu: true, out: out, work: work)
-                let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-                if round > 0 { best[k.algorithm] = min(best[k.algorithm] ?? .infinity, t) }
-            }
-        }
+        let times = bestTimes(kernels.map { k in {
+            if transformsPerRun && k.algorithm != .im2col { k.transform(source, into: w) }
+            k.run(x: x, weights: w, bias: bias, relu: true, out: out, work: work)
+        } })
+        let best = Dictionary(uniqueKeysWithValues: zip(candidates, times))
         let fastest = candidates.min { best[$0]! < best[$1]! }!
         return (fastest, best)
+    }
+
+    /// `shape` with its batch cut so that neither its input nor its output passes `measureBytes`.
+    static func measurementShape(_ shape: vgg_conv_shape) -> vgg_conv_shape {
+        var s = shape
+        let perImage = Int(s.h * s.w) * Int(s.c) * 4, perImageOut = Int(s.oh * s.ow) * Int(s.k) * 4
+        s.n = Int32(max(1, min(Int(s.n), measureBytes / max(perImage, perImageOut, 1))))
+        return s
+    }
+
+    /// Each of `runs`' best time in seconds. Rounds alternate the runs, so a slow moment of a shared machine
+    /// hits them alike; the first of the three rounds warms caches and pages and is not counted.
+    static func bestTimes(_ runs: [() -> Void]) -> [Double] {
+        var best = [Double](repeating: .infinity, count: runs.count)
+        for round in 0..<3 {
+            for (i, run) in runs.enumerated() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                run()
+                let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                if round > 0 { best[i] = min(best[i], t) }
+            }
+        }
+        return best
     }
 
     private static let lock = NSLock()

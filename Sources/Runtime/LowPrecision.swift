@@ -238,7 +238,7 @@ package final class LowpProduct: @unchecked Sendable {
                     var sh = s
                     let a = t0 + (t1 - t0) * b / count, e = t0 + (t1 - t0) * (b + 1) / count
                     if four { vgg_winograd4_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, a, e, vq, rs, zr, tile, mm) }
-                    else { vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, a, e, 0, k, vq, rs, zr, tile, mm) }
+                    else { vgg_winograd2_tiles_run_int8(&sh, x, packed, scale, offset, bias, relu32, out, ph, pw, a, e, vq, rs, zr, tile, mm) }
                 }
             }
         }
@@ -417,6 +417,7 @@ extension Engine {
     /// float32 one.
     func lowPrecisionStep(_ ctx: StepContext, kernelShape: [Int], useBias: Bool, activation: Activation, conv shape: vgg_conv_shape?) throws -> (() throws -> Void)? {
         let x = ctx.x, out = ctx.out, n = kernelShape.last!
+        precondition(ctx.pooled == nil || options.precision == .int8, "layer '\(ctx.name)': only int8 Winograd steps pool")
         if options.precision == .bf16, options.winograd, let s = shape, LowpProduct.winogradApplies(s) {
             // bf16 3x3 convolutions: Winograd F(2x2) with bf16 products (docs/precision.md).
             let product: LowpProduct
@@ -452,6 +453,8 @@ extension Engine {
                 if !relu && pooled == nil { activate(activation, out, rows: rows, width: n) }
             }
         }
+        // Only the int8 Winograd form pools (the plan asks it through `runsInt8Winograd`, which makes the same choice).
+        precondition(ctx.pooled == nil, "layer '\(ctx.name)': the plan fused a pooling into a step that cannot pool")
         guard let product = try lowpProduct(ctx.name, kernelShape: kernelShape, useBias: useBias) else { return nil }
         if shape != nil { recordAlgorithm(ctx.name, .im2col) }
         let rows = ctx.outCount / n
@@ -488,6 +491,10 @@ extension Engine {
     /// 99.20%; the 64-channel layers, where F(2x2) gains least (its transforms weigh most), keep it.
     static let int8Winograd4MaxChannels = 64
 
+    /// The int8 Winograd tiles a 3x3 convolution of `channels` input channels may run in: 2, and 4 up to
+    /// `int8Winograd4MaxChannels`.
+    static func int8WinogradTiles(channels: Int) -> [Int] { channels <= int8Winograd4MaxChannels ? [2, 4] : [2] }
+
     /// The int8 Winograd product (F(2x2), or F(4x4) up to `int8Winograd4MaxChannels` input channels) of a
     /// quantized 3x3 convolution when it is the algorithm to use (fixed by the options, or measured against
     /// the direct product on this geometry and remembered as the float32 choices are, under a key of its own);
@@ -502,14 +509,15 @@ extension Engine {
             lowpProducts[layer] = p
             return p
         }
+        let candidates: [ConvolutionAlgorithm] = [.im2col] + Self.int8WinogradTiles(channels: Int(s.c)).map { $0 == 4 ? .winograd4x4 : .winograd2x2 }
         if let a = fixedAlgorithm {
+            // As in float32, a fixed algorithm where it may run (F(4x4) within its channel limit), else direct.
             switch a {
             case .winograd2x2: return keep(try winograd(2))
-            case .winograd4x4: return keep(try winograd(4))
+            case .winograd4x4 where candidates.contains(.winograd4x4): return keep(try winograd(4))
             default: return nil
             }
         }
-        let candidates: [ConvolutionAlgorithm] = [.im2col, .winograd2x2] + (Int(s.c) <= Self.int8Winograd4MaxChannels ? [.winograd4x4] : [])
         let key = AlgorithmSearch.key(s, candidates: candidates, threads: threads) + "|int8"
         // The products are built only when the choice is measured (not when this engine or the cache has it).
         var built: [ConvolutionAlgorithm: LowpProduct] = [:], failure: Error?
@@ -531,12 +539,10 @@ extension Engine {
         }
     }
 
-    /// Times the direct and the Winograd int8 products on `s` (batches beyond `AlgorithmSearch.measureBytes`
-    /// on fewer images), alternating over three rounds, the first not counted; the fastest one's algorithm.
+    /// Times the direct and the Winograd int8 products on `s` as `AlgorithmSearch.measure` times float32's
+    /// (`measurementShape`, `bestTimes`); the fastest one's algorithm.
     static func measureInt8(_ shape: vgg_conv_shape, direct: LowpProduct, winograd: [LowpProduct], engine: Engine) -> ConvolutionAlgorithm {
-        var s = shape
-        let perImage = Int(s.h * s.w * s.c) * 4, perImageOut = Int(s.oh * s.ow * s.k) * 4
-        s.n = Int32(max(1, min(Int(s.n), AlgorithmSearch.measureBytes / max(perImage, perImageOut, 1))))
+        let s = AlgorithmSearch.measurementShape(shape)
         let inCount = Int(s.n * s.h * s.w * s.c), rows = Int(s.n * s.oh * s.ow)
         let x = UnsafeMutablePointer<Float>.allocate(capacity: inCount), out = UnsafeMutablePointer<Float>.allocate(capacity: rows * Int(s.k))
         defer { x.deallocate(); out.deallocate() }
@@ -544,16 +550,8 @@ extension Engine {
         let memory = LowpMemory()
         let directScratch = memory.bytes(direct.scratchBytes(inputCount: inCount, direct: false, threads: engine.threads))
         let scratches = winograd.map { memory.bytes($0.int8WinogradScratchBytes(s, threads: engine.threads)) }
-        var best = [Double](repeating: .infinity, count: 1 + winograd.count)
-        for round in 0..<3 {
-            for which in 0...winograd.count {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                if which == 0 { direct.run(engine: engine, shape: s, x: x, rows: rows, out: out, relu: true, scratch: directScratch) }
-                else { winograd[which - 1].runWinogradInt8(engine: engine, shape: s, x: x, out: out, relu: true, scratch: scratches[which - 1]) }
-                let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-                if round > 0 { best[which] = min(best[which], t) }
-            }
-        }
+        let best = AlgorithmSearch.bestTimes([{ direct.run(engine: engine, shape: s, x: x, rows: rows, out: out, relu: true, scratch: directScratch) }]
+            + zip(winograd, scratches).map { w, scratch in { w.runWinogradInt8(engine: engine, shape: s, x: x, out: out, relu: true, scratch: scratch) } })
         let fastest = best.indices.min { best[$0] < best[$1] }!
         return fastest == 0 ? .im2col : winograd[fastest - 1].int8Algorithm
     }

@@ -264,13 +264,13 @@ public final class Calibrator {
     }
 
     /// The int8 Winograd forms of a 3x3 stride-1 convolution, from the weights as the runtime dequantizes the
-    /// stored int8 kernel: F(2x2), and F(4x4) up to `Engine.int8Winograd4MaxChannels` input channels.
+    /// stored int8 kernel, in each tile `Engine.int8WinogradTiles` allows.
     func winogradForms(_ l: Layer) throws -> [LowpProduct] {
         if let forms = winogradProducts[l.name] { return forms }
         let q = weights[l.name]!, c = l.kernelShape[2], n = l.kernelShape.last!
         let dequantized = q.kernel.indices.map { Float(q.kernel[$0]) * q.weightScales[$0 % n] }
         let bias = l.useBias ? try engine.weight(l.name, "bias") : nil
-        let forms = (c <= Engine.int8Winograd4MaxChannels ? [2, 4] : [2]).map { tile in
+        let forms = Engine.int8WinogradTiles(channels: c).map { tile in
             dequantized.withUnsafeBufferPointer {
                 LowpProduct(int8Winograd: $0.baseAddress!, c: c, n: n, bias: bias, tile: tile, threads: engine.threads)
             }

@@ -79,7 +79,7 @@ void vgg_lowp_gemm_u8s8_rows(const uint8_t *a, long m, long lda, long k4, const 
 /// q = round_half_even(U / s); packed as vgg_lowp_pack_s8 at upacked + i * k4(c) * n16(k), uscale[i * n16 + j] = s and
 /// uoffset[i * n16 + j] = -sum_r q[r][j] * s (times a row's zero point: its correction), zero past k.
 void vgg_winograd_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t *upacked, float *uscale, float *uoffset);
-/// Tiles [t0, t1) and filters [k0, k1) (k0 a multiple of 64) of an int8 Winograd F(2x2,3x3) convolution of
+/// Tiles [t0, t1) (all filters) of an int8 Winograd F(2x2,3x3) convolution of
 /// float32 NHWC input: each tile's 16 transformed rows (B^T d B over the c channels, float32) are quantized to
 /// u8 with their own scale and zero point (vgg_lowp_quantize_rows over the row's range), multiplied by the
 /// packed int8 kernels (vpdpbusd, int32), scaled back to float32 (vgg_lowp_gemm_u8s8_rows), and the output
@@ -89,7 +89,7 @@ void vgg_winograd_int8_pack(const float *u, int c, int k, int i0, int i1, int8_t
 /// bytes, rs and zr 16 x T floats each, tile 16 x c floats, mm 16 x T x 64 floats (T = t1 - t0).
 void vgg_winograd2_tiles_run_int8(const vgg_conv_shape *s, const float *in, const int8_t *upacked, const float *uscale,
                                   const float *uoffset, const float *bias, int relu, float *out, int ph, int pw, long t0,
-                                  long t1, int k0, int k1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm);
+                                  long t1, uint8_t *vq, float *rs, float *zr, float *tile, float *mm);
 /// As vgg_winograd2_tiles_run_int8 for Winograd F(4x4,3x3) (winograd.c's transforms, 6x6 input tiles, 36 transformed
 /// rows per tile; vgg_winograd4_tiles counts the tiles): vq 36 x T x k4(c) bytes, rs and zr 36 x T floats, tile
 /// 36 x c floats, mm 36 x T x 64 floats. With ph > 0 each 4x4 output tile gives its four 2x2 windows' maxima

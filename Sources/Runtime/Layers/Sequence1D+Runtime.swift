@@ -12,7 +12,8 @@ func sequenceShape(input i: [Int], output o: [Int], kernel: Int, stride: Int, di
 
 extension Conv1D: RuntimeKernel {
     func scratchFloats(inShape: [Int], outShape: [Int], engine: Engine) -> Int {
-        Plan.im2colScratchFloats(kk: kernel * inShape[2], engine: engine)
+        if engine.options.precision == .bf16 { return 0 }  // every Conv1D runs in bf16, with its own scratch
+        return Plan.im2colScratchFloats(kk: kernel * inShape[2], engine: engine)
     }
 
     /// The convolution as a 2-D one of height 1 at these shapes (batch, steps, channels); 'causal' pads
