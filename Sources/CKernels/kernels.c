@@ -479,15 +479,7 @@ static void pick2(void (**in)(const float *const *, float *const *, int),
 
 // The 16 input pixels (each c channels) of F(2x2) tile t; zrow stands in for those outside the image.
 static void tile2_rows(const vgg_conv_shape *s, const float *in, const float *zrow, long t, const float *rows[16]) {
-    const int ty_n = (s->oh + 1) / 2, tx_n = (s->ow + 1) / 2;
-    int ty, tx;
-    const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
-    const int y0 = ty * 2 - s->pad_top, x0 = tx * 2 - s->pad_left;
-    for (int dy = 0; dy < 4; dy++)
-        for (int dx = 0; dx < 4; dx++) {
-            const int iy = y0 + dy, ix = x0 + dx;
-            rows[dy * 4 + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * s->c;
-        }
+    vgg_tile_rows(s, 2, in, zrow, t, rows);
 }
 
 static void winograd2_tiles(const vgg_conv_shape *s, const float *in, const float *u, const uint16_t *upacked, const float *bias,

@@ -441,23 +441,15 @@ static void pick(int m, input_fn *in, output_fn *out) {
 // Input transform of tiles [t0, t1) of the block starting at tile tb with T tiles.
 static void input_phase(int m, const vgg_conv_shape *s, const float *in, long t0, long t1, long tb, long T, float *v) {
     const int C = s->c, n = m + 2, nn = n * n;
-    const int ty_n = (s->oh + m - 1) / m, tx_n = (s->ow + m - 1) / m;
     input_fn input_tile;
     output_fn unused;
     pick(m, &input_tile, &unused);
     float *zrow = calloc((size_t)C, sizeof(float));  // stands in for pixels outside the image
     if (!zrow) return;
     for (long t = t0; t < t1; t++) {
-        int ty, tx;
-        const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
-        const int y0 = ty * m - s->pad_top, x0 = tx * m - s->pad_left;
         const float *rows[64];
         float *outs[64];
-        for (int dy = 0; dy < n; dy++)
-            for (int dx = 0; dx < n; dx++) {
-                const int iy = y0 + dy, ix = x0 + dx;
-                rows[dy * n + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * C;
-            }
+        vgg_tile_rows(s, m, in, zrow, t, rows);
         for (int i = 0; i < nn; i++) outs[i] = v + ((long)i * T + (t - tb)) * C;
         input_tile(rows, outs, C);
     }
@@ -544,17 +536,10 @@ void vgg_winograd4_tiles_run_int8(const vgg_conv_shape *s, const float *in, cons
     if (!zrow || !ybuf) { free(zrow); free(ybuf); return; }
     // Each tile's 36 transformed rows in float32, then u8 with each row's own scale and zero point: vq[i][t][c].
     for (long t = t0; t < t1; t++) {
-        int ty, tx;
-        const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
-        const int y0 = ty * M - s->pad_top, x0 = tx * M - s->pad_left;
         const float *rows[NN];
         float *outs[NN];
         float lo[NN], hi[NN];
-        for (int dy = 0; dy < 6; dy++)
-            for (int dx = 0; dx < 6; dx++) {
-                const int iy = y0 + dy, ix = x0 + dx;
-                rows[dy * 6 + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * C;
-            }
+        vgg_tile_rows(s, M, in, zrow, t, rows);
         for (int i = 0; i < NN; i++) outs[i] = tile + (long)i * C;
         input_tile(rows, outs, C);
         vgg_lowp_row_ranges(tile, NN, C, lo, hi);

@@ -95,6 +95,19 @@ static inline long vgg_tile_coords(long t, int tiles_y, int tiles_x, int *ty, in
     *ty = (int)(t % tiles_y);
     return t / tiles_y;
 }
+/// The (m + 2) x (m + 2) input pixels of Winograd F(m x m, 3x3) tile t (row by row): pointers to their channels
+/// in NHWC `in`, `zrow` (C zeros) for those outside the image.
+static inline void vgg_tile_rows(const vgg_conv_shape *s, int m, const float *in, const float *zrow, long t, const float **rows) {
+    const int n = m + 2, ty_n = (s->oh + m - 1) / m, tx_n = (s->ow + m - 1) / m;
+    int ty, tx;
+    const long b = vgg_tile_coords(t, ty_n, tx_n, &ty, &tx);
+    const int y0 = ty * m - s->pad_top, x0 = tx * m - s->pad_left;
+    for (int dy = 0; dy < n; dy++)
+        for (int dx = 0; dx < n; dx++) {
+            const int iy = y0 + dy, ix = x0 + dx;
+            rows[dy * n + dx] = (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) ? zrow : in + ((b * s->h + iy) * s->w + ix) * s->c;
+        }
+}
 /// m (T x K) = v (T x C) * U, one transformed matrix's product: from the packed layout when vgg_winograd_packs(K)
 /// (each output one chain of fused multiply-adds over the channels in order, from zero, the same bits on every
 /// instruction set), else by sgemm.
